@@ -1,0 +1,78 @@
+# smtptrace: passive SMTP session trace analyzer.
+#   make         build ./smtptrace
+#   make run     install what is missing, build, analyze a bundled capture
+#   make check   the same set-up plus test needs, then the whole suite
+#   make SAN=1   build with AddressSanitizer and UndefinedBehaviorSanitizer
+
+CC       ?= cc
+PKGS     := libpcap zlib jansson
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lz -ljansson)
+
+ifeq ($(SAN),1)
+BUILD    := build/san
+CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+else
+BUILD    := build/opt
+endif
+
+VERSION  := 0.1.0
+SRCS     := $(wildcard analyzer/*.c)
+OBJS     := $(SRCS:analyzer/%.c=$(BUILD)/%.o)
+LIBOBJS  := $(filter-out $(BUILD)/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+TEST_LIB  := $(BUILD)/tests/pcapw.o
+
+ifeq ($(SAN),1)
+PROG     := $(BUILD)/smtptrace
+else
+PROG     := smtptrace
+endif
+
+.PHONY: all deps test-deps run check unit tools clean
+all: $(PROG)
+
+$(BUILD)/%.o: analyzer/%.c $(wildcard include/*.h) | $(BUILD)
+	$(CC) $(CPPFLAGS) -DSMTPTRACE_VERSION='"$(VERSION)"' $(ALL_CFLAGS) -c -o $@ $<
+
+$(PROG): $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD) $(BUILD)/tests $(BUILD)/tools:
+	mkdir -p $@
+
+$(TEST_LIB): tests/pcapw.c tests/pcapw.h | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBOBJS) $(TEST_LIB) | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(TEST_LIB) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(TEST_LIB) | $(BUILD)/tools
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIB) $(LDLIBS)
+
+unit: $(UNIT_BINS)
+tools: $(TOOLS)
+
+deps:
+	@sh tests/setup-deps.sh build
+
+test-deps:
+	@sh tests/setup-deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./smtptrace -r samples/normal.pcap
+
+check: test-deps
+	@$(MAKE) --no-print-directory all unit tools
+	@sh tests/run-tests.sh $(BUILD) $(PROG)
+
+clean:
+	rm -rf build smtptrace

@@ -1,0 +1,152 @@
+/* classify: verdicts from a finished session record, pure functions (RFC 5321 3.3, 3.8,
+ * 4.1.1.10; RFC 1047; DESIGN.md section 5). */
+#include "classify.h"
+
+#include <stdbool.h>
+
+#define NAME(table, i) ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "unknown")
+
+static const char *const tx_outcome_names[] = {
+	"committed", "rejected", "reset", "aborted_by_quit", "abandoned_before_eod",
+	"eod_unacknowledged", "incomplete",
+};
+static const char *const outcome_names[] = {
+	"tls", "incomplete", "abandoned_before_eod", "eod_unacknowledged", "rfc821_drop",
+	"closed_without_quit", "server_closed", "committed", "no_mail",
+};
+static const char *const close_names[] = {
+	"quit", "client_closed_without_quit", "server_closed", "idle_timeout", "capture_ended",
+	"unknown",
+};
+static const char *const style_names[] = {"unknown", "rfc821", "rfc5321"};
+static const char *const side_names[] = {"none", "client", "server"};
+static const char *const how_names[] = {"none", "fin", "rst"};
+static const char *const reject_names[] = {"none", "mail", "rcpt", "data", "eod"};
+
+const char *classify_tx_outcome_name(enum cls_tx_outcome o) { return NAME(tx_outcome_names, o); }
+const char *classify_outcome_name(enum cls_outcome o) { return NAME(outcome_names, o); }
+const char *classify_close_name(enum cls_close c) { return NAME(close_names, c); }
+const char *classify_style_name(enum cls_style s) { return NAME(style_names, s); }
+const char *classify_side_name(enum smtp_side s) { return NAME(side_names, s); }
+const char *classify_how_name(enum smtp_close_how h) { return NAME(how_names, h); }
+const char *classify_reject_at_name(enum smtp_reject_at r) { return NAME(reject_names, r); }
+
+static bool is_tls(const struct smtp_record *rec)
+{
+	return rec->starttls_accepted || rec->implicit_tls;
+}
+
+enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp_tx *tx)
+{
+	switch (tx->end) {
+	case SMTP_TX_COMMITTED:
+		return CLS_TX_COMMITTED;
+	case SMTP_TX_REJECTED:
+		return CLS_TX_REJECTED;
+	case SMTP_TX_RESET:
+		return CLS_TX_RESET;
+	case SMTP_TX_ABORTED_BY_QUIT:
+		return CLS_TX_ABORTED_BY_QUIT;
+	case SMTP_TX_OPEN:
+		break;
+	}
+	/* open when the connection ended: the close decides, unless the capture hid it */
+	if (!tx->closed_while_open || tx->gap_hid_end || is_tls(rec))
+		return CLS_TX_INCOMPLETE;
+	if (tx->phase_at_close == SMTP_PH_EOD_SENT) /* RFC 1047: the reply never reached the client */
+		return CLS_TX_EOD_UNACKNOWLEDGED;
+	return CLS_TX_ABANDONED_BEFORE_EOD;
+}
+
+static enum cls_close session_close(const struct smtp_record *rec)
+{
+	if (is_tls(rec) || !rec->seen_client_bytes)
+		return CLS_CLOSE_UNKNOWN;
+	if (rec->quit_sent)
+		return CLS_CLOSE_QUIT;
+	if (rec->closed_first == SMTP_SIDE_CLIENT)
+		return CLS_CLOSE_CLIENT_WITHOUT_QUIT;
+	if (rec->closed_first == SMTP_SIDE_SERVER)
+		return CLS_CLOSE_SERVER_CLOSED;
+	if (rec->end_reason == SMTP_END_IDLE_TIMEOUT)
+		return CLS_CLOSE_IDLE_TIMEOUT;
+	if (rec->end_reason == SMTP_END_CAPTURE_ENDED)
+		return CLS_CLOSE_CAPTURE_ENDED;
+	return CLS_CLOSE_UNKNOWN;
+}
+
+static enum cls_style client_style(const struct smtp_record *rec, enum cls_close close)
+{
+	if (close == CLS_CLOSE_QUIT)
+		return CLS_STYLE_RFC5321;
+	if (close == CLS_CLOSE_CLIENT_WITHOUT_QUIT && rec->client_last == SMTP_LAST_EOD_2XX)
+		return CLS_STYLE_RFC821;
+	return CLS_STYLE_UNKNOWN;
+}
+
+struct tx_tally {
+	uint32_t committed, abandoned, unacknowledged, incomplete;
+};
+
+static struct tx_tally tally(const struct smtp_record *rec)
+{
+	struct tx_tally t = {0};
+	for (uint32_t i = 0; i < rec->n_txs; i++) {
+		switch (classify_tx(rec, &rec->txs[i])) {
+		case CLS_TX_COMMITTED:
+			t.committed++;
+			break;
+		case CLS_TX_ABANDONED_BEFORE_EOD:
+			t.abandoned++;
+			break;
+		case CLS_TX_EOD_UNACKNOWLEDGED:
+			t.unacknowledged++;
+			break;
+		case CLS_TX_INCOMPLETE:
+			t.incomplete++;
+			break;
+		default:
+			break;
+		}
+	}
+	return t;
+}
+
+/* The headline, the first of DESIGN.md section 5's list that applies. */
+static enum cls_outcome headline(const struct smtp_record *rec, const struct cls_verdict *v,
+				 const struct tx_tally *t)
+{
+	bool ended = v->close == CLS_CLOSE_QUIT || v->close == CLS_CLOSE_CLIENT_WITHOUT_QUIT ||
+		     v->close == CLS_CLOSE_SERVER_CLOSED;
+	if (is_tls(rec))
+		return CLS_OUT_TLS;
+	if (!ended || t->incomplete || (rec->gap_hid_end && !rec->quit_sent))
+		return CLS_OUT_INCOMPLETE;
+	if (t->abandoned)
+		return CLS_OUT_ABANDONED_BEFORE_EOD;
+	if (t->unacknowledged)
+		return CLS_OUT_EOD_UNACKNOWLEDGED;
+	if (t->committed && v->client_style == CLS_STYLE_RFC821)
+		return CLS_OUT_RFC821_DROP;
+	if (v->close == CLS_CLOSE_CLIENT_WITHOUT_QUIT)
+		return CLS_OUT_CLOSED_WITHOUT_QUIT;
+	if (v->close == CLS_CLOSE_SERVER_CLOSED)
+		return CLS_OUT_SERVER_CLOSED;
+	return t->committed ? CLS_OUT_COMMITTED : CLS_OUT_NO_MAIL;
+}
+
+void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
+{
+	struct tx_tally t = tally(rec);
+	out->close = session_close(rec);
+	out->close_by = rec->closed_first;
+	out->close_how = SMTP_HOW_NONE;
+	if (rec->closed_first == SMTP_SIDE_CLIENT)
+		out->close_how = rec->how[SMTP_TO_SERVER];
+	else if (rec->closed_first == SMTP_SIDE_SERVER)
+		out->close_how = rec->how[SMTP_TO_CLIENT];
+	out->client_style = client_style(rec, out->close);
+	out->outcome = headline(rec, out, &t);
+	out->rfc5321_delivered = t.committed;
+	out->strict_quit_delivered = out->close == CLS_CLOSE_QUIT ? t.committed : 0;
+}

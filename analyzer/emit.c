@@ -1,0 +1,650 @@
+/* emit: session records as JSON Lines with an EVE-style envelope (RFC 8259 JSON, RFC 3629
+ * UTF-8, RFC 4648 base64, RFC 5952 IPv6 text, Community ID v1 of corelight/community-id-spec).
+ * The only user of jansson. */
+#include "emit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sha1.h"
+
+enum {
+	EMIT_BUF_SIZE = 1 << 20, /* stdio buffer of the output */
+	EMIT_WIRE_STACK = 4096,  /* wire strings up to this long are escaped on the stack */
+	EMIT_NAME_MAX = 256,
+	EMIT_ERR_MAX = EMIT_NAME_MAX + 128,
+	EMIT_CID_LEN = 64,
+	EMIT_TS_LEN = 96, /* room for any int in every field, so the format is never cut */
+};
+
+/* Reals with 15 significant digits print a microsecond-derived value without binary noise. */
+#define EMIT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+
+/* The error of the last emit_close(), "" when it succeeded, for emit_error(NULL): the
+ * emitter itself is gone by then. */
+static char emit_close_err[EMIT_ERR_MAX];
+
+struct emit {
+	FILE *fp;
+	char *buf; /* stdio buffer, freed after fclose */
+	bool failed;
+	char name[EMIT_NAME_MAX];
+	char err[EMIT_ERR_MAX];
+};
+
+/* ---- UTF-8 escaping (RFC 3629 section 4) ---- */
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 when p[0] does not start one. */
+static size_t utf8_valid_len(const uint8_t *p, size_t avail)
+{
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0; /* continuation, overlong 2-byte lead, or beyond U+10FFFF */
+	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong 3-byte */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates U+D800..U+DFFF */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong 4-byte */
+	else if (c == 0xf4)
+		hi = 0x8f; /* beyond U+10FFFF */
+	if (avail < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+size_t emit_escape_utf8(const char *in, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *p = (const uint8_t *)in;
+	size_t i = 0, o = 0, n;
+
+	if (!out || outlen == 0)
+		return 0;
+	while (i < len) {
+		n = p[i] == '\\' ? 0 : utf8_valid_len(p + i, len - i);
+		if (n > 0) {
+			if (o + n > outlen - 1)
+				break;
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (o + 4 > outlen - 1)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[p[i] >> 4];
+		out[o++] = hex[p[i] & 0xf];
+		i++;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* A new JSON string of wire bytes, escaped; NULL on out of memory. */
+static json_t *wire_json(const char *data, size_t len)
+{
+	char stack[4 * EMIT_WIRE_STACK + 1];
+	char *out = stack, *heap = NULL;
+	size_t cap = sizeof(stack), n;
+	json_t *j;
+
+	if (!data)
+		len = 0;
+	if (len > EMIT_WIRE_STACK && len <= (SIZE_MAX - 1) / 4) {
+		heap = malloc(4 * len + 1);
+		if (heap) {
+			out = heap;
+			cap = 4 * len + 1;
+		} /* else: cut to what the stack buffer holds */
+	}
+	n = emit_escape_utf8(data ? data : "", len, out, cap);
+	j = json_stringn(out, n);
+	free(heap);
+	return j;
+}
+
+static json_t *bytes_json(const struct smtp_bytes *b)
+{
+	return wire_json(b->data, b->len);
+}
+
+/* ---- Community ID v1 ---- */
+
+static size_t addr_len(const struct decode_addr *a)
+{
+	return a->family == 4 ? 4 : a->family == 6 ? 16 : 0;
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void base64_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+	uint32_t v;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+}
+
+void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct decode_addr *b,
+		       uint16_t bport, uint16_t seed, char *out, size_t outlen)
+{
+	uint8_t digest[SHA1_DIGEST_LEN], hdr[2], tail[6];
+	char b64[4 * ((SHA1_DIGEST_LEN + 2) / 3) + 1];
+	size_t alen = addr_len(a);
+	struct sha1_ctx c;
+	int cmp;
+
+	if (!out || outlen == 0)
+		return;
+	out[0] = '\0';
+	if (alen == 0 || alen != addr_len(b))
+		return;
+	/* the smaller (address, port) endpoint first, so both directions hash alike */
+	cmp = memcmp(a->bytes, b->bytes, alen);
+	if (!(cmp < 0 || (cmp == 0 && aport < bport))) {
+		const struct decode_addr *ta = a;
+		uint16_t tp = aport;
+
+		a = b;
+		b = ta;
+		aport = bport;
+		bport = tp;
+	}
+	put_be16(hdr, seed);
+	tail[0] = 6; /* IPPROTO_TCP */
+	tail[1] = 0; /* padding */
+	put_be16(tail + 2, aport);
+	put_be16(tail + 4, bport);
+	sha1_init(&c);
+	sha1_update(&c, hdr, sizeof(hdr));
+	sha1_update(&c, a->bytes, alen);
+	sha1_update(&c, b->bytes, alen);
+	sha1_update(&c, tail, sizeof(tail));
+	sha1_final(&c, digest);
+	base64_encode(digest, sizeof(digest), b64);
+	snprintf(out, outlen, "1:%s", b64);
+}
+
+/* ---- small builders: each returns 0, or -1 when the value could not be made ---- */
+
+static int set_str(json_t *o, const char *key, const char *s)
+{
+	return json_object_set_new(o, key, json_string(s ? s : "unknown"));
+}
+
+static int set_uint(json_t *o, const char *key, uint64_t v)
+{
+	return json_object_set_new(o, key, json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v));
+}
+
+/* Absent wire bytes (data NULL) leave the key out. */
+static int set_bytes(json_t *o, const char *key, const struct smtp_bytes *b)
+{
+	if (!b->data)
+		return 0;
+	return json_object_set_new(o, key, bytes_json(b));
+}
+
+/* Takes o; returns it, or NULL (o freed) when rc says a member failed. */
+static json_t *done(json_t *o, int rc)
+{
+	if (rc != 0 || !o) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void format_ts(uint64_t us, char *out, size_t len)
+{
+	time_t sec = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm)) {
+		sec = 0;
+		gmtime_r(&sec, &tm);
+	}
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned int)(us % 1000000));
+}
+
+static int set_ip(json_t *o, const char *key, const struct decode_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	int af = a->family == 4 ? AF_INET : a->family == 6 ? AF_INET6 : -1;
+
+	if (af < 0 || !inet_ntop(af, a->bytes, buf, sizeof(buf)))
+		return 0; /* the flow table holds only IPv4 and IPv6: cannot happen */
+	return set_str(o, key, buf);
+}
+
+/* Names of the anomaly bits set in mask, in enum order. */
+static json_t *anomaly_list(uint64_t mask)
+{
+	json_t *a = json_array();
+	int rc = 0, i;
+
+	for (i = 0; i < SMTP_AN_COUNT; i++) {
+		const char *name = smtp_anomaly_name((enum smtp_anomaly)i);
+
+		if ((mask & (UINT64_C(1) << i)) && name)
+			rc |= json_array_append_new(a, json_string(name));
+	}
+	return done(a, rc);
+}
+
+static uint64_t anomaly_mask(uint64_t bits)
+{
+	return bits & ((UINT64_C(1) << SMTP_AN_COUNT) - 1);
+}
+
+/* {code, enhanced (when present), text (when present)} */
+static json_t *reply_json(const struct smtp_reply *r)
+{
+	json_t *o = json_object();
+	size_t elen = strnlen(r->enhanced, sizeof(r->enhanced));
+	int rc = set_uint(o, "code", r->code);
+
+	if (elen > 0)
+		rc |= json_object_set_new(o, "enhanced", wire_json(r->enhanced, elen));
+	rc |= set_bytes(o, "text", &r->text);
+	return done(o, rc);
+}
+
+/* ---- the record ---- */
+
+static json_t *rcpt_list(const struct smtp_tx *tx)
+{
+	json_t *a = json_array();
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i < tx->n_rcpts; i++)
+		rc |= json_array_append_new(a, bytes_json(&tx->rcpts[i].addr));
+	return done(a, rc);
+}
+
+static bool rcpt_refused(const struct smtp_rcpt *r)
+{
+	return r->code >= 400;
+}
+
+/* rcpt_refused: [{"to": ..., "code": N}], left out when no recipient was refused. */
+static int set_refused(json_t *o, const struct smtp_tx *tx)
+{
+	json_t *a = json_array();
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i < tx->n_rcpts; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+		json_t *e;
+
+		if (!rcpt_refused(r))
+			continue;
+		e = json_object();
+		rc |= json_object_set_new(e, "to", bytes_json(&r->addr));
+		rc |= set_uint(e, "code", r->code);
+		rc |= json_array_append_new(a, done(e, rc));
+	}
+	if (rc == 0 && a && json_array_size(a) == 0) {
+		json_decref(a);
+		return 0;
+	}
+	return json_object_set_new(o, "rcpt_refused", done(a, rc));
+}
+
+static const char *method_name(enum smtp_method m)
+{
+	return m == SMTP_METHOD_DATA ? "data" : m == SMTP_METHOD_BDAT ? "bdat" : NULL;
+}
+
+/* reply, reply_after_close and eod_reply_ms of a transaction. */
+static int set_eod_reply(json_t *o, const struct smtp_tx *tx)
+{
+	const struct smtp_reply *r = &tx->eod_reply;
+	int rc = 0;
+
+	if (r->code == 0)
+		return 0;
+	rc |= json_object_set_new(o, "reply", reply_json(r));
+	if (tx->eod_reply_after_close)
+		rc |= json_object_set_new(o, "reply_after_close", json_true());
+	if (tx->eod_ts_us && r->ts_us) {
+		double ms = (double)(int64_t)(r->ts_us - tx->eod_ts_us) / 1000.0;
+
+		rc |= json_object_set_new(o, "eod_reply_ms", json_real(ms));
+	}
+	return rc;
+}
+
+static json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
+{
+	enum cls_tx_outcome out = classify_tx(rec, tx);
+	json_t *o = json_object();
+	int rc = set_uint(o, "tx_id", tx->id);
+
+	rc |= set_bytes(o, "mail_from", &tx->mail_from);
+	if (tx->mail_params.len > 0)
+		rc |= set_bytes(o, "mail_params", &tx->mail_params);
+	rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
+	rc |= set_refused(o, tx);
+	if (method_name(tx->method))
+		rc |= set_str(o, "method", method_name(tx->method));
+	rc |= set_uint(o, "size", tx->size);
+	rc |= set_str(o, "outcome", classify_tx_outcome_name(out));
+	if (out == CLS_TX_REJECTED)
+		rc |= set_str(o, "rejected_at", classify_reject_at_name(tx->rejected_at));
+	rc |= set_eod_reply(o, tx);
+	if (anomaly_mask(tx->anomalies))
+		rc |= json_object_set_new(o, "anomalies", anomaly_list(tx->anomalies));
+	return done(o, rc);
+}
+
+static json_t *tx_list(const struct smtp_record *rec)
+{
+	json_t *a = json_array();
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i < rec->n_txs; i++)
+		rc |= json_array_append_new(a, tx_json(rec, &rec->txs[i]));
+	return done(a, rc);
+}
+
+/* Suricata-style "smtp": helo, and the last transaction's sender and recipients. */
+static int set_smtp(json_t *root, const struct smtp_record *rec)
+{
+	const struct smtp_tx *last = rec->n_txs ? &rec->txs[rec->n_txs - 1] : NULL;
+	json_t *o = json_object();
+	int rc = set_bytes(o, "helo", &rec->helo);
+
+	if (last) {
+		rc |= set_bytes(o, "mail_from", &last->mail_from);
+		if (last->n_rcpts > 0)
+			rc |= json_object_set_new(o, "rcpt_to", rcpt_list(last));
+	}
+	if (rc == 0 && o && json_object_size(o) == 0) {
+		json_decref(o);
+		return 0;
+	}
+	return json_object_set_new(root, "smtp", done(o, rc));
+}
+
+/* outcome, close, close_by, close_how, client_style, duration */
+static int set_verdict(json_t *o, const struct flow_info *info, const struct cls_verdict *v)
+{
+	uint64_t first = info->first_ts_us, last = info->last_ts_us;
+	uint64_t us = last > first ? last - first : 0;
+	int rc = set_str(o, "outcome", classify_outcome_name(v->outcome));
+
+	rc |= set_str(o, "close", classify_close_name(v->close));
+	rc |= set_str(o, "close_by", classify_side_name(v->close_by));
+	rc |= set_str(o, "close_how", classify_how_name(v->close_how));
+	rc |= set_str(o, "client_style", classify_style_name(v->client_style));
+	rc |= json_object_set_new(o, "duration", json_real((double)us / 1e6));
+	return rc;
+}
+
+static json_t *extension_list(const struct smtp_record *rec)
+{
+	json_t *a = json_array();
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i < rec->n_extensions; i++)
+		rc |= json_array_append_new(a, bytes_json(&rec->extensions[i]));
+	return done(a, rc);
+}
+
+/* greeting, helo_command, extensions, starttls, auth */
+static int set_dialogue(json_t *o, const struct smtp_record *rec)
+{
+	int rc = 0;
+
+	if (rec->greeting_seen)
+		rc |= json_object_set_new(o, "greeting", reply_json(&rec->greeting));
+	if (rec->ehlo || rec->helo.data)
+		rc |= set_str(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
+	if (rec->n_extensions > 0 && rec->extensions)
+		rc |= json_object_set_new(o, "extensions", extension_list(rec));
+	rc |= json_object_set_new(o, "starttls", json_boolean(rec->starttls_accepted));
+	if (rec->auth_mechanism.data) {
+		/* the mechanism and the result only: never anything the client sent after it */
+		json_t *a = json_object();
+		int arc = set_bytes(a, "mechanism", &rec->auth_mechanism);
+
+		if (rec->auth_result)
+			arc |= set_uint(a, "result", rec->auth_result);
+		rc |= json_object_set_new(o, "auth", done(a, arc));
+	}
+	return rc;
+}
+
+static json_t *pair_json(const char *k1, uint64_t v1, const char *k2, uint64_t v2)
+{
+	json_t *o = json_object();
+	int rc = set_uint(o, k1, v1);
+
+	rc |= set_uint(o, k2, v2);
+	return done(o, rc);
+}
+
+/* policy, anomalies, gap_bytes, and the counters */
+static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_record *rec,
+		    const struct cls_verdict *v)
+{
+	int rc = json_object_set_new(o, "policy",
+				     pair_json("rfc5321_delivered", v->rfc5321_delivered,
+					       "strict_quit_delivered", v->strict_quit_delivered));
+
+	rc |= json_object_set_new(o, "anomalies", anomaly_list(rec->anomalies));
+	if (rec->gap_bytes[SMTP_TO_SERVER] || rec->gap_bytes[SMTP_TO_CLIENT])
+		rc |= json_object_set_new(o, "gap_bytes",
+					  pair_json("toserver", rec->gap_bytes[SMTP_TO_SERVER],
+						    "toclient", rec->gap_bytes[SMTP_TO_CLIENT]));
+	rc |= set_uint(o, "commands", rec->commands);
+	rc |= set_uint(o, "replies", rec->replies);
+	rc |= set_uint(o, "pkts_toserver", info->pkts[SMTP_TO_SERVER]);
+	rc |= set_uint(o, "pkts_toclient", info->pkts[SMTP_TO_CLIENT]);
+	rc |= set_uint(o, "bytes_toserver", info->bytes[SMTP_TO_SERVER]);
+	rc |= set_uint(o, "bytes_toclient", info->bytes[SMTP_TO_CLIENT]);
+	return rc;
+}
+
+static json_t *session_json(const struct flow_info *info, const struct smtp_record *rec,
+			    const struct cls_verdict *v)
+{
+	json_t *o = json_object();
+	int rc = set_verdict(o, info, v);
+
+	rc |= set_dialogue(o, rec);
+	rc |= json_object_set_new(o, "transactions", tx_list(rec));
+	rc |= set_tail(o, info, rec, v);
+	return done(o, rc);
+}
+
+/* The input's name as given when it is valid UTF-8; escaped like wire bytes otherwise. */
+static int set_filename(json_t *o, const char *name)
+{
+	json_t *j = json_string(name);
+
+	if (!j)
+		j = wire_json(name, strlen(name));
+	return json_object_set_new(o, "pcap_filename", j);
+}
+
+static json_t *record_json(const struct flow_info *info, const struct smtp_record *rec,
+			   const struct cls_verdict *v)
+{
+	char buf[EMIT_TS_LEN > EMIT_CID_LEN ? EMIT_TS_LEN : EMIT_CID_LEN];
+	json_t *o = json_object();
+	int rc;
+
+	format_ts(info->first_ts_us, buf, sizeof(buf));
+	rc = set_str(o, "timestamp", buf);
+	rc |= set_uint(o, "flow_id", info->flow_id);
+	rc |= set_str(o, "event_type", "smtp_session");
+	rc |= set_ip(o, "src_ip", &info->client);
+	rc |= set_uint(o, "src_port", info->client_port);
+	rc |= set_ip(o, "dest_ip", &info->server);
+	rc |= set_uint(o, "dest_port", info->server_port);
+	rc |= set_str(o, "proto", "TCP");
+	rc |= set_str(o, "app_proto", "smtp");
+	emit_community_id(&info->client, info->client_port, &info->server, info->server_port, 0,
+			  buf, sizeof(buf));
+	if (buf[0])
+		rc |= set_str(o, "community_id", buf);
+	if (info->pcap_filename)
+		rc |= set_filename(o, info->pcap_filename);
+	rc |= set_smtp(o, rec);
+	rc |= json_object_set_new(o, "smtp_session", session_json(info, rec, v));
+	return done(o, rc);
+}
+
+/* ---- output ---- */
+
+static void set_err(char *err, size_t errlen, const char *name, int errnum)
+{
+	if (err && errlen > 0)
+		snprintf(err, errlen, "OUTPUT: %s: %s", name,
+			 errnum ? strerror(errnum) : "write error");
+}
+
+/* Records fail once; later writes are refused. Returns -1. */
+static int emit_fail(struct emit *e, int errnum)
+{
+	if (!e->failed)
+		set_err(e->err, sizeof(e->err), e->name, errnum);
+	e->failed = true;
+	return -1;
+}
+
+/* A stream of our own on a copy of standard output, so that closing it leaves stdout be. */
+static FILE *open_stdout(void)
+{
+	int fd, saved;
+	FILE *fp;
+
+	fflush(stdout);
+	fd = dup(STDOUT_FILENO);
+	if (fd < 0)
+		return NULL;
+	fp = fdopen(fd, "w");
+	if (!fp) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return fp;
+}
+
+struct emit *emit_open(const char *path, char *err, size_t errlen)
+{
+	bool use_stdout = !path || strcmp(path, "-") == 0;
+	struct emit *e = calloc(1, sizeof(*e));
+
+	if (!e) {
+		set_err(err, errlen, use_stdout ? "stdout" : path, ENOMEM);
+		return NULL;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", use_stdout ? "stdout" : path);
+	e->fp = use_stdout ? open_stdout() : fopen(path, "w");
+	if (!e->fp) {
+		set_err(err, errlen, e->name, errno);
+		free(e);
+		return NULL;
+	}
+	e->buf = malloc(EMIT_BUF_SIZE);
+	if (e->buf && setvbuf(e->fp, e->buf, _IOFBF, EMIT_BUF_SIZE) != 0) {
+		free(e->buf);
+		e->buf = NULL;
+	}
+	return e;
+}
+
+int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
+		 const struct cls_verdict *v)
+{
+	json_t *root;
+	int rc, saved;
+
+	if (e->failed)
+		return -1;
+	root = record_json(info, rec, v);
+	if (!root)
+		return emit_fail(e, ENOMEM);
+	errno = 0;
+	rc = json_dumpf(root, e->fp, EMIT_DUMP_FLAGS);
+	if (rc == 0 && fputc('\n', e->fp) == EOF)
+		rc = -1;
+	if (ferror(e->fp))
+		rc = -1;
+	saved = errno;
+	json_decref(root);
+	return rc == 0 ? 0 : emit_fail(e, saved);
+}
+
+int emit_close(struct emit *e)
+{
+	int rc;
+
+	if (!e)
+		return 0;
+	errno = 0;
+	if (fflush(e->fp) != 0 || ferror(e->fp))
+		emit_fail(e, errno);
+	errno = 0;
+	if (fclose(e->fp) != 0)
+		emit_fail(e, errno);
+	rc = e->failed ? -1 : 0;
+	memcpy(emit_close_err, e->failed ? e->err : "", e->failed ? sizeof(emit_close_err) : 1);
+	free(e->buf);
+	free(e);
+	return rc;
+}
+
+const char *emit_error(const struct emit *e)
+{
+	if (!e)
+		return emit_close_err;
+	return e->failed ? e->err : "";
+}

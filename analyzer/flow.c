@@ -1,0 +1,393 @@
+/* flow: TCP connections keyed by the canonical 5-tuple (RFC 9293 section 3.1), client and
+ * server roles, idle timeouts on packet time, LRU eviction under a cap, port reuse. */
+#include "flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "reasm.h"
+
+/* How long a closed flow lingers for late segments (a reply to the end of data after the
+ * client's reset, the last ACKs) before its record is written, in packet time. */
+#define FLOW_CLOSE_LINGER_US 2000000ULL
+
+struct flow {
+	struct flow *hnext;            /* hash chain */
+	struct flow *prev, *next;      /* LRU list while open, close list once closed */
+	struct flow_info info;
+	uint64_t serial;               /* creation order */
+	uint64_t closed_ts_us;
+	bool closed;
+	struct reasm reasm;
+	struct reasm_sink sink; /* ctx is this flow */
+	struct smtp_session *smtp;
+};
+
+struct flow_list {
+	struct flow *head, *tail;
+};
+
+struct flow_table {
+	struct flow_config cfg;
+	flow_end_fn end;
+	void *end_ctx;
+	const char *source;
+	struct flow **buckets;
+	size_t n_buckets;
+	size_t n_flows;
+	uint64_t next_serial;
+	struct flow_list lru;    /* open flows, least recently used first */
+	struct flow_list closing; /* closed flows, in close order */
+	struct reasm_limits reasm_lim;
+	struct reasm_stats reasm_stats;
+	struct flow_stats stats;
+	uint64_t now_us;
+};
+
+static const uint16_t default_ports[] = {25, 465, 587, 2525};
+
+void flow_config_default(struct flow_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->server_ports = default_ports;
+	cfg->n_server_ports = sizeof(default_ports) / sizeof(default_ports[0]);
+	cfg->idle_timeout_us = 600ULL * 1000000ULL;
+	cfg->max_flows = 65536;
+	cfg->max_held_per_flow = 1 << 20;
+	smtp_limits_default(&cfg->smtp);
+}
+
+static void list_remove(struct flow_list *l, struct flow *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		l->head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		l->tail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void list_append(struct flow_list *l, struct flow *f)
+{
+	f->prev = l->tail;
+	f->next = NULL;
+	if (l->tail)
+		l->tail->next = f;
+	else
+		l->head = f;
+	l->tail = f;
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL; /* FNV-1a */
+	return h;
+}
+
+static size_t addr_len(const struct decode_addr *a)
+{
+	return a->family == 6 ? 16 : 4;
+}
+
+/* A hash that is the same for both directions of a connection. */
+static uint64_t tuple_hash(const struct decode_addr *a, uint16_t ap, const struct decode_addr *b,
+			   uint16_t bp)
+{
+	uint64_t ha = hash_bytes(hash_bytes(0xcbf29ce484222325ULL, a->bytes, addr_len(a)), &ap, 2);
+	uint64_t hb = hash_bytes(hash_bytes(0xcbf29ce484222325ULL, b->bytes, addr_len(b)), &bp, 2);
+	return (ha ^ hb) + (ha < hb ? ha : hb) * 31;
+}
+
+static bool addr_eq(const struct decode_addr *a, const struct decode_addr *b)
+{
+	return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
+}
+
+/* Direction of seg in f: 0 client to server, 1 server to client, -1 another flow. */
+static int seg_dir(const struct flow *f, const struct tcp_seg *seg)
+{
+	const struct flow_info *i = &f->info;
+	if (seg->sport == i->client_port && seg->dport == i->server_port &&
+	    addr_eq(&seg->src, &i->client) && addr_eq(&seg->dst, &i->server))
+		return SMTP_TO_SERVER;
+	if (seg->sport == i->server_port && seg->dport == i->client_port &&
+	    addr_eq(&seg->src, &i->server) && addr_eq(&seg->dst, &i->client))
+		return SMTP_TO_CLIENT;
+	return -1;
+}
+
+static struct flow **bucket_of(struct flow_table *t, const struct tcp_seg *seg)
+{
+	uint64_t h = tuple_hash(&seg->src, seg->sport, &seg->dst, seg->dport);
+	return &t->buckets[h & (t->n_buckets - 1)];
+}
+
+static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
+		      uint64_t ts_us)
+{
+	struct flow *f = ctx;
+	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, peer_acked, ts_us);
+}
+
+static void sink_gap(void *ctx, int dir, uint64_t len, uint64_t ts_us)
+{
+	struct flow *f = ctx;
+	smtp_gap(f->smtp, (enum smtp_dir)dir, len, ts_us);
+}
+
+static void sink_close(void *ctx, int dir, bool rst, uint64_t ts_us)
+{
+	struct flow *f = ctx;
+	smtp_close(f->smtp, (enum smtp_dir)dir, rst, ts_us);
+}
+
+static void sink_overlap(void *ctx, int dir)
+{
+	struct flow *f = ctx;
+	(void)dir;
+	smtp_note(f->smtp, SMTP_AN_OVERLAP_MISMATCH);
+}
+
+struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end, void *ctx)
+{
+	struct flow_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	t->end = end;
+	t->end_ctx = ctx;
+	t->n_buckets = 1024;
+	while (t->n_buckets < cfg->max_flows && t->n_buckets < (1u << 24))
+		t->n_buckets <<= 1;
+	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+	if (!t->buckets) {
+		free(t);
+		return NULL;
+	}
+	t->reasm_lim.max_held_per_flow = cfg->max_held_per_flow;
+	return t;
+}
+
+void flow_table_set_source(struct flow_table *t, const char *pcap_filename)
+{
+	t->source = pcap_filename;
+}
+
+static bool is_server_port(const struct flow_table *t, uint16_t port)
+{
+	for (size_t i = 0; i < t->cfg.n_server_ports; i++)
+		if (t->cfg.server_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Which end of seg is the client: 0 its source, 1 its destination, -1 not SMTP. */
+static int client_end(const struct flow_table *t, const struct tcp_seg *seg)
+{
+	bool syn = (seg->flags & TCP_FLAG_SYN) != 0, ack = (seg->flags & TCP_FLAG_ACK) != 0;
+	bool dport_srv = is_server_port(t, seg->dport), sport_srv = is_server_port(t, seg->sport);
+	if (!dport_srv && !sport_srv)
+		return -1;
+	if (syn && !ack)
+		return 0;
+	if (syn && ack)
+		return 1;
+	return dport_srv ? 0 : 1;
+}
+
+static uint64_t make_flow_id(const struct flow *f)
+{
+	uint64_t h = tuple_hash(&f->info.client, f->info.client_port, &f->info.server,
+				f->info.server_port);
+	h = hash_bytes(h, &f->info.first_ts_us, sizeof(f->info.first_ts_us));
+	h = hash_bytes(h, &f->serial, sizeof(f->serial));
+	return h & ((1ULL << 51) - 1);
+}
+
+static void flow_free(struct flow_table *t, struct flow *f)
+{
+	reasm_release(&f->reasm);
+	smtp_session_free(f->smtp);
+	free(f);
+	t->n_flows--;
+	t->stats.flows_active = t->n_flows;
+}
+
+static void unhash(struct flow_table *t, struct flow *f)
+{
+	uint64_t h = tuple_hash(&f->info.client, f->info.client_port, &f->info.server,
+				f->info.server_port);
+	struct flow **pp = &t->buckets[h & (t->n_buckets - 1)];
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = f->hnext;
+}
+
+/* Writes the flow's record and frees it: the one way a flow ends. */
+static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason why)
+{
+	list_remove(f->closed ? &t->closing : &t->lru, f);
+	unhash(t, f);
+	reasm_flush(&f->reasm, t->now_us);
+	smtp_finish(f->smtp, why, t->now_us);
+	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
+	flow_free(t, f);
+}
+
+static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend)
+{
+	if (t->n_flows >= t->cfg.max_flows && t->lru.head) {
+		t->stats.flows_evicted++;
+		smtp_note(t->lru.head->smtp, SMTP_AN_LIMIT_REACHED);
+		flow_end(t, t->lru.head, SMTP_END_EVICTED);
+	}
+	struct flow *f = calloc(1, sizeof(*f));
+	if (!f || !(f->smtp = smtp_session_new(&t->cfg.smtp)))
+		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	struct flow_info *i = &f->info;
+	i->client = cend == 0 ? seg->src : seg->dst;
+	i->server = cend == 0 ? seg->dst : seg->src;
+	i->client_port = cend == 0 ? seg->sport : seg->dport;
+	i->server_port = cend == 0 ? seg->dport : seg->sport;
+	i->first_ts_us = i->last_ts_us = seg->ts_us;
+	i->pcap_filename = t->source;
+	f->serial = t->next_serial++;
+	i->flow_id = make_flow_id(f);
+	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
+	reasm_init(&f->reasm, &f->sink, &t->reasm_lim, &t->reasm_stats);
+	if (!(seg->flags & TCP_FLAG_SYN))
+		smtp_set_midstream(f->smtp);
+	struct flow **b = bucket_of(t, seg);
+	f->hnext = *b;
+	*b = f;
+	list_append(&t->lru, f);
+	t->n_flows++;
+	t->stats.flows_created++;
+	t->stats.flows_active = t->n_flows;
+	if (t->n_flows > t->stats.flows_active_max)
+		t->stats.flows_active_max = t->n_flows;
+	return f;
+}
+
+static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg, int *dir)
+{
+	for (struct flow *f = *bucket_of(t, seg); f; f = f->hnext) {
+		*dir = seg_dir(f, seg);
+		if (*dir >= 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* Ends flows whose time is up: closed ones after the linger, open ones after the idle
+ * timeout. Both lists are in time order, so only their heads need looking at. */
+static void expire(struct flow_table *t)
+{
+	while (t->closing.head && t->closing.head->closed_ts_us + FLOW_CLOSE_LINGER_US <= t->now_us)
+		flow_end(t, t->closing.head, SMTP_END_CLOSED);
+	while (t->lru.head && t->lru.head->info.last_ts_us + t->cfg.idle_timeout_us <= t->now_us) {
+		t->stats.flows_timed_out++;
+		flow_end(t, t->lru.head, SMTP_END_IDLE_TIMEOUT);
+	}
+}
+
+static void mark_closed_if_done(struct flow_table *t, struct flow *f, bool rst)
+{
+	const struct reasm_half *h = f->reasm.half;
+	if (f->closed || !(rst || (h[0].closed && h[1].closed)))
+		return;
+	f->closed = true;
+	f->closed_ts_us = t->now_us;
+	list_remove(&t->lru, f);
+	list_append(&t->closing, f);
+}
+
+void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
+{
+	t->stats.segments++;
+	if (seg->ts_us > t->now_us)
+		t->now_us = seg->ts_us;
+	expire(t);
+	int dir = -1;
+	struct flow *f = flow_lookup(t, seg, &dir);
+	bool fresh_syn = (seg->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+	if (f && fresh_syn && f->closed) { /* port reuse: a new connection on an old tuple */
+		flow_end(t, f, SMTP_END_CLOSED);
+		f = NULL;
+	}
+	if (!f) {
+		int cend = client_end(t, seg);
+		if (cend < 0 || (seg->flags & TCP_FLAG_RST)) {
+			t->stats.segments_ignored++;
+			return;
+		}
+		f = flow_new(t, seg, cend);
+		dir = cend == 0 ? SMTP_TO_SERVER : SMTP_TO_CLIENT;
+	}
+	f->info.pkts[dir]++;
+	f->info.bytes[dir] += seg->payload_len;
+	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
+	if (!f->closed) {
+		list_remove(&t->lru, f);
+		list_append(&t->lru, f);
+	}
+	reasm_feed(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload, seg->payload_len,
+		   seg->ts_us);
+	/* after a reset the flow lingers: the other side's last segments may still come */
+	mark_closed_if_done(t, f, (seg->flags & TCP_FLAG_RST) != 0);
+}
+
+static int by_serial(const void *a, const void *b)
+{
+	const struct flow *fa = *(struct flow *const *)a, *fb = *(struct flow *const *)b;
+	return fa->serial < fb->serial ? -1 : fa->serial > fb->serial;
+}
+
+void flow_table_finish(struct flow_table *t)
+{
+	while (t->closing.head)
+		flow_end(t, t->closing.head, SMTP_END_CLOSED);
+	size_t n = t->n_flows, k = 0;
+	struct flow **open = n ? malloc(n * sizeof(*open)) : NULL;
+	if (n && !open)
+		abort();
+	for (struct flow *f = t->lru.head; f; f = f->next)
+		open[k++] = f;
+	qsort(open, k, sizeof(*open), by_serial);
+	for (size_t i = 0; i < k; i++)
+		flow_end(t, open[i], SMTP_END_CAPTURE_ENDED);
+	free(open);
+}
+
+const struct flow_stats *flow_table_stats(struct flow_table *t)
+{
+	struct flow_stats *s = &t->stats;
+	s->held_bytes_max = t->reasm_stats.held_bytes_max;
+	s->retransmitted = t->reasm_stats.retransmitted;
+	s->overlap_mismatches = t->reasm_stats.overlap_mismatches;
+	s->gaps = t->reasm_stats.gaps;
+	s->gap_bytes = t->reasm_stats.gap_bytes;
+	return s;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	if (!t)
+		return;
+	struct flow_list *lists[] = {&t->lru, &t->closing};
+	for (size_t i = 0; i < 2; i++) {
+		while (lists[i]->head) {
+			struct flow *f = lists[i]->head;
+			list_remove(lists[i], f);
+			flow_free(t, f);
+		}
+	}
+	free(t->buckets);
+	free(t);
+}

@@ -1,0 +1,68 @@
+/* classify: pure verdicts from a finished session record (RFC 5321 3.3, 3.8, 4.1.1.10;
+ * RFC 1047). No I/O, no allocation: a record in, verdicts out. */
+#ifndef SMTPTRACE_CLASSIFY_H
+#define SMTPTRACE_CLASSIFY_H
+
+#include <stdint.h>
+
+#include "smtp.h"
+
+enum cls_tx_outcome {
+	CLS_TX_COMMITTED = 0,
+	CLS_TX_REJECTED,
+	CLS_TX_RESET,
+	CLS_TX_ABORTED_BY_QUIT,
+	CLS_TX_ABANDONED_BEFORE_EOD,
+	CLS_TX_EOD_UNACKNOWLEDGED,
+	CLS_TX_INCOMPLETE,
+};
+
+enum cls_outcome {
+	CLS_OUT_TLS = 0,
+	CLS_OUT_INCOMPLETE,
+	CLS_OUT_ABANDONED_BEFORE_EOD,
+	CLS_OUT_EOD_UNACKNOWLEDGED,
+	CLS_OUT_RFC821_DROP,
+	CLS_OUT_CLOSED_WITHOUT_QUIT,
+	CLS_OUT_SERVER_CLOSED,
+	CLS_OUT_COMMITTED,
+	CLS_OUT_NO_MAIL,
+};
+
+enum cls_close {
+	CLS_CLOSE_QUIT = 0,
+	CLS_CLOSE_CLIENT_WITHOUT_QUIT,
+	CLS_CLOSE_SERVER_CLOSED,
+	CLS_CLOSE_IDLE_TIMEOUT,
+	CLS_CLOSE_CAPTURE_ENDED,
+	CLS_CLOSE_UNKNOWN,
+};
+
+enum cls_style { CLS_STYLE_UNKNOWN = 0, CLS_STYLE_RFC821, CLS_STYLE_RFC5321 };
+
+struct cls_verdict {
+	enum cls_outcome outcome;
+	enum cls_close close;
+	enum smtp_side close_by;
+	enum smtp_close_how close_how;
+	enum cls_style client_style;
+	uint32_t rfc5321_delivered;
+	uint32_t strict_quit_delivered;
+};
+
+/* The outcome of one transaction of rec. */
+enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp_tx *tx);
+
+/* Fills *out with the session's verdicts. */
+void classify_session(const struct smtp_record *rec, struct cls_verdict *out);
+
+/* Names as written in the record ("abandoned_before_eod"). */
+const char *classify_tx_outcome_name(enum cls_tx_outcome o);
+const char *classify_outcome_name(enum cls_outcome o);
+const char *classify_close_name(enum cls_close c);
+const char *classify_style_name(enum cls_style s);
+const char *classify_side_name(enum smtp_side s);
+const char *classify_how_name(enum smtp_close_how h);
+const char *classify_reject_at_name(enum smtp_reject_at r);
+
+#endif

@@ -1,0 +1,65 @@
+/* flow: the table of TCP connections keyed by the canonical 5-tuple, client and server
+ * roles, idle timeouts on packet time, a cap on flows (RFC 9293 connection identity). */
+#ifndef SMTPTRACE_FLOW_H
+#define SMTPTRACE_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "smtp.h"
+
+/* What a finished session looks like at the TCP level; borrowed by the end callback. */
+struct flow_info {
+	uint64_t flow_id; /* fits in 51 bits */
+	struct decode_addr client, server;
+	uint16_t client_port, server_port;
+	uint64_t first_ts_us, last_ts_us;
+	uint64_t pkts[2];  /* indexed by enum smtp_dir */
+	uint64_t bytes[2]; /* payload bytes, indexed by enum smtp_dir */
+	const char *pcap_filename; /* the input the flow started in; borrowed */
+};
+
+/* Called once per session, in close order, then at flow_table_finish() in start order.
+ * Both arguments are borrowed for the call. */
+typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struct smtp_record *rec);
+
+struct flow_config {
+	const uint16_t *server_ports; /* borrowed; SMTP server ports (default 25,465,587,2525) */
+	size_t n_server_ports;
+	uint64_t idle_timeout_us;     /* default 600 s */
+	size_t max_flows;             /* default 65536; the least recently used is evicted */
+	size_t max_held_per_flow;     /* out-of-order bytes held per flow, default 1 MiB */
+	struct smtp_limits smtp;
+};
+
+struct flow_stats {
+	uint64_t segments, segments_ignored, flows_created, flows_evicted, flows_timed_out;
+	uint64_t flows_active, flows_active_max;
+	uint64_t held_bytes_max, retransmitted, overlap_mismatches, gaps, gap_bytes;
+};
+
+struct flow_table;
+
+void flow_config_default(struct flow_config *cfg);
+
+/* Returns a new table (free with flow_table_free), or NULL on out of memory. cfg is copied
+ * (server_ports stays borrowed); end is called for every finished session. */
+struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end, void *ctx);
+
+/* Sets the input name recorded for flows that start from now on. Borrowed. */
+void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
+
+/* Feeds one segment (borrowed). Segments of other ports are ignored and counted. */
+void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg);
+
+/* Ends every open flow (capture_ended) in start order. */
+void flow_table_finish(struct flow_table *t);
+
+/* Counters so far; borrowed, valid until the next call on t. */
+const struct flow_stats *flow_table_stats(struct flow_table *t);
+
+void flow_table_free(struct flow_table *t);
+
+#endif

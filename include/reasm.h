@@ -1,0 +1,75 @@
+/* reasm: per-direction TCP stream reassembly (RFC 9293 sequence space, RFC 1982-style
+ * modulo-2^32 comparison): in-order bytes handed on without a copy, out-of-order segments
+ * held within caps, retransmissions dropped, overlaps resolved first-copy-wins. */
+#ifndef SMTPTRACE_REASM_H
+#define SMTPTRACE_REASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where reassembled bytes go. The flow table sets these; the reassembler never names the
+ * layer above it. dir is 0 (client to server) or 1 (server to client). data is borrowed
+ * for the call. peer_acked: bytes of the other direction that the sender had acknowledged
+ * when it sent these bytes, UINT64_MAX when unknown. */
+struct reasm_sink {
+	void (*data)(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
+		     uint64_t ts_us);
+	void (*gap)(void *ctx, int dir, uint64_t len, uint64_t ts_us);
+	void (*close)(void *ctx, int dir, bool rst, uint64_t ts_us);
+	void (*overlap_mismatch)(void *ctx, int dir);
+	void *ctx;
+};
+
+struct reasm_limits {
+	size_t max_held_per_flow; /* out-of-order bytes held per flow (both directions), default 1 MiB */
+};
+
+struct reasm_stats {
+	uint64_t held_bytes;     /* now held across all flows */
+	uint64_t held_bytes_max; /* the most ever held at once */
+	uint64_t retransmitted, overlaps, overlap_mismatches, gaps, gap_bytes, held_dropped;
+};
+
+struct reasm_held; /* an out-of-order segment copy */
+
+struct reasm_half {
+	bool started;   /* the stream's first sequence number is known */
+	bool closed;    /* FIN delivered or RST seen */
+	bool fin_seen;
+	uint32_t base;  /* sequence number of stream offset 0 */
+	uint32_t next;  /* next expected sequence number */
+	uint32_t fin_seq;
+	uint64_t delivered; /* stream offset of next */
+	bool ack_valid;
+	uint32_t last_ack;  /* latest ACK this direction sent (for the other direction's bytes) */
+	struct reasm_held *held; /* sorted by sequence */
+	size_t held_bytes;
+	uint64_t fin_ts_us;
+};
+
+struct reasm {
+	struct reasm_half half[2];
+	const struct reasm_sink *sink;
+	const struct reasm_limits *lim;
+	struct reasm_stats *stats; /* shared by all flows */
+};
+
+/* Sets r up; sink, lim and stats are borrowed and must outlive r. */
+void reasm_init(struct reasm *r, const struct reasm_sink *sink, const struct reasm_limits *lim,
+		struct reasm_stats *stats);
+
+/* Feeds one segment of direction dir. payload is borrowed for the call. */
+void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
+		const uint8_t *payload, uint32_t len, uint64_t ts_us);
+
+/* Delivers whatever is held, skipping holes as gaps, then a FIN seen. Used when the flow ends. */
+void reasm_flush(struct reasm *r, uint64_t ts_us);
+
+/* Frees held segments. */
+void reasm_release(struct reasm *r);
+
+/* Bytes of the other direction that dir has acknowledged, UINT64_MAX when unknown. */
+uint64_t reasm_peer_acked(const struct reasm *r, int dir);
+
+#endif

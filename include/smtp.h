@@ -1,0 +1,248 @@
+/* smtp: a passive model of the server's side of an SMTP session (RFC 5321, RFC 1869,
+ * RFC 2920 pipelining, RFC 3030 BDAT, RFC 3207 STARTTLS, RFC 4954 AUTH, RFC 3463). */
+#ifndef SMTPTRACE_SMTP_H
+#define SMTPTRACE_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum smtp_dir { SMTP_TO_SERVER = 0, SMTP_TO_CLIENT = 1 };
+
+/* Wire bytes kept for the record: owned by the session, not NUL-safe (may hold any byte),
+ * capped in length. data is NULL when absent. */
+struct smtp_bytes {
+	char *data;
+	uint32_t len;
+};
+
+struct smtp_reply {
+	uint16_t code;        /* 0: none */
+	char enhanced[16];    /* RFC 3463 "x.y.z", "" when absent */
+	struct smtp_bytes text; /* first line's text after the code (and the enhanced code) */
+	uint64_t ts_us;
+};
+
+/* Anomalies; a session keeps a bit and a count of each. */
+enum smtp_anomaly {
+	SMTP_AN_EARLY_TALKER,
+	SMTP_AN_PIPELINING_UNADVERTISED,
+	SMTP_AN_DATA_BEFORE_354,
+	SMTP_AN_RESIDUE_AFTER_EOD,
+	SMTP_AN_UNSTUFFED_DOT,
+	SMTP_AN_BARE_LF,
+	SMTP_AN_BARE_CR,
+	SMTP_AN_SMUGGLING_EOD,
+	SMTP_AN_REPEATED_ERRORS,
+	SMTP_AN_UNKNOWN_COMMAND,
+	SMTP_AN_LINE_TOO_LONG,
+	SMTP_AN_AUTH_ATTEMPT,
+	SMTP_AN_BDAT,
+	SMTP_AN_MIDSTREAM,
+	SMTP_AN_TCP_GAP,
+	SMTP_AN_OVERLAP_MISMATCH,
+	SMTP_AN_REPLY_WITHOUT_COMMAND,
+	SMTP_AN_LIMIT_REACHED,
+	SMTP_AN_COUNT
+};
+
+/* How SMTP itself ended a transaction; OPEN when it had not ended when the connection did. */
+enum smtp_tx_end {
+	SMTP_TX_OPEN = 0,
+	SMTP_TX_COMMITTED,
+	SMTP_TX_REJECTED,
+	SMTP_TX_RESET,
+	SMTP_TX_ABORTED_BY_QUIT,
+};
+
+/* How far a transaction had come (the last step the server had accepted or been sent). */
+enum smtp_tx_phase {
+	SMTP_PH_MAIL = 0, /* MAIL sent */
+	SMTP_PH_RCPT,     /* at least one recipient accepted */
+	SMTP_PH_DATA,     /* 354 received (or a BDAT chunk sent): message text under way */
+	SMTP_PH_EOD_SENT, /* end of data sent, its reply not yet seen */
+	SMTP_PH_DONE,     /* ended by SMTP (see end) */
+};
+
+enum smtp_reject_at { SMTP_REJ_NONE = 0, SMTP_REJ_MAIL, SMTP_REJ_RCPT, SMTP_REJ_DATA, SMTP_REJ_EOD };
+enum smtp_method { SMTP_METHOD_NONE = 0, SMTP_METHOD_DATA, SMTP_METHOD_BDAT };
+
+struct smtp_rcpt {
+	struct smtp_bytes addr;
+	uint16_t code; /* reply code, 0 when none seen */
+};
+
+struct smtp_tx {
+	uint32_t id;
+	struct smtp_bytes mail_from;   /* "<a@b>" as sent */
+	struct smtp_bytes mail_params; /* ESMTP parameters after the path */
+	uint16_t mail_code;
+	struct smtp_rcpt *rcpts;
+	uint32_t n_rcpts, cap_rcpts;
+	enum smtp_method method;
+	uint64_t size; /* message octets as sent (text lines including CRLF, without the EOD line) */
+	enum smtp_tx_end end;
+	enum smtp_tx_phase phase;
+	enum smtp_reject_at rejected_at;
+	/* phase when the connection was first closed by either side while the transaction was
+	 * open; closed_by_client says whether that first close was the client's */
+	bool closed_while_open;
+	bool closed_by_client;
+	enum smtp_tx_phase phase_at_close;
+	bool gap_hid_end; /* a gap in the capture swallowed the end of this transaction */
+	uint64_t eod_ts_us;
+	struct smtp_reply eod_reply; /* code 0 when none */
+	bool eod_reply_after_close; /* the reply came after the client had closed */
+	uint64_t anomalies;         /* bit (1 << enum smtp_anomaly) */
+};
+
+enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER };
+enum smtp_close_how { SMTP_HOW_NONE = 0, SMTP_HOW_FIN, SMTP_HOW_RST };
+
+/* Why the session's record is being written. */
+enum smtp_end_reason {
+	SMTP_END_CLOSED = 0,    /* both sides closed, or one reset */
+	SMTP_END_IDLE_TIMEOUT,  /* no packet for longer than the idle timeout */
+	SMTP_END_CAPTURE_ENDED, /* still open at the end of input */
+	SMTP_END_EVICTED,       /* dropped to make room under the flow cap */
+};
+
+/* What the client did last before it closed, as far as the server's stream shows. */
+enum smtp_client_last {
+	SMTP_LAST_OTHER = 0,
+	SMTP_LAST_EOD_2XX, /* the last thing before the close was receiving the 2xx to EOD */
+};
+
+struct smtp_record {
+	bool greeting_seen;
+	struct smtp_reply greeting;
+	struct smtp_bytes helo; /* argument of the last EHLO/HELO */
+	bool ehlo;
+	struct smtp_bytes *extensions; /* EHLO keywords with parameters, as advertised */
+	uint32_t n_extensions;
+	bool pipelining_advertised;
+	bool starttls_sent, starttls_accepted;
+	bool implicit_tls;
+	struct smtp_bytes auth_mechanism; /* never any credential */
+	uint16_t auth_result;             /* 235, 535, ... 0 when none */
+	struct smtp_tx *txs;
+	uint32_t n_txs, cap_txs;
+	uint64_t anomalies; /* bit (1 << enum smtp_anomaly) */
+	uint32_t anomaly_counts[SMTP_AN_COUNT];
+	uint32_t commands, replies;
+	bool seen_client_bytes, seen_server_bytes;
+	bool quit_sent, quit_replied;
+	/* TCP closes, told in stream order */
+	enum smtp_side closed_first;
+	enum smtp_close_how how[2]; /* indexed by enum smtp_dir of the closing side's sending direction */
+	uint64_t close_ts_us[2];
+	enum smtp_client_last client_last; /* at the client's close */
+	bool client_closed_before_server;
+	enum smtp_end_reason end_reason;
+	bool gap_hid_end; /* a gap or missing direction hides how the session ended */
+	bool midstream;
+	uint64_t gap_bytes[2];
+};
+
+/* Limits for one session; every buffer and table the session holds is capped by them. */
+struct smtp_limits {
+	uint32_t max_line;         /* longest line framed whole; longer ones are cut (default 4096) */
+	uint32_t max_rcpts;        /* recipients kept per transaction (default 1000) */
+	uint32_t max_txs;          /* transactions kept per session (default 1000) */
+	uint32_t max_pending;      /* commands awaiting a reply (default 1000) */
+	uint32_t max_extensions;   /* EHLO keywords kept (default 64) */
+};
+
+void smtp_limits_default(struct smtp_limits *lim);
+
+struct smtp_session;
+
+/* Returns a new session (owned by the caller, free with smtp_session_free), or NULL on
+ * out of memory. lim is copied. */
+struct smtp_session *smtp_session_new(const struct smtp_limits *lim);
+void smtp_session_free(struct smtp_session *s);
+
+/* Feeds bytes of one direction in stream order. data is borrowed for the call only.
+ * peer_acked: how many bytes of the other direction the sender had acknowledged when
+ * it sent these bytes (UINT64_MAX when unknown). */
+void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
+	       uint64_t peer_acked, uint64_t ts_us);
+
+/* Bytes of dir that were never captured: len bytes are missing at this point. */
+void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us);
+
+/* The sender of dir closed (FIN, or RST when rst). Told after its last byte. */
+void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t ts_us);
+
+/* Marks the session as picked up without its handshake. */
+void smtp_set_midstream(struct smtp_session *s);
+
+/* Records a TCP-level anomaly (overlap mismatch, limit reached) against the session. */
+void smtp_note(struct smtp_session *s, enum smtp_anomaly an);
+
+/* Ends the session: flushes partial lines and held bytes; the record is final after it. */
+void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_us);
+
+/* The session's record. Borrowed: valid until smtp_session_free(). */
+const struct smtp_record *smtp_get_record(const struct smtp_session *s);
+
+/* Name of an anomaly as written in the record ("early_talker"). */
+const char *smtp_anomaly_name(enum smtp_anomaly an);
+
+/* ---- Parsers (smtp_parse.c): pure, no allocation, input is (pointer, length) without
+ * the line end, never NUL-terminated. Out-pointers borrow from the input. ---- */
+
+enum smtp_verb {
+	SMTP_V_UNKNOWN = 0,
+	SMTP_V_EHLO,
+	SMTP_V_HELO,
+	SMTP_V_MAIL,
+	SMTP_V_RCPT,
+	SMTP_V_DATA,
+	SMTP_V_BDAT,
+	SMTP_V_RSET,
+	SMTP_V_NOOP,
+	SMTP_V_VRFY,
+	SMTP_V_EXPN,
+	SMTP_V_HELP,
+	SMTP_V_QUIT,
+	SMTP_V_STARTTLS,
+	SMTP_V_AUTH,
+	SMTP_V_COUNT
+};
+
+struct smtp_command {
+	enum smtp_verb verb;
+	const uint8_t *arg; /* after the verb and its spaces; may be empty */
+	size_t arg_len;     /* trailing spaces removed */
+};
+
+/* Splits a command line into verb and argument; the verb is matched case-insensitively. */
+void smtp_parse_command(const uint8_t *line, size_t len, struct smtp_command *out);
+
+/* Parses the argument of MAIL or RCPT: keyword is "FROM:" or "TO:" (case-insensitive,
+ * spaces allowed around the colon as real clients send them). *path gets "<...>" (or the
+ * bare address), *params what follows. Returns false when the keyword is missing. */
+bool smtp_parse_path(const uint8_t *arg, size_t len, const char *keyword, const uint8_t **path,
+		     size_t *path_len, const uint8_t **params, size_t *params_len);
+
+/* Parses "BDAT <size> [LAST]". Returns false for a missing, negative, non-numeric or
+ * over-large (more than 2^63) size. */
+bool smtp_parse_bdat(const uint8_t *arg, size_t len, uint64_t *size, bool *last);
+
+struct smtp_reply_line {
+	uint16_t code;
+	bool last;          /* "ddd " or "ddd" ends the reply; "ddd-" continues it */
+	const uint8_t *text; /* after the separator */
+	size_t text_len;
+};
+
+/* Parses one reply line (RFC 5321 4.2). Returns false when it is not a reply line. */
+bool smtp_parse_reply_line(const uint8_t *line, size_t len, struct smtp_reply_line *out);
+
+/* Reads an RFC 3463 enhanced status code "c.s.d" at the start of text into out (NUL-
+ * terminated, at most 15 characters). Returns the bytes it spans including the following
+ * spaces, 0 when text does not start with one. */
+size_t smtp_parse_enhanced(const uint8_t *text, size_t len, char out[16]);
+
+#endif

@@ -1,0 +1,74 @@
+#!/bin/sh
+# run-tests: the whole suite: unit test binaries, golden captures (tests/TESTLIST), the
+# command-line checks (tests/cli-tests.sh). Ends with the line "N passed, N failed" and a
+# non-zero status on any failure.
+#   tests/run-tests.sh BUILD_DIR PROGRAM
+set -u
+build=${1:-build/opt}
+prog=${2:-./smtptrace}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+passed=0
+failed=0
+skipped=0
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+pass() { passed=$((passed + 1)); echo "ok $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+skip() { skipped=$((skipped + 1)); echo "skip $1 ($2)"; }
+
+# Unit tests: each binary prints "ok NAME" or "FAIL NAME" per test.
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	"$t" >"$out/unit.out" 2>"$out/unit.err"
+	rc=$?
+	p=$(grep -c '^ok ' "$out/unit.out")
+	f=$(grep -c '^FAIL ' "$out/unit.out")
+	grep -E '^(ok|FAIL|skip) ' "$out/unit.out" | sed "s/^/$name: /"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + $(grep -c '^skip ' "$out/unit.out")))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		fail "$name (exit $rc)"
+	fi
+	[ "$f" -gt 0 ] || [ "$rc" -ne 0 ] && sed 's/^/    /' "$out/unit.err"
+done
+
+# Golden tests, tcpdump's TESTLIST style: name capture expected [options].
+# A capture written "stdin:FILE" is fed on standard input. pcap_filename names the input as
+# given, so it is left out of the comparison (tests/cli-tests.sh checks it).
+strip_name() { sed 's/"pcap_filename":"[^"]*",//'; }
+while read -r name capture expected options; do
+	case "$name" in '' | '#'*) continue ;; esac
+	case "$capture" in
+	stdin:*) src=samples/${capture#stdin:} ;;
+	*) src=samples/$capture ;;
+	esac
+	if [ ! -f "$src" ] || [ ! -f "tests/golden/$expected" ]; then
+		fail "golden $name (missing $src or tests/golden/$expected)"
+		continue
+	fi
+	# shellcheck disable=SC2086
+	case "$capture" in
+	stdin:*) "$prog" -r - $options <"$src" >"$out/got" 2>"$out/err" ;;
+	*) "$prog" -r "$src" $options >"$out/got" 2>"$out/err" ;;
+	esac
+	rc=$?
+	if [ $rc -eq 0 ] && strip_name <"$out/got" | cmp -s - "tests/golden/$expected"; then
+		pass "golden $name"
+	else
+		fail "golden $name (exit $rc)"
+		strip_name <"$out/got" | diff "tests/golden/$expected" - | head -20 | sed 's/^/    /'
+		sed 's/^/    /' "$out/err" | head -5
+	fi
+done <tests/TESTLIST
+
+# Command-line behaviour: exit codes, error lines, options.
+if [ -f tests/cli-tests.sh ]; then
+	. tests/cli-tests.sh
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,32 @@
+#!/bin/sh
+# setup-deps: installs what smtptrace needs with apt-get (Debian 12), or, when not root,
+# prints the exact command and fails. "build": compiler and libraries; "test": also what
+# the test suite uses (python3 for the tools, valgrind, tcpdump, Postfix and swaks for the
+# end-to-end tests, tshark for the cross-check).
+set -eu
+what=${1:-build}
+build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev"
+test_pkgs="python3 valgrind tcpdump postfix swaks openssl gzip tshark"
+pkgs=$build_pkgs
+[ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "smtptrace: missing packages:$missing" >&2
+	echo "smtptrace: run as root: apt-get update && $cmd" >&2
+	exit 1
+fi
+echo "smtptrace: installing$missing"
+# Postfix asks questions at install time; answer them for a loopback-only test server.
+echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
+echo "postfix postfix/mailname string smtptrace.test" | debconf-set-selections
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends$missing >/dev/null

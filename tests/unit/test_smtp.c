@@ -1,0 +1,301 @@
+/* test_smtp: the command and reply parsers, and the session model fed dialogues directly,
+ * whole, cut at every byte boundary, and one byte at a time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "smtp.h"
+#include "tap.h"
+
+#define S(lit) (const uint8_t *)(lit), sizeof(lit) - 1
+
+static void test_parse_command_verbs(void)
+{
+	struct smtp_command c;
+	smtp_parse_command(S("ehlo client.example"), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_EHLO);
+	CHECK_EQ_INT(c.arg_len, 14);
+	CHECK(memcmp(c.arg, "client.example", 14) == 0);
+	smtp_parse_command(S("MaIl FROM:<a@b>  "), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_MAIL);
+	CHECK_EQ_INT(c.arg_len, 10);
+	smtp_parse_command(S("STARTTLS"), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_STARTTLS);
+	CHECK_EQ_INT(c.arg_len, 0);
+	smtp_parse_command(S("QUITX"), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_UNKNOWN);
+	smtp_parse_command(S(""), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_UNKNOWN);
+	smtp_parse_command(S("DATA\t"), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_DATA);
+	smtp_parse_command(S("BDAT 10 LAST"), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_BDAT);
+	smtp_parse_command(S("auth PLAIN AGFsaWNlAHNlY3JldA=="), &c);
+	CHECK_EQ_INT(c.verb, SMTP_V_AUTH);
+}
+
+static void test_parse_path(void)
+{
+	const uint8_t *path, *params;
+	size_t pl, ql;
+	CHECK(smtp_parse_path(S("FROM:<a@b.example> SIZE=100 BODY=8BITMIME"), "FROM:", &path, &pl,
+			      &params, &ql));
+	CHECK_EQ_INT(pl, 13);
+	CHECK(memcmp(path, "<a@b.example>", 13) == 0);
+	CHECK_EQ_INT(ql, 22);
+	CHECK(memcmp(params, "SIZE=100 BODY=8BITMIME", 22) == 0);
+	CHECK(smtp_parse_path(S("from: <>"), "FROM:", &path, &pl, &params, &ql));
+	CHECK_EQ_INT(pl, 2);
+	CHECK_EQ_INT(ql, 0);
+	CHECK(smtp_parse_path(S("To:<x@y>"), "TO:", &path, &pl, &params, &ql));
+	CHECK_EQ_INT(pl, 5);
+	CHECK(smtp_parse_path(S("TO : bare@host"), "TO:", &path, &pl, &params, &ql));
+	CHECK_EQ_INT(pl, 9);
+	CHECK(!smtp_parse_path(S("FRM:<a@b>"), "FROM:", &path, &pl, &params, &ql));
+	CHECK(!smtp_parse_path(S("FROM"), "FROM:", &path, &pl, &params, &ql));
+	CHECK(smtp_parse_path(S("FROM:<unterminated"), "FROM:", &path, &pl, &params, &ql));
+	CHECK_EQ_INT(pl, 13);
+}
+
+static void test_parse_bdat(void)
+{
+	uint64_t n;
+	bool last;
+	CHECK(smtp_parse_bdat(S("100"), &n, &last));
+	CHECK_EQ_INT(n, 100);
+	CHECK(!last);
+	CHECK(smtp_parse_bdat(S("0 LAST"), &n, &last));
+	CHECK_EQ_INT(n, 0);
+	CHECK(last);
+	CHECK(smtp_parse_bdat(S("7 last"), &n, &last));
+	CHECK(last);
+	CHECK(!smtp_parse_bdat(S("-5"), &n, &last));
+	CHECK(!smtp_parse_bdat(S("abc"), &n, &last));
+	CHECK(!smtp_parse_bdat(S(""), &n, &last));
+	CHECK(!smtp_parse_bdat(S("10 FIRST"), &n, &last));
+	CHECK(!smtp_parse_bdat(S("10x"), &n, &last));
+	CHECK(!smtp_parse_bdat(S("99999999999999999999999"), &n, &last));
+}
+
+static void test_parse_reply_line(void)
+{
+	struct smtp_reply_line r;
+	CHECK(smtp_parse_reply_line(S("250 2.0.0 Ok"), &r));
+	CHECK_EQ_INT(r.code, 250);
+	CHECK(r.last);
+	CHECK_EQ_INT(r.text_len, 8);
+	CHECK(smtp_parse_reply_line(S("250-PIPELINING"), &r));
+	CHECK(!r.last);
+	CHECK(smtp_parse_reply_line(S("354"), &r));
+	CHECK_EQ_INT(r.code, 354);
+	CHECK(r.last);
+	CHECK(!smtp_parse_reply_line(S("25"), &r));
+	CHECK(!smtp_parse_reply_line(S("650 x"), &r));
+	CHECK(!smtp_parse_reply_line(S("1xx x"), &r));
+	CHECK(!smtp_parse_reply_line(S("250x"), &r));
+	CHECK(!smtp_parse_reply_line(S("MAIL FROM:<a@b>"), &r));
+}
+
+static void test_parse_enhanced(void)
+{
+	char e[16];
+	CHECK_EQ_INT(smtp_parse_enhanced(S("2.0.0 Ok: queued"), e), 6);
+	CHECK_EQ_STR(e, "2.0.0");
+	CHECK_EQ_INT(smtp_parse_enhanced(S("5.7.1"), e), 5);
+	CHECK_EQ_STR(e, "5.7.1");
+	CHECK_EQ_INT(smtp_parse_enhanced(S("4.123.456 x"), e), 10);
+	CHECK_EQ_INT(smtp_parse_enhanced(S("2.0 Ok"), e), 0);
+	CHECK_EQ_STR(e, "");
+	CHECK_EQ_INT(smtp_parse_enhanced(S("3.0.0 x"), e), 0);
+	CHECK_EQ_INT(smtp_parse_enhanced(S("2.0.0x"), e), 0);
+	CHECK_EQ_INT(smtp_parse_enhanced(S("2.1234.0 x"), e), 0);
+}
+
+/* ---- dialogues ---- */
+
+struct step {
+	char who; /* 'C' client bytes, 'S' server bytes, 'c' client FIN, 'r' client RST, 's' server FIN */
+	const char *bytes;
+};
+
+/* Feeds steps; cut > 0 splits every step's bytes into pieces of cut bytes, cut < 0 splits
+ * each at -cut into two. */
+static struct smtp_session *play(const struct step *steps, int cut)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	struct smtp_session *s = smtp_session_new(&lim);
+	uint64_t ts = 1000;
+	for (const struct step *st = steps; st->who; st++, ts += 1000) {
+		enum smtp_dir dir = (st->who == 'C' || st->who == 'c' || st->who == 'r') ? SMTP_TO_SERVER
+											 : SMTP_TO_CLIENT;
+		if (st->who == 'c' || st->who == 'r' || st->who == 's') {
+			smtp_close(s, dir, st->who == 'r', ts);
+			continue;
+		}
+		size_t len = strlen(st->bytes), off = 0;
+		while (off < len) {
+			size_t n = len - off;
+			if (cut > 0 && (size_t)cut < n)
+				n = (size_t)cut;
+			else if (cut < 0 && off == 0 && (size_t)-cut < len)
+				n = (size_t)-cut;
+			smtp_feed(s, dir, (const uint8_t *)st->bytes + off, n, UINT64_MAX, ts);
+			off += n;
+		}
+	}
+	smtp_finish(s, SMTP_END_CLOSED, ts);
+	return s;
+}
+
+/* A compact summary of the verdicts, compared across cuttings. */
+static void summary(const struct smtp_session *s, char *out, size_t cap)
+{
+	const struct smtp_record *r = smtp_get_record(s);
+	struct cls_verdict v;
+	classify_session(r, &v);
+	int n = snprintf(out, cap, "%s %s %s %s/%llx", classify_outcome_name(v.outcome),
+			 classify_close_name(v.close), classify_style_name(v.client_style),
+			 r->pipelining_advertised ? "pipe" : "nopipe", (unsigned long long)r->anomalies);
+	for (uint32_t i = 0; i < r->n_txs && n > 0 && (size_t)n < cap; i++)
+		n += snprintf(out + n, cap - (size_t)n, " tx%u=%s/%llu", i,
+			      classify_tx_outcome_name(classify_tx(r, &r->txs[i])),
+			      (unsigned long long)r->txs[i].size);
+}
+
+/* Replays steps whole, one byte at a time and split at every offset up to 64: the same
+ * verdicts each time, and the expected one. */
+static void check_dialogue(const struct step *steps, const char *expected)
+{
+	char whole[512], other[512];
+	struct smtp_session *s = play(steps, 0);
+	summary(s, whole, sizeof(whole));
+	smtp_session_free(s);
+	CHECK_EQ_STR(whole, expected);
+	for (int cut = -64; cut <= 1; cut++) {
+		if (cut == 0)
+			continue;
+		s = play(steps, cut);
+		summary(s, other, sizeof(other));
+		smtp_session_free(s);
+		if (strcmp(whole, other) != 0) {
+			fprintf(stderr, "cut %d: %s\n  whole: %s\n", cut, other, whole);
+			tap_failed_checks++;
+			return;
+		}
+	}
+}
+
+#define GREETING "220 mx.example ESMTP\r\n"
+#define EHLO_REPLY "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 CHUNKING\r\n"
+
+static void test_dialogue_committed(void)
+{
+	const struct step steps[] = {
+		{'S', GREETING}, {'C', "EHLO c.example\r\n"}, {'S', EHLO_REPLY},
+		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 2.1.0 Ok\r\n"},
+		{'C', "RCPT TO:<b@y>\r\n"}, {'S', "250 2.1.5 Ok\r\n"},
+		{'C', "DATA\r\n"}, {'S', "354 End data with <CR><LF>.<CR><LF>\r\n"},
+		{'C', "Subject: t\r\n\r\nhello\r\n..stuffed\r\n.\r\n"}, {'S', "250 2.0.0 Ok: queued\r\n"},
+		{'C', "QUIT\r\n"}, {'S', "221 2.0.0 Bye\r\n"}, {'s', ""}, {'c', ""}, {0, NULL}};
+	check_dialogue(steps, "committed quit rfc5321 pipe/0 tx0=committed/32");
+	struct smtp_session *s = play(steps, 0);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK_EQ_INT(r->greeting.code, 220);
+	CHECK_EQ_INT(r->n_extensions, 3);
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 250);
+	CHECK_EQ_STR(r->txs[0].eod_reply.enhanced, "2.0.0");
+	CHECK_EQ_STR(r->txs[0].eod_reply.text.data, "Ok: queued");
+	CHECK_EQ_STR(r->txs[0].mail_from.data, "<a@x>");
+	CHECK_EQ_INT(r->txs[0].n_rcpts, 1);
+	CHECK_EQ_INT(r->txs[0].rcpts[0].code, 250);
+	CHECK_EQ_INT(r->commands, 5);
+	CHECK_EQ_INT(r->replies, 7);
+	smtp_session_free(s);
+}
+
+static void test_dialogue_rfc821_drop(void)
+{
+	const struct step steps[] = {
+		{'S', GREETING}, {'C', "HELO c\r\n"}, {'S', "250 mx\r\n"},
+		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 Ok\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
+		{'S', "250 Ok\r\n"}, {'C', "DATA\r\n"}, {'S', "354 go\r\n"},
+		{'C', "hi\r\n.\r\n"}, {'S', "250 queued\r\n"}, {'c', ""}, {'s', ""}, {0, NULL}};
+	check_dialogue(steps, "rfc821_drop client_closed_without_quit rfc821 nopipe/0 tx0=committed/4");
+}
+
+static void test_dialogue_abandoned(void)
+{
+	const struct step steps[] = {
+		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
+		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 Ok\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
+		{'S', "250 Ok\r\n"}, {'C', "DATA\r\n"}, {'S', "354 go\r\n"},
+		{'C', "part of a message\r\nand more"}, {'c', ""}, {'s', ""}, {0, NULL}};
+	check_dialogue(steps,
+		       "abandoned_before_eod client_closed_without_quit unknown pipe/0 "
+		       "tx0=abandoned_before_eod/19");
+}
+
+static void test_dialogue_rejected_data_then_text(void)
+{
+	/* a 554 to DATA: what the client sent next is read as commands (Suricata once stayed
+	 * in data mode here) */
+	const struct step steps[] = {
+		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
+		{'C', "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"},
+		{'S', "250 Ok\r\n554 5.7.1 no\r\n554 5.5.1 no valid recipients\r\n"},
+		{'S', "500 5.5.2 Error: command not recognized\r\n502 x\r\n500 x\r\n500 x\r\n221 Bye\r\n"},
+		{'s', ""}, {'c', ""}, {0, NULL}};
+	check_dialogue(steps, "no_mail quit rfc5321 pipe/300 tx0=rejected/0");
+	struct smtp_session *s = play(steps, 0);
+	CHECK_EQ_INT(smtp_get_record(s)->txs[0].rejected_at, SMTP_REJ_RCPT);
+	smtp_session_free(s);
+}
+
+static void test_dialogue_eod_unacknowledged(void)
+{
+	const struct step steps[] = {
+		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
+		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 Ok\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
+		{'S', "250 Ok\r\n"}, {'C', "DATA\r\n"}, {'S', "354 go\r\n"},
+		{'C', "hi\r\n.\r\n"}, {'r', ""}, {'S', "250 late\r\n"}, {0, NULL}};
+	check_dialogue(steps,
+		       "eod_unacknowledged client_closed_without_quit unknown pipe/0 "
+		       "tx0=eod_unacknowledged/4");
+	struct smtp_session *s = play(steps, 0);
+	CHECK(smtp_get_record(s)->txs[0].eod_reply_after_close);
+	CHECK_EQ_INT(smtp_get_record(s)->txs[0].eod_reply.code, 250);
+	smtp_session_free(s);
+}
+
+static void test_dialogue_auth_never_kept(void)
+{
+	const struct step steps[] = {
+		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
+		{'C', "AUTH LOGIN\r\n"}, {'S', "334 VXNlcm5hbWU6\r\n"}, {'C', "c2VjcmV0dXNlcg==\r\n"},
+		{'S', "334 UGFzc3dvcmQ6\r\n"}, {'C', "c2VjcmV0cGFzcw==\r\n"}, {'S', "535 5.7.8 no\r\n"},
+		{'C', "QUIT\r\n"}, {'S', "221 Bye\r\n"}, {'s', ""}, {'c', ""}, {0, NULL}};
+	check_dialogue(steps, "no_mail quit rfc5321 pipe/800");
+	struct smtp_session *s = play(steps, 0);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK_EQ_STR(r->auth_mechanism.data, "LOGIN");
+	CHECK_EQ_INT(r->auth_result, 535);
+	CHECK_EQ_INT(r->commands, 3); /* EHLO, AUTH, QUIT: the answers to 334 are not commands */
+	smtp_session_free(s);
+}
+
+int main(void)
+{
+	RUN_TEST(test_parse_command_verbs);
+	RUN_TEST(test_parse_path);
+	RUN_TEST(test_parse_bdat);
+	RUN_TEST(test_parse_reply_line);
+	RUN_TEST(test_parse_enhanced);
+	RUN_TEST(test_dialogue_committed);
+	RUN_TEST(test_dialogue_rfc821_drop);
+	RUN_TEST(test_dialogue_abandoned);
+	RUN_TEST(test_dialogue_rejected_data_then_text);
+	RUN_TEST(test_dialogue_eod_unacknowledged);
+	RUN_TEST(test_dialogue_auth_never_kept);
+	TAP_EXIT();
+}
