@@ -35,8 +35,8 @@ struct pending {
 };
 
 struct line_buf {
-	uint8_t *buf;
-	uint32_t len;
+	uint8_t *buf; /* grown on demand up to the line cap: most lines never need it */
+	uint32_t len, cap;
 	bool overflow; /* the line passed the cap: the rest up to LF is dropped */
 	uint64_t peer_acked; /* of the line's first byte */
 };
@@ -69,8 +69,8 @@ struct smtp_session {
 	uint8_t *hold;
 	size_t hold_len;
 	uint64_t hold_acked;
-	struct pending *pq;
-	uint32_t pq_head, pq_len;
+	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
+	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;
 	int64_t cur_tx; /* index of the open transaction, -1 when none */
 	uint32_t error_run;
@@ -170,9 +170,8 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 		s->lim.max_line = SMTP_CMD_LINE_MAX;
 	if (s->lim.max_pending < 2)
 		s->lim.max_pending = 2;
-	s->cline.buf = xcalloc(1, s->lim.max_line);
-	s->sline.buf = xcalloc(1, s->lim.max_line);
-	s->pq = xcalloc(s->lim.max_pending, sizeof(*s->pq));
+	s->pq_cap = 4;
+	s->pq = xcalloc(s->pq_cap, sizeof(*s->pq));
 	s->cur_tx = -1;
 	s->text.prev_crlf = true;
 	/* the greeting is the answer to the connection itself */
@@ -181,15 +180,16 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 	return s;
 }
 
+static bool pq_pop(struct smtp_session *s, struct pending *out);
+
 void smtp_set_midstream(struct smtp_session *s)
 {
 	s->rec.midstream = true;
 	note(s, SMTP_AN_MIDSTREAM);
 	/* the greeting, if any, went by before the capture started */
-	if (s->pq_len && s->pq[s->pq_head].kind == PK_GREETING) {
-		s->pq_head = (s->pq_head + 1) % s->lim.max_pending;
-		s->pq_len--;
-	}
+	struct pending greeting;
+	if (s->pq_len && s->pq[s->pq_head].kind == PK_GREETING)
+		pq_pop(s, &greeting);
 }
 
 static void tx_free(struct smtp_tx *tx)
@@ -232,17 +232,45 @@ const struct smtp_record *smtp_get_record(const struct smtp_session *s)
 
 static struct pending *pq_at(struct smtp_session *s, uint32_t i)
 {
-	return &s->pq[(s->pq_head + i) % s->lim.max_pending];
+	return &s->pq[(s->pq_head + i) % s->pq_cap];
+}
+
+/* Makes room for one more entry; false at the cap. */
+static bool pq_room(struct smtp_session *s)
+{
+	if (s->pq_len < s->pq_cap)
+		return true;
+	if (s->pq_cap >= s->lim.max_pending) {
+		note(s, SMTP_AN_LIMIT_REACHED);
+		return false;
+	}
+	uint32_t cap = s->pq_cap * 2 < s->lim.max_pending ? s->pq_cap * 2 : s->lim.max_pending;
+	struct pending *q = xcalloc(cap, sizeof(*q));
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		q[i] = *pq_at(s, i);
+	free(s->pq);
+	s->pq = q;
+	s->pq_cap = cap;
+	s->pq_head = 0;
+	return true;
 }
 
 static void pq_push(struct smtp_session *s, struct pending p)
 {
-	if (s->pq_len == s->lim.max_pending) {
-		note(s, SMTP_AN_LIMIT_REACHED);
+	if (!pq_room(s))
 		return;
-	}
 	*pq_at(s, s->pq_len) = p;
 	s->pq_len++;
+}
+
+/* Puts p back at the head: an AUTH answered 334 still awaits its final reply. */
+static void pq_push_front(struct smtp_session *s, struct pending p)
+{
+	if (!pq_room(s))
+		return;
+	s->pq_head = (s->pq_head + s->pq_cap - 1) % s->pq_cap;
+	s->pq_len++;
+	*pq_at(s, 0) = p;
 }
 
 static bool pq_pop(struct smtp_session *s, struct pending *out)
@@ -250,7 +278,7 @@ static bool pq_pop(struct smtp_session *s, struct pending *out)
 	if (s->pq_len == 0)
 		return false;
 	*out = *pq_at(s, 0);
-	s->pq_head = (s->pq_head + 1) % s->lim.max_pending;
+	s->pq_head = (s->pq_head + 1) % s->pq_cap;
 	s->pq_len--;
 	return true;
 }
@@ -411,6 +439,13 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	case SMTP_V_EHLO:
 	case SMTP_V_HELO:
 		cmd_helo(s, &c);
+		/* a new EHLO/HELO resets the transaction like RSET (RFC 5321 4.1.4) */
+		__attribute__((fallthrough));
+	case SMTP_V_RSET:
+		/* the server ends the transaction when it reads the command: a MAIL pipelined
+		 * after it opens a new one (RSET is always answered 250, 4.1.1.5) */
+		if (cur_tx(s) && cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+			tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
 		break;
 	case SMTP_V_MAIL:
 		p.tx = cmd_mail(s, &c);
@@ -454,6 +489,17 @@ struct line {
 	bool crlf;      /* ended in CRLF (else a bare LF) */
 };
 
+static void line_reserve(struct line_buf *lb, size_t need)
+{
+	if (need <= lb->cap)
+		return;
+	size_t cap = lb->cap ? lb->cap : 128;
+	while (cap < need)
+		cap *= 2;
+	lb->buf = xrealloc(lb->buf, cap);
+	lb->cap = (uint32_t)cap;
+}
+
 /* Takes bytes up to the next LF. A line that arrives whole is used in place; only a line
  * split across segments is copied, up to the cap. Returns the bytes consumed; *done tells
  * whether a line is complete in *out. */
@@ -469,6 +515,7 @@ static size_t take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, siz
 		out->total = n;
 	} else {
 		size_t room = cap - lb->len, copy = n < room ? n : room;
+		line_reserve(lb, lb->len + copy);
 		memcpy(lb->buf + lb->len, p, copy);
 		lb->len += (uint32_t)copy;
 		lb->overflow = lb->overflow || copy < n;
@@ -711,13 +758,15 @@ static void reply_tx_step(struct smtp_session *s, const struct pending *p, const
 {
 	struct smtp_tx *tx = tx_of(s, p);
 	bool ok = r->code / 100 == 2;
+	/* codes are recorded even after a pipelined QUIT or RSET ended the transaction */
 	if (tx && p->verb == SMTP_V_RCPT && p->arg < tx->n_rcpts)
-		tx->rcpts[p->arg].code = r->code; /* even after a pipelined QUIT or RSET */
+		tx->rcpts[p->arg].code = r->code;
+	if (tx && p->verb == SMTP_V_MAIL)
+		tx->mail_code = r->code;
 	if (!tx || tx->end != SMTP_TX_OPEN)
 		return;
 	switch (p->verb) {
 	case SMTP_V_MAIL:
-		tx->mail_code = r->code;
 		if (!ok && s->cur_tx == p->tx)
 			tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
 		break;
@@ -738,14 +787,7 @@ static void reply_tx_step(struct smtp_session *s, const struct pending *p, const
 
 static void reply_session(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
-	bool ok = r->code / 100 == 2;
 	switch (p->verb) {
-	case SMTP_V_EHLO:
-	case SMTP_V_HELO:
-	case SMTP_V_RSET:
-		if (ok && cur_tx(s)) /* RFC 5321 4.1.1.5 and 4.1.4: both abort the transaction */
-			tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
-		break;
 	case SMTP_V_QUIT:
 		s->rec.quit_replied = true;
 		break;
@@ -765,9 +807,7 @@ static void reply_session(struct smtp_session *s, const struct pending *p, const
 	case SMTP_V_AUTH:
 		if (r->code == 334) { /* a challenge: the client's next line answers it */
 			s->cmode = CM_AUTH_LINE;
-			s->pq_head = (s->pq_head + s->lim.max_pending - 1) % s->lim.max_pending;
-			s->pq_len++;
-			*pq_at(s, 0) = *p;
+			pq_push_front(s, *p);
 		} else {
 			s->rec.auth_result = r->code;
 			s->cmode = CM_COMMAND;
