@@ -39,7 +39,7 @@ endif
 .PHONY: all deps test-deps run check unit tools clean
 all: $(PROG)
 
-$(BUILD)/%.o: analyzer/%.c $(wildcard include/*.h) | $(BUILD)
+$(BUILD)/%.o: analyzer/%.c $(wildcard include/*.h analyzer/*.h) | $(BUILD)
 	$(CC) $(CPPFLAGS) -DSMTPTRACE_VERSION='"$(VERSION)"' $(ALL_CFLAGS) -c -o $@ $<
 
 $(PROG): $(OBJS)

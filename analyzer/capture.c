@@ -1,0 +1,337 @@
+/* capture: pcap and pcapng files (draft-ietf-opsawg-pcap, draft-ietf-opsawg-pcapng), plain
+ * or gzip (RFC 1952) decompressed in-process by zlib, or stdin, read through libpcap. */
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "decode.h"
+
+enum {
+	STREAM_BUF = 256 * 1024, /* zlib's and stdio's buffers: a few syscalls per MiB */
+	ERR_MAX = 512,
+};
+
+/* Where packets come from. Only files now; a live interface (pcap_create, pcap_activate)
+ * becomes a second kind that sets pcap and leaves the stream fields unused. */
+enum capture_kind {
+	CAPTURE_KIND_FILE,
+};
+
+struct capture {
+	enum capture_kind kind;
+	pcap_t *pcap;
+	char *name;
+	const char *label; /* the name in messages: name, or "stdin" for "-" */
+	int dlt;
+	bool failed; /* a read error was reported; later reads report it again */
+	/* A file source: libpcap reads a fopencookie() stream over gzread, with this struct
+	 * as its cookie. pcap_close() closes that stream, and the cookie's close function
+	 * closes gz and with it the descriptor. */
+	gzFile gz;
+	uint64_t stream_bytes; /* bytes the cookie handed to stdio */
+	char gz_err[128];      /* zlib's complaint, when the cookie saw one */
+	char err[ERR_MAX];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the gzip stream: stdio over zlib, for libpcap's pcap_fopen_offline() ---- */
+
+/* Keeps zlib's complaint for the error message and sets errno for stdio. */
+static void gz_note_error(struct capture *cap, int errnum, const char *msg)
+{
+	const char *sep;
+
+	if (errnum == Z_ERRNO) {
+		snprintf(cap->gz_err, sizeof(cap->gz_err), "%s", strerror(errno));
+		return;
+	}
+	/* zlib names the stream "<fd:N>: ", which means nothing to a user. */
+	if (msg && strncmp(msg, "<fd:", 4) == 0 && (sep = strstr(msg, ": ")))
+		msg = sep + 2;
+	snprintf(cap->gz_err, sizeof(cap->gz_err), "%s", msg ? msg : "read error");
+	errno = EIO;
+}
+
+static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
+{
+	struct capture *cap = cookie;
+	int got, errnum = Z_OK;
+	const char *msg;
+
+	got = gzread(cap->gz, buf, size > INT_MAX ? INT_MAX : (unsigned)size);
+	if (got > 0) {
+		cap->stream_bytes += (uint64_t)got;
+		return got;
+	}
+	msg = gzerror(cap->gz, &errnum);
+	if (got == 0 && errnum == Z_OK)
+		return 0;
+	/* Anything else is an error, Z_BUF_ERROR after a 0 read too: a gzip stream cut short,
+	 * which libpcap must not take for a clean end of file. */
+	gz_note_error(cap, errnum, msg);
+	return -1;
+}
+
+static int gz_cookie_close(void *cookie)
+{
+	struct capture *cap = cookie;
+	int rc = gzclose(cap->gz);
+
+	cap->gz = NULL;
+	return rc == Z_OK ? 0 : EOF;
+}
+
+/* Wraps fd (taken over, closed on failure too) in a stdio stream that decompresses gzip
+ * and passes anything else through unchanged: zlib looks at the magic bytes (1f 8b) itself,
+ * so stdin needs no peeking. Every input takes this one path: on a 1.2 GB pcap it read as
+ * fast as plain fdopen() (0.24 s against 0.27 s, median of 9), zlib's copy mode costing
+ * nothing measurable. */
+static FILE *stream_open(struct capture *cap, int fd)
+{
+	static const cookie_io_functions_t io = {
+	    .read = gz_cookie_read,
+	    .close = gz_cookie_close,
+	};
+	FILE *fp;
+
+	cap->gz = gzdopen(fd, "rb");
+	if (!cap->gz) {
+		close(fd);
+		return NULL;
+	}
+	gzbuffer(cap->gz, STREAM_BUF);
+	fp = fopencookie(cap, "rb", io);
+	if (!fp) {
+		gzclose(cap->gz);
+		cap->gz = NULL;
+		return NULL;
+	}
+	setvbuf(fp, NULL, _IOFBF, STREAM_BUF);
+	return fp;
+}
+
+/* ---- opening ---- */
+
+/* Opens the descriptor behind the capture's name; stdin is duplicated so that closing ours
+ * leaves it open. Returns -1 with err set. */
+static int input_open(const struct capture *cap, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (strcmp(cap->name, "-") == 0)
+		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = open(cap->name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		set_err(err, errlen, "%s: %s", cap->label, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		set_err(err, errlen, "%s: %s", cap->label, strerror(EISDIR));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Turns libpcap's complaint about a file it would not open into plain words. */
+static void explain_open_error(const struct capture *cap, const char *pcap_msg, char *err,
+                               size_t errlen)
+{
+	if (cap->gz_err[0])
+		set_err(err, errlen, "%s: bad gzip data (zlib: %s)", cap->label, cap->gz_err);
+	else if (cap->stream_bytes == 0)
+		set_err(err, errlen, "%s: empty file", cap->label);
+	else if (strstr(pcap_msg, "unknown file format"))
+		set_err(err, errlen, "%s: not a pcap or pcapng capture file", cap->label);
+	else if (strstr(pcap_msg, "truncated"))
+		set_err(err, errlen, "%s: truncated capture file header (libpcap: %s)", cap->label,
+		        pcap_msg);
+	else
+		set_err(err, errlen, "%s: not a usable capture file (libpcap: %s)", cap->label,
+		        pcap_msg);
+}
+
+static bool check_datalink(struct capture *cap, char *err, size_t errlen)
+{
+	const char *name;
+	char user[16];
+
+	cap->dlt = pcap_datalink(cap->pcap);
+	if (decode_dlt_supported(cap->dlt))
+		return true;
+	name = pcap_datalink_val_to_name(cap->dlt);
+	/* libpcap 1.10 has no names for the private-use range DLT_USER0..15 (147..162). */
+	if (!name && cap->dlt >= 147 && cap->dlt <= 162) {
+		snprintf(user, sizeof(user), "USER%d", cap->dlt - 147);
+		name = user;
+	}
+	set_err(err, errlen, "%s: unsupported link type %d (%s)", cap->label, cap->dlt,
+	        name ? name : "unknown");
+	return false;
+}
+
+/* Compiles bpf against the source's link type and installs it. */
+static bool apply_filter(struct capture *cap, const char *bpf, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	bool ok;
+
+	if (!bpf || !bpf[0])
+		return true;
+	if (pcap_compile(cap->pcap, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		set_err(err, errlen, "%s: bad filter expression: %s", cap->label,
+		        pcap_geterr(cap->pcap));
+		return false;
+	}
+	ok = pcap_setfilter(cap->pcap, &prog) == 0;
+	if (!ok)
+		set_err(err, errlen, "%s: cannot apply filter: %s", cap->label,
+		        pcap_geterr(cap->pcap));
+	pcap_freecode(&prog);
+	return ok;
+}
+
+/* Hands fp to libpcap. fp is closed here on failure. */
+static bool pcap_attach(struct capture *cap, FILE *fp, char *err, size_t errlen)
+{
+	char pcap_err[PCAP_ERRBUF_SIZE] = "";
+
+	cap->pcap =
+	    pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, pcap_err);
+	if (cap->pcap)
+		return true;
+	explain_open_error(cap, pcap_err, err, errlen);
+	fclose(fp);
+	return false;
+}
+
+struct capture *capture_open_file(const char *path, const char *bpf, char *err, size_t errlen)
+{
+	struct capture *cap;
+	FILE *fp;
+	int fd;
+
+	set_err(err, errlen, "%s", "");
+	cap = calloc(1, sizeof(*cap));
+	if (!cap || !(cap->name = strdup(path))) {
+		set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		free(cap);
+		return NULL;
+	}
+	cap->kind = CAPTURE_KIND_FILE;
+	cap->label = strcmp(path, "-") == 0 ? "stdin" : cap->name;
+	fd = input_open(cap, err, errlen);
+	if (fd < 0) {
+		capture_close(cap);
+		return NULL;
+	}
+	errno = 0;
+	fp = stream_open(cap, fd);
+	if (!fp) {
+		set_err(err, errlen, "%s: %s", cap->label, strerror(errno ? errno : ENOMEM));
+		capture_close(cap);
+		return NULL;
+	}
+	if (!pcap_attach(cap, fp, err, errlen) || !check_datalink(cap, err, errlen) ||
+	    !apply_filter(cap, bpf, err, errlen)) {
+		capture_close(cap);
+		return NULL;
+	}
+	return cap;
+}
+
+/* ---- reading ---- */
+
+/* Turns libpcap's complaint about a packet record into plain words. */
+static void explain_read_error(struct capture *cap, const char *pcap_msg)
+{
+	if (cap->gz_err[0])
+		snprintf(cap->err, sizeof(cap->err),
+		         "%s: gzip data corrupt or cut short (zlib: %s)", cap->label, cap->gz_err);
+	else if (strstr(pcap_msg, "truncated"))
+		snprintf(cap->err, sizeof(cap->err),
+		         "%s: truncated capture file: the last record is cut short (libpcap: %s)",
+		         cap->label, pcap_msg);
+	else
+		snprintf(cap->err, sizeof(cap->err), "%s: bad capture file (libpcap: %s)",
+		         cap->label, pcap_msg);
+}
+
+enum capture_rc capture_next(struct capture *cap, struct capture_pkt *out)
+{
+	struct pcap_pkthdr *hdr;
+	const u_char *data;
+	int rc;
+
+	if (cap->failed)
+		return CAPTURE_ERR;
+	/* 0 is a live source's timeout; a file never returns it. */
+	while ((rc = pcap_next_ex(cap->pcap, &hdr, &data)) == 0)
+		;
+	if (rc == PCAP_ERROR_BREAK)
+		return CAPTURE_EOF;
+	if (rc != 1) {
+		explain_read_error(cap, pcap_geterr(cap->pcap));
+		cap->failed = true;
+		return CAPTURE_ERR;
+	}
+	out->data = data;
+	out->caplen = hdr->caplen;
+	out->wirelen = hdr->len;
+	out->ts_us = (uint64_t)hdr->ts.tv_sec * 1000000u + (uint64_t)hdr->ts.tv_usec;
+	return CAPTURE_PKT;
+}
+
+int capture_datalink(const struct capture *cap)
+{
+	return cap->dlt;
+}
+
+const char *capture_name(const struct capture *cap)
+{
+	return cap->name;
+}
+
+const char *capture_error(const struct capture *cap)
+{
+	return cap->err;
+}
+
+void capture_close(struct capture *cap)
+{
+	if (!cap)
+		return;
+	if (cap->pcap)
+		pcap_close(cap->pcap);
+	free(cap->name);
+	free(cap);
+}

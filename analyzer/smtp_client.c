@@ -1,0 +1,298 @@
+/* smtp_client: what the client sends, read as the server reads it: commands, DATA text up
+ * to <CRLF>.<CRLF>, BDAT chunks by their size, bytes held while a reply decides their
+ * meaning (RFC 5321 4.1, 4.5.2; RFC 2920; RFC 3030; RFC 4954; DESIGN.md section 4). */
+#include "smtp_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- client side: commands ---- */
+
+/* A client act overtook the reply to (kind, verb): the client sent it before that reply
+ * reached it. After the greeting that is talking early; after any other reply it is
+ * pipelining, legal only once an EHLO reply advertised PIPELINING (RFC 2920). */
+void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb)
+{
+	if (kind == PK_GREETING)
+		smtp_note(s, SMTP_AN_EARLY_TALKER);
+	else if (!s->rec.pipelining_advertised || verb == SMTP_V_EHLO || verb == SMTP_V_HELO)
+		smtp_note(s, SMTP_AN_PIPELINING_UNADVERTISED);
+}
+
+/* DESIGN.md section 4: with the ACK number, a command is early when it does not
+ * acknowledge the end of the previous reply; while that reply is still to come the test
+ * waits for it (reply_done). Without ACKs, capture order decides. */
+static void check_pipelined(struct smtp_session *s, uint64_t acked)
+{
+	if (s->pq_len > 0) {
+		if (acked == UINT64_MAX)
+			smtp_note_overtook(s, smtp_pq_at(s, s->pq_len - 1)->kind, smtp_pq_at(s, s->pq_len - 1)->verb);
+		return;
+	}
+	if (acked != UINT64_MAX && acked < s->last_reply_end)
+		smtp_note_overtook(s, s->last_done.kind, s->last_done.verb);
+}
+
+size_t smtp_first_word_len(const uint8_t *p, size_t len)
+{
+	const uint8_t *sp = memchr(p, ' ', len);
+	return sp ? (size_t)(sp - p) : len;
+}
+
+static void cmd_helo(struct smtp_session *s, const struct smtp_command *c)
+{
+	smtp_bytes_set(&s->rec.helo, c->arg, c->arg_len);
+	s->rec.ehlo = c->verb == SMTP_V_EHLO;
+}
+
+/* Opens a transaction; returns its index, or -1 when one is open already (the server
+ * answers 503 and the open one goes on). */
+static int64_t cmd_mail(struct smtp_session *s, const struct smtp_command *c)
+{
+	const uint8_t *path, *params;
+	size_t path_len, params_len;
+	if (smtp_cur_tx(s))
+		return -1;
+	struct smtp_tx *tx = smtp_tx_open(s);
+	if (smtp_parse_path(c->arg, c->arg_len, "FROM:", &path, &path_len, &params, &params_len)) {
+		smtp_bytes_set(&tx->mail_from, path, path_len);
+		if (params_len)
+			smtp_bytes_set(&tx->mail_params, params, params_len);
+	} else {
+		smtp_bytes_set(&tx->mail_from, c->arg, c->arg_len);
+	}
+	return s->cur_tx;
+}
+
+static uint32_t cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
+{
+	const uint8_t *path, *params;
+	size_t path_len, params_len;
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (!tx)
+		return UINT32_MAX;
+	if (!smtp_parse_path(c->arg, c->arg_len, "TO:", &path, &path_len, &params, &params_len)) {
+		path = c->arg;
+		path_len = c->arg_len;
+	}
+	smtp_add_rcpt(s, tx, path, path_len);
+	return tx->n_rcpts - 1;
+}
+
+static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	uint64_t size = 0;
+	bool last = false;
+	smtp_note(s, SMTP_AN_BDAT);
+	if (!smtp_parse_bdat(c->arg, c->arg_len, &size, &last)) {
+		p->verb = SMTP_V_UNKNOWN; /* the server answers 501 and reads no octets */
+		return;
+	}
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx) {
+		tx->method = SMTP_METHOD_BDAT;
+		tx->anomalies |= 1ULL << SMTP_AN_BDAT;
+	}
+	p->arg = last;
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->cmode = CM_BDAT;
+}
+
+/* Acts on a command line as the server would read it. */
+static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, uint64_t acked)
+{
+	struct smtp_command c;
+	struct pending p = {.kind = PK_COMMAND, .peer_acked = acked};
+	smtp_parse_command(line, len, &c);
+	p.verb = c.verb;
+	p.tx = s->cur_tx;
+	s->rec.commands++;
+	s->eod_2xx_last = false;
+	check_pipelined(s, acked);
+	switch (c.verb) {
+	case SMTP_V_EHLO:
+	case SMTP_V_HELO:
+		cmd_helo(s, &c);
+		/* a new EHLO/HELO resets the transaction like RSET (RFC 5321 4.1.4) */
+		__attribute__((fallthrough));
+	case SMTP_V_RSET:
+		/* the server ends the transaction when it reads the command: a MAIL pipelined
+		 * after it opens a new one (RSET is always answered 250, 4.1.1.5) */
+		if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+			smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
+		break;
+	case SMTP_V_MAIL:
+		p.tx = cmd_mail(s, &c);
+		break;
+	case SMTP_V_RCPT:
+		p.arg = cmd_rcpt(s, &c);
+		break;
+	case SMTP_V_DATA:
+	case SMTP_V_STARTTLS:
+		s->cmode = CM_HOLD;
+		break;
+	case SMTP_V_AUTH:
+		smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
+		/* the mechanism only: an initial response after it is a credential */
+		smtp_bytes_set(&s->rec.auth_mechanism, c.arg, smtp_first_word_len(c.arg, c.arg_len));
+		s->cmode = CM_HOLD;
+		break;
+	case SMTP_V_BDAT:
+		cmd_bdat(s, &c, &p);
+		break;
+	case SMTP_V_QUIT:
+		s->rec.quit_sent = true;
+		if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+			smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
+		break;
+	case SMTP_V_UNKNOWN:
+		smtp_note(s, SMTP_AN_UNKNOWN_COMMAND);
+		break;
+	default:
+		break;
+	}
+	smtp_pq_push(s, p);
+}
+
+/* ---- client side: framing by mode ---- */
+
+static void hold_append(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked)
+{
+	if (s->hold_len == 0)
+		s->hold_acked = acked;
+	if (s->hold_len + len > SMTP_HOLD_MAX) {
+		smtp_note(s, SMTP_AN_LIMIT_REACHED);
+		len = SMTP_HOLD_MAX - s->hold_len;
+	}
+	s->hold = smtp_xrealloc(s->hold, s->hold_len + len + 1);
+	memcpy(s->hold + s->hold_len, p, len);
+	s->hold_len += len;
+}
+
+/* The reply that decides how held bytes read has come: read them now. */
+void smtp_release_hold(struct smtp_session *s)
+{
+	uint8_t *buf = s->hold;
+	size_t n = s->hold_len;
+	if (n == 0)
+		return;
+	s->hold = NULL;
+	s->hold_len = 0;
+	smtp_client_feed(s, buf, n, s->hold_acked);
+	free(buf);
+}
+
+static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
+{
+	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	s->bdat_left -= n;
+	if (tx)
+		tx->size += n;
+	if (s->bdat_left == 0) {
+		s->cmode = CM_COMMAND;
+		if (tx && s->bdat_last) {
+			tx->phase = SMTP_PH_EOD_SENT;
+			tx->eod_ts_us = ts;
+		}
+	}
+	return n;
+}
+
+/* An end-of-data look-alike (SMTP smuggling, 2023): a "." line that a strict server
+ * reads as text because a bare LF is involved. */
+static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf)
+{
+	if (l->len != 1 || l->p[0] != '.')
+		return;
+	if (!l->crlf || !prev_crlf)
+		smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
+}
+
+static void text_line(struct smtp_session *s, const struct line *l, uint64_t acked, uint64_t ts)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	bool prev_crlf = s->text.prev_crlf;
+	s->text.prev_crlf = l->crlf;
+	if (l->len == 1 && l->p[0] == '.' && l->crlf && prev_crlf) {
+		s->cmode = CM_COMMAND;
+		smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = acked});
+		if (tx) {
+			tx->phase = SMTP_PH_EOD_SENT;
+			tx->eod_ts_us = ts;
+		}
+		return;
+	}
+	if (l->total > SMTP_TEXT_LINE_MAX)
+		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
+	if (!l->crlf)
+		smtp_note_tx(s, SMTP_AN_BARE_LF);
+	if (memchr(l->p, '\r', l->len))
+		smtp_note_tx(s, SMTP_AN_BARE_CR);
+	text_lookalike(s, l, prev_crlf);
+	if (tx)
+		tx->size += l->total;
+}
+
+static void command_line(struct smtp_session *s, const struct line *l, uint64_t acked)
+{
+	if (l->total > SMTP_CMD_LINE_MAX)
+		smtp_note(s, SMTP_AN_LINE_TOO_LONG);
+	if (!l->crlf)
+		smtp_note(s, SMTP_AN_BARE_LF);
+	if (s->cmode == CM_AUTH_LINE) {
+		/* an answer to a 334: a credential, counted but never kept */
+		s->cmode = CM_HOLD;
+		return;
+	}
+	on_command(s, l->p, l->len, acked);
+}
+
+/* Text lines in message text can be long and are never kept: the line buffer is used
+ * only to see the line's first bytes and its end. */
+static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked,
+			uint64_t ts)
+{
+	struct line l;
+	bool done;
+	if (s->cline.len == 0 && !s->cline.overflow)
+		s->cline.peer_acked = acked;
+	size_t n = smtp_take_line(&s->cline, s->lim.max_line, p, len, &l, &done);
+	if (!done)
+		return n;
+	if (l.total > s->lim.max_line && s->cmode != CM_TEXT)
+		smtp_note(s, SMTP_AN_LINE_TOO_LONG);
+	uint64_t line_acked = s->cline.len ? s->cline.peer_acked : acked;
+	if (s->cmode == CM_TEXT)
+		text_line(s, &l, line_acked, ts);
+	else
+		command_line(s, &l, line_acked);
+	if (s->cmode == CM_HOLD || s->cmode == CM_AUTH_LINE)
+		memset(s->cline.buf, 0, s->cline.len); /* may have held a credential */
+	smtp_line_reset(&s->cline);
+	return n;
+}
+
+void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked)
+{
+	while (len > 0) {
+		size_t n;
+		switch (s->cmode) {
+		case CM_OPAQUE:
+			return;
+		case CM_HOLD:
+			hold_append(s, p, len, acked);
+			return;
+		case CM_BDAT:
+			n = bdat_take(s, len, s->client_ts);
+			break;
+		default:
+			n = line_take(s, p, len, acked, s->client_ts);
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+}

@@ -1,0 +1,127 @@
+/* smtp_int: the SMTP stage's private state, shared by its files (smtp.c: the session,
+ * queue and transactions; smtp_client.c: what the client sends; smtp_reply.c: what the
+ * server answers). Not for other stages. */
+#ifndef SMTPTRACE_SMTP_INT_H
+#define SMTPTRACE_SMTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtp.h"
+
+#define SMTP_CMD_LINE_MAX 512  /* RFC 5321 4.5.3.1.4, including CRLF */
+#define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6, including CRLF */
+#define SMTP_REPLY_LINE_MAX 512 /* RFC 5321 4.5.3.1.5, including CRLF */
+#define SMTP_KEEP_TEXT 512     /* bytes of any wire text kept in the record */
+#define SMTP_HOLD_MAX (256 * 1024) /* client bytes held while a reply decides their meaning */
+#define SMTP_ERROR_RUN 3       /* 5xx replies in a row that make repeated_errors */
+
+enum client_mode {
+	CM_COMMAND,   /* command lines */
+	CM_TEXT,      /* DATA message text, until <CRLF>.<CRLF> */
+	CM_BDAT,      /* a BDAT chunk: bdat_left octets */
+	CM_HOLD,      /* waiting for the reply to DATA, STARTTLS or AUTH */
+	CM_AUTH_LINE, /* the next line answers a 334: credentials, never kept */
+	CM_OPAQUE,    /* after STARTTLS: TLS */
+};
+
+/* A command awaiting its reply. The greeting and the end of data take a place too. */
+enum pending_kind { PK_COMMAND = 0, PK_GREETING, PK_EOD };
+
+struct pending {
+	enum pending_kind kind;
+	enum smtp_verb verb;
+	uint32_t arg;        /* recipient index for RCPT; 1 for BDAT LAST */
+	int64_t tx;          /* the transaction it belongs to, -1 for none */
+	uint64_t peer_acked; /* server bytes the client had when it sent this */
+};
+
+struct line_buf {
+	uint8_t *buf; /* grown on demand up to the line cap: most lines never need it */
+	uint32_t len, cap;
+	bool overflow; /* the line passed the cap: the rest up to LF is dropped */
+	uint64_t peer_acked; /* of the line's first byte */
+};
+
+/* The reply being assembled from its lines. */
+struct reply_acc {
+	bool active;
+	uint16_t code;
+	struct smtp_reply first;
+	bool is_ehlo;
+};
+
+/* Scanner state inside DATA message text. */
+struct text_state {
+	uint32_t line_len;
+	uint8_t head[3];      /* first bytes of the current line */
+	bool prev_crlf;       /* the previous line ended in CRLF (true at the start) */
+	bool last_was_cr;     /* last byte seen was CR */
+};
+
+struct smtp_session {
+	struct smtp_limits lim;
+	struct smtp_record rec;
+	enum client_mode cmode;
+	bool server_opaque;
+	struct line_buf cline, sline;
+	struct text_state text;
+	uint64_t bdat_left;
+	bool bdat_last;
+	uint8_t *hold;
+	size_t hold_len;
+	uint64_t hold_acked;
+	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
+	uint32_t pq_head, pq_len, pq_cap;
+	struct reply_acc reply;
+	int64_t cur_tx; /* index of the open transaction, -1 when none */
+	uint32_t error_run;
+	bool client_closed, server_closed;
+	bool eod_2xx_last; /* the last thing the client received was the 2xx to EOD */
+	uint64_t server_offset; /* server bytes processed */
+	uint64_t last_reply_end; /* server offset at the end of the last complete reply */
+	struct pending last_done; /* the command the last complete reply answered */
+	uint64_t client_ts;
+};
+
+struct line {
+	const uint8_t *p; /* the line without its end, borrowed from the input or the buffer */
+	size_t len;
+	uint64_t total; /* its full length on the wire, including the line end */
+	bool crlf;      /* ended in CRLF (else a bare LF) */
+};
+
+/* Shared by smtp.c, smtp_client.c and smtp_reply.c; nothing outside the stage uses them. */
+void *smtp_xcalloc(size_t n, size_t size);
+void *smtp_xrealloc(void *p, size_t size);
+void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
+void smtp_bytes_free(struct smtp_bytes *b);
+size_t smtp_first_word_len(const uint8_t *p, size_t len);
+void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
+
+/* the pending-command queue: replies come in command order (RFC 2920 section 3) */
+struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i);
+void smtp_pq_push(struct smtp_session *s, struct pending p);
+void smtp_pq_push_front(struct smtp_session *s, struct pending p);
+bool smtp_pq_pop(struct smtp_session *s, struct pending *out);
+
+/* transactions: the open one, by index, opening and ending */
+struct smtp_tx *smtp_cur_tx(struct smtp_session *s);
+struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p);
+struct smtp_tx *smtp_tx_open(struct smtp_session *s);
+void smtp_tx_end(struct smtp_session *s, enum smtp_tx_end end, enum smtp_reject_at at);
+void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n);
+
+/* line framing, both directions */
+size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,
+		      struct line *out, bool *done);
+void smtp_line_reset(struct line_buf *lb);
+
+/* the two directions */
+void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
+void smtp_release_hold(struct smtp_session *s);
+void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb);
+void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
+
+#endif

@@ -1,0 +1,260 @@
+/* smtp_reply: what the server answers: reply lines, multi-line replies, matching each
+ * reply to the oldest pending command and acting on it (RFC 5321 4.2, RFC 3463, RFC 2920,
+ * RFC 3207). */
+#include "smtp_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- server side: replies ---- */
+
+static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
+{
+	s->rec.greeting_seen = true;
+	smtp_bytes_free(&s->rec.greeting.text);
+	s->rec.greeting = *r;
+	s->rec.greeting.text = (struct smtp_bytes){0};
+	smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
+}
+
+struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p)
+{
+	return p->tx >= 0 && p->tx < s->rec.n_txs ? &s->rec.txs[p->tx] : NULL;
+}
+
+/* The reply to the end of data (or to BDAT LAST): the commitment, RFC 5321 3.3. */
+static void reply_eod(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (!tx || tx->end != SMTP_TX_OPEN)
+		return;
+	smtp_bytes_free(&tx->eod_reply.text);
+	tx->eod_reply = *r;
+	tx->eod_reply.text = (struct smtp_bytes){0};
+	smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
+	if (s->client_closed) { /* too late: the RFC 1047 window; classify decides */
+		tx->eod_reply_after_close = true;
+		return;
+	}
+	if (s->cur_tx == p->tx)
+		s->cur_tx = -1;
+	tx->phase = SMTP_PH_DONE;
+	if (r->code / 100 == 2) {
+		tx->end = SMTP_TX_COMMITTED;
+		s->eod_2xx_last = true;
+	} else {
+		tx->end = SMTP_TX_REJECTED;
+		tx->rejected_at = SMTP_REJ_EOD;
+	}
+}
+
+static bool any_rcpt_accepted(const struct smtp_tx *tx)
+{
+	for (uint32_t i = 0; i < tx->n_rcpts; i++)
+		if (tx->rcpts[i].code / 100 == 2)
+			return true;
+	return false;
+}
+
+static void reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (r->code == 354) {
+		s->cmode = CM_TEXT;
+		s->text.prev_crlf = true;
+		if (tx) {
+			tx->method = SMTP_METHOD_DATA;
+			tx->phase = SMTP_PH_DATA;
+		}
+		if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end))
+			smtp_note_tx(s, SMTP_AN_DATA_BEFORE_354);
+	} else {
+		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
+		if (tx && tx->end == SMTP_TX_OPEN && r->code >= 400) {
+			s->cur_tx = p->tx;
+			smtp_tx_end(s, SMTP_TX_REJECTED,
+			       tx->n_rcpts && !any_rcpt_accepted(tx) ? SMTP_REJ_RCPT : SMTP_REJ_DATA);
+		}
+	}
+	smtp_release_hold(s);
+}
+
+static void reply_tx_step(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	bool ok = r->code / 100 == 2;
+	/* codes are recorded even after a pipelined QUIT or RSET ended the transaction */
+	if (tx && p->verb == SMTP_V_RCPT && p->arg < tx->n_rcpts)
+		tx->rcpts[p->arg].code = r->code;
+	if (tx && p->verb == SMTP_V_MAIL)
+		tx->mail_code = r->code;
+	if (!tx || tx->end != SMTP_TX_OPEN)
+		return;
+	switch (p->verb) {
+	case SMTP_V_MAIL:
+		if (!ok && s->cur_tx == p->tx)
+			smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
+		break;
+	case SMTP_V_RCPT:
+		if (ok && tx->phase < SMTP_PH_RCPT)
+			tx->phase = SMTP_PH_RCPT;
+		break;
+	case SMTP_V_BDAT:
+		if (p->arg)
+			reply_eod(s, p, r);
+		else if (!ok && s->cur_tx == p->tx)
+			smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_DATA);
+		break;
+	default:
+		break;
+	}
+}
+
+static void reply_session(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	switch (p->verb) {
+	case SMTP_V_QUIT:
+		s->rec.quit_replied = true;
+		break;
+	case SMTP_V_STARTTLS:
+		if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
+			s->rec.starttls_accepted = true;
+			s->cmode = CM_OPAQUE;
+			s->server_opaque = true;
+			free(s->hold);
+			s->hold = NULL;
+			s->hold_len = 0;
+		} else {
+			s->cmode = CM_COMMAND;
+			smtp_release_hold(s);
+		}
+		break;
+	case SMTP_V_AUTH:
+		if (r->code == 334) { /* a challenge: the client's next line answers it */
+			s->cmode = CM_AUTH_LINE;
+			smtp_pq_push_front(s, *p);
+		} else {
+			s->rec.auth_result = r->code;
+			s->cmode = CM_COMMAND;
+		}
+		smtp_release_hold(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void dispatch_reply(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	if (p->kind == PK_GREETING)
+		reply_greeting(s, r);
+	else if (p->kind == PK_EOD)
+		reply_eod(s, p, r);
+	else if (p->verb == SMTP_V_DATA)
+		reply_data(s, p, r);
+	else if (p->verb == SMTP_V_MAIL || p->verb == SMTP_V_RCPT || p->verb == SMTP_V_BDAT)
+		reply_tx_step(s, p, r);
+	else
+		reply_session(s, p, r);
+}
+
+static void count_errors(struct smtp_session *s, uint16_t code)
+{
+	if (code / 100 != 5) {
+		s->error_run = 0;
+		return;
+	}
+	if (++s->error_run == SMTP_ERROR_RUN)
+		smtp_note(s, SMTP_AN_REPEATED_ERRORS);
+}
+
+/* A whole reply has arrived; end is the server offset just after it. */
+static void reply_done(struct smtp_session *s, uint64_t end)
+{
+	struct smtp_reply r = s->reply.first;
+	struct pending p;
+	s->reply.active = false;
+	s->rec.replies++;
+	count_errors(s, r.code);
+	if (!smtp_pq_pop(s, &p)) {
+		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
+			smtp_note(s, SMTP_AN_REPLY_WITHOUT_COMMAND);
+		smtp_bytes_free(&s->reply.first.text);
+		return;
+	}
+	s->last_reply_end = end;
+	s->last_done = p;
+	if (s->pq_len && smtp_pq_at(s, 0)->kind != PK_EOD && smtp_pq_at(s, 0)->peer_acked != UINT64_MAX &&
+	    smtp_pq_at(s, 0)->peer_acked < end)
+		smtp_note_overtook(s, p.kind, p.verb);
+	dispatch_reply(s, &p, &r);
+	smtp_bytes_free(&s->reply.first.text);
+}
+
+static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	struct smtp_record *rec = &s->rec;
+	if (rec->n_extensions == s->lim.max_extensions) {
+		smtp_note(s, SMTP_AN_LIMIT_REACHED);
+		return;
+	}
+	rec->extensions = smtp_xrealloc(rec->extensions, (rec->n_extensions + 1) * sizeof(*rec->extensions));
+	rec->extensions[rec->n_extensions] = (struct smtp_bytes){0};
+	smtp_bytes_set(&rec->extensions[rec->n_extensions++], p, len);
+	if (smtp_first_word_len(p, len) == 10 && strncasecmp((const char *)p, "PIPELINING", 10) == 0)
+		rec->pipelining_advertised = true;
+}
+
+static void clear_extensions(struct smtp_record *rec)
+{
+	for (uint32_t i = 0; i < rec->n_extensions; i++)
+		smtp_bytes_free(&rec->extensions[i]);
+	rec->n_extensions = 0;
+	rec->pipelining_advertised = false;
+}
+
+static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl, uint64_t ts)
+{
+	struct smtp_reply *f = &s->reply.first;
+	s->reply.active = true;
+	f->code = rl->code;
+	f->ts_us = ts;
+	size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
+	smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
+	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
+			   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
+	if (s->reply.is_ehlo)
+		clear_extensions(&s->rec);
+}
+
+static void reply_line(struct smtp_session *s, const struct line *l, uint64_t end, uint64_t ts)
+{
+	struct smtp_reply_line rl;
+	if (l->total > SMTP_REPLY_LINE_MAX)
+		smtp_note(s, SMTP_AN_LINE_TOO_LONG);
+	if (!smtp_parse_reply_line(l->p, l->len, &rl))
+		return; /* not a reply line: a broken server or not SMTP */
+	if (!s->reply.active)
+		reply_first_line(s, &rl, ts);
+	else if (s->reply.is_ehlo)
+		add_extension(s, rl.text, rl.text_len);
+	if (rl.last)
+		reply_done(s, end);
+}
+
+void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts)
+{
+	while (len > 0 && !s->server_opaque) {
+		struct line l;
+		bool done;
+		size_t n = smtp_take_line(&s->sline, s->lim.max_line, p, len, &l, &done);
+		s->server_offset += n;
+		p += n;
+		len -= n;
+		if (done) {
+			reply_line(s, &l, s->server_offset, ts);
+			smtp_line_reset(&s->sline);
+		}
+	}
+}
