@@ -374,6 +374,8 @@ static json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
 	if (out == CLS_TX_REJECTED)
 		rc |= set_str(o, "rejected_at", classify_reject_at_name(tx->rejected_at));
 	rc |= set_eod_reply(o, tx);
+	if (tx->smuggled)
+		rc |= json_object_set_new(o, "smuggled", json_true());
 	if (anomaly_mask(tx->anomalies))
 		rc |= json_object_set_new(o, "anomalies", anomaly_list(tx->anomalies));
 	return done(o, rc);
@@ -477,6 +479,12 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 					       "strict_quit_delivered", v->strict_quit_delivered));
 
 	rc |= json_object_set_new(o, "anomalies", anomaly_list(rec->anomalies));
+	if (rec->lookalike != SMTP_LA_NONE) {
+		json_t *sm = json_object();
+		int src = set_str(sm, "lookalike", smtp_lookalike_name(rec->lookalike));
+		src |= set_str(sm, "server_acted", smtp_acted_name(rec->lookalike_acted));
+		rc |= json_object_set_new(o, "smuggling", done(sm, src));
+	}
 	if (rec->gap_bytes[SMTP_TO_SERVER] || rec->gap_bytes[SMTP_TO_CLIENT])
 		rc |= json_object_set_new(o, "gap_bytes",
 					  pair_json("toserver", rec->gap_bytes[SMTP_TO_SERVER],

@@ -15,6 +15,19 @@ static const char *const anomaly_names[SMTP_AN_COUNT] = {
 	"overlap_mismatch", "reply_without_command", "limit_reached",
 };
 
+const char *smtp_lookalike_name(enum smtp_lookalike la)
+{
+	static const char *const names[] = {"", "<LF>.<LF>", "<CR><LF>.<LF>", "<LF>.<CR><LF>",
+					    "<CR>.<CR>"};
+	return (unsigned)la < sizeof(names) / sizeof(names[0]) ? names[la] : "";
+}
+
+const char *smtp_acted_name(enum smtp_acted a)
+{
+	static const char *const names[] = {"unknown", "yes", "no"};
+	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "unknown";
+}
+
 const char *smtp_anomaly_name(enum smtp_anomaly an)
 {
 	return (unsigned)an < SMTP_AN_COUNT ? anomaly_names[an] : "unknown";
@@ -94,6 +107,8 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 	s->pq_cap = 4;
 	s->pq = smtp_xcalloc(s->pq_cap, sizeof(*s->pq));
 	s->cur_tx = -1;
+	s->eod_tx = -1;
+	s->smug.tx = -1;
 	s->text.prev_crlf = true;
 	/* the greeting is the answer to the connection itself */
 	s->pq[0] = (struct pending){.kind = PK_GREETING, .tx = -1};
@@ -129,6 +144,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_bytes_free(&r->greeting.text);
 	smtp_bytes_free(&r->helo);
 	smtp_bytes_free(&r->auth_mechanism);
+	smtp_smuggle_clear(&s->smug);
 	for (uint32_t i = 0; i < r->n_extensions; i++)
 		smtp_bytes_free(&r->extensions[i]);
 	free(r->extensions);
@@ -180,6 +196,7 @@ void smtp_pq_push(struct smtp_session *s, struct pending p)
 		return;
 	*smtp_pq_at(s, s->pq_len) = p;
 	s->pq_len++;
+	s->eod_pending += p.kind == PK_EOD;
 }
 
 /* Puts p back at the head: an AUTH answered 334 still awaits its final reply. */
@@ -190,6 +207,7 @@ void smtp_pq_push_front(struct smtp_session *s, struct pending p)
 	s->pq_head = (s->pq_head + s->pq_cap - 1) % s->pq_cap;
 	s->pq_len++;
 	*smtp_pq_at(s, 0) = p;
+	s->eod_pending += p.kind == PK_EOD;
 }
 
 bool smtp_pq_pop(struct smtp_session *s, struct pending *out)
@@ -199,6 +217,7 @@ bool smtp_pq_pop(struct smtp_session *s, struct pending *out)
 	*out = *smtp_pq_at(s, 0);
 	s->pq_head = (s->pq_head + 1) % s->pq_cap;
 	s->pq_len--;
+	s->eod_pending -= out->kind == PK_EOD;
 	return true;
 }
 

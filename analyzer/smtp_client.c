@@ -100,6 +100,33 @@ static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struc
 	s->cmode = CM_BDAT;
 }
 
+/* Lines after an end of data. Text the client meant as message text but that followed a
+ * "." line of its own (an unstuffed dot, RFC 5321 4.5.2) reads as unknown commands; when it
+ * ends in a "." line too, the message was cut short at the first. Lines sent before the
+ * reply to the end of data are residue when they are not commands, or when PIPELINING
+ * was not advertised (RFC 2920 allows pipelined commands only then). */
+static void check_residue(struct smtp_session *s, const uint8_t *line, size_t len,
+			  enum smtp_verb verb, uint64_t acked)
+{
+	if (s->eod_tx < 0)
+		return;
+	if (verb != SMTP_V_UNKNOWN) {
+		s->residue = 0;
+	} else if (len == 1 && line[0] == '.') {
+		if (s->residue > 0 && s->eod_tx < s->rec.n_txs) {
+			s->rec.txs[s->eod_tx].anomalies |= 1ULL << SMTP_AN_UNSTUFFED_DOT;
+			smtp_note(s, SMTP_AN_UNSTUFFED_DOT);
+		}
+	} else {
+		s->residue++;
+	}
+	bool before_reply = s->eod_pending > 0 ||
+			    (acked != UINT64_MAX && acked < s->last_reply_end &&
+			     s->last_done.kind == PK_EOD);
+	if (before_reply && (verb == SMTP_V_UNKNOWN || !s->rec.pipelining_advertised))
+		smtp_note(s, SMTP_AN_RESIDUE_AFTER_EOD);
+}
+
 /* Acts on a command line as the server would read it. */
 static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, uint64_t acked)
 {
@@ -111,6 +138,7 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	s->rec.commands++;
 	s->eod_2xx_last = false;
 	check_pipelined(s, acked);
+	check_residue(s, line, len, c.verb, acked);
 	switch (c.verb) {
 	case SMTP_V_EHLO:
 	case SMTP_V_HELO:
@@ -201,14 +229,96 @@ static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 	return n;
 }
 
-/* An end-of-data look-alike (SMTP smuggling, 2023): a "." line that a strict server
- * reads as text because a bare LF is involved. */
+static bool is_dot_line(const struct line *l)
+{
+	return l->len == 1 && l->p[0] == '.';
+}
+
+void smtp_smuggle_clear(struct smuggle *sm)
+{
+	for (uint32_t i = 0; i < sm->n; i++)
+		smtp_bytes_free(&sm->cmds[i].arg);
+	*sm = (struct smuggle){.tx = -1};
+}
+
+static void shadow_add(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
+		       const uint8_t *arg, size_t len)
+{
+	struct smuggle *sm = &s->smug;
+	if (sm->n == SMTP_SHADOW_MAX)
+		return; /* enough to decide: the first replies after the look-alike's own */
+	struct shadow_cmd *c = &sm->cmds[sm->n++];
+	*c = (struct shadow_cmd){.kind = kind, .verb = verb};
+	if (len)
+		smtp_bytes_set(&c->arg, arg, len);
+}
+
+/* One text line as a server that took the look-alike as the end of data reads it. */
+static void shadow_line(struct smtp_session *s, const struct line *l)
+{
+	struct smuggle *sm = &s->smug;
+	struct smtp_command c;
+	const uint8_t *path = NULL, *params;
+	size_t path_len = 0, params_len;
+	if (sm->in_text) {
+		if (is_dot_line(l)) {
+			shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
+			sm->in_text = false;
+		}
+		return;
+	}
+	smtp_parse_command(l->p, l->len, &c);
+	if (c.verb == SMTP_V_MAIL)
+		smtp_parse_path(c.arg, c.arg_len, "FROM:", &path, &path_len, &params, &params_len);
+	else if (c.verb == SMTP_V_RCPT)
+		smtp_parse_path(c.arg, c.arg_len, "TO:", &path, &path_len, &params, &params_len);
+	shadow_add(s, PK_COMMAND, c.verb, path, path_len);
+	sm->in_text = c.verb == SMTP_V_DATA;
+}
+
+static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf)
+{
+	if (is_dot_line(l) && !l->crlf)
+		return prev_crlf ? SMTP_LA_CRLF_DOT_LF : SMTP_LA_LF_DOT_LF;
+	if (is_dot_line(l) && !prev_crlf)
+		return SMTP_LA_LF_DOT_CRLF;
+	if (l->len >= 3 && memmem(l->p, l->len, "\r.\r", 3))
+		return SMTP_LA_CR_DOT_CR;
+	return SMTP_LA_NONE;
+}
+
+/* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
+ * data to a lenient one. The first starts the lenient reading of what follows. */
 static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf)
 {
-	if (l->len != 1 || l->p[0] != '.')
+	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf);
+	if (s->smug.active)
+		shadow_line(s, l);
+	if (kind == SMTP_LA_NONE)
 		return;
-	if (!l->crlf || !prev_crlf)
-		smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
+	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
+	if (s->rec.lookalike == SMTP_LA_NONE)
+		s->rec.lookalike = kind;
+	if (!s->smug.active && kind != SMTP_LA_CR_DOT_CR) {
+		smtp_smuggle_clear(&s->smug);
+		s->smug.active = true;
+		s->smug.tx = s->cur_tx;
+	}
+}
+
+/* The strict end of data: the lenient reading ends here too, with "." either ending a
+ * smuggled message or read as a command of its own. */
+static bool end_shadow(struct smtp_session *s)
+{
+	struct smuggle *sm = &s->smug;
+	if (!sm->active)
+		return false;
+	if (sm->in_text)
+		shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
+	else
+		shadow_add(s, PK_COMMAND, SMTP_V_UNKNOWN, NULL, 0);
+	sm->active = false;
+	return true;
 }
 
 static void text_line(struct smtp_session *s, const struct line *l, uint64_t acked, uint64_t ts)
@@ -216,9 +326,13 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	bool prev_crlf = s->text.prev_crlf;
 	s->text.prev_crlf = l->crlf;
-	if (l->len == 1 && l->p[0] == '.' && l->crlf && prev_crlf) {
+	if (is_dot_line(l) && l->crlf && prev_crlf) {
+		bool decide = end_shadow(s);
 		s->cmode = CM_COMMAND;
-		smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = acked});
+		s->eod_tx = s->cur_tx;
+		s->residue = 0;
+		smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = acked,
+						 .decide_smuggle = decide});
 		if (tx) {
 			tx->phase = SMTP_PH_EOD_SENT;
 			tx->eod_ts_us = ts;

@@ -16,6 +16,7 @@
 #define SMTP_KEEP_TEXT 512     /* bytes of any wire text kept in the record */
 #define SMTP_HOLD_MAX (256 * 1024) /* client bytes held while a reply decides their meaning */
 #define SMTP_ERROR_RUN 3       /* 5xx replies in a row that make repeated_errors */
+#define SMTP_SHADOW_MAX 16     /* commands followed in the lenient reading of smuggled text */
 
 enum client_mode {
 	CM_COMMAND,   /* command lines */
@@ -32,6 +33,8 @@ enum pending_kind { PK_COMMAND = 0, PK_GREETING, PK_EOD };
 struct pending {
 	enum pending_kind kind;
 	enum smtp_verb verb;
+	bool shadow;         /* read from smuggled text: its reply changes no client mode */
+	bool decide_smuggle; /* an EOD after a look-alike: the reply after its own decides */
 	uint32_t arg;        /* recipient index for RCPT; 1 for BDAT LAST */
 	int64_t tx;          /* the transaction it belongs to, -1 for none */
 	uint64_t peer_acked; /* server bytes the client had when it sent this */
@@ -50,6 +53,24 @@ struct reply_acc {
 	uint16_t code;
 	struct smtp_reply first;
 	bool is_ehlo;
+};
+
+/* The lenient reading of message text after an end-of-data look-alike: what a server that
+ * took the look-alike as the end would have read as commands, and the replies it would
+ * owe for them (DESIGN.md section 5, smuggling_eod). */
+struct shadow_cmd {
+	enum pending_kind kind; /* PK_COMMAND, or PK_EOD for a smuggled message's end */
+	enum smtp_verb verb;
+	struct smtp_bytes arg;  /* the path of MAIL and RCPT */
+};
+
+struct smuggle {
+	bool active;   /* a look-alike was seen in the open message */
+	bool deciding; /* the EOD was answered: the next reply says which reading fits */
+	bool in_text;  /* the lenient reading is inside a smuggled message's text */
+	int64_t tx;
+	struct shadow_cmd cmds[SMTP_SHADOW_MAX];
+	uint32_t n;
 };
 
 /* Scanner state inside DATA message text. */
@@ -79,6 +100,10 @@ struct smtp_session {
 	uint32_t error_run;
 	bool client_closed, server_closed;
 	bool eod_2xx_last; /* the last thing the client received was the 2xx to EOD */
+	struct smuggle smug;
+	int64_t eod_tx;      /* the transaction of the last end of data, -1 before any */
+	uint32_t residue;    /* non-command lines since that end of data */
+	uint32_t eod_pending; /* ends of data in the queue, awaiting their replies */
 	uint64_t server_offset; /* server bytes processed */
 	uint64_t last_reply_end; /* server offset at the end of the last complete reply */
 	struct pending last_done; /* the command the last complete reply answered */
@@ -123,5 +148,9 @@ void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 void smtp_release_hold(struct smtp_session *s);
 void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
+
+/* smuggling: the lenient reading (smtp_client.c) and the decision (smtp_reply.c) */
+void smtp_smuggle_clear(struct smuggle *sm);
+bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 
 #endif

@@ -60,6 +60,13 @@ static bool any_rcpt_accepted(const struct smtp_tx *tx)
 static void reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (p->shadow) { /* a smuggled DATA: its text was read already, as the outer message's */
+		if (tx && r->code >= 400 && tx->end == SMTP_TX_OPEN) {
+			tx->end = SMTP_TX_REJECTED;
+			tx->rejected_at = SMTP_REJ_DATA;
+		}
+		return;
+	}
 	if (r->code == 354) {
 		s->cmode = CM_TEXT;
 		s->text.prev_crlf = true;
@@ -113,6 +120,8 @@ static void reply_tx_step(struct smtp_session *s, const struct pending *p, const
 
 static void reply_session(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
+	if (p->shadow)
+		return;
 	switch (p->verb) {
 	case SMTP_V_QUIT:
 		s->rec.quit_replied = true;
@@ -149,14 +158,85 @@ static void dispatch_reply(struct smtp_session *s, const struct pending *p, cons
 {
 	if (p->kind == PK_GREETING)
 		reply_greeting(s, r);
-	else if (p->kind == PK_EOD)
+	else if (p->kind == PK_EOD) {
 		reply_eod(s, p, r);
+		s->smug.deciding = p->decide_smuggle;
+	}
 	else if (p->verb == SMTP_V_DATA)
 		reply_data(s, p, r);
 	else if (p->verb == SMTP_V_MAIL || p->verb == SMTP_V_RCPT || p->verb == SMTP_V_BDAT)
 		reply_tx_step(s, p, r);
 	else
 		reply_session(s, p, r);
+}
+
+/* Whether code can answer a command of this kind (RFC 5321 4.3.2 sequences, loosely). */
+static bool plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
+{
+	bool intermediate = code == 354 || code == 334 || code == 221 || code == 220;
+	if (kind == PK_EOD)
+		return !intermediate;
+	switch (verb) {
+	case SMTP_V_QUIT:
+		return code == 221;
+	case SMTP_V_DATA:
+		return code == 354 || code >= 400;
+	case SMTP_V_UNKNOWN:
+		return code >= 500;
+	case SMTP_V_STARTTLS:
+		return code == 220 || code >= 400;
+	case SMTP_V_AUTH:
+		return code == 334 || code == 235 || code >= 400;
+	default:
+		return !intermediate;
+	}
+}
+
+/* The lenient reading was right: the commands it read become real pending entries, ahead
+ * of the strict ones, and a smuggled MAIL opens a transaction of its own. */
+static void adopt_shadow(struct smtp_session *s)
+{
+	struct smuggle *sm = &s->smug;
+	struct pending q[SMTP_SHADOW_MAX];
+	int64_t saved = s->cur_tx, tx = -1;
+	s->cur_tx = -1;
+	for (uint32_t i = 0; i < sm->n; i++) {
+		const struct shadow_cmd *c = &sm->cmds[i];
+		q[i] = (struct pending){.kind = c->kind, .verb = c->verb, .shadow = true,
+					.peer_acked = UINT64_MAX, .tx = tx};
+		if (c->kind == PK_COMMAND && c->verb == SMTP_V_MAIL && s->cur_tx < 0) {
+			struct smtp_tx *t = smtp_tx_open(s);
+			t->smuggled = true;
+			t->mail_from = c->arg;
+			sm->cmds[i].arg = (struct smtp_bytes){0};
+			q[i].tx = tx = s->cur_tx;
+		} else if (c->verb == SMTP_V_RCPT && tx >= 0) {
+			smtp_add_rcpt(s, &s->rec.txs[tx], (const uint8_t *)c->arg.data, c->arg.len);
+			q[i].arg = s->rec.txs[tx].n_rcpts - 1;
+		} else if (c->kind == PK_EOD && tx >= 0) {
+			s->rec.txs[tx].method = SMTP_METHOD_DATA;
+			s->rec.txs[tx].phase = SMTP_PH_EOD_SENT;
+		}
+	}
+	for (uint32_t i = sm->n; i-- > 0;)
+		smtp_pq_push_front(s, q[i]);
+	s->cur_tx = saved >= 0 ? saved : s->cur_tx;
+}
+
+/* The reply after the one to an end of data that followed a look-alike: the strict
+ * reading expects it to answer the next command the client sent; the lenient one, the
+ * first command it read in the text. Where both fit, the strict reading stands. */
+bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code)
+{
+	struct smuggle *sm = &s->smug;
+	const struct pending *next = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	bool lenient = sm->n > 0 && plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
+		       (!next || !plausible(next->kind, next->verb, code));
+	s->rec.lookalike_acted = lenient ? SMTP_ACTED_YES : SMTP_ACTED_NO;
+	if (lenient)
+		adopt_shadow(s);
+	smtp_smuggle_clear(sm);
+	return lenient;
 }
 
 static void count_errors(struct smtp_session *s, uint16_t code)
@@ -177,6 +257,8 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	s->reply.active = false;
 	s->rec.replies++;
 	count_errors(s, r.code);
+	if (s->smug.deciding)
+		smtp_smuggle_decide(s, r.code);
 	if (!smtp_pq_pop(s, &p)) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
 			smtp_note(s, SMTP_AN_REPLY_WITHOUT_COMMAND);

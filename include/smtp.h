@@ -64,6 +64,19 @@ enum smtp_tx_phase {
 	SMTP_PH_DONE,     /* ended by SMTP (see end) */
 };
 
+/* End-of-data look-alikes inside message text (SMTP smuggling, 2023). */
+enum smtp_lookalike {
+	SMTP_LA_NONE = 0,
+	SMTP_LA_LF_DOT_LF,     /* <LF>.<LF> */
+	SMTP_LA_CRLF_DOT_LF,   /* <CR><LF>.<LF> */
+	SMTP_LA_LF_DOT_CRLF,   /* <LF>.<CR><LF> */
+	SMTP_LA_CR_DOT_CR,     /* <CR>.<CR> */
+};
+
+/* Whether the server took a look-alike as the end of data, by which reading of the client
+ * stream its replies fit. */
+enum smtp_acted { SMTP_ACTED_UNKNOWN = 0, SMTP_ACTED_YES, SMTP_ACTED_NO };
+
 enum smtp_reject_at { SMTP_REJ_NONE = 0, SMTP_REJ_MAIL, SMTP_REJ_RCPT, SMTP_REJ_DATA, SMTP_REJ_EOD };
 enum smtp_method { SMTP_METHOD_NONE = 0, SMTP_METHOD_DATA, SMTP_METHOD_BDAT };
 
@@ -93,6 +106,7 @@ struct smtp_tx {
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close; /* the reply came after the client had closed */
+	bool smuggled; /* a message the server read inside another's text (a look-alike EOD) */
 	uint64_t anomalies;         /* bit (1 << enum smtp_anomaly) */
 };
 
@@ -142,6 +156,8 @@ struct smtp_record {
 	bool gap_hid_end; /* a gap or missing direction hides how the session ended */
 	bool midstream;
 	uint64_t gap_bytes[2];
+	enum smtp_lookalike lookalike; /* the first end-of-data look-alike seen */
+	enum smtp_acted lookalike_acted;
 };
 
 /* Limits for one session; every buffer and table the session holds is capped by them. */
@@ -188,6 +204,10 @@ const struct smtp_record *smtp_get_record(const struct smtp_session *s);
 
 /* Name of an anomaly as written in the record ("early_talker"). */
 const char *smtp_anomaly_name(enum smtp_anomaly an);
+
+/* The look-alike as written in the record ("<LF>.<LF>"), "" for none. */
+const char *smtp_lookalike_name(enum smtp_lookalike la);
+const char *smtp_acted_name(enum smtp_acted a);
 
 /* ---- Parsers (smtp_parse.c): pure, no allocation, input is (pointer, length) without
  * the line end, never NUL-terminated. Out-pointers borrow from the input. ---- */

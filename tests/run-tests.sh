@@ -60,7 +60,7 @@ while read -r name capture expected options; do
 		pass "golden $name"
 	else
 		fail "golden $name (exit $rc)"
-		strip_name <"$out/got" | diff "tests/golden/$expected" - | head -20 | sed 's/^/    /'
+		strip_name <"$out/got" | diff "tests/golden/$expected" - | head -20 | cut -c1-600 | sed 's/^/    /'
 		sed 's/^/    /' "$out/err" | head -5
 	fi
 done <tests/TESTLIST
