@@ -51,7 +51,7 @@ enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp
 		break;
 	}
 	/* open when the connection ended: the close decides, unless the capture hid it */
-	if (!tx->closed_while_open || tx->gap_hid_end || is_tls(rec))
+	if (!tx->closed_while_open || tx->gap_hid_end || is_tls(rec) || !rec->server_dir_seen)
 		return CLS_TX_INCOMPLETE;
 	if (tx->phase_at_close == SMTP_PH_EOD_SENT) /* RFC 1047: the reply never reached the client */
 		return CLS_TX_EOD_UNACKNOWLEDGED;
@@ -60,7 +60,7 @@ enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp
 
 static enum cls_close session_close(const struct smtp_record *rec)
 {
-	if (is_tls(rec) || !rec->seen_client_bytes)
+	if (is_tls(rec) || !rec->client_dir_seen)
 		return CLS_CLOSE_UNKNOWN;
 	if (rec->quit_sent)
 		return CLS_CLOSE_QUIT;
@@ -120,7 +120,7 @@ static enum cls_outcome headline(const struct smtp_record *rec, const struct cls
 		     v->close == CLS_CLOSE_SERVER_CLOSED;
 	if (is_tls(rec))
 		return CLS_OUT_TLS;
-	if (!ended || t->incomplete || (rec->gap_hid_end && !rec->quit_sent))
+	if (!ended || t->incomplete || !rec->server_dir_seen || (rec->gap_hid_end && !rec->quit_sent))
 		return CLS_OUT_INCOMPLETE;
 	if (t->abandoned)
 		return CLS_OUT_ABANDONED_BEFORE_EOD;

@@ -235,6 +235,7 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	list_remove(f->closed ? &t->closing : &t->lru, f);
 	unhash(t, f);
 	reasm_flush(&f->reasm, t->now_us);
+	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0, f->info.pkts[SMTP_TO_CLIENT] > 0);
 	smtp_finish(f->smtp, why, t->now_us);
 	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
 	flow_free(t, f);

@@ -88,6 +88,11 @@ void smtp_note(struct smtp_session *s, enum smtp_anomaly an)
 		s->rec.anomaly_counts[an]++;
 }
 
+void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on)
+{
+	s->inferred[rests_on] |= 1ULL << an;
+}
+
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an)
 {
 	smtp_note(s, an);
@@ -119,6 +124,7 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 void smtp_set_midstream(struct smtp_session *s)
 {
 	s->rec.midstream = true;
+	s->syncing = true;
 	smtp_note(s, SMTP_AN_MIDSTREAM);
 	/* the greeting, if any, went by before the capture started */
 	struct pending greeting;
@@ -323,17 +329,32 @@ void smtp_line_reset(struct line_buf *lb)
 
 /* ---- the session's inputs ---- */
 
+/* A TLS handshake record (content type 22, version 3.x) where SMTP text should start. */
+static bool looks_like_tls(const uint8_t *p, size_t len)
+{
+	return len >= 3 && p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x04;
+}
+
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
 	       uint64_t peer_acked, uint64_t ts_us)
 {
 	if (len == 0)
 		return;
+	if (!s->rec.seen_client_bytes && !s->rec.seen_server_bytes && looks_like_tls(data, len)) {
+		/* implicit TLS (RFC 8314, port 465 and others): nothing of SMTP can be read */
+		s->rec.implicit_tls = true;
+		s->cmode = CM_OPAQUE;
+		s->server_opaque = true;
+	}
 	if (dir == SMTP_TO_SERVER) {
+		s->client_chunk_start = s->client_offset;
+		s->client_offset += len;
 		s->rec.seen_client_bytes = true;
 		s->client_ts = ts_us;
 		smtp_client_feed(s, data, len, peer_acked);
 	} else {
 		s->rec.seen_server_bytes = true;
+		s->server_acked = peer_acked;
 		smtp_server_feed(s, data, len, ts_us);
 	}
 }
@@ -403,12 +424,31 @@ static void settle_refused(struct smtp_tx *tx)
 	tx->phase = SMTP_PH_DONE;
 }
 
+void smtp_set_directions(struct smtp_session *s, bool client_seen, bool server_seen)
+{
+	s->rec.client_dir_seen = client_seen;
+	s->rec.server_dir_seen = server_seen;
+}
+
 void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_us)
 {
 	(void)ts_us;
 	s->rec.end_reason = why;
+	if (!s->rec.seen_server_bytes && s->hold_len) {
+		/* the server's direction is missing: read what the client sent as a server that
+		 * accepted it would have; the verdicts that need replies stay incomplete */
+		s->cmode = s->cmode == CM_HOLD ? CM_TEXT : s->cmode;
+		s->text.prev_crlf = true;
+		smtp_release_hold(s);
+	}
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)
 		settle_refused(&s->rec.txs[i]);
+	for (int dir = 0; dir < 2; dir++) {
+		bool seen = dir == SMTP_TO_SERVER ? s->rec.client_dir_seen : s->rec.server_dir_seen;
+		for (int an = 0; seen && an < SMTP_AN_COUNT; an++)
+			if ((s->inferred[dir] >> an) & 1)
+				smtp_note(s, (enum smtp_anomaly)an);
+	}
 	if (why == SMTP_END_EVICTED)
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 }

@@ -12,12 +12,20 @@
 /* A client act overtook the reply to (kind, verb): the client sent it before that reply
  * reached it. After the greeting that is talking early; after any other reply it is
  * pipelining, legal only once an EHLO reply advertised PIPELINING (RFC 2920). */
-void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb)
+void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
+			bool by_order)
 {
+	enum smtp_anomaly an;
 	if (kind == PK_GREETING)
-		smtp_note(s, SMTP_AN_EARLY_TALKER);
+		an = SMTP_AN_EARLY_TALKER;
 	else if (!s->rec.pipelining_advertised || verb == SMTP_V_EHLO || verb == SMTP_V_HELO)
-		smtp_note(s, SMTP_AN_PIPELINING_UNADVERTISED);
+		an = SMTP_AN_PIPELINING_UNADVERTISED;
+	else
+		return;
+	if (by_order) /* a missing server direction would make every command look early */
+		smtp_note_inferred(s, an, SMTP_TO_CLIENT);
+	else
+		smtp_note(s, an);
 }
 
 /* DESIGN.md section 4: with the ACK number, a command is early when it does not
@@ -27,11 +35,12 @@ static void check_pipelined(struct smtp_session *s, uint64_t acked)
 {
 	if (s->pq_len > 0) {
 		if (acked == UINT64_MAX)
-			smtp_note_overtook(s, smtp_pq_at(s, s->pq_len - 1)->kind, smtp_pq_at(s, s->pq_len - 1)->verb);
+			smtp_note_overtook(s, smtp_pq_at(s, s->pq_len - 1)->kind,
+					   smtp_pq_at(s, s->pq_len - 1)->verb, true);
 		return;
 	}
 	if (acked != UINT64_MAX && acked < s->last_reply_end)
-		smtp_note_overtook(s, s->last_done.kind, s->last_done.verb);
+		smtp_note_overtook(s, s->last_done.kind, s->last_done.verb, false);
 }
 
 size_t smtp_first_word_len(const uint8_t *p, size_t len)
@@ -120,11 +129,14 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 	} else {
 		s->residue++;
 	}
-	bool before_reply = s->eod_pending > 0 ||
-			    (acked != UINT64_MAX && acked < s->last_reply_end &&
-			     s->last_done.kind == PK_EOD);
-	if (before_reply && (verb == SMTP_V_UNKNOWN || !s->rec.pipelining_advertised))
+	bool by_ack = acked != UINT64_MAX && acked < s->last_reply_end && s->last_done.kind == PK_EOD;
+	bool by_order = s->eod_pending > 0;
+	if (!(by_ack || by_order) || (verb != SMTP_V_UNKNOWN && s->rec.pipelining_advertised))
+		return;
+	if (by_ack)
 		smtp_note(s, SMTP_AN_RESIDUE_AFTER_EOD);
+	else
+		smtp_note_inferred(s, SMTP_AN_RESIDUE_AFTER_EOD, SMTP_TO_CLIENT);
 }
 
 /* Acts on a command line as the server would read it. */
@@ -360,6 +372,17 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		/* an answer to a 334: a credential, counted but never kept */
 		s->cmode = CM_HOLD;
 		return;
+	}
+	if (s->syncing) {
+		/* picked up mid-stream: lines before the first command are the tail of
+		 * something unseen (message text, a credential); replies that acknowledge only
+		 * bytes before this chunk answer commands sent before the capture began */
+		struct smtp_command c;
+		smtp_parse_command(l->p, l->len, &c);
+		if (c.verb == SMTP_V_UNKNOWN)
+			return;
+		s->syncing = false;
+		s->sync_offset = s->client_chunk_start + 1;
 	}
 	on_command(s, l->p, l->len, acked);
 }

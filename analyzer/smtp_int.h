@@ -101,6 +101,13 @@ struct smtp_session {
 	bool client_closed, server_closed;
 	bool eod_2xx_last; /* the last thing the client received was the 2xx to EOD */
 	struct smuggle smug;
+	bool syncing; /* picked up mid-stream: no command recognised yet */
+	uint64_t client_offset, client_chunk_start; /* client bytes received */
+	uint64_t sync_offset;  /* replies acknowledging less answer commands before the pickup */
+	uint64_t server_acked; /* client bytes the server had acknowledged with its last bytes */
+	/* anomalies inferred from capture order alone, kept only if the direction they rest on
+	 * turns out to be in the capture: [dir] is the direction whose absence voids them */
+	uint64_t inferred[2];
 	int64_t eod_tx;      /* the transaction of the last end of data, -1 before any */
 	uint32_t residue;    /* non-command lines since that end of data */
 	uint32_t eod_pending; /* ends of data in the queue, awaiting their replies */
@@ -124,6 +131,7 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
+void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on);
 
 /* the pending-command queue: replies come in command order (RFC 2920 section 3) */
 struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i);
@@ -146,7 +154,8 @@ void smtp_line_reset(struct line_buf *lb);
 /* the two directions */
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
 void smtp_release_hold(struct smtp_session *s);
-void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb);
+void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
+			bool by_order);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
 
 /* smuggling: the lenient reading (smtp_client.c) and the decision (smtp_reply.c) */

@@ -256,12 +256,17 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	struct pending p;
 	s->reply.active = false;
 	s->rec.replies++;
+	if (s->rec.midstream && (s->syncing || (s->server_acked != UINT64_MAX &&
+						 s->server_acked < s->sync_offset))) {
+		smtp_bytes_free(&s->reply.first.text);
+		return; /* the answer to a command sent before the capture began */
+	}
 	count_errors(s, r.code);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	if (!smtp_pq_pop(s, &p)) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
-			smtp_note(s, SMTP_AN_REPLY_WITHOUT_COMMAND);
+			smtp_note_inferred(s, SMTP_AN_REPLY_WITHOUT_COMMAND, SMTP_TO_SERVER);
 		smtp_bytes_free(&s->reply.first.text);
 		return;
 	}
@@ -269,7 +274,7 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	s->last_done = p;
 	if (s->pq_len && smtp_pq_at(s, 0)->kind != PK_EOD && smtp_pq_at(s, 0)->peer_acked != UINT64_MAX &&
 	    smtp_pq_at(s, 0)->peer_acked < end)
-		smtp_note_overtook(s, p.kind, p.verb);
+		smtp_note_overtook(s, p.kind, p.verb, false);
 	dispatch_reply(s, &p, &r);
 	smtp_bytes_free(&s->reply.first.text);
 }

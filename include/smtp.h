@@ -145,6 +145,7 @@ struct smtp_record {
 	uint32_t anomaly_counts[SMTP_AN_COUNT];
 	uint32_t commands, replies;
 	bool seen_client_bytes, seen_server_bytes;
+	bool client_dir_seen, server_dir_seen; /* any packet of each direction was captured */
 	bool quit_sent, quit_replied;
 	/* TCP closes, told in stream order */
 	enum smtp_side closed_first;
@@ -195,6 +196,9 @@ void smtp_set_midstream(struct smtp_session *s);
 
 /* Records a TCP-level anomaly (overlap mismatch, limit reached) against the session. */
 void smtp_note(struct smtp_session *s, enum smtp_anomaly an);
+
+/* Tells which directions had any packet captured (a one-sided capture lacks one). */
+void smtp_set_directions(struct smtp_session *s, bool client_seen, bool server_seen);
 
 /* Ends the session: flushes partial lines and held bytes; the record is final after it. */
 void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_us);

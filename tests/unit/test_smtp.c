@@ -144,6 +144,10 @@ static struct smtp_session *play(const struct step *steps, int cut)
 			off += n;
 		}
 	}
+	bool dirs[2] = {false, false};
+	for (const struct step *st = steps; st->who; st++)
+		dirs[(st->who == 'C' || st->who == 'c' || st->who == 'r') ? 0 : 1] = true;
+	smtp_set_directions(s, dirs[0], dirs[1]);
 	smtp_finish(s, SMTP_END_CLOSED, ts);
 	return s;
 }
@@ -284,6 +288,22 @@ static void test_dialogue_auth_never_kept(void)
 	smtp_session_free(s);
 }
 
+static void test_dialogue_client_only(void)
+{
+	/* the server's direction is missing: DATA's text is read as accepted, nothing more */
+	const struct step steps[] = {
+		{'C', "EHLO c\r\n"}, {'C', "MAIL FROM:<a@x>\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
+		{'C', "DATA\r\n"}, {'C', "hi\r\n.\r\n"}, {'C', "QUIT\r\n"}, {'c', ""}, {0, NULL}};
+	check_dialogue(steps, "incomplete quit rfc5321 nopipe/0 tx0=incomplete/4");
+}
+
+static void test_dialogue_server_only(void)
+{
+	const struct step steps[] = {
+		{'S', GREETING}, {'S', EHLO_REPLY}, {'S', "250 Ok\r\n"}, {'s', ""}, {0, NULL}};
+	check_dialogue(steps, "incomplete unknown unknown nopipe/0");
+}
+
 int main(void)
 {
 	RUN_TEST(test_parse_command_verbs);
@@ -297,5 +317,7 @@ int main(void)
 	RUN_TEST(test_dialogue_rejected_data_then_text);
 	RUN_TEST(test_dialogue_eod_unacknowledged);
 	RUN_TEST(test_dialogue_auth_never_kept);
+	RUN_TEST(test_dialogue_client_only);
+	RUN_TEST(test_dialogue_server_only);
 	TAP_EXIT();
 }
