@@ -309,6 +309,16 @@ static void mark_closed_if_done(struct flow_table *t, struct flow *f, bool rst)
 	list_append(&t->closing, f);
 }
 
+/* A client SYN on a known tuple starts a new connection when the old one has closed, or
+ * when its sequence number is not the old SYN's (a retransmitted SYN repeats it). */
+static bool is_new_connection(const struct flow *f, const struct tcp_seg *seg, int dir)
+{
+	if ((seg->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN || dir != SMTP_TO_SERVER)
+		return false;
+	const struct reasm_half *h = &f->reasm.half[SMTP_TO_SERVER];
+	return f->closed || !h->started || h->base != seg->seq + 1;
+}
+
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 {
 	t->stats.segments++;
@@ -317,9 +327,8 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 	expire(t);
 	int dir = -1;
 	struct flow *f = flow_lookup(t, seg, &dir);
-	bool fresh_syn = (seg->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
-	if (f && fresh_syn && f->closed) { /* port reuse: a new connection on an old tuple */
-		flow_end(t, f, SMTP_END_CLOSED);
+	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */
+		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_CAPTURE_ENDED);
 		f = NULL;
 	}
 	if (!f) {
