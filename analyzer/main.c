@@ -39,6 +39,7 @@ struct run {
 	struct emit *out;
 	struct stats stats;
 	bool write_failed;
+	int write_errno;
 };
 
 static const char usage_text[] =
@@ -229,8 +230,10 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 	if (run->write_failed)
 		return;
 	classify_session(rec, &v);
-	if (emit_session(run->out, info, rec, &v) != 0)
+	if (emit_session(run->out, info, rec, &v) != 0) {
 		run->write_failed = true;
+		run->write_errno = errno;
+	}
 }
 
 /* Reads one input into the flow table. Returns 0, or EXIT_USAGE when it could not be
@@ -298,7 +301,7 @@ int main(int argc, char **argv)
 		stats_print(stderr, &run.stats, flow_table_stats(t));
 	flow_table_free(t);
 	if (run.write_failed) {
-		if (errno != EPIPE)
+		if (run.write_errno != EPIPE) /* a reader that stopped early is not an error to report */
 			fprintf(stderr, "smtptrace: %s\n", emit_error(run.out));
 		status = EXIT_RUNTIME;
 	}

@@ -288,22 +288,24 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 	sm->in_text = c.verb == SMTP_V_DATA;
 }
 
-static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf)
+/* cr: the first CR inside the line, NULL when none (most lines: then no search). */
+static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, const uint8_t *cr)
 {
 	if (is_dot_line(l) && !l->crlf)
 		return prev_crlf ? SMTP_LA_CRLF_DOT_LF : SMTP_LA_LF_DOT_LF;
 	if (is_dot_line(l) && !prev_crlf)
 		return SMTP_LA_LF_DOT_CRLF;
-	if (l->len >= 3 && memmem(l->p, l->len, "\r.\r", 3))
+	if (cr && memmem(cr, l->len - (size_t)(cr - l->p), "\r.\r", 3))
 		return SMTP_LA_CR_DOT_CR;
 	return SMTP_LA_NONE;
 }
 
 /* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
  * data to a lenient one. The first starts the lenient reading of what follows. */
-static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf)
+static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
+			   const uint8_t *cr)
 {
-	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf);
+	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr);
 	if (s->smug.active)
 		shadow_line(s, l);
 	if (kind == SMTP_LA_NONE)
@@ -355,9 +357,11 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
 	if (!l->crlf)
 		smtp_note_tx(s, SMTP_AN_BARE_LF);
-	if (memchr(l->p, '\r', l->len))
+	const uint8_t *cr = memchr(l->p, '\r', l->len);
+	if (cr)
 		smtp_note_tx(s, SMTP_AN_BARE_CR);
-	text_lookalike(s, l, prev_crlf);
+	if (cr || l->len <= 1 || s->smug.active) /* a look-alike needs a CR or a "." line */
+		text_lookalike(s, l, prev_crlf, cr);
 	if (tx)
 		tx->size += l->total;
 }

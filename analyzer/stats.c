@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include <inttypes.h>
+#include <sys/resource.h>
 
 void stats_print(FILE *out, const struct stats *s, const struct flow_stats *fs)
 {
@@ -23,4 +24,7 @@ void stats_print(FILE *out, const struct stats *s, const struct flow_stats *fs)
 		" bytes), most bytes held: %" PRIu64 "\n",
 		fs->segments, fs->segments_ignored, fs->retransmitted, fs->overlap_mismatches,
 		fs->gaps, fs->gap_bytes, fs->held_bytes_max);
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		fprintf(out, "smtptrace: peak memory: %ld KiB\n", ru.ru_maxrss);
 }
