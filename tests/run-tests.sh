@@ -66,9 +66,11 @@ while read -r name capture expected options; do
 done <tests/TESTLIST
 
 # Command-line behaviour: exit codes, error lines, options.
-if [ -f tests/cli-tests.sh ]; then
-	. tests/cli-tests.sh
-fi
+. tests/cli-tests.sh
+
+# Impaired copies (re-segmented, reordered, duplicated, overlapping) of every golden sample
+# and corpus capture must give the same verdicts as the original.
+. tests/impair-tests.sh
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
