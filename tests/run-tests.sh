@@ -68,6 +68,9 @@ done <tests/TESTLIST
 # Command-line behaviour: exit codes, error lines, options.
 . tests/cli-tests.sh
 
+# SMTP dialogues, each replayed whole, in one-byte segments and cut at every offset.
+. tests/dialogue-tests.sh
+
 # Impaired copies (re-segmented, reordered, duplicated, overlapping) of every golden sample
 # and corpus capture must give the same verdicts as the original.
 . tests/impair-tests.sh
