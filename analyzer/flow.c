@@ -143,7 +143,7 @@ static void sink_gap(void *ctx, int dir, uint64_t len, uint64_t ts_us)
 static void sink_close(void *ctx, int dir, bool rst, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_close(f->smtp, (enum smtp_dir)dir, rst, ts_us);
+	smtp_close(f->smtp, (enum smtp_dir)dir, rst, reasm_peer_acked(&f->reasm, dir), ts_us);
 }
 
 static void sink_overlap(void *ctx, int dir)

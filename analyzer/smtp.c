@@ -332,7 +332,8 @@ void smtp_line_reset(struct line_buf *lb)
 /* A TLS handshake record (content type 22, version 3.x) where SMTP text should start. */
 static bool looks_like_tls(const uint8_t *p, size_t len)
 {
-	return len >= 3 && p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x04;
+	/* 0x16 starts neither a command (letters) nor a reply (digits): one byte decides */
+	return len >= 1 && p[0] == 0x16 && (len < 2 || p[1] == 0x03);
 }
 
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
@@ -383,7 +384,42 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 	}
 }
 
-void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t ts_us)
+/* The client closed without having received the replies to the end of data that its
+ * closing segment does not acknowledge (DESIGN.md section 4): for it, those transactions
+ * are still in the RFC 1047 window, whatever the server answered. */
+static void unsee_replies(struct smtp_session *s, uint64_t peer_acked)
+{
+	for (uint32_t i = s->rec.n_txs; i-- > 0;) {
+		struct smtp_tx *tx = &s->rec.txs[i];
+		if (!tx->eod_reply.code || tx->eod_reply_end <= peer_acked)
+			break;
+		if (tx->end != SMTP_TX_COMMITTED && tx->end != SMTP_TX_REJECTED)
+			continue;
+		tx->end = SMTP_TX_OPEN;
+		tx->rejected_at = SMTP_REJ_NONE;
+		tx->closed_while_open = true;
+		tx->closed_by_client = true;
+		tx->phase_at_close = SMTP_PH_EOD_SENT;
+		tx->eod_reply_after_close = true;
+		s->eod_2xx_last = false;
+	}
+}
+
+/* Every transaction still open when the first side closed records how far it had come. */
+static void close_open_txs(struct smtp_session *s, bool by_client)
+{
+	for (uint32_t i = 0; i < s->rec.n_txs; i++) {
+		struct smtp_tx *tx = &s->rec.txs[i];
+		if (tx->end != SMTP_TX_OPEN || tx->closed_while_open)
+			continue;
+		tx->closed_while_open = true;
+		tx->closed_by_client = by_client;
+		tx->phase_at_close = tx->phase;
+	}
+}
+
+void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
+		uint64_t ts_us)
 {
 	struct smtp_record *r = &s->rec;
 	enum smtp_side side = dir == SMTP_TO_SERVER ? SMTP_SIDE_CLIENT : SMTP_SIDE_SERVER;
@@ -393,12 +429,9 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t ts
 	r->close_ts_us[dir] = ts_us;
 	if (r->closed_first == SMTP_SIDE_NONE)
 		r->closed_first = side;
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (tx && tx->end == SMTP_TX_OPEN && !tx->closed_while_open) {
-		tx->closed_while_open = true;
-		tx->closed_by_client = side == SMTP_SIDE_CLIENT;
-		tx->phase_at_close = tx->phase;
-	}
+	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)
+		unsee_replies(s, peer_acked);
+	close_open_txs(s, side == SMTP_SIDE_CLIENT);
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;

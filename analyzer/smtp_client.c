@@ -61,8 +61,8 @@ static int64_t cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
-	if (smtp_cur_tx(s))
-		return -1;
+	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase != SMTP_PH_EOD_SENT)
+		return -1; /* after the end of data the next MAIL is legal (RFC 2920) */
 	struct smtp_tx *tx = smtp_tx_open(s);
 	if (smtp_parse_path(c->arg, c->arg_len, "FROM:", &path, &path_len, &params, &params_len)) {
 		smtp_bytes_set(&tx->mail_from, path, path_len);
@@ -170,6 +170,10 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 		p.arg = cmd_rcpt(s, &c);
 		break;
 	case SMTP_V_DATA:
+		if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
+			smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
+		s->cmode = CM_HOLD;
+		break;
 	case SMTP_V_STARTTLS:
 		s->cmode = CM_HOLD;
 		break;
@@ -288,15 +292,22 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 	sm->in_text = c.verb == SMTP_V_DATA;
 }
 
-/* cr: the first CR inside the line, NULL when none (most lines: then no search). */
-static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, const uint8_t *cr)
+/* cr: the first CR inside the line, NULL when none (most lines: then no search). For
+ * <CR>.<CR>, *rest gets the bytes after it: a lenient server reads them as a command. */
+static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, const uint8_t *cr,
+					  struct line *rest)
 {
 	if (is_dot_line(l) && !l->crlf)
 		return prev_crlf ? SMTP_LA_CRLF_DOT_LF : SMTP_LA_LF_DOT_LF;
 	if (is_dot_line(l) && !prev_crlf)
 		return SMTP_LA_LF_DOT_CRLF;
-	if (cr && memmem(cr, l->len - (size_t)(cr - l->p), "\r.\r", 3))
+	const uint8_t *at = cr ? memmem(cr, l->len - (size_t)(cr - l->p), "\r.\r", 3) : NULL;
+	if (at) {
+		*rest = *l;
+		rest->p = at + 3;
+		rest->len = l->len - (size_t)(at + 3 - l->p);
 		return SMTP_LA_CR_DOT_CR;
+	}
 	return SMTP_LA_NONE;
 }
 
@@ -305,7 +316,8 @@ static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, 
 static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
 			   const uint8_t *cr)
 {
-	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr);
+	struct line rest = {0};
+	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
 	if (s->smug.active)
 		shadow_line(s, l);
 	if (kind == SMTP_LA_NONE)
@@ -313,10 +325,12 @@ static void text_lookalike(struct smtp_session *s, const struct line *l, bool pr
 	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
 	if (s->rec.lookalike == SMTP_LA_NONE)
 		s->rec.lookalike = kind;
-	if (!s->smug.active && kind != SMTP_LA_CR_DOT_CR) {
+	if (!s->smug.active) {
 		smtp_smuggle_clear(&s->smug);
 		s->smug.active = true;
 		s->smug.tx = s->cur_tx;
+		if (kind == SMTP_LA_CR_DOT_CR && rest.len)
+			shadow_line(s, &rest);
 	}
 }
 
@@ -338,6 +352,11 @@ static bool end_shadow(struct smtp_session *s)
 static void text_line(struct smtp_session *s, const struct line *l, uint64_t acked, uint64_t ts)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (s->text.first_line) { /* sent before the 354 reached the client? (DESIGN.md 4) */
+		s->text.first_line = false;
+		if (acked != UINT64_MAX && acked < s->text.reply354_end)
+			smtp_note_tx(s, SMTP_AN_DATA_BEFORE_354);
+	}
 	bool prev_crlf = s->text.prev_crlf;
 	s->text.prev_crlf = l->crlf;
 	if (is_dot_line(l) && l->crlf && prev_crlf) {

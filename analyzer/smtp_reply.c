@@ -33,6 +33,7 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	tx->eod_reply = *r;
 	tx->eod_reply.text = (struct smtp_bytes){0};
 	smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
+	tx->eod_reply_end = s->last_reply_end;
 	if (s->client_closed) { /* too late: the RFC 1047 window; classify decides */
 		tx->eod_reply_after_close = true;
 		return;
@@ -74,8 +75,12 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 			tx->method = SMTP_METHOD_DATA;
 			tx->phase = SMTP_PH_DATA;
 		}
-		if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end))
+		s->text.reply354_end = s->last_reply_end;
+		s->text.first_line = true;
+		if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
 			smtp_note_tx(s, SMTP_AN_DATA_BEFORE_354);
+			s->text.first_line = false;
+		}
 	} else {
 		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
 		if (tx && tx->end == SMTP_TX_OPEN && r->code >= 400) {

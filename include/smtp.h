@@ -107,6 +107,7 @@ struct smtp_tx {
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close; /* the reply came after the client had closed */
 	bool smuggled; /* a message the server read inside another's text (a look-alike EOD) */
+	uint64_t eod_reply_end; /* server stream offset just after the reply to EOD */
 	uint64_t anomalies;         /* bit (1 << enum smtp_anomaly) */
 };
 
@@ -188,8 +189,10 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 /* Bytes of dir that were never captured: len bytes are missing at this point. */
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us);
 
-/* The sender of dir closed (FIN, or RST when rst). Told after its last byte. */
-void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t ts_us);
+/* The sender of dir closed (FIN, or RST when rst). Told after its last byte. peer_acked:
+ * bytes of the other direction the closing segment acknowledged (UINT64_MAX unknown). */
+void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
+		uint64_t ts_us);
 
 /* Marks the session as picked up without its handshake. */
 void smtp_set_midstream(struct smtp_session *s);

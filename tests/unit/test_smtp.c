@@ -130,7 +130,7 @@ static struct smtp_session *play(const struct step *steps, int cut)
 		enum smtp_dir dir = (st->who == 'C' || st->who == 'c' || st->who == 'r') ? SMTP_TO_SERVER
 											 : SMTP_TO_CLIENT;
 		if (st->who == 'c' || st->who == 'r' || st->who == 's') {
-			smtp_close(s, dir, st->who == 'r', ts);
+			smtp_close(s, dir, st->who == 'r', UINT64_MAX, ts);
 			continue;
 		}
 		size_t len = strlen(st->bytes), off = 0;
