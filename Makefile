@@ -72,7 +72,8 @@ run: deps
 
 check: test-deps
 	@$(MAKE) --no-print-directory all unit tools
-	@sh tests/run-tests.sh $(BUILD) $(PROG)
+	@$(MAKE) --no-print-directory SAN=1 all
+	@sh tests/run-tests.sh $(BUILD) ./$(PROG)
 
 # The benchmark: a generated capture of 20000 sessions (about 540 MB, tests/tools/mkbench.c),
 # smtptrace against a bare libpcap read loop over it, best of 5 runs each.

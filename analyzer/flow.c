@@ -369,7 +369,8 @@ void flow_table_finish(struct flow_table *t)
 		abort();
 	for (struct flow *f = t->lru.head; f; f = f->next)
 		open[k++] = f;
-	qsort(open, k, sizeof(*open), by_serial);
+	if (k > 1)
+		qsort(open, k, sizeof(*open), by_serial);
 	for (size_t i = 0; i < k; i++)
 		flow_end(t, open[i], SMTP_END_CAPTURE_ENDED);
 	free(open);

@@ -429,7 +429,7 @@ static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, ui
 		text_line(s, &l, line_acked, ts);
 	else
 		command_line(s, &l, line_acked);
-	if (s->cmode == CM_HOLD || s->cmode == CM_AUTH_LINE)
+	if ((s->cmode == CM_HOLD || s->cmode == CM_AUTH_LINE) && s->cline.len)
 		memset(s->cline.buf, 0, s->cline.len); /* may have held a credential */
 	smtp_line_reset(&s->cline);
 	return n;

@@ -40,30 +40,59 @@ done
 # A capture written "stdin:FILE" is fed on standard input. pcap_filename names the input as
 # given, so it is left out of the comparison (tests/cli-tests.sh checks it).
 strip_name() { sed 's/"pcap_filename":"[^"]*",//'; }
-while read -r name capture expected options; do
-	case "$name" in '' | '#'*) continue ;; esac
-	case "$capture" in
-	stdin:*) src=samples/${capture#stdin:} ;;
-	*) src=samples/$capture ;;
-	esac
-	if [ ! -f "$src" ] || [ ! -f "tests/golden/$expected" ]; then
-		fail "golden $name (missing $src or tests/golden/$expected)"
-		continue
-	fi
-	# shellcheck disable=SC2086
-	case "$capture" in
-	stdin:*) "$prog" -r - $options <"$src" >"$out/got" 2>"$out/err" ;;
-	*) "$prog" -r "$src" $options >"$out/got" 2>"$out/err" ;;
-	esac
-	rc=$?
-	if [ $rc -eq 0 ] && strip_name <"$out/got" | cmp -s - "tests/golden/$expected"; then
-		pass "golden $name"
-	else
-		fail "golden $name (exit $rc)"
-		strip_name <"$out/got" | diff "tests/golden/$expected" - | head -20 | cut -c1-600 | sed 's/^/    /'
-		sed 's/^/    /' "$out/err" | head -5
-	fi
-done <tests/TESTLIST
+
+# golden LABEL RUNNER...: runs every TESTLIST case with "RUNNER... -r FILE [options]"; a
+# case passes when the exit status is 0, the output is the expected one, and standard
+# error holds no sanitizer or valgrind report. LIMIT, when set, runs only the first LIMIT.
+golden() {
+	label=$1
+	shift
+	n=0
+	while read -r name capture expected options; do
+		case "$name" in '' | '#'*) continue ;; esac
+		n=$((n + 1))
+		[ -n "${LIMIT:-}" ] && [ "$n" -gt "$LIMIT" ] && break
+		case "$capture" in
+		stdin:*) src=samples/${capture#stdin:} ;;
+		*) src=samples/$capture ;;
+		esac
+		if [ ! -f "$src" ] || [ ! -f "tests/golden/$expected" ]; then
+			fail "$label $name (missing $src or tests/golden/$expected)"
+			continue
+		fi
+		# shellcheck disable=SC2086
+		case "$capture" in
+		stdin:*) "$@" -r - $options <"$src" >"$out/got" 2>"$out/err" ;;
+		*) "$@" -r "$src" $options >"$out/got" 2>"$out/err" ;;
+		esac
+		rc=$?
+		if [ $rc -eq 0 ] && strip_name <"$out/got" | cmp -s - "tests/golden/$expected" &&
+			! grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$out/err"; then
+			pass "$label $name"
+		else
+			fail "$label $name (exit $rc)"
+			strip_name <"$out/got" | diff "tests/golden/$expected" - | head -20 | cut -c1-600 | sed 's/^/    /'
+			sed 's/^/    /' "$out/err" | head -8
+		fi
+	done <tests/TESTLIST
+}
+
+golden golden "$prog"
+
+# The same under AddressSanitizer and UndefinedBehaviorSanitizer (make SAN=1), and a subset
+# under valgrind's memcheck: no error, no leak.
+if [ -x build/san/smtptrace ]; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		golden golden-asan-ubsan build/san/smtptrace
+else
+	skip golden-asan-ubsan "build/san/smtptrace not built (make SAN=1)"
+fi
+if command -v valgrind >/dev/null 2>&1; then
+	LIMIT=8 golden golden-valgrind valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect "$prog"
+else
+	skip golden-valgrind "valgrind not installed"
+fi
 
 # Command-line behaviour: exit codes, error lines, options.
 . tests/cli-tests.sh
