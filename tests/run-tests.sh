@@ -104,5 +104,8 @@ fi
 # and corpus capture must give the same verdicts as the original.
 . tests/impair-tests.sh
 
+# The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
+. tests/conformance-tests.sh
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
