@@ -470,6 +470,22 @@ static json_t *pair_json(const char *k1, uint64_t v1, const char *k2, uint64_t v
 	return done(o, rc);
 }
 
+/* command_verbs and reply_codes (--trace): the dialogue as the server model followed it */
+static int set_trace(json_t *o, const struct smtp_record *rec)
+{
+	json_t *verbs = json_array(), *codes = json_array();
+	int rc = 0;
+
+	for (uint32_t i = 0; i < rec->n_trace_verbs; i++)
+		rc |= json_array_append_new(
+		    verbs, json_string(smtp_verb_name((enum smtp_verb)rec->trace_verbs[i])));
+	for (uint32_t i = 0; i < rec->n_trace_codes; i++)
+		rc |= json_array_append_new(codes, json_integer(rec->trace_codes[i]));
+	rc |= json_object_set_new(o, "command_verbs", done(verbs, 0));
+	rc |= json_object_set_new(o, "reply_codes", done(codes, 0));
+	return rc;
+}
+
 /* policy, anomalies, gap_bytes, and the counters */
 static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_record *rec,
 		    const struct cls_verdict *v)
@@ -491,6 +507,8 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 						    "toclient", rec->gap_bytes[SMTP_TO_CLIENT]));
 	rc |= set_uint(o, "commands", rec->commands);
 	rc |= set_uint(o, "replies", rec->replies);
+	if (rec->traced)
+		rc |= set_trace(o, rec);
 	rc |= set_uint(o, "pkts_toserver", info->pkts[SMTP_TO_SERVER]);
 	rc |= set_uint(o, "pkts_toclient", info->pkts[SMTP_TO_CLIENT]);
 	rc |= set_uint(o, "bytes_toserver", info->bytes[SMTP_TO_SERVER]);

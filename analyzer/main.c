@@ -60,6 +60,7 @@ static const char usage_text[] =
 	"      --max-rcpts N      recipients kept per transaction (default 1000)\n"
 	"      --max-transactions N  transactions kept per session (default 1000)\n"
 	"      --max-pending N    commands awaiting a reply (default 1000)\n"
+	"      --trace            add each session's command verbs and reply codes, in order\n"
 	"      --stats            print counters to standard error at the end\n"
 	"  -h, --help             show this help and exit\n"
 	"  -V, --version          show the version and exit\n"
@@ -131,7 +132,7 @@ static char *join_args(int argc, char **argv)
 
 enum {
 	OPT_PORTS = 256, OPT_IDLE, OPT_MAX_FLOWS, OPT_MAX_HELD, OPT_MAX_LINE, OPT_MAX_RCPTS,
-	OPT_MAX_TXS, OPT_MAX_PENDING, OPT_STATS,
+	OPT_MAX_TXS, OPT_MAX_PENDING, OPT_STATS, OPT_TRACE,
 };
 
 static const struct option long_opts[] = {
@@ -146,6 +147,7 @@ static const struct option long_opts[] = {
 	{"max-transactions", required_argument, NULL, OPT_MAX_TXS},
 	{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 	{"stats", no_argument, NULL, OPT_STATS},
+	{"trace", no_argument, NULL, OPT_TRACE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -201,6 +203,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_STATS:
 			o->print_stats = true;
+			break;
+		case OPT_TRACE:
+			o->flow.smtp.trace = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -40,6 +40,8 @@ void smtp_limits_default(struct smtp_limits *lim)
 	lim->max_txs = 1000;
 	lim->max_pending = 1000;
 	lim->max_extensions = 64;
+	lim->max_trace = 10000;
+	lim->trace = false;
 }
 
 void *smtp_xcalloc(size_t n, size_t size)
@@ -88,6 +90,35 @@ void smtp_note(struct smtp_session *s, enum smtp_anomaly an)
 		s->rec.anomaly_counts[an]++;
 }
 
+/* Appends to the trace (--trace): the verbs of commands and the codes of replies. */
+void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v)
+{
+	struct smtp_record *r = &s->rec;
+	if (!s->lim.trace)
+		return;
+	if (r->n_trace_verbs == s->lim.max_trace) {
+		smtp_note(s, SMTP_AN_LIMIT_REACHED);
+		return;
+	}
+	if (r->n_trace_verbs % 64 == 0)
+		r->trace_verbs = smtp_xrealloc(r->trace_verbs, r->n_trace_verbs + 64);
+	r->trace_verbs[r->n_trace_verbs++] = (uint8_t)v;
+}
+
+void smtp_trace_code(struct smtp_session *s, uint16_t code)
+{
+	struct smtp_record *r = &s->rec;
+	if (!s->lim.trace)
+		return;
+	if (r->n_trace_codes == s->lim.max_trace) {
+		smtp_note(s, SMTP_AN_LIMIT_REACHED);
+		return;
+	}
+	if (r->n_trace_codes % 64 == 0)
+		r->trace_codes = smtp_xrealloc(r->trace_codes, (r->n_trace_codes + 64) * sizeof(uint16_t));
+	r->trace_codes[r->n_trace_codes++] = code;
+}
+
 void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on)
 {
 	s->inferred[rests_on] |= 1ULL << an;
@@ -111,6 +142,7 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 		s->lim.max_pending = 2;
 	s->pq_cap = 4;
 	s->pq = smtp_xcalloc(s->pq_cap, sizeof(*s->pq));
+	s->rec.traced = s->lim.trace;
 	s->cur_tx = -1;
 	s->eod_tx = -1;
 	s->smug.tx = -1;
@@ -157,6 +189,8 @@ void smtp_session_free(struct smtp_session *s)
 	for (uint32_t i = 0; i < r->n_txs; i++)
 		tx_free(&r->txs[i]);
 	free(r->txs);
+	free(r->trace_verbs);
+	free(r->trace_codes);
 	free(s->cline.buf);
 	free(s->sline.buf);
 	free(s->hold);

@@ -148,6 +148,7 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	p.verb = c.verb;
 	p.tx = s->cur_tx;
 	s->rec.commands++;
+	smtp_trace_verb(s, c.verb);
 	s->eod_2xx_last = false;
 	check_pipelined(s, acked);
 	check_residue(s, line, len, c.verb, acked);

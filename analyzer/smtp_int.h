@@ -134,6 +134,8 @@ void smtp_bytes_free(struct smtp_bytes *b);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
 void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on);
+void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
+void smtp_trace_code(struct smtp_session *s, uint16_t code);
 
 /* the pending-command queue: replies come in command order (RFC 2920 section 3) */
 struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i);

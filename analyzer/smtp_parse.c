@@ -18,6 +18,14 @@ static const struct verb_name verb_names[] = {
 	{"STARTTLS", SMTP_V_STARTTLS}, {"AUTH", SMTP_V_AUTH},
 };
 
+const char *smtp_verb_name(enum smtp_verb v)
+{
+	for (size_t i = 0; i < sizeof(verb_names) / sizeof(verb_names[0]); i++)
+		if (verb_names[i].verb == v)
+			return verb_names[i].name;
+	return "?";
+}
+
 static bool is_space(uint8_t c)
 {
 	return c == ' ' || c == '\t';

@@ -261,6 +261,7 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	struct pending p;
 	s->reply.active = false;
 	s->rec.replies++;
+	smtp_trace_code(s, r.code);
 	if (s->rec.midstream && (s->syncing || (s->server_acked != UINT64_MAX &&
 						 s->server_acked < s->sync_offset))) {
 		smtp_bytes_free(&s->reply.first.text);

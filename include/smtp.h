@@ -145,6 +145,11 @@ struct smtp_record {
 	uint64_t anomalies; /* bit (1 << enum smtp_anomaly) */
 	uint32_t anomaly_counts[SMTP_AN_COUNT];
 	uint32_t commands, replies;
+	/* with smtp_limits.trace: each command's verb and each reply's code, in order */
+	uint8_t *trace_verbs; /* enum smtp_verb */
+	uint16_t *trace_codes;
+	uint32_t n_trace_verbs, n_trace_codes;
+	bool traced;
 	bool seen_client_bytes, seen_server_bytes;
 	bool client_dir_seen, server_dir_seen; /* any packet of each direction was captured */
 	bool quit_sent, quit_replied;
@@ -169,6 +174,8 @@ struct smtp_limits {
 	uint32_t max_txs;          /* transactions kept per session (default 1000) */
 	uint32_t max_pending;      /* commands awaiting a reply (default 1000) */
 	uint32_t max_extensions;   /* EHLO keywords kept (default 64) */
+	uint32_t max_trace;        /* verbs and codes kept with trace (default 10000) */
+	bool trace;                /* keep the sequence of command verbs and reply codes */
 };
 
 void smtp_limits_default(struct smtp_limits *lim);
@@ -243,6 +250,9 @@ struct smtp_command {
 	const uint8_t *arg; /* after the verb and its spaces; may be empty */
 	size_t arg_len;     /* trailing spaces removed */
 };
+
+/* The verb's name as written in the record ("MAIL"; "?" for an unknown command). */
+const char *smtp_verb_name(enum smtp_verb v);
 
 /* Splits a command line into verb and argument; the verb is matched case-insensitively. */
 void smtp_parse_command(const uint8_t *line, size_t len, struct smtp_command *out);
