@@ -182,6 +182,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_bytes_free(&r->greeting.text);
 	smtp_bytes_free(&r->helo);
 	smtp_bytes_free(&r->auth_mechanism);
+	smtp_bytes_free(&s->helo_pending);
 	smtp_smuggle_clear(&s->smug);
 	for (uint32_t i = 0; i < r->n_extensions; i++)
 		smtp_bytes_free(&r->extensions[i]);
@@ -501,15 +502,20 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 {
 	(void)ts_us;
 	s->rec.end_reason = why;
-	if (!s->rec.seen_server_bytes && s->hold_len) {
-		/* the server's direction is missing: read what the client sent as a server that
-		 * accepted it would have; the verdicts that need replies stay incomplete */
-		s->cmode = s->cmode == CM_HOLD ? CM_TEXT : s->cmode;
+	/* the server's direction is missing: read what the client sent as a server that
+	 * accepted it would have; the verdicts that need replies stay incomplete */
+	while (!s->rec.seen_server_bytes && s->hold_len && s->cmode == CM_HOLD) {
+		s->cmode = s->hold_verb == SMTP_V_DATA ? CM_TEXT : CM_COMMAND;
 		s->text.prev_crlf = true;
+		if (s->hold_verb == SMTP_V_DATA && smtp_cur_tx(s))
+			smtp_cur_tx(s)->phase = SMTP_PH_DATA;
 		smtp_release_hold(s);
 	}
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)
 		settle_refused(&s->rec.txs[i]);
+	for (uint32_t i = 0; i < s->pq_len; i++) /* an EHLO never answered was not refused */
+		if (smtp_pq_at(s, i)->verb == SMTP_V_EHLO || smtp_pq_at(s, i)->verb == SMTP_V_HELO)
+			smtp_take_helo(s);
 	for (int dir = 0; dir < 2; dir++) {
 		bool seen = dir == SMTP_TO_SERVER ? s->rec.client_dir_seen : s->rec.server_dir_seen;
 		for (int an = 0; seen && an < SMTP_AN_COUNT; an++)

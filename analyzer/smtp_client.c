@@ -49,10 +49,16 @@ size_t smtp_first_word_len(const uint8_t *p, size_t len)
 	return sp ? (size_t)(sp - p) : len;
 }
 
+/* A later EHLO/HELO replaces the session's helo only once the server accepts it (a
+ * refused one changes nothing, RFC 5321 4.1.4); the first is the client's claim at once. */
 static void cmd_helo(struct smtp_session *s, const struct smtp_command *c)
 {
-	smtp_bytes_set(&s->rec.helo, c->arg, c->arg_len);
-	s->rec.ehlo = c->verb == SMTP_V_EHLO;
+	if (!s->rec.helo.data && c->arg_len) {
+		smtp_bytes_set(&s->rec.helo, c->arg, c->arg_len);
+		s->rec.ehlo = c->verb == SMTP_V_EHLO;
+		s->helo_first = true;
+	}
+	smtp_bytes_set(&s->helo_pending, c->arg, c->arg_len);
 }
 
 /* Opens a transaction; returns its index, or -1 when one is open already (the server
@@ -147,6 +153,7 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	smtp_parse_command(line, len, &c);
 	p.verb = c.verb;
 	p.tx = s->cur_tx;
+	p.end_pos = s->line_end_pos;
 	s->rec.commands++;
 	smtp_trace_verb(s, c.verb);
 	s->eod_2xx_last = false;
@@ -155,9 +162,8 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	switch (c.verb) {
 	case SMTP_V_EHLO:
 	case SMTP_V_HELO:
-		cmd_helo(s, &c);
-		/* a new EHLO/HELO resets the transaction like RSET (RFC 5321 4.1.4) */
-		__attribute__((fallthrough));
+		cmd_helo(s, &c); /* its 2xx resets the transaction (smtp_reply.c) */
+		break;
 	case SMTP_V_RSET:
 		/* the server ends the transaction when it reads the command: a MAIL pipelined
 		 * after it opens a new one (RSET is always answered 250, 4.1.1.5) */
@@ -174,15 +180,18 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 		if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
 			smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
 		s->cmode = CM_HOLD;
+		s->hold_verb = c.verb;
 		break;
 	case SMTP_V_STARTTLS:
 		s->cmode = CM_HOLD;
+		s->hold_verb = c.verb;
 		break;
 	case SMTP_V_AUTH:
 		smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
 		/* the mechanism only: an initial response after it is a credential */
 		smtp_bytes_set(&s->rec.auth_mechanism, c.arg, smtp_first_word_len(c.arg, c.arg_len));
 		s->cmode = CM_HOLD;
+		s->hold_verb = c.verb;
 		break;
 	case SMTP_V_BDAT:
 		cmd_bdat(s, &c, &p);
@@ -205,8 +214,10 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 
 static void hold_append(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked)
 {
-	if (s->hold_len == 0)
+	if (s->hold_len == 0) {
 		s->hold_acked = acked;
+		s->hold_pos = s->cpos;
+	}
 	if (s->hold_len + len > SMTP_HOLD_MAX) {
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 		len = SMTP_HOLD_MAX - s->hold_len;
@@ -225,6 +236,7 @@ void smtp_release_hold(struct smtp_session *s)
 		return;
 	s->hold = NULL;
 	s->hold_len = 0;
+	s->cpos = s->hold_pos;
 	smtp_client_feed(s, buf, n, s->hold_acked);
 	free(buf);
 }
@@ -423,6 +435,7 @@ static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, ui
 	size_t n = smtp_take_line(&s->cline, s->lim.max_line, p, len, &l, &done);
 	if (!done)
 		return n;
+	s->line_end_pos = s->cpos + n;
 	if (l.total > s->lim.max_line && s->cmode != CM_TEXT)
 		smtp_note(s, SMTP_AN_LINE_TOO_LONG);
 	uint64_t line_acked = s->cline.len ? s->cline.peer_acked : acked;
@@ -453,6 +466,7 @@ void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 			n = line_take(s, p, len, acked, s->client_ts);
 			break;
 		}
+		s->cpos += n;
 		p += n;
 		len -= n;
 	}

@@ -37,6 +37,7 @@ struct pending {
 	bool decide_smuggle; /* an EOD after a look-alike: the reply after its own decides */
 	uint32_t arg;        /* recipient index for RCPT; 1 for BDAT LAST */
 	int64_t tx;          /* the transaction it belongs to, -1 for none */
+	uint64_t end_pos;    /* client stream offset just after the command line */
 	uint64_t peer_acked; /* server bytes the client had when it sent this */
 };
 
@@ -50,6 +51,7 @@ struct line_buf {
 /* The reply being assembled from its lines. */
 struct reply_acc {
 	bool active;
+	uint64_t start_acked; /* client bytes the server had acknowledged at its first line */
 	uint16_t code;
 	struct smtp_reply first;
 	bool is_ehlo;
@@ -95,6 +97,12 @@ struct smtp_session {
 	uint8_t *hold;
 	size_t hold_len;
 	uint64_t hold_acked;
+	uint64_t hold_pos;    /* client stream offset of the first held byte */
+	enum smtp_verb hold_verb; /* the command whose reply decides how held bytes read */
+	uint64_t cpos;        /* client stream offset of the bytes being read */
+	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
+	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
+	bool helo_first; /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;
@@ -165,5 +173,7 @@ void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 /* smuggling: the lenient reading (smtp_client.c) and the decision (smtp_reply.c) */
 void smtp_smuggle_clear(struct smuggle *sm);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
+void smtp_smuggle_adopt_now(struct smtp_session *s);
+void smtp_take_helo(struct smtp_session *s);
 
 #endif

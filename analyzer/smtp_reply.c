@@ -123,11 +123,44 @@ static void reply_tx_step(struct smtp_session *s, const struct pending *p, const
 	}
 }
 
+/* The pending EHLO/HELO argument becomes the session's helo (accepted, or never answered). */
+void smtp_take_helo(struct smtp_session *s)
+{
+	if (s->helo_pending.len) {
+		smtp_bytes_free(&s->rec.helo);
+		s->rec.helo = s->helo_pending;
+		s->helo_pending = (struct smtp_bytes){0};
+	}
+}
+
+/* An accepted EHLO/HELO: its argument is the session's helo, and it resets the transaction
+ * that was open when it was sent (RFC 5321 4.1.4). */
+static void accept_helo(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	s->rec.ehlo = p->verb == SMTP_V_EHLO;
+	smtp_take_helo(s);
+	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT) {
+		int64_t cur = s->cur_tx;
+		s->cur_tx = p->tx;
+		smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
+		s->cur_tx = cur == p->tx ? -1 : cur;
+	}
+}
+
 static void reply_session(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	if (p->shadow)
 		return;
 	switch (p->verb) {
+	case SMTP_V_EHLO:
+	case SMTP_V_HELO:
+		if (r->code / 100 == 2)
+			accept_helo(s, p);
+		else if (s->helo_first) /* the first one refused: nothing better to show */
+			smtp_bytes_free(&s->helo_pending);
+		s->helo_first = false;
+		break;
 	case SMTP_V_QUIT:
 		s->rec.quit_replied = true;
 		break;
@@ -199,7 +232,7 @@ static bool plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code
 
 /* The lenient reading was right: the commands it read become real pending entries, ahead
  * of the strict ones, and a smuggled MAIL opens a transaction of its own. */
-static void adopt_shadow(struct smtp_session *s)
+static int64_t adopt_shadow(struct smtp_session *s)
 {
 	struct smuggle *sm = &s->smug;
 	struct pending q[SMTP_SHADOW_MAX];
@@ -226,6 +259,26 @@ static void adopt_shadow(struct smtp_session *s)
 	for (uint32_t i = sm->n; i-- > 0;)
 		smtp_pq_push_front(s, q[i]);
 	s->cur_tx = saved >= 0 ? saved : s->cur_tx;
+	return tx;
+}
+
+/* A reply came while the strict reading is still inside message text with nothing left
+ * to answer: only the lenient reading explains it. The look-alike ended the data; what
+ * followed it was read as commands (or is the text of a smuggled message still going). */
+void smtp_smuggle_adopt_now(struct smtp_session *s)
+{
+	struct smuggle *sm = &s->smug;
+	struct pending eod = {.kind = PK_EOD, .tx = sm->tx, .peer_acked = UINT64_MAX};
+	bool in_text = sm->in_text;
+	if (sm->tx >= 0 && sm->tx < s->rec.n_txs)
+		s->rec.txs[sm->tx].phase = SMTP_PH_EOD_SENT;
+	int64_t smuggled = adopt_shadow(s);
+	smtp_pq_push_front(s, eod);
+	s->rec.lookalike_acted = SMTP_ACTED_YES;
+	smtp_smuggle_clear(sm);
+	s->cmode = in_text ? CM_TEXT : CM_COMMAND;
+	if (in_text && smuggled >= 0)
+		s->cur_tx = smuggled;
 }
 
 /* The reply after the one to an end of data that followed a look-alike: the strict
@@ -254,6 +307,28 @@ static void count_errors(struct smtp_session *s, uint16_t code)
 		smtp_note(s, SMTP_AN_REPEATED_ERRORS);
 }
 
+/* A reply that cannot answer the oldest pending command but can answer one a little later
+ * (a 334 while an EHLO waits, a 250 after commands a proxy swallowed): the server never
+ * answered those in between. Without this one missing reply would shift every later one. */
+static void resync(struct smtp_session *s, uint16_t code)
+{
+	enum { LOOKAHEAD = 8 };
+	if (!s->pq_len || plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
+		return;
+	for (uint32_t k = 1; k < s->pq_len && k <= LOOKAHEAD; k++) {
+		const struct pending *p = smtp_pq_at(s, k);
+		if (!p->shadow && plausible(p->kind, p->verb, code)) {
+			struct pending skipped;
+			while (k-- > 0) {
+				smtp_pq_pop(s, &skipped);
+				if (skipped.verb == SMTP_V_EHLO || skipped.verb == SMTP_V_HELO)
+					smtp_take_helo(s); /* unanswered, not refused */
+			}
+			return;
+		}
+	}
+}
+
 /* A whole reply has arrived; end is the server offset just after it. */
 static void reply_done(struct smtp_session *s, uint64_t end)
 {
@@ -270,6 +345,9 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	count_errors(s, r.code);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
+		smtp_smuggle_adopt_now(s);
+	resync(s, r.code);
 	if (!smtp_pq_pop(s, &p)) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
 			smtp_note_inferred(s, SMTP_AN_REPLY_WITHOUT_COMMAND, SMTP_TO_SERVER);
@@ -311,6 +389,7 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 {
 	struct smtp_reply *f = &s->reply.first;
 	s->reply.active = true;
+	s->reply.start_acked = s->server_acked;
 	f->code = rl->code;
 	f->ts_us = ts;
 	size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
@@ -321,6 +400,17 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 		clear_extensions(&s->rec);
 }
 
+/* A multi-line reply left open ("250-..." and no last line) by a broken server: a later
+ * line whose segment acknowledges the next command, when the reply's first line did not,
+ * answers that command; the open reply ended before it. */
+static bool continuation_abandoned(const struct smtp_session *s)
+{
+	if (s->pq_len < 2 || s->server_acked == UINT64_MAX || s->reply.start_acked == UINT64_MAX)
+		return false;
+	uint64_t next_end = smtp_pq_at((struct smtp_session *)s, 1)->end_pos;
+	return s->reply.start_acked < next_end && s->server_acked >= next_end;
+}
+
 static void reply_line(struct smtp_session *s, const struct line *l, uint64_t end, uint64_t ts)
 {
 	struct smtp_reply_line rl;
@@ -328,6 +418,8 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 		smtp_note(s, SMTP_AN_LINE_TOO_LONG);
 	if (!smtp_parse_reply_line(l->p, l->len, &rl))
 		return; /* not a reply line: a broken server or not SMTP */
+	if (s->reply.active && continuation_abandoned(s))
+		reply_done(s, end - l->total);
 	if (!s->reply.active)
 		reply_first_line(s, &rl, ts);
 	else if (s->reply.is_ehlo)
