@@ -476,19 +476,39 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	}
 }
 
-/* Every recipient answered and refused: whatever ended the transaction afterwards (QUIT,
- * RSET, a close), the 4xx/5xx replies to RCPT had already ended it (DESIGN.md 5). */
+static bool any_rcpt_accepted(const struct smtp_tx *tx)
+{
+	for (uint32_t i = 0; i < tx->n_rcpts; i++)
+		if (tx->rcpts[i].code / 100 == 2)
+			return true;
+	return false;
+}
+
+static bool all_rcpts_refused(const struct smtp_tx *tx)
+{
+	for (uint32_t i = 0; i < tx->n_rcpts; i++)
+		if (tx->rcpts[i].code < 400)
+			return false;
+	return tx->n_rcpts > 0;
+}
+
+/* A transaction that never got its message text in: whatever ended it afterwards (QUIT,
+ * RSET, a close), the 4xx/5xx replies had already ended it (DESIGN.md 5): to every
+ * recipient (rejected at rcpt), or to DATA (at data; at rcpt when no recipient was
+ * accepted). */
 static void settle_refused(struct smtp_tx *tx)
 {
-	if (tx->end == SMTP_TX_COMMITTED || tx->end == SMTP_TX_REJECTED || tx->n_rcpts == 0)
+	if (tx->end == SMTP_TX_COMMITTED || tx->end == SMTP_TX_REJECTED)
 		return;
 	if (tx->end == SMTP_TX_OPEN && tx->phase >= SMTP_PH_DATA)
 		return;
-	for (uint32_t i = 0; i < tx->n_rcpts; i++)
-		if (tx->rcpts[i].code < 400)
-			return;
+	if (all_rcpts_refused(tx) || (tx->data_refused && tx->n_rcpts && !any_rcpt_accepted(tx)))
+		tx->rejected_at = SMTP_REJ_RCPT;
+	else if (tx->data_refused)
+		tx->rejected_at = SMTP_REJ_DATA;
+	else
+		return;
 	tx->end = SMTP_TX_REJECTED;
-	tx->rejected_at = SMTP_REJ_RCPT;
 	tx->phase = SMTP_PH_DONE;
 }
 

@@ -126,7 +126,11 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 	if (s->eod_tx < 0)
 		return;
 	if (verb != SMTP_V_UNKNOWN) {
+		/* a real command: whatever follows is no longer the rest of that message */
 		s->residue = 0;
+		s->unstuffed_open = false;
+	} else if (!s->unstuffed_open) {
+		/* nothing to do: the lines after the end of data were not all text */
 	} else if (len == 1 && line[0] == '.') {
 		if (s->residue > 0 && s->eod_tx < s->rec.n_txs) {
 			s->rec.txs[s->eod_tx].anomalies |= 1ULL << SMTP_AN_UNSTUFFED_DOT;
@@ -377,6 +381,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		s->cmode = CM_COMMAND;
 		s->eod_tx = s->cur_tx;
 		s->residue = 0;
+		s->unstuffed_open = true;
 		smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = acked,
 						 .decide_smuggle = decide});
 		if (tx) {

@@ -120,6 +120,7 @@ struct smtp_session {
 	uint64_t inferred[2];
 	int64_t eod_tx;      /* the transaction of the last end of data, -1 before any */
 	uint32_t residue;    /* non-command lines since that end of data */
+	bool unstuffed_open; /* only non-command lines since that end of data */
 	uint32_t eod_pending; /* ends of data in the queue, awaiting their replies */
 	uint64_t server_offset; /* server bytes processed */
 	uint64_t last_reply_end; /* server offset at the end of the last complete reply */

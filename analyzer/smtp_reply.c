@@ -50,14 +50,6 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	}
 }
 
-static bool any_rcpt_accepted(const struct smtp_tx *tx)
-{
-	for (uint32_t i = 0; i < tx->n_rcpts; i++)
-		if (tx->rcpts[i].code / 100 == 2)
-			return true;
-	return false;
-}
-
 static void reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
@@ -83,11 +75,10 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 		}
 	} else {
 		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
-		if (tx && tx->end == SMTP_TX_OPEN && r->code >= 400) {
-			s->cur_tx = p->tx;
-			smtp_tx_end(s, SMTP_TX_REJECTED,
-			       tx->n_rcpts && !any_rcpt_accepted(tx) ? SMTP_REJ_RCPT : SMTP_REJ_DATA);
-		}
+		/* a refused DATA leaves the transaction open (the client may add recipients and
+		 * try again, RFC 5321 3.3); if nothing better follows, it ended rejected here */
+		if (tx && tx->end == SMTP_TX_OPEN && r->code >= 400)
+			tx->data_refused = r->code;
 	}
 	smtp_release_hold(s);
 }

@@ -90,6 +90,8 @@ struct smtp_tx {
 	struct smtp_bytes mail_from;   /* "<a@b>" as sent */
 	struct smtp_bytes mail_params; /* ESMTP parameters after the path */
 	uint16_t mail_code;
+	uint16_t data_refused; /* a 4xx/5xx to DATA: the transaction goes on, but ends rejected
+				* unless a later DATA is accepted */
 	struct smtp_rcpt *rcpts;
 	uint32_t n_rcpts, cap_rcpts;
 	enum smtp_method method;
