@@ -1,5 +1,6 @@
 /* reasm: per-direction TCP reassembly (RFC 9293 section 3.4 sequence numbers, compared
- * modulo 2^32): in order without a copy, out of order held within caps, first copy wins. */
+ * modulo 2^32; RFC 7323 for the widest window): in order without a copy, out of order held
+ * within caps, first copy wins. */
 #include "reasm.h"
 
 #include <stdlib.h>
@@ -9,6 +10,11 @@
 
 /* Signed distance from b to a in sequence space: valid while |a - b| < 2^31. */
 #define SEQ_DIFF(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)))
+
+/* No TCP window reaches further than 2^30 bytes (RFC 7323 section 2.3): a segment that starts
+ * further ahead is not of this stream (a stale connection, a corrupt header), and holding it
+ * would make the next flush report a gap of up to 2 GiB. */
+#define REASM_WINDOW_MAX (1 << 30)
 
 struct reasm_held {
 	struct reasm_held *next;
@@ -37,12 +43,16 @@ static void half_start(struct reasm_half *h, uint32_t first_seq)
 	h->delivered = 0;
 }
 
-/* Bytes of the other direction acknowledged by an ACK number, as a stream offset. */
+/* Bytes of the other direction acknowledged by an ACK number, as a stream offset. A FIN takes
+ * a sequence number but is no byte: the ACK of a FIN counts only the bytes before it. */
 static uint64_t acked_offset(const struct reasm *r, int dir, bool ack_valid, uint32_t ack)
 {
 	const struct reasm_half *other = &r->half[1 - dir];
 	if (!ack_valid || !other->started)
 		return UINT64_MAX;
+	if (other->fin_seen && SEQ_DIFF(ack, other->fin_seq) > 0)
+		ack = other->fin_seq;
+	/* delivered and next move together (gaps included), so this stays right as they move */
 	int64_t off = (int64_t)other->delivered + SEQ_DIFF(ack, other->next);
 	return off < 0 ? 0 : (uint64_t)off;
 }
@@ -64,61 +74,79 @@ static void deliver(struct reasm *r, int dir, const uint8_t *p, uint32_t len, ui
 static void held_free(struct reasm *r, struct reasm_half *h, struct reasm_held *s)
 {
 	h->held_bytes -= s->len;
+	h->held_segs--;
 	r->stats->held_bytes -= s->len;
 	free(s);
 }
 
-static void note_mismatch(struct reasm *r, int dir, const uint8_t *a, const uint8_t *b, size_t n)
+/* Compares n bytes of a held copy with a later copy of the same place; the held one is kept. */
+static void note_overlap(struct reasm *r, int dir, const uint8_t *held, const uint8_t *later,
+			 size_t n)
 {
 	r->stats->overlaps++;
-	if (memcmp(a, b, n) != 0) {
+	if (memcmp(held, later, n) != 0) {
 		r->stats->overlap_mismatches++;
 		if (r->sink->overlap_mismatch)
 			r->sink->overlap_mismatch(r->sink->ctx, dir);
 	}
 }
 
-/* Delivers held segments that now start at or before next; first copy wins over later. */
-static void drain_held(struct reasm *r, int dir)
+/* Tells the close once every byte before the FIN is delivered or given up as a gap; the close
+ * carries the FIN's own time, as held bytes carry theirs. */
+static void try_fin(struct reasm *r, int dir)
 {
 	struct reasm_half *h = &r->half[dir];
-	while (h->held && SEQ_DIFF(h->held->seq, h->next) <= 0) {
-		struct reasm_held *s = h->held;
-		h->held = s->next;
-		int32_t skip = SEQ_DIFF(h->next, s->seq);
-		if ((uint32_t)skip < s->len)
-			deliver(r, dir, s->data + skip, s->len - (uint32_t)skip,
-				acked_offset(r, dir, s->ack_valid, s->ack), s->ts_us);
-		held_free(r, h, s);
+	if (h->fin_seen && !h->closed && SEQ_DIFF(h->next, h->fin_seq) >= 0) {
+		h->closed = true;
+		r->sink->close(r->sink->ctx, dir, false, h->fin_ts_us);
 	}
 }
 
-/* Delivers the part of segment [seq, seq+len) at and after next, letting a held copy of
- * any part of it win (first copy wins), then whatever held bytes follow contiguously. */
+/* Delivers the first held segment, which starts at or before next. later, unless NULL, is a
+ * later copy of the n bytes at next: the held copy came first, so it wins; the two are compared. */
+static void deliver_first_held(struct reasm *r, int dir, const uint8_t *later, uint32_t n)
+{
+	struct reasm_half *h = &r->half[dir];
+	struct reasm_held *s = h->held;
+	uint32_t in = (uint32_t)SEQ_DIFF(h->next, s->seq);
+	h->held = s->next;
+	if (in < s->len) {
+		uint32_t left = s->len - in;
+		if (later)
+			note_overlap(r, dir, s->data + in, later, left < n ? left : n);
+		deliver(r, dir, s->data + in, left, acked_offset(r, dir, s->ack_valid, s->ack),
+			s->ts_us);
+	}
+	held_free(r, h, s);
+}
+
+/* Delivers held segments for as long as they continue the stream. */
+static void drain_held(struct reasm *r, int dir)
+{
+	struct reasm_half *h = &r->half[dir];
+	while (h->held && SEQ_DIFF(h->held->seq, h->next) <= 0)
+		deliver_first_held(r, dir, NULL, 0);
+}
+
+/* Delivers the part of segment [seq, seq + len) at and after next, which must not be ahead of
+ * seq. Where a held segment covers part of it, that held copy is delivered instead and each
+ * such overlap compared: a held list has no overlaps, so every held segment is met here. */
 static void deliver_range(struct reasm *r, int dir, uint32_t seq, const uint8_t *p, uint32_t len,
 			  uint64_t peer_acked, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	for (;;) {
 		int32_t off = SEQ_DIFF(h->next, seq);
-		if (off < 0 || off >= (int32_t)len)
+		if (off < 0 || (uint32_t)off >= len)
 			break;
-		const uint8_t *q = p + off;
 		uint32_t left = len - (uint32_t)off;
-		struct reasm_held *s = h->held;
-		if (s && SEQ_DIFF(s->seq, h->next) <= 0) {
-			uint32_t in = (uint32_t)SEQ_DIFF(h->next, s->seq);
-			if (in < s->len) {
-				uint32_t n = s->len - in < left ? s->len - in : left;
-				note_mismatch(r, dir, s->data + in, q, n);
-			}
-			drain_held(r, dir);
+		int32_t to_held = h->held ? SEQ_DIFF(h->held->seq, h->next) : INT32_MAX;
+		if (to_held <= 0) {
+			deliver_first_held(r, dir, p + off, left);
 			continue;
 		}
-		uint32_t run = left;
-		if (s && SEQ_DIFF(s->seq, h->next) < (int32_t)left)
-			run = (uint32_t)SEQ_DIFF(s->seq, h->next);
-		deliver(r, dir, q, run, peer_acked, ts_us);
+		uint32_t run = (uint32_t)to_held < left ? (uint32_t)to_held : left;
+		deliver(r, dir, p + off, run, peer_acked, ts_us);
 	}
 	drain_held(r, dir);
 }
@@ -138,48 +166,70 @@ static struct reasm_held *held_new(struct reasm *r, struct reasm_half *h, uint32
 	s->ts_us = ts_us;
 	memcpy(s->data, p, len);
 	h->held_bytes += len;
+	h->held_segs++;
 	r->stats->held_bytes += len;
 	if (r->stats->held_bytes > r->stats->held_bytes_max)
 		r->stats->held_bytes_max = r->stats->held_bytes;
 	return s;
 }
 
-/* Gives up on the hole before the first held segment of dir: reports it as a gap and
- * delivers what follows it. */
-static void skip_hole(struct reasm *r, int dir, uint64_t ts_us)
+/* Gives up [next, to) of dir as a gap (those bytes will not be waited for), then delivers the
+ * held bytes that follow. */
+static void skip_hole(struct reasm *r, int dir, uint32_t to, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
-	if (!h->held)
-		return;
-	int32_t hole = SEQ_DIFF(h->held->seq, h->next);
+	int32_t hole = SEQ_DIFF(to, h->next);
 	if (hole > 0) {
 		r->stats->gaps++;
 		r->stats->gap_bytes += (uint32_t)hole;
-		h->next += (uint32_t)hole;
+		h->next = to;
 		h->delivered += (uint32_t)hole;
 		r->sink->gap(r->sink->ctx, dir, (uint32_t)hole, ts_us);
 	}
 	drain_held(r, dir);
 }
 
-static size_t held_total(const struct reasm *r)
+/* Bytes of [seq, seq + len) that no held segment covers yet, which is what holding it adds,
+ * and in how many pieces; hold() below cuts it the same way. */
+static uint32_t held_uncovered(const struct reasm_half *h, uint32_t seq, uint32_t len,
+			       size_t *pieces)
 {
-	return r->half[0].held_bytes + r->half[1].held_bytes;
+	int64_t at = 0; /* offset in the segment up to which every byte is accounted for */
+	uint32_t add = 0;
+	*pieces = 0;
+	for (const struct reasm_held *s = h->held; s && at < len; s = s->next) {
+		int64_t lo = SEQ_DIFF(s->seq, seq), hi = lo + s->len;
+		if (hi <= at)
+			continue;
+		if (lo > at) {
+			int64_t n = lo < len ? lo : len;
+			add += (uint32_t)(n - at);
+			(*pieces)++;
+		}
+		at = hi;
+	}
+	if (at < len) {
+		add += (uint32_t)(len - at);
+		(*pieces)++;
+	}
+	return add;
 }
 
-/* Makes room for len more held bytes by skipping holes; false when nothing is held any
- * more and len alone is over the cap. */
-static bool make_room(struct reasm *r, int dir, uint32_t len, uint64_t ts_us)
+/* The caps are reached: gives up one hole. The direction holding more goes first, so that a
+ * stalled direction cannot turn every reordering of the other into a gap. A hole of dir ends
+ * where its first held segment or the new segment at seq starts, whichever comes first, so
+ * the new segment's own bytes are never given up. */
+static void give_up_hole(struct reasm *r, int dir, uint32_t seq, uint64_t ts_us)
 {
-	size_t cap = r->lim->max_held_per_flow;
-	while (held_total(r) + len > cap) {
-		int victim = r->half[dir].held ? dir : 1 - dir;
-		if (!r->half[victim].held)
-			return false;
-		r->stats->held_dropped++;
-		skip_hole(r, victim, ts_us);
+	const struct reasm_half *h = &r->half[dir], *other = &r->half[1 - dir];
+	r->stats->held_dropped++;
+	if (h->held_bytes >= other->held_bytes) {
+		bool held_first = h->held && SEQ_DIFF(h->held->seq, seq) < 0;
+		skip_hole(r, dir, held_first ? h->held->seq : seq, ts_us);
+	} else {
+		skip_hole(r, 1 - dir, other->held->seq, ts_us);
+		try_fin(r, 1 - dir); /* no segment of that direction is coming to tell it */
 	}
-	return true;
 }
 
 /* Inserts the parts of [seq, seq+len) that no held segment covers yet (first copy wins). */
@@ -213,48 +263,62 @@ static void hold(struct reasm *r, int dir, uint32_t seq, const uint8_t *p, uint3
 		uint32_t ov = s->len - in;
 		if (ov > (uint32_t)SEQ_DIFF(end, seq))
 			ov = (uint32_t)SEQ_DIFF(end, seq);
-		note_mismatch(r, dir, s->data + in, p, ov);
+		note_overlap(r, dir, s->data + in, p, ov);
 		seq += ov;
 		p += ov;
 		link = &s->next;
 	}
 }
 
+static bool fits(const struct reasm *r, uint32_t add, size_t pieces)
+{
+	const struct reasm_half *h = r->half;
+	return h[0].held_bytes + h[1].held_bytes + add <= r->lim->max_held_per_flow &&
+	       h[0].held_segs + h[1].held_segs + pieces <= REASM_MAX_HELD_SEGS;
+}
+
+/* A segment's payload: delivered from next on, dropped when it brings nothing new, held when
+ * ahead and within the caps; otherwise holes are given up until it fits or is next. */
 static void segment_data(struct reasm *r, int dir, uint32_t seq, uint32_t ack, bool ack_valid,
 			 const uint8_t *p, uint32_t len, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
-	int32_t ahead = SEQ_DIFF(seq, h->next);
-	if (ahead <= 0) {
-		if ((int64_t)ahead + len <= 0) {
-			r->stats->retransmitted++;
+	for (;;) {
+		int32_t ahead = SEQ_DIFF(seq, h->next);
+		if (ahead <= 0) {
+			if ((int64_t)ahead + len <= 0)
+				r->stats->retransmitted++;
+			else
+				deliver_range(r, dir, seq, p, len,
+					      acked_offset(r, dir, ack_valid, ack), ts_us);
 			return;
 		}
-		deliver_range(r, dir, seq, p, len, acked_offset(r, dir, ack_valid, ack), ts_us);
-		return;
+		size_t pieces;
+		uint32_t add = held_uncovered(h, seq, len, &pieces);
+		if (fits(r, add, pieces)) {
+			if (add == 0)
+				r->stats->retransmitted++;
+			hold(r, dir, seq, p, len, ack, ack_valid, ts_us);
+			return;
+		}
+		give_up_hole(r, dir, seq, ts_us); /* moves next towards seq, or frees held bytes */
 	}
-	if (!make_room(r, dir, len, ts_us)) {
-		/* nothing held and the segment alone exceeds the cap: the hole is a gap */
-		r->stats->gaps++;
-		r->stats->gap_bytes += (uint32_t)ahead;
-		h->next = seq;
-		h->delivered += (uint32_t)ahead;
-		r->sink->gap(r->sink->ctx, dir, (uint32_t)ahead, ts_us);
-		deliver_range(r, dir, seq, p, len, acked_offset(r, dir, ack_valid, ack), ts_us);
-		return;
-	}
-	if (SEQ_DIFF(seq, h->next) <= 0) /* make_room may have moved next past seq */
-		segment_data(r, dir, seq, ack, ack_valid, p, len, ts_us);
-	else
-		hold(r, dir, seq, p, len, ack, ack_valid, ts_us);
 }
 
-static void try_fin(struct reasm *r, int dir, uint64_t ts_us)
+/* Bytes past the first FIN seen cannot belong to the stream; returns how many of len do. */
+static uint32_t before_fin(const struct reasm_half *h, uint32_t seq, uint32_t len)
 {
-	struct reasm_half *h = &r->half[dir];
-	if (h->fin_seen && !h->closed && SEQ_DIFF(h->next, h->fin_seq) >= 0) {
-		h->closed = true;
-		r->sink->close(r->sink->ctx, dir, false, ts_us);
+	if (!h->fin_seen || SEQ_DIFF(seq + len, h->fin_seq) <= 0)
+		return len;
+	int32_t n = SEQ_DIFF(h->fin_seq, seq);
+	return n > 0 ? (uint32_t)n : 0;
+}
+
+static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
+{
+	if (ack_valid && (!h->ack_valid || SEQ_DIFF(ack, h->last_ack) > 0)) {
+		h->ack_valid = true;
+		h->last_ack = ack;
 	}
 }
 
@@ -263,10 +327,8 @@ void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t fl
 {
 	struct reasm_half *h = &r->half[dir];
 	bool ack_valid = (flags & TCP_FLAG_ACK) != 0;
-	if (ack_valid && (!h->ack_valid || SEQ_DIFF(ack, h->last_ack) > 0)) {
-		h->ack_valid = true;
-		h->last_ack = ack;
-	}
+	/* ACKs count after a close too: they still say how far the other direction was read */
+	note_ack(h, ack_valid, ack);
 	if (flags & TCP_FLAG_SYN) {
 		if (!h->started)
 			half_start(h, seq + 1);
@@ -281,6 +343,11 @@ void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t fl
 		r->sink->close(r->sink->ctx, dir, true, ts_us);
 		return;
 	}
+	if (SEQ_DIFF(seq, h->next) > REASM_WINDOW_MAX) {
+		r->stats->out_of_window++;
+		return;
+	}
+	len = before_fin(h, seq, len);
 	if (len > 0)
 		segment_data(r, dir, seq, ack, ack_valid, payload, len, ts_us);
 	if ((flags & TCP_FLAG_FIN) && !h->fin_seen) {
@@ -288,24 +355,20 @@ void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t fl
 		h->fin_seq = seq + len;
 		h->fin_ts_us = ts_us;
 	}
-	try_fin(r, dir, ts_us);
+	try_fin(r, dir);
 }
 
 void reasm_flush(struct reasm *r, uint64_t ts_us)
 {
 	for (int dir = 0; dir < 2; dir++) {
 		struct reasm_half *h = &r->half[dir];
-		while (h->held && !h->closed)
-			skip_hole(r, dir, ts_us);
-		if (h->fin_seen && !h->closed && SEQ_DIFF(h->fin_seq, h->next) > 0) {
-			uint32_t hole = (uint32_t)SEQ_DIFF(h->fin_seq, h->next);
-			r->stats->gaps++;
-			r->stats->gap_bytes += hole;
-			h->next = h->fin_seq;
-			h->delivered += hole;
-			r->sink->gap(r->sink->ctx, dir, hole, ts_us);
-		}
-		try_fin(r, dir, h->fin_ts_us ? h->fin_ts_us : ts_us);
+		if (h->closed)
+			continue; /* after a RST the receiver never read what was held */
+		while (h->held)
+			skip_hole(r, dir, h->held->seq, ts_us);
+		if (h->fin_seen)
+			skip_hole(r, dir, h->fin_seq, ts_us);
+		try_fin(r, dir);
 	}
 }
 

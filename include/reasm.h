@@ -22,13 +22,22 @@ struct reasm_sink {
 };
 
 struct reasm_limits {
-	size_t max_held_per_flow; /* out-of-order bytes held per flow (both directions), default 1 MiB */
+	size_t max_held_per_flow; /* out-of-order bytes held per flow, both directions (1 MiB) */
 };
+
+/* Out-of-order segments held per flow (both directions), whatever their size: bounds the walk
+ * of a held list and the bookkeeping per segment, which one-byte segments would otherwise make
+ * far larger than the bytes themselves. Reaching it is handled like reaching the byte cap. */
+enum { REASM_MAX_HELD_SEGS = 4096 };
 
 struct reasm_stats {
 	uint64_t held_bytes;     /* now held across all flows */
 	uint64_t held_bytes_max; /* the most ever held at once */
-	uint64_t retransmitted, overlaps, overlap_mismatches, gaps, gap_bytes, held_dropped;
+	uint64_t retransmitted;  /* segments that brought no new byte */
+	uint64_t overlaps, overlap_mismatches; /* later copies compared with held ones, differing */
+	uint64_t gaps, gap_bytes;
+	uint64_t held_dropped;   /* holes given up because a cap was reached */
+	uint64_t out_of_window;  /* segments too far ahead to be of the stream, ignored */
 };
 
 struct reasm_held; /* an out-of-order segment copy */
@@ -43,8 +52,9 @@ struct reasm_half {
 	uint64_t delivered; /* stream offset of next */
 	bool ack_valid;
 	uint32_t last_ack;  /* latest ACK this direction sent (for the other direction's bytes) */
-	struct reasm_held *held; /* sorted by sequence */
+	struct reasm_held *held; /* sorted by sequence, never overlapping, all after next */
 	size_t held_bytes;
+	size_t held_segs;
 	uint64_t fin_ts_us;
 };
 
@@ -59,14 +69,16 @@ struct reasm {
 void reasm_init(struct reasm *r, const struct reasm_sink *sink, const struct reasm_limits *lim,
 		struct reasm_stats *stats);
 
-/* Feeds one segment of direction dir. payload is borrowed for the call. */
+/* Feeds one segment of direction dir. payload is borrowed for the call. A RST closes dir at
+ * once (close with rst set), whatever of it is still held or missing. */
 void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
 		const uint8_t *payload, uint32_t len, uint64_t ts_us);
 
-/* Delivers whatever is held, skipping holes as gaps, then a FIN seen. Used when the flow ends. */
+/* Delivers whatever is held, skipping holes as gaps, then a FIN seen (the bytes missing before
+ * it are a gap too). Used when the flow ends; a half closed by RST keeps its held bytes. */
 void reasm_flush(struct reasm *r, uint64_t ts_us);
 
-/* Frees held segments. */
+/* Frees held segments; r may be flushed or released again afterwards. */
 void reasm_release(struct reasm *r);
 
 /* Bytes of the other direction that dir has acknowledged, UINT64_MAX when unknown. */
