@@ -314,6 +314,28 @@ static uint32_t before_fin(const struct reasm_half *h, uint32_t seq, uint32_t le
 	return n > 0 ? (uint32_t)n : 0;
 }
 
+/* The other side acknowledged bytes of dir up to ack that the capture does not have: a
+ * receiver acknowledges only what it holds, so waiting longer for them is pointless. Held
+ * bytes inside the acknowledged range are delivered in their place. Decided when that side
+ * sends data (which may depend on those bytes), not on a bare ACK, which a capture can show
+ * before the segment it acknowledges. */
+static void skip_acked_hole(struct reasm *r, int dir, uint32_t ack, uint64_t ts_us)
+{
+	struct reasm_half *h = &r->half[dir];
+	uint32_t to = ack;
+	if (!h->started || h->closed)
+		return;
+	if (h->fin_seen && SEQ_DIFF(to, h->fin_seq) > 0)
+		to = h->fin_seq; /* the FIN takes a sequence number but is no byte */
+	if (SEQ_DIFF(to, h->next) <= 0 || SEQ_DIFF(to, h->next) > REASM_WINDOW_MAX)
+		return;
+	while (SEQ_DIFF(to, h->next) > 0) {
+		bool held_inside = h->held && SEQ_DIFF(h->held->seq, to) < 0;
+		skip_hole(r, dir, held_inside ? h->held->seq : to, ts_us);
+	}
+	try_fin(r, dir);
+}
+
 static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
 {
 	if (ack_valid && (!h->ack_valid || SEQ_DIFF(ack, h->last_ack) > 0)) {
@@ -348,6 +370,8 @@ void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t fl
 		return;
 	}
 	len = before_fin(h, seq, len);
+	if (len > 0 && ack_valid)
+		skip_acked_hole(r, 1 - dir, ack, ts_us);
 	if (len > 0)
 		segment_data(r, dir, seq, ack, ack_valid, payload, len, ts_us);
 	if ((flags & TCP_FLAG_FIN) && !h->fin_seen) {
