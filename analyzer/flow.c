@@ -54,6 +54,7 @@ void flow_config_default(struct flow_config *cfg)
 	cfg->idle_timeout_us = 600ULL * 1000000ULL;
 	cfg->max_flows = 65536;
 	cfg->max_held_per_flow = 1 << 20;
+	cfg->max_held_total = (size_t)256 << 20;
 	smtp_limits_default(&cfg->smtp);
 }
 
@@ -170,6 +171,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 		return NULL;
 	}
 	t->reasm_lim.max_held_per_flow = cfg->max_held_per_flow;
+	t->reasm_lim.max_held_total = cfg->max_held_total;
 	return t;
 }
 

@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"      --max-flows N      connections tracked at once; the least recently used is\n"
 	"                         ended first (default 65536)\n"
 	"      --max-held BYTES   out-of-order bytes held per connection (default 1048576)\n"
+	"      --max-reasm-memory BYTES  out-of-order bytes held by all connections together\n"
+	"                         (default 268435456)\n"
 	"      --max-line BYTES   longest line kept whole (default 4096)\n"
 	"      --max-rcpts N      recipients kept per transaction (default 1000)\n"
 	"      --max-transactions N  transactions kept per session (default 1000)\n"
@@ -131,7 +133,7 @@ static char *join_args(int argc, char **argv)
 }
 
 enum {
-	OPT_PORTS = 256, OPT_IDLE, OPT_MAX_FLOWS, OPT_MAX_HELD, OPT_MAX_LINE, OPT_MAX_RCPTS,
+	OPT_PORTS = 256, OPT_IDLE, OPT_MAX_FLOWS, OPT_MAX_HELD, OPT_MAX_MEMORY, OPT_MAX_LINE, OPT_MAX_RCPTS,
 	OPT_MAX_TXS, OPT_MAX_PENDING, OPT_STATS, OPT_TRACE,
 };
 
@@ -142,6 +144,7 @@ static const struct option long_opts[] = {
 	{"idle-timeout", required_argument, NULL, OPT_IDLE},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"max-held", required_argument, NULL, OPT_MAX_HELD},
+	{"max-reasm-memory", required_argument, NULL, OPT_MAX_MEMORY},
 	{"max-line", required_argument, NULL, OPT_MAX_LINE},
 	{"max-rcpts", required_argument, NULL, OPT_MAX_RCPTS},
 	{"max-transactions", required_argument, NULL, OPT_MAX_TXS},
@@ -166,6 +169,9 @@ static void set_limit(struct options *o, int opt, const char *arg)
 		break;
 	case OPT_MAX_HELD:
 		o->flow.max_held_per_flow = parse_number("--max-held", arg, 0, 1ULL << 32);
+		break;
+	case OPT_MAX_MEMORY:
+		o->flow.max_held_total = parse_number("--max-reasm-memory", arg, 0, 1ULL << 40);
 		break;
 	case OPT_MAX_LINE:
 		l->max_line = (uint32_t)parse_number("--max-line", arg, 512, 1 << 20);

@@ -274,6 +274,7 @@ static bool fits(const struct reasm *r, uint32_t add, size_t pieces)
 {
 	const struct reasm_half *h = r->half;
 	return h[0].held_bytes + h[1].held_bytes + add <= r->lim->max_held_per_flow &&
+	       r->stats->held_bytes + add <= r->lim->max_held_total &&
 	       h[0].held_segs + h[1].held_segs + pieces <= REASM_MAX_HELD_SEGS;
 }
 

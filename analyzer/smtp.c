@@ -411,6 +411,10 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 		return;
 	}
 	smtp_line_reset(&s->cline);
+	s->cpos += len;
+	s->client_offset += len;
+	if (s->cmode == CM_TEXT)
+		s->text_gap = true; /* a reply while still in text will say the end was in the gap */
 	if (s->cmode == CM_BDAT) {
 		uint64_t n = len < s->bdat_left ? len : s->bdat_left;
 		s->bdat_left -= n;

@@ -103,6 +103,7 @@ struct smtp_session {
 	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
 	bool helo_first; /* rec.helo holds the first EHLO/HELO, not yet accepted */
+	bool text_gap;   /* client bytes were lost while in message text */
 	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;

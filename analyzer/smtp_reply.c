@@ -62,6 +62,7 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 	}
 	if (r->code == 354) {
 		s->cmode = CM_TEXT;
+		s->text_gap = false;
 		s->text.prev_crlf = true;
 		if (tx) {
 			tx->method = SMTP_METHOD_DATA;
@@ -298,6 +299,19 @@ static void count_errors(struct smtp_session *s, uint16_t code)
 		smtp_note(s, SMTP_AN_REPEATED_ERRORS);
 }
 
+/* A reply while the client is still in message text, after bytes of that text were lost:
+ * the end of data was in the gap (the server answers nothing else there). */
+static void eod_in_gap(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
+	if (tx)
+		tx->phase = SMTP_PH_EOD_SENT;
+	s->cmode = CM_COMMAND;
+	s->text_gap = false;
+	smtp_line_reset(&s->cline);
+}
+
 /* A reply that cannot answer the oldest pending command but can answer one a little later
  * (a 334 while an EHLO waits, a 250 after commands a proxy swallowed): the server never
  * answered those in between. Without this one missing reply would shift every later one. */
@@ -338,6 +352,8 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
 		smtp_smuggle_adopt_now(s);
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
+		eod_in_gap(s);
 	resync(s, r.code);
 	if (!smtp_pq_pop(s, &p)) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */

@@ -31,6 +31,7 @@ struct flow_config {
 	uint64_t idle_timeout_us;     /* default 600 s */
 	size_t max_flows;             /* default 65536; the least recently used is evicted */
 	size_t max_held_per_flow;     /* out-of-order bytes held per flow, default 1 MiB */
+	size_t max_held_total;        /* out-of-order bytes held by all flows, default 256 MiB */
 	struct smtp_limits smtp;
 };
 

@@ -22,7 +22,8 @@ struct reasm_sink {
 };
 
 struct reasm_limits {
-	size_t max_held_per_flow; /* out-of-order bytes held per flow, both directions (1 MiB) */
+	size_t max_held_per_flow; /* out-of-order bytes held per flow (both directions), default 1 MiB */
+	size_t max_held_total;    /* out-of-order bytes held by all flows together, default 256 MiB */
 };
 
 /* Out-of-order segments held per flow (both directions), whatever their size: bounds the walk

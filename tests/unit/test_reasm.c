@@ -174,6 +174,7 @@ static void tc_init(struct tc *c, int d, uint32_t isn, uint32_t other_isn, size_
 	memset(c, 0, sizeof(*c));
 	c->sink = (struct reasm_sink){on_data, on_gap, on_close, on_mismatch, &c->rc};
 	c->lim.max_held_per_flow = cap;
+	c->lim.max_held_total = SIZE_MAX;
 	c->isn[d] = isn;
 	c->isn[1 - d] = other_isn;
 	c->ts = 1000;

@@ -1,0 +1,288 @@
+/* test_flow: the flow table with the real reassembler and SMTP layer: port reuse, idle
+ * timeouts, LRU eviction, the caps under a SYN flood and a stream whose first bytes never
+ * come, overlaps that differ, and a lost end of data. Counts come from the program's own
+ * statistics. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "flow.h"
+#include "tap.h"
+
+struct ended {
+	int n;
+	struct cls_verdict v[8];
+	uint64_t anomalies[8];
+	uint16_t client_port[8];
+	enum cls_tx_outcome tx0[8];
+	uint32_t n_txs[8];
+};
+
+static void on_end(void *ctx, const struct flow_info *info, const struct smtp_record *rec)
+{
+	struct ended *e = ctx;
+	if (e->n < 8) {
+		classify_session(rec, &e->v[e->n]);
+		e->anomalies[e->n] = rec->anomalies;
+		e->client_port[e->n] = info->client_port;
+		e->n_txs[e->n] = rec->n_txs;
+		e->tx0[e->n] = rec->n_txs ? classify_tx(rec, &rec->txs[0]) : CLS_TX_INCOMPLETE;
+	}
+	e->n++;
+}
+
+/* A client (10.0.0.1:port) and the server (10.0.0.2:25), with their next sequence numbers. */
+struct conv {
+	struct flow_table *t;
+	uint16_t port;
+	uint32_t cseq, sseq;
+	uint64_t ts;
+};
+
+static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, const char *data,
+		size_t len)
+{
+	struct tcp_seg s = {0};
+	s.src.family = s.dst.family = 4;
+	uint8_t client[4] = {10, 0, 0, 1}, server[4] = {10, 0, 0, 2};
+	memcpy(s.src.bytes, from_client ? client : server, 4);
+	memcpy(s.dst.bytes, from_client ? server : client, 4);
+	s.sport = from_client ? c->port : 25;
+	s.dport = from_client ? 25 : c->port;
+	s.seq = seq;
+	s.ack = from_client ? c->sseq : c->cseq;
+	s.flags = flags | ((flags & TCP_FLAG_SYN) && !(flags & TCP_FLAG_ACK) ? 0 : TCP_FLAG_ACK);
+	if ((flags & TCP_FLAG_SYN) && !(flags & TCP_FLAG_ACK) && from_client)
+		s.flags = TCP_FLAG_SYN;
+	s.payload = (const uint8_t *)data;
+	s.payload_len = (uint32_t)len;
+	s.ts_us = c->ts;
+	c->ts += 1000;
+	flow_table_feed(c->t, &s);
+}
+
+/* Sends text in order from one side. */
+static void say(struct conv *c, bool from_client, const char *text)
+{
+	uint32_t *seq = from_client ? &c->cseq : &c->sseq;
+	seg(c, from_client, *seq, TCP_FLAG_PSH, text, strlen(text));
+	*seq += (uint32_t)strlen(text);
+}
+
+static void handshake(struct conv *c, uint32_t cisn, uint32_t sisn)
+{
+	c->cseq = cisn;
+	c->sseq = sisn;
+	seg(c, true, c->cseq++, TCP_FLAG_SYN, NULL, 0);
+	seg(c, false, c->sseq++, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0);
+	seg(c, true, c->cseq, 0, NULL, 0);
+}
+
+static void close_both(struct conv *c)
+{
+	seg(c, false, c->sseq++, TCP_FLAG_FIN, NULL, 0);
+	seg(c, true, c->cseq++, TCP_FLAG_FIN, NULL, 0);
+}
+
+static void mail_session(struct conv *c, uint32_t cisn)
+{
+	handshake(c, cisn, 5000);
+	say(c, false, "220 mx\r\n");
+	say(c, true, "EHLO c\r\n");
+	say(c, false, "250 mx\r\n");
+	say(c, true, "MAIL FROM:<a@x>\r\n");
+	say(c, false, "250 ok\r\n");
+	say(c, true, "RCPT TO:<b@y>\r\n");
+	say(c, false, "250 ok\r\n");
+	say(c, true, "DATA\r\n");
+	say(c, false, "354 go\r\n");
+	say(c, true, "hello\r\n.\r\n");
+	say(c, false, "250 queued\r\n");
+	say(c, true, "QUIT\r\n");
+	say(c, false, "221 bye\r\n");
+	close_both(c);
+}
+
+static struct flow_table *table(struct ended *e, size_t max_flows, size_t max_held)
+{
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	if (max_flows)
+		cfg.max_flows = max_flows;
+	if (max_held)
+		cfg.max_held_per_flow = max_held;
+	memset(e, 0, sizeof(*e));
+	return flow_table_new(&cfg, on_end, e);
+}
+
+static void test_port_reuse(void)
+{
+	struct ended e;
+	struct conv c = {.t = table(&e, 0, 0), .port = 40000, .ts = 1000000};
+	mail_session(&c, 100);
+	mail_session(&c, 900000); /* the same 5-tuple, a new SYN */
+	flow_table_finish(c.t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_COMMITTED);
+	CHECK_EQ_INT(e.v[1].outcome, CLS_OUT_COMMITTED);
+	CHECK_EQ_INT(flow_table_stats(c.t)->flows_created, 2);
+	flow_table_free(c.t);
+}
+
+static void test_idle_timeout(void)
+{
+	struct ended e;
+	struct conv a = {.t = table(&e, 0, 0), .port = 40001, .ts = 1000000};
+	handshake(&a, 1, 5000);
+	say(&a, false, "220 mx\r\n");
+	say(&a, true, "EHLO c\r\n");
+	struct conv b = {.t = a.t, .port = 40002, .ts = a.ts + 601ULL * 1000000};
+	mail_session(&b, 7); /* 601 s later: the first has been idle past 600 s */
+	CHECK_EQ_INT(e.n, 1); /* the second lingers a moment after its close */
+	CHECK_EQ_INT(e.client_port[0], 40001);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_IDLE_TIMEOUT);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_INCOMPLETE);
+	CHECK_EQ_INT(flow_table_stats(a.t)->flows_timed_out, 1);
+	flow_table_finish(a.t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.v[1].outcome, CLS_OUT_COMMITTED);
+	flow_table_free(a.t);
+}
+
+static void test_lru_eviction(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 2, 0);
+	struct conv c[3];
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct conv){.t = t, .port = (uint16_t)(41000 + i), .ts = 1000000 + i};
+		handshake(&c[i], 1, 5000);
+		say(&c[i], false, "220 mx\r\n");
+	}
+	CHECK_EQ_INT(e.n, 1); /* the least recently used made room */
+	CHECK_EQ_INT(e.client_port[0], 41000);
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_LIMIT_REACHED));
+	CHECK_EQ_INT(flow_table_stats(t)->flows_evicted, 1);
+	CHECK(flow_table_stats(t)->flows_active_max <= 2);
+	flow_table_finish(t);
+	flow_table_free(t);
+}
+
+/* 100,000 half-open connections: the table never holds more than its cap. */
+static void test_syn_flood(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0); /* default cap, 65536 */
+	struct conv c = {.t = t, .ts = 1000000};
+	for (uint32_t i = 0; i < 100000; i++) {
+		c.port = (uint16_t)(1024 + i % 60000);
+		struct tcp_seg s = {0};
+		s.src.family = s.dst.family = 4;
+		uint8_t src[4] = {10, 1, (uint8_t)(i >> 8), (uint8_t)i}, dst[4] = {10, 0, 0, 2};
+		memcpy(s.src.bytes, src, 4);
+		memcpy(s.dst.bytes, dst, 4);
+		s.sport = c.port;
+		s.dport = 25;
+		s.seq = i;
+		s.flags = TCP_FLAG_SYN;
+		s.ts_us = c.ts + i;
+		flow_table_feed(t, &s);
+	}
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->flows_created, 100000);
+	CHECK_EQ_INT(st->flows_active_max, 65536);
+	CHECK_EQ_INT(st->flows_evicted, 100000 - 65536);
+	CHECK_EQ_INT(e.n, 100000 - 65536);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 100000);
+	flow_table_free(t);
+}
+
+/* The first client bytes never arrive and 8 MiB follow: held bytes stay under the cap and
+ * the hole becomes a gap. */
+static void test_first_bytes_never_arrive(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 65536);
+	struct conv c = {.t = t, .port = 42000, .ts = 1000000};
+	static char chunk[1400];
+	memset(chunk, 'x', sizeof(chunk));
+	handshake(&c, 1, 5000);
+	uint32_t seq = c.cseq + 100; /* 100 bytes lost */
+	for (int i = 0; i < 6000; i++) {
+		seg(&c, true, seq, 0, chunk, sizeof(chunk));
+		seq += sizeof(chunk);
+	}
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK(st->held_bytes_max <= 65536);
+	CHECK(st->gaps >= 1);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_TCP_GAP));
+	flow_table_free(t);
+}
+
+/* Two copies of the same bytes that differ: the first wins and the record says so. */
+static void test_overlap_mismatch(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 43000, .ts = 1000000};
+	handshake(&c, 1, 5000);
+	say(&c, false, "220 mx\r\n");
+	seg(&c, true, c.cseq + 5, 0, "MAIL FROM:<a@x>\r\n" + 5, 12); /* ahead: held */
+	seg(&c, true, c.cseq + 5, 0, "XXXXXXXXXXXX", 12);           /* a differing copy */
+	seg(&c, true, c.cseq, 0, "MAIL ", 5);
+	c.cseq += 17;
+	say(&c, false, "250 ok\r\n");
+	close_both(&c);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_OVERLAP_MISMATCH));
+	CHECK_EQ_INT(e.n_txs[0], 1);
+	CHECK_EQ_INT(flow_table_stats(t)->overlap_mismatches, 1);
+	flow_table_free(t);
+}
+
+/* The segment with the end of data is lost; the server's 250 acknowledges past it: the end
+ * of data was in the gap and the message was committed. */
+static void test_eod_in_gap(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 44000, .ts = 1000000};
+	handshake(&c, 1, 5000);
+	say(&c, false, "220 mx\r\n");
+	say(&c, true, "EHLO c\r\n");
+	say(&c, false, "250 mx\r\n");
+	say(&c, true, "MAIL FROM:<a@x>\r\n");
+	say(&c, false, "250 ok\r\n");
+	say(&c, true, "RCPT TO:<b@y>\r\n");
+	say(&c, false, "250 ok\r\n");
+	say(&c, true, "DATA\r\n");
+	say(&c, false, "354 go\r\n");
+	say(&c, true, "hello\r\n");
+	c.cseq += 5; /* ".\r\n" and more: never captured */
+	say(&c, false, "250 queued\r\n");
+	say(&c, true, "QUIT\r\n");
+	say(&c, false, "221 bye\r\n");
+	close_both(&c);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_COMMITTED);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_COMMITTED);
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_TCP_GAP));
+	flow_table_free(t);
+}
+
+int main(void)
+{
+	RUN_TEST(test_port_reuse);
+	RUN_TEST(test_idle_timeout);
+	RUN_TEST(test_lru_eviction);
+	RUN_TEST(test_syn_flood);
+	RUN_TEST(test_first_bytes_never_arrive);
+	RUN_TEST(test_overlap_mismatch);
+	RUN_TEST(test_eod_in_gap);
+	TAP_EXIT();
+}
