@@ -6,16 +6,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-
 /* LINKTYPE_RAW: what files store for raw IP; libpcap normally maps it to DLT_RAW. */
 #define LINKTYPE_RAW 101
 

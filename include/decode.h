@@ -3,8 +3,20 @@
 #ifndef SMTPTRACE_DECODE_H
 #define SMTPTRACE_DECODE_H
 
+#include <pcap/dlt.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Link types newer than some libpcap headers (the numbers are fixed by tcpdump.org). */
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
 
 enum { DECODE_ADDR_MAX = 16 };
 

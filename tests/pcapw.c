@@ -11,16 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-
 #define PCAP_MAGIC_US 0xa1b2c3d4u /* microsecond timestamps */
 
 enum {

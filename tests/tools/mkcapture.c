@@ -8,16 +8,6 @@
 
 #include "pcapw.h"
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-
 enum {
 	SC_V6 = 1 << 0, /* IPv6 rather than IPv4 */
 	SC_IPV4_OPTIONS = 1 << 1,

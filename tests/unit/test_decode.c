@@ -8,16 +8,6 @@
 #include "pcapw.h"
 #include "tap.h"
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-
 enum { FRAME_CAP = 4096 };
 
 static const char mail_from[] = "MAIL FROM:<a@example.org>\r\n";
