@@ -279,8 +279,8 @@ static enum decode_status ipv4_decode(struct rd *r, struct tcp_seg *out)
 	    !rd_u8(&hdr, &proto) || !rd_be16(&hdr, &csum) || !rd_copy(&hdr, src, 4) ||
 	    !rd_copy(&hdr, dst, 4))
 		return DECODE_TRUNCATED;
-	/* Total length 0 is what Linux BIG TCP and some TSO captures show for a datagram
-	 * too large for the field: the captured bytes are all there is to go by. */
+	/* Total length 0 is what Linux BIG TCP and TSO captures show (the NIC fills it in
+	 * later): the captured bytes are all there is to go by (see strip_padding). */
 	if (totlen != 0 && totlen < hlen)
 		return DECODE_MALFORMED;
 	if (totlen != 0)
@@ -379,9 +379,28 @@ static enum decode_status tcp_decode(struct rd *r, struct tcp_seg *out)
 	return DECODE_OK;
 }
 
+/* An IPv4 datagram whose total length is 0 gives no length to cut Ethernet's padding at:
+ * in a frame of the minimum size, zero bytes after the TCP header are that padding, not
+ * data (a frame of 60 bytes carries 46 of IP). */
+static void strip_padding(struct rd ip, struct tcp_seg *out)
+{
+	enum { ETHER_MIN_IP_BYTES = 46 };
+	uint16_t totlen = 1;
+	if (!rd_skip(&ip, 2) || !rd_be16(&ip, &totlen) || totlen != 0 ||
+	    ip.len + 4 > ETHER_MIN_IP_BYTES)
+		return;
+	struct rd pay = {out->payload, out->payload_len};
+	uint8_t b;
+	while (rd_u8(&pay, &b))
+		if (b != 0)
+			return;
+	out->payload_len = 0;
+}
+
 static enum decode_status net_decode(uint16_t ethertype, struct rd *r, struct tcp_seg *out)
 {
 	enum decode_status st;
+	struct rd ip = *r;
 
 	if (ethertype == ETHERTYPE_IPV4)
 		st = ipv4_decode(r, out);
@@ -391,7 +410,10 @@ static enum decode_status net_decode(uint16_t ethertype, struct rd *r, struct tc
 		return DECODE_NOT_IP;
 	if (st != DECODE_OK)
 		return st;
-	return tcp_decode(r, out);
+	st = tcp_decode(r, out);
+	if (st == DECODE_OK && ethertype == ETHERTYPE_IPV4)
+		strip_padding(ip, out);
+	return st;
 }
 
 bool decode_dlt_supported(int dlt)

@@ -337,21 +337,28 @@ size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_
 		out->p = p;
 		out->len = n - 1;
 		out->total = n;
-	} else {
-		size_t room = cap - lb->len, copy = n < room ? n : room;
-		line_reserve(lb, lb->len + copy);
-		memcpy(lb->buf + lb->len, p, copy);
-		lb->len += (uint32_t)copy;
-		lb->overflow = lb->overflow || copy < n;
-		out->total = lb->len + (lb->overflow ? (uint64_t)cap : 0);
-		if (!*done)
-			return n;
-		out->p = lb->buf;
-		out->len = lb->len && lb->buf[lb->len - 1] == '\n' ? lb->len - 1 : lb->len;
-		out->total = lb->overflow ? (uint64_t)cap + 1 : lb->len;
+		out->crlf = out->len > 0 && p[out->len - 1] == '\r';
+		out->len -= out->crlf;
+		return n;
 	}
-	out->crlf = out->len > 0 && out->p[out->len - 1] == '\r';
-	if (out->crlf)
+	size_t room = cap - lb->len, copy = n < room ? n : room;
+	line_reserve(lb, lb->len + copy);
+	memcpy(lb->buf + lb->len, p, copy);
+	lb->len += (uint32_t)copy;
+	lb->overflow = lb->overflow || copy < n;
+	lb->total += n;
+	/* the byte before the LF, which may be past the cap or in an earlier segment */
+	bool cr_before = n >= 2 ? p[n - 2] == '\r' : lb->last_cr;
+	lb->last_cr = n >= 1 && p[n - 1] == '\r';
+	if (!*done)
+		return n;
+	out->p = lb->buf;
+	out->len = lb->len;
+	out->total = lb->total;
+	out->crlf = cr_before;
+	if (out->len && lb->buf[out->len - 1] == '\n')
+		out->len--;
+	if (out->crlf && out->len && lb->buf[out->len - 1] == '\r')
 		out->len--;
 	return n;
 }
@@ -359,6 +366,8 @@ size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_
 void smtp_line_reset(struct line_buf *lb)
 {
 	lb->len = 0;
+	lb->total = 0;
+	lb->last_cr = false;
 	lb->overflow = false;
 }
 
@@ -526,6 +535,10 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 {
 	(void)ts_us;
 	s->rec.end_reason = why;
+	/* a line past its cap that never ended is as long as any (RFC 5321 4.5.3.1) */
+	if ((s->cline.overflow && s->cmode != CM_TEXT) || s->sline.overflow ||
+	    (s->cmode == CM_TEXT && s->cline.total > SMTP_TEXT_LINE_MAX))
+		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
 	/* the server's direction is missing: read what the client sent as a server that
 	 * accepted it would have; the verdicts that need replies stay incomplete */
 	while (!s->rec.seen_server_bytes && s->hold_len && s->cmode == CM_HOLD) {

@@ -45,6 +45,8 @@ struct line_buf {
 	uint8_t *buf; /* grown on demand up to the line cap: most lines never need it */
 	uint32_t len, cap;
 	bool overflow; /* the line passed the cap: the rest up to LF is dropped */
+	bool last_cr;  /* the last byte taken so far was a CR */
+	uint64_t total; /* bytes of the line so far, kept or not */
 	uint64_t peer_acked; /* of the line's first byte */
 };
 

@@ -104,6 +104,10 @@ fi
 # and corpus capture must give the same verdicts as the original.
 . tests/impair-tests.sh
 
+# The bad-input matrix (tests/badinput/README.md): damaged files, absurd and lying lengths,
+# floods, endless input; each case's defined result, the normal sessions kept, bounded memory.
+. tests/badinput-tests.sh
+
 # The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
 . tests/conformance-tests.sh
 
