@@ -18,6 +18,7 @@ struct flow {
 	uint64_t serial;               /* creation order */
 	uint64_t closed_ts_us;
 	bool closed;
+	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
 	struct reasm reasm;
 	struct reasm_sink sink; /* ctx is this flow */
 	struct smtp_session *smtp;
@@ -202,6 +203,44 @@ static int client_end(const struct flow_table *t, const struct tcp_seg *seg)
 	return dport_srv ? 0 : 1;
 }
 
+/* Payload that starts like a reply line ("250 ", "220-", "354\r"): its sender is the server. */
+static bool looks_like_reply(const struct tcp_seg *seg)
+{
+	const uint8_t *p = seg->payload;
+	if (seg->payload_len < 4)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return p[0] >= '2' && p[0] <= '5' && (p[3] == ' ' || p[3] == '-' || p[3] == '\r');
+}
+
+/* A flow picked up mid-stream between two SMTP ports: --ports cannot say which end is the
+ * server, so the first data decides: the side that sends reply lines is the server. Only
+ * before any byte was delivered, when swapping the two ends changes nothing else. */
+static int settle_roles(struct flow *f, const struct tcp_seg *seg, int dir)
+{
+	if (!f->roles_guessed || seg->payload_len == 0)
+		return dir;
+	f->roles_guessed = false;
+	if (looks_like_reply(seg) == (dir == SMTP_TO_CLIENT))
+		return dir;
+	struct flow_info *i = &f->info;
+	struct decode_addr a = i->client;
+	uint16_t port = i->client_port;
+	i->client = i->server;
+	i->client_port = i->server_port;
+	i->server = a;
+	i->server_port = port;
+	uint64_t n = i->pkts[0];
+	i->pkts[0] = i->pkts[1];
+	i->pkts[1] = n;
+	struct reasm_half h = f->reasm.half[0];
+	f->reasm.half[0] = f->reasm.half[1];
+	f->reasm.half[1] = h;
+	return 1 - dir;
+}
+
 static uint64_t make_flow_id(const struct flow *f)
 {
 	uint64_t h = tuple_hash(&f->info.client, f->info.client_port, &f->info.server,
@@ -264,8 +303,10 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	i->flow_id = make_flow_id(f);
 	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
 	reasm_init(&f->reasm, &f->sink, &t->reasm_lim, &t->reasm_stats);
-	if (!(seg->flags & TCP_FLAG_SYN))
+	if (!(seg->flags & TCP_FLAG_SYN)) {
 		smtp_set_midstream(f->smtp);
+		f->roles_guessed = is_server_port(t, seg->sport) && is_server_port(t, seg->dport);
+	}
 	struct flow **b = bucket_of(t, seg);
 	f->hnext = *b;
 	*b = f;
@@ -342,6 +383,7 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 		f = flow_new(t, seg, cend);
 		dir = cend == 0 ? SMTP_TO_SERVER : SMTP_TO_CLIENT;
 	}
+	dir = settle_roles(f, seg, dir);
 	f->info.pkts[dir]++;
 	f->info.bytes[dir] += seg->payload_len;
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;

@@ -275,6 +275,46 @@ static void test_eod_in_gap(void)
 	flow_table_free(t);
 }
 
+/* Picked up mid-stream between two SMTP ports (25 and 587): --ports cannot tell the roles;
+ * the side that sends reply lines is the server, whatever the ports. */
+static void test_roles_from_replies(void)
+{
+	struct ended e;
+	struct flow_config cfg;
+	static const uint16_t ports[] = {25, 587};
+	flow_config_default(&cfg);
+	cfg.server_ports = ports;
+	cfg.n_server_ports = 2;
+	memset(&e, 0, sizeof(e));
+	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	/* the client uses source port 587 towards 25: by the destination port it would be
+	 * taken for the client anyway, so make the server's reply come first from port 587 */
+	struct conv c = {.t = t, .port = 587, .ts = 1000000, .cseq = 100, .sseq = 9000};
+	say(&c, false, "250 ok\r\n"); /* server (10.0.0.2:25)... */
+	say(&c, true, "QUIT\r\n");
+	say(&c, false, "221 bye\r\n");
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 587);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_QUIT);
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_MIDSTREAM));
+	flow_table_free(t);
+
+	/* the mirror: the server sits on 587, the client's source port is 25 */
+	memset(&e, 0, sizeof(e));
+	t = flow_table_new(&cfg, on_end, &e);
+	struct conv d = {.t = t, .port = 587, .ts = 1000000, .cseq = 100, .sseq = 9000};
+	/* here "client" (10.0.0.1:587) sends the replies: it is the server */
+	say(&d, true, "250 ok\r\n");
+	say(&d, false, "QUIT\r\n");
+	say(&d, true, "221 bye\r\n");
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 25);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_QUIT);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -284,5 +324,6 @@ int main(void)
 	RUN_TEST(test_first_bytes_never_arrive);
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);
+	RUN_TEST(test_roles_from_replies);
 	TAP_EXIT();
 }
