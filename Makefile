@@ -71,8 +71,8 @@ run: deps
 	./smtptrace -r samples/normal.pcap
 
 check: test-deps
-	@$(MAKE) --no-print-directory all unit tools
-	@$(MAKE) --no-print-directory SAN=1 all
+	@$(MAKE) --no-print-directory all unit tools fuzz-replay
+	@$(MAKE) --no-print-directory SAN=1 all fuzz-replay
 	@sh tests/run-tests.sh $(BUILD) ./$(PROG)
 
 # The benchmark: a generated capture of 20000 sessions (about 540 MB, tests/tools/mkbench.c),
@@ -90,3 +90,4 @@ install: all
 
 clean:
 	rm -rf build smtptrace
+include tests/fuzz/fuzz.mk

@@ -337,6 +337,15 @@ static void skip_acked_hole(struct reasm *r, int dir, uint32_t ack, uint64_t ts_
 	try_fin(r, dir);
 }
 
+static void release_half(struct reasm *r, struct reasm_half *h)
+{
+	while (h->held) {
+		struct reasm_held *s = h->held;
+		h->held = s->next;
+		held_free(r, h, s);
+	}
+}
+
 static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
 {
 	if (ack_valid && (!h->ack_valid || SEQ_DIFF(ack, h->last_ack) > 0)) {
@@ -362,6 +371,7 @@ void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t fl
 	if (h->closed)
 		return;
 	if (flags & TCP_FLAG_RST) {
+		release_half(r, h); /* the receiver will never read what was held */
 		h->closed = true;
 		r->sink->close(r->sink->ctx, dir, true, ts_us);
 		return;
@@ -399,12 +409,6 @@ void reasm_flush(struct reasm *r, uint64_t ts_us)
 
 void reasm_release(struct reasm *r)
 {
-	for (int dir = 0; dir < 2; dir++) {
-		struct reasm_half *h = &r->half[dir];
-		while (h->held) {
-			struct reasm_held *s = h->held;
-			h->held = s->next;
-			held_free(r, h, s);
-		}
-	}
+	for (int dir = 0; dir < 2; dir++)
+		release_half(r, &r->half[dir]);
 }

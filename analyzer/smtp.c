@@ -67,7 +67,8 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len)
 		len = SMTP_KEEP_TEXT;
 	free(b->data);
 	b->data = smtp_xcalloc(1, len + 1);
-	memcpy(b->data, p, len);
+	if (len)
+		memcpy(b->data, p, len);
 	b->len = (uint32_t)len;
 }
 
@@ -183,6 +184,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_bytes_free(&r->helo);
 	smtp_bytes_free(&r->auth_mechanism);
 	smtp_bytes_free(&s->helo_pending);
+	smtp_bytes_free(&s->reply.first.text); /* a reply that never ended */
 	smtp_smuggle_clear(&s->smug);
 	for (uint32_t i = 0; i < r->n_extensions; i++)
 		smtp_bytes_free(&r->extensions[i]);
@@ -415,6 +417,7 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 	if (dir == SMTP_TO_CLIENT) {
 		smtp_line_reset(&s->sline);
 		s->reply.active = false;
+		smtp_bytes_free(&s->reply.first.text);
 		s->server_offset += len;
 		s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
 		return;

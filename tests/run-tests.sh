@@ -108,6 +108,9 @@ fi
 # floods, endless input; each case's defined result, the normal sessions kept, bounded memory.
 . tests/badinput-tests.sh
 
+# The fuzz targets' committed corpora and crash reproducers, replayed by gcc builds (no clang).
+. tests/fuzz-tests.sh
+
 # The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
 . tests/conformance-tests.sh
 
