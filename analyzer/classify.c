@@ -7,29 +7,51 @@
 #define NAME(table, i) ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "unknown")
 
 static const char *const tx_outcome_names[] = {
-	"committed", "rejected", "reset", "aborted_by_quit", "abandoned_before_eod",
-	"eod_unacknowledged", "incomplete",
+    "committed",          "rejected",   "reset", "aborted_by_quit", "abandoned_before_eod",
+    "eod_unacknowledged", "incomplete",
 };
 static const char *const outcome_names[] = {
-	"tls", "incomplete", "abandoned_before_eod", "eod_unacknowledged", "rfc821_drop",
-	"closed_without_quit", "server_closed", "committed", "no_mail",
+    "tls",         "incomplete",          "abandoned_before_eod", "eod_unacknowledged",
+    "rfc821_drop", "closed_without_quit", "server_closed",        "committed",
+    "no_mail",
 };
 static const char *const close_names[] = {
-	"quit", "client_closed_without_quit", "server_closed", "idle_timeout", "capture_ended",
-	"unknown",
+    "quit",    "client_closed_without_quit", "server_closed", "idle_timeout", "capture_ended",
+    "unknown",
 };
 static const char *const style_names[] = {"unknown", "rfc821", "rfc5321"};
 static const char *const side_names[] = {"none", "client", "server"};
 static const char *const how_names[] = {"none", "fin", "rst"};
 static const char *const reject_names[] = {"none", "mail", "rcpt", "data", "eod"};
 
-const char *classify_tx_outcome_name(enum cls_tx_outcome o) { return NAME(tx_outcome_names, o); }
-const char *classify_outcome_name(enum cls_outcome o) { return NAME(outcome_names, o); }
-const char *classify_close_name(enum cls_close c) { return NAME(close_names, c); }
-const char *classify_style_name(enum cls_style s) { return NAME(style_names, s); }
-const char *classify_side_name(enum smtp_side s) { return NAME(side_names, s); }
-const char *classify_how_name(enum smtp_close_how h) { return NAME(how_names, h); }
-const char *classify_reject_at_name(enum smtp_reject_at r) { return NAME(reject_names, r); }
+const char *classify_tx_outcome_name(enum cls_tx_outcome o)
+{
+	return NAME(tx_outcome_names, o);
+}
+const char *classify_outcome_name(enum cls_outcome o)
+{
+	return NAME(outcome_names, o);
+}
+const char *classify_close_name(enum cls_close c)
+{
+	return NAME(close_names, c);
+}
+const char *classify_style_name(enum cls_style s)
+{
+	return NAME(style_names, s);
+}
+const char *classify_side_name(enum smtp_side s)
+{
+	return NAME(side_names, s);
+}
+const char *classify_how_name(enum smtp_close_how h)
+{
+	return NAME(how_names, h);
+}
+const char *classify_reject_at_name(enum smtp_reject_at r)
+{
+	return NAME(reject_names, r);
+}
 
 static bool is_tls(const struct smtp_record *rec)
 {
@@ -53,7 +75,8 @@ enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp
 	/* open when the connection ended: the close decides, unless the capture hid it */
 	if (!tx->closed_while_open || tx->gap_hid_end || is_tls(rec) || !rec->server_dir_seen)
 		return CLS_TX_INCOMPLETE;
-	if (tx->phase_at_close == SMTP_PH_EOD_SENT) /* RFC 1047: the reply never reached the client */
+	if (tx->phase_at_close ==
+	    SMTP_PH_EOD_SENT) /* RFC 1047: the reply never reached the client */
 		return CLS_TX_EOD_UNACKNOWLEDGED;
 	return CLS_TX_ABANDONED_BEFORE_EOD;
 }
@@ -114,13 +137,14 @@ static struct tx_tally tally(const struct smtp_record *rec)
 
 /* The headline, the first of DESIGN.md section 5's list that applies. */
 static enum cls_outcome headline(const struct smtp_record *rec, const struct cls_verdict *v,
-				 const struct tx_tally *t)
+                                 const struct tx_tally *t)
 {
 	bool ended = v->close == CLS_CLOSE_QUIT || v->close == CLS_CLOSE_CLIENT_WITHOUT_QUIT ||
-		     v->close == CLS_CLOSE_SERVER_CLOSED;
+	             v->close == CLS_CLOSE_SERVER_CLOSED;
 	if (is_tls(rec))
 		return CLS_OUT_TLS;
-	if (!ended || t->incomplete || !rec->server_dir_seen || (rec->gap_hid_end && !rec->quit_sent))
+	if (!ended || t->incomplete || !rec->server_dir_seen ||
+	    (rec->gap_hid_end && !rec->quit_sent))
 		return CLS_OUT_INCOMPLETE;
 	if (t->abandoned)
 		return CLS_OUT_ABANDONED_BEFORE_EOD;

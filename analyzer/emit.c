@@ -141,7 +141,7 @@ static void put_be16(uint8_t *p, uint16_t v)
 static void base64_encode(const uint8_t *in, size_t len, char *out)
 {
 	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t i, o = 0;
 	uint32_t v;
 
@@ -163,7 +163,7 @@ static void base64_encode(const uint8_t *in, size_t len, char *out)
 }
 
 void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct decode_addr *b,
-		       uint16_t bport, uint16_t seed, char *out, size_t outlen)
+                       uint16_t bport, uint16_t seed, char *out, size_t outlen)
 {
 	uint8_t digest[SHA1_DIGEST_LEN], hdr[2], tail[6];
 	char b64[4 * ((SHA1_DIGEST_LEN + 2) / 3) + 1];
@@ -242,8 +242,8 @@ static void format_ts(uint64_t us, char *out, size_t len)
 		gmtime_r(&sec, &tm);
 	}
 	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned int)(us % 1000000));
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (unsigned int)(us % 1000000));
 }
 
 static int set_ip(json_t *o, const char *key, const struct decode_addr *a)
@@ -488,11 +488,11 @@ static int set_trace(json_t *o, const struct smtp_record *rec)
 
 /* policy, anomalies, gap_bytes, and the counters */
 static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_record *rec,
-		    const struct cls_verdict *v)
+                    const struct cls_verdict *v)
 {
 	int rc = json_object_set_new(o, "policy",
-				     pair_json("rfc5321_delivered", v->rfc5321_delivered,
-					       "strict_quit_delivered", v->strict_quit_delivered));
+	                             pair_json("rfc5321_delivered", v->rfc5321_delivered,
+	                                       "strict_quit_delivered", v->strict_quit_delivered));
 
 	rc |= json_object_set_new(o, "anomalies", anomaly_list(rec->anomalies));
 	if (rec->lookalike != SMTP_LA_NONE) {
@@ -503,8 +503,8 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 	}
 	if (rec->gap_bytes[SMTP_TO_SERVER] || rec->gap_bytes[SMTP_TO_CLIENT])
 		rc |= json_object_set_new(o, "gap_bytes",
-					  pair_json("toserver", rec->gap_bytes[SMTP_TO_SERVER],
-						    "toclient", rec->gap_bytes[SMTP_TO_CLIENT]));
+		                          pair_json("toserver", rec->gap_bytes[SMTP_TO_SERVER],
+		                                    "toclient", rec->gap_bytes[SMTP_TO_CLIENT]));
 	rc |= set_uint(o, "commands", rec->commands);
 	rc |= set_uint(o, "replies", rec->replies);
 	if (rec->traced)
@@ -517,7 +517,7 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 }
 
 static json_t *session_json(const struct flow_info *info, const struct smtp_record *rec,
-			    const struct cls_verdict *v)
+                            const struct cls_verdict *v)
 {
 	json_t *o = json_object();
 	int rc = set_verdict(o, info, v);
@@ -539,7 +539,7 @@ static int set_filename(json_t *o, const char *name)
 }
 
 static json_t *record_json(const struct flow_info *info, const struct smtp_record *rec,
-			   const struct cls_verdict *v)
+                           const struct cls_verdict *v)
 {
 	char buf[EMIT_TS_LEN > EMIT_CID_LEN ? EMIT_TS_LEN : EMIT_CID_LEN];
 	json_t *o = json_object();
@@ -556,7 +556,7 @@ static json_t *record_json(const struct flow_info *info, const struct smtp_recor
 	rc |= set_str(o, "proto", "TCP");
 	rc |= set_str(o, "app_proto", "smtp");
 	emit_community_id(&info->client, info->client_port, &info->server, info->server_port, 0,
-			  buf, sizeof(buf));
+	                  buf, sizeof(buf));
 	if (buf[0])
 		rc |= set_str(o, "community_id", buf);
 	if (info->pcap_filename)
@@ -572,7 +572,7 @@ static void set_err(char *err, size_t errlen, const char *name, int errnum)
 {
 	if (err && errlen > 0)
 		snprintf(err, errlen, "OUTPUT: %s: %s", name,
-			 errnum ? strerror(errnum) : "write error");
+		         errnum ? strerror(errnum) : "write error");
 }
 
 /* Records fail once; later writes are refused. Returns -1. */
@@ -628,7 +628,7 @@ struct emit *emit_open(const char *path, char *err, size_t errlen)
 }
 
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
-		 const struct cls_verdict *v)
+                 const struct cls_verdict *v)
 {
 	json_t *root;
 	int rc, saved;

@@ -12,10 +12,10 @@
 #define FLOW_CLOSE_LINGER_US 2000000ULL
 
 struct flow {
-	struct flow *hnext;            /* hash chain */
-	struct flow *prev, *next;      /* LRU list while open, close list once closed */
+	struct flow *hnext;       /* hash chain */
+	struct flow *prev, *next; /* LRU list while open, close list once closed */
 	struct flow_info info;
-	uint64_t serial;               /* creation order */
+	uint64_t serial; /* creation order */
 	uint64_t closed_ts_us;
 	bool closed;
 	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
@@ -37,7 +37,7 @@ struct flow_table {
 	size_t n_buckets;
 	size_t n_flows;
 	uint64_t next_serial;
-	struct flow_list lru;    /* open flows, least recently used first */
+	struct flow_list lru;     /* open flows, least recently used first */
 	struct flow_list closing; /* closed flows, in close order */
 	struct reasm_limits reasm_lim;
 	struct reasm_stats reasm_stats;
@@ -98,7 +98,7 @@ static size_t addr_len(const struct decode_addr *a)
 
 /* A hash that is the same for both directions of a connection. */
 static uint64_t tuple_hash(const struct decode_addr *a, uint16_t ap, const struct decode_addr *b,
-			   uint16_t bp)
+                           uint16_t bp)
 {
 	uint64_t ha = hash_bytes(hash_bytes(0xcbf29ce484222325ULL, a->bytes, addr_len(a)), &ap, 2);
 	uint64_t hb = hash_bytes(hash_bytes(0xcbf29ce484222325ULL, b->bytes, addr_len(b)), &bp, 2);
@@ -130,7 +130,7 @@ static struct flow **bucket_of(struct flow_table *t, const struct tcp_seg *seg)
 }
 
 static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
-		      uint64_t ts_us)
+                      uint64_t ts_us)
 {
 	struct flow *f = ctx;
 	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, peer_acked, ts_us);
@@ -243,8 +243,8 @@ static int settle_roles(struct flow *f, const struct tcp_seg *seg, int dir)
 
 static uint64_t make_flow_id(const struct flow *f)
 {
-	uint64_t h = tuple_hash(&f->info.client, f->info.client_port, &f->info.server,
-				f->info.server_port);
+	uint64_t h =
+	    tuple_hash(&f->info.client, f->info.client_port, &f->info.server, f->info.server_port);
 	h = hash_bytes(h, &f->info.first_ts_us, sizeof(f->info.first_ts_us));
 	h = hash_bytes(h, &f->serial, sizeof(f->serial));
 	return h & ((1ULL << 51) - 1);
@@ -261,8 +261,8 @@ static void flow_free(struct flow_table *t, struct flow *f)
 
 static void unhash(struct flow_table *t, struct flow *f)
 {
-	uint64_t h = tuple_hash(&f->info.client, f->info.client_port, &f->info.server,
-				f->info.server_port);
+	uint64_t h =
+	    tuple_hash(&f->info.client, f->info.client_port, &f->info.server, f->info.server_port);
 	struct flow **pp = &t->buckets[h & (t->n_buckets - 1)];
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
@@ -276,7 +276,8 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	list_remove(f->closed ? &t->closing : &t->lru, f);
 	unhash(t, f);
 	reasm_flush(&f->reasm, t->now_us);
-	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0, f->info.pkts[SMTP_TO_CLIENT] > 0);
+	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
+	                    f->info.pkts[SMTP_TO_CLIENT] > 0);
 	smtp_finish(f->smtp, why, t->now_us);
 	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
 	flow_free(t, f);
@@ -392,7 +393,7 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 		list_append(&t->lru, f);
 	}
 	reasm_feed(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload, seg->payload_len,
-		   seg->ts_us);
+	           seg->ts_us);
 	/* after a reset the flow lingers: the other side's last segments may still come */
 	mark_closed_if_done(t, f, (seg->flags & TCP_FLAG_RST) != 0);
 }

@@ -43,32 +43,32 @@ struct run {
 };
 
 static const char usage_text[] =
-	"Usage: smtptrace [-r FILE]... [options] [BPF expression]\n"
-	"Reads SMTP sessions from packet captures and writes one JSON object per session.\n"
-	"\n"
-	"  -r, --read FILE        read packets from FILE (pcap or pcapng, plain or gzip);\n"
-	"                         '-' is standard input; may repeat: files are read in order\n"
-	"                         into one flow table\n"
-	"  -o, --output FILE      write JSON Lines to FILE (default: standard output)\n"
-	"      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525)\n"
-	"      --idle-timeout SEC end a session after SEC seconds of packet time without a\n"
-	"                         packet (default 600, RFC 5321 4.5.3.2)\n"
-	"      --max-flows N      connections tracked at once; the least recently used is\n"
-	"                         ended first (default 65536)\n"
-	"      --max-held BYTES   out-of-order bytes held per connection (default 1048576)\n"
-	"      --max-reasm-memory BYTES  out-of-order bytes held by all connections together\n"
-	"                         (default 268435456)\n"
-	"      --max-line BYTES   longest line kept whole (default 4096)\n"
-	"      --max-rcpts N      recipients kept per transaction (default 1000)\n"
-	"      --max-transactions N  transactions kept per session (default 1000)\n"
-	"      --max-pending N    commands awaiting a reply (default 1000)\n"
-	"      --trace            add each session's command verbs and reply codes, in order\n"
-	"      --stats            print counters to standard error at the end\n"
-	"  -h, --help             show this help and exit\n"
-	"  -V, --version          show the version and exit\n"
-	"\n"
-	"A BPF expression (as for tcpdump) after the options selects packets.\n"
-	"Exit status: 0 success, 1 runtime error, 2 usage error or unreadable input.\n";
+    "Usage: smtptrace [-r FILE]... [options] [BPF expression]\n"
+    "Reads SMTP sessions from packet captures and writes one JSON object per session.\n"
+    "\n"
+    "  -r, --read FILE        read packets from FILE (pcap or pcapng, plain or gzip);\n"
+    "                         '-' is standard input; may repeat: files are read in order\n"
+    "                         into one flow table\n"
+    "  -o, --output FILE      write JSON Lines to FILE (default: standard output)\n"
+    "      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525)\n"
+    "      --idle-timeout SEC end a session after SEC seconds of packet time without a\n"
+    "                         packet (default 600, RFC 5321 4.5.3.2)\n"
+    "      --max-flows N      connections tracked at once; the least recently used is\n"
+    "                         ended first (default 65536)\n"
+    "      --max-held BYTES   out-of-order bytes held per connection (default 1048576)\n"
+    "      --max-reasm-memory BYTES  out-of-order bytes held by all connections together\n"
+    "                         (default 268435456)\n"
+    "      --max-line BYTES   longest line kept whole (default 4096)\n"
+    "      --max-rcpts N      recipients kept per transaction (default 1000)\n"
+    "      --max-transactions N  transactions kept per session (default 1000)\n"
+    "      --max-pending N    commands awaiting a reply (default 1000)\n"
+    "      --trace            add each session's command verbs and reply codes, in order\n"
+    "      --stats            print counters to standard error at the end\n"
+    "  -h, --help             show this help and exit\n"
+    "  -V, --version          show the version and exit\n"
+    "\n"
+    "A BPF expression (as for tcpdump) after the options selects packets.\n"
+    "Exit status: 0 success, 1 runtime error, 2 usage error or unreadable input.\n";
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
 {
@@ -133,27 +133,36 @@ static char *join_args(int argc, char **argv)
 }
 
 enum {
-	OPT_PORTS = 256, OPT_IDLE, OPT_MAX_FLOWS, OPT_MAX_HELD, OPT_MAX_MEMORY, OPT_MAX_LINE, OPT_MAX_RCPTS,
-	OPT_MAX_TXS, OPT_MAX_PENDING, OPT_STATS, OPT_TRACE,
+	OPT_PORTS = 256,
+	OPT_IDLE,
+	OPT_MAX_FLOWS,
+	OPT_MAX_HELD,
+	OPT_MAX_MEMORY,
+	OPT_MAX_LINE,
+	OPT_MAX_RCPTS,
+	OPT_MAX_TXS,
+	OPT_MAX_PENDING,
+	OPT_STATS,
+	OPT_TRACE,
 };
 
 static const struct option long_opts[] = {
-	{"read", required_argument, NULL, 'r'},
-	{"output", required_argument, NULL, 'o'},
-	{"ports", required_argument, NULL, OPT_PORTS},
-	{"idle-timeout", required_argument, NULL, OPT_IDLE},
-	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
-	{"max-held", required_argument, NULL, OPT_MAX_HELD},
-	{"max-reasm-memory", required_argument, NULL, OPT_MAX_MEMORY},
-	{"max-line", required_argument, NULL, OPT_MAX_LINE},
-	{"max-rcpts", required_argument, NULL, OPT_MAX_RCPTS},
-	{"max-transactions", required_argument, NULL, OPT_MAX_TXS},
-	{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
-	{"stats", no_argument, NULL, OPT_STATS},
-	{"trace", no_argument, NULL, OPT_TRACE},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"read", required_argument, NULL, 'r'},
+    {"output", required_argument, NULL, 'o'},
+    {"ports", required_argument, NULL, OPT_PORTS},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"max-held", required_argument, NULL, OPT_MAX_HELD},
+    {"max-reasm-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {"max-rcpts", required_argument, NULL, OPT_MAX_RCPTS},
+    {"max-transactions", required_argument, NULL, OPT_MAX_TXS},
+    {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"trace", no_argument, NULL, OPT_TRACE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Applies one long-only limit option. */
@@ -162,7 +171,8 @@ static void set_limit(struct options *o, int opt, const char *arg)
 	struct smtp_limits *l = &o->flow.smtp;
 	switch (opt) {
 	case OPT_IDLE:
-		o->flow.idle_timeout_us = parse_number("--idle-timeout", arg, 1, 86400 * 365) * 1000000;
+		o->flow.idle_timeout_us =
+		    parse_number("--idle-timeout", arg, 1, 86400 * 365) * 1000000;
 		break;
 	case OPT_MAX_FLOWS:
 		o->flow.max_flows = parse_number("--max-flows", arg, 1, 1 << 24);
@@ -229,7 +239,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->n_inputs == 0)
 		usage_error("no input: give a capture file with -r FILE (or -r - for %s)",
-			    "standard input");
+		            "standard input");
 	o->bpf = optind < argc ? join_args(argc - optind, argv + optind) : NULL;
 }
 
@@ -312,7 +322,8 @@ int main(int argc, char **argv)
 		stats_print(stderr, &run.stats, flow_table_stats(t));
 	flow_table_free(t);
 	if (run.write_failed) {
-		if (run.write_errno != EPIPE) /* a reader that stopped early is not an error to report */
+		if (run.write_errno !=
+		    EPIPE) /* a reader that stopped early is not an error to report */
 			fprintf(stderr, "smtptrace: %s\n", emit_error(run.out));
 		status = EXIT_RUNTIME;
 	}

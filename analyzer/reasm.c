@@ -27,7 +27,7 @@ struct reasm_held {
 };
 
 void reasm_init(struct reasm *r, const struct reasm_sink *sink, const struct reasm_limits *lim,
-		struct reasm_stats *stats)
+                struct reasm_stats *stats)
 {
 	memset(r, 0, sizeof(*r));
 	r->sink = sink;
@@ -63,7 +63,7 @@ uint64_t reasm_peer_acked(const struct reasm *r, int dir)
 }
 
 static void deliver(struct reasm *r, int dir, const uint8_t *p, uint32_t len, uint64_t peer_acked,
-		    uint64_t ts_us)
+                    uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	h->next += len;
@@ -81,7 +81,7 @@ static void held_free(struct reasm *r, struct reasm_half *h, struct reasm_held *
 
 /* Compares n bytes of a held copy with a later copy of the same place; the held one is kept. */
 static void note_overlap(struct reasm *r, int dir, const uint8_t *held, const uint8_t *later,
-			 size_t n)
+                         size_t n)
 {
 	r->stats->overlaps++;
 	if (memcmp(held, later, n) != 0) {
@@ -115,7 +115,7 @@ static void deliver_first_held(struct reasm *r, int dir, const uint8_t *later, u
 		if (later)
 			note_overlap(r, dir, s->data + in, later, left < n ? left : n);
 		deliver(r, dir, s->data + in, left, acked_offset(r, dir, s->ack_valid, s->ack),
-			s->ts_us);
+		        s->ts_us);
 	}
 	held_free(r, h, s);
 }
@@ -132,7 +132,7 @@ static void drain_held(struct reasm *r, int dir)
  * seq. Where a held segment covers part of it, that held copy is delivered instead and each
  * such overlap compared: a held list has no overlaps, so every held segment is met here. */
 static void deliver_range(struct reasm *r, int dir, uint32_t seq, const uint8_t *p, uint32_t len,
-			  uint64_t peer_acked, uint64_t ts_us)
+                          uint64_t peer_acked, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	for (;;) {
@@ -152,8 +152,8 @@ static void deliver_range(struct reasm *r, int dir, uint32_t seq, const uint8_t 
 }
 
 static struct reasm_held *held_new(struct reasm *r, struct reasm_half *h, uint32_t seq,
-				   const uint8_t *p, uint32_t len, uint32_t ack, bool ack_valid,
-				   uint64_t ts_us)
+                                   const uint8_t *p, uint32_t len, uint32_t ack, bool ack_valid,
+                                   uint64_t ts_us)
 {
 	struct reasm_held *s = malloc(sizeof(*s) + len);
 	if (!s)
@@ -192,7 +192,7 @@ static void skip_hole(struct reasm *r, int dir, uint32_t to, uint64_t ts_us)
 /* Bytes of [seq, seq + len) that no held segment covers yet, which is what holding it adds,
  * and in how many pieces; hold() below cuts it the same way. */
 static uint32_t held_uncovered(const struct reasm_half *h, uint32_t seq, uint32_t len,
-			       size_t *pieces)
+                               size_t *pieces)
 {
 	int64_t at = 0; /* offset in the segment up to which every byte is accounted for */
 	uint32_t add = 0;
@@ -234,7 +234,7 @@ static void give_up_hole(struct reasm *r, int dir, uint32_t seq, uint64_t ts_us)
 
 /* Inserts the parts of [seq, seq+len) that no held segment covers yet (first copy wins). */
 static void hold(struct reasm *r, int dir, uint32_t seq, const uint8_t *p, uint32_t len,
-		 uint32_t ack, bool ack_valid, uint64_t ts_us)
+                 uint32_t ack, bool ack_valid, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	struct reasm_held **link = &h->held;
@@ -281,7 +281,7 @@ static bool fits(const struct reasm *r, uint32_t add, size_t pieces)
 /* A segment's payload: delivered from next on, dropped when it brings nothing new, held when
  * ahead and within the caps; otherwise holes are given up until it fits or is next. */
 static void segment_data(struct reasm *r, int dir, uint32_t seq, uint32_t ack, bool ack_valid,
-			 const uint8_t *p, uint32_t len, uint64_t ts_us)
+                         const uint8_t *p, uint32_t len, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	for (;;) {
@@ -291,7 +291,7 @@ static void segment_data(struct reasm *r, int dir, uint32_t seq, uint32_t ack, b
 				r->stats->retransmitted++;
 			else
 				deliver_range(r, dir, seq, p, len,
-					      acked_offset(r, dir, ack_valid, ack), ts_us);
+				              acked_offset(r, dir, ack_valid, ack), ts_us);
 			return;
 		}
 		size_t pieces;
@@ -355,7 +355,7 @@ static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
 }
 
 void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
-		const uint8_t *payload, uint32_t len, uint64_t ts_us)
+                const uint8_t *payload, uint32_t len, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	bool ack_valid = (flags & TCP_FLAG_ACK) != 0;

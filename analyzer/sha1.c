@@ -57,8 +57,7 @@ static void sha1_block(uint32_t h[5], const uint8_t *p)
 
 void sha1_init(struct sha1_ctx *c)
 {
-	static const uint32_t iv[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
-					0xc3d2e1f0 };
+	static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
 
 	memcpy(c->h, iv, sizeof(iv));
 	c->len = 0;
@@ -89,7 +88,7 @@ void sha1_update(struct sha1_ctx *c, const void *data, size_t len)
 void sha1_final(struct sha1_ctx *c, uint8_t out[SHA1_DIGEST_LEN])
 {
 	uint64_t bits = c->len * 8;
-	uint8_t pad[SHA1_BLOCK_LEN + 8] = { 0x80 };
+	uint8_t pad[SHA1_BLOCK_LEN + 8] = {0x80};
 	size_t padlen = (c->fill < 56 ? 56 : 120) - c->fill;
 	unsigned int i;
 

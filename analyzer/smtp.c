@@ -9,16 +9,30 @@
 #include <string.h>
 
 static const char *const anomaly_names[SMTP_AN_COUNT] = {
-	"early_talker", "pipelining_unadvertised", "data_before_354", "residue_after_eod",
-	"unstuffed_dot", "bare_lf", "bare_cr", "smuggling_eod", "repeated_errors",
-	"unknown_command", "line_too_long", "auth_attempt", "bdat", "midstream", "tcp_gap",
-	"overlap_mismatch", "reply_without_command", "limit_reached",
+    "early_talker",
+    "pipelining_unadvertised",
+    "data_before_354",
+    "residue_after_eod",
+    "unstuffed_dot",
+    "bare_lf",
+    "bare_cr",
+    "smuggling_eod",
+    "repeated_errors",
+    "unknown_command",
+    "line_too_long",
+    "auth_attempt",
+    "bdat",
+    "midstream",
+    "tcp_gap",
+    "overlap_mismatch",
+    "reply_without_command",
+    "limit_reached",
 };
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)
 {
 	static const char *const names[] = {"", "<LF>.<LF>", "<CR><LF>.<LF>", "<LF>.<CR><LF>",
-					    "<CR>.<CR>"};
+	                                    "<CR>.<CR>"};
 	return (unsigned)la < sizeof(names) / sizeof(names[0]) ? names[la] : "";
 }
 
@@ -116,7 +130,8 @@ void smtp_trace_code(struct smtp_session *s, uint16_t code)
 		return;
 	}
 	if (r->n_trace_codes % 64 == 0)
-		r->trace_codes = smtp_xrealloc(r->trace_codes, (r->n_trace_codes + 64) * sizeof(uint16_t));
+		r->trace_codes =
+		    smtp_xrealloc(r->trace_codes, (r->n_trace_codes + 64) * sizeof(uint16_t));
 	r->trace_codes[r->n_trace_codes++] = code;
 }
 
@@ -314,7 +329,6 @@ void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p,
 
 /* ---- line framing (both directions) ---- */
 
-
 static void line_reserve(struct line_buf *lb, size_t need)
 {
 	if (need <= lb->cap)
@@ -330,7 +344,7 @@ static void line_reserve(struct line_buf *lb, size_t need)
  * split across segments is copied, up to the cap. Returns the bytes consumed; *done tells
  * whether a line is complete in *out. */
 size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,
-			struct line *out, bool *done)
+                      struct line *out, bool *done)
 {
 	const uint8_t *lf = memchr(p, '\n', len);
 	size_t n = lf ? (size_t)(lf - p) + 1 : len;
@@ -383,7 +397,7 @@ static bool looks_like_tls(const uint8_t *p, size_t len)
 }
 
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
-	       uint64_t peer_acked, uint64_t ts_us)
+               uint64_t peer_acked, uint64_t ts_us)
 {
 	if (len == 0)
 		return;
@@ -426,7 +440,8 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 	s->cpos += len;
 	s->client_offset += len;
 	if (s->cmode == CM_TEXT)
-		s->text_gap = true; /* a reply while still in text will say the end was in the gap */
+		s->text_gap =
+		    true; /* a reply while still in text will say the end was in the gap */
 	if (s->cmode == CM_BDAT) {
 		uint64_t n = len < s->bdat_left ? len : s->bdat_left;
 		s->bdat_left -= n;
@@ -470,7 +485,7 @@ static void close_open_txs(struct smtp_session *s, bool by_client)
 }
 
 void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
-		uint64_t ts_us)
+                uint64_t ts_us)
 {
 	struct smtp_record *r = &s->rec;
 	enum smtp_side side = dir == SMTP_TO_SERVER ? SMTP_SIDE_CLIENT : SMTP_SIDE_SERVER;

@@ -13,7 +13,7 @@
  * reached it. After the greeting that is talking early; after any other reply it is
  * pipelining, legal only once an EHLO reply advertised PIPELINING (RFC 2920). */
 void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-			bool by_order)
+                        bool by_order)
 {
 	enum smtp_anomaly an;
 	if (kind == PK_GREETING)
@@ -36,7 +36,7 @@ static void check_pipelined(struct smtp_session *s, uint64_t acked)
 	if (s->pq_len > 0) {
 		if (acked == UINT64_MAX)
 			smtp_note_overtook(s, smtp_pq_at(s, s->pq_len - 1)->kind,
-					   smtp_pq_at(s, s->pq_len - 1)->verb, true);
+			                   smtp_pq_at(s, s->pq_len - 1)->verb, true);
 		return;
 	}
 	if (acked != UINT64_MAX && acked < s->last_reply_end)
@@ -121,7 +121,7 @@ static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struc
  * reply to the end of data are residue when they are not commands, or when PIPELINING
  * was not advertised (RFC 2920 allows pipelined commands only then). */
 static void check_residue(struct smtp_session *s, const uint8_t *line, size_t len,
-			  enum smtp_verb verb, uint64_t acked)
+                          enum smtp_verb verb, uint64_t acked)
 {
 	if (s->eod_tx < 0)
 		return;
@@ -139,7 +139,8 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 	} else {
 		s->residue++;
 	}
-	bool by_ack = acked != UINT64_MAX && acked < s->last_reply_end && s->last_done.kind == PK_EOD;
+	bool by_ack =
+	    acked != UINT64_MAX && acked < s->last_reply_end && s->last_done.kind == PK_EOD;
 	bool by_order = s->eod_pending > 0;
 	if (!(by_ack || by_order) || (verb != SMTP_V_UNKNOWN && s->rec.pipelining_advertised))
 		return;
@@ -193,7 +194,8 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	case SMTP_V_AUTH:
 		smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
 		/* the mechanism only: an initial response after it is a credential */
-		smtp_bytes_set(&s->rec.auth_mechanism, c.arg, smtp_first_word_len(c.arg, c.arg_len));
+		smtp_bytes_set(&s->rec.auth_mechanism, c.arg,
+		               smtp_first_word_len(c.arg, c.arg_len));
 		s->cmode = CM_HOLD;
 		s->hold_verb = c.verb;
 		break;
@@ -275,7 +277,7 @@ void smtp_smuggle_clear(struct smuggle *sm)
 }
 
 static void shadow_add(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-		       const uint8_t *arg, size_t len)
+                       const uint8_t *arg, size_t len)
 {
 	struct smuggle *sm = &s->smug;
 	if (sm->n == SMTP_SHADOW_MAX)
@@ -312,7 +314,7 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 /* cr: the first CR inside the line, NULL when none (most lines: then no search). For
  * <CR>.<CR>, *rest gets the bytes after it: a lenient server reads them as a command. */
 static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, const uint8_t *cr,
-					  struct line *rest)
+                                          struct line *rest)
 {
 	if (is_dot_line(l) && !l->crlf)
 		return prev_crlf ? SMTP_LA_CRLF_DOT_LF : SMTP_LA_LF_DOT_LF;
@@ -331,7 +333,7 @@ static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, 
 /* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
  * data to a lenient one. The first starts the lenient reading of what follows. */
 static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
-			   const uint8_t *cr)
+                           const uint8_t *cr)
 {
 	struct line rest = {0};
 	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
@@ -382,8 +384,10 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		s->eod_tx = s->cur_tx;
 		s->residue = 0;
 		s->unstuffed_open = true;
-		smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = acked,
-						 .decide_smuggle = decide});
+		smtp_pq_push(s, (struct pending){.kind = PK_EOD,
+		                                 .tx = s->cur_tx,
+		                                 .peer_acked = acked,
+		                                 .decide_smuggle = decide});
 		if (tx) {
 			tx->phase = SMTP_PH_EOD_SENT;
 			tx->eod_ts_us = ts;
@@ -431,7 +435,7 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 /* Text lines in message text can be long and are never kept: the line buffer is used
  * only to see the line's first bytes and its end. */
 static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked,
-			uint64_t ts)
+                        uint64_t ts)
 {
 	struct line l;
 	bool done;

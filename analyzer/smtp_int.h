@@ -10,13 +10,13 @@
 
 #include "smtp.h"
 
-#define SMTP_CMD_LINE_MAX 512  /* RFC 5321 4.5.3.1.4, including CRLF */
-#define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6, including CRLF */
-#define SMTP_REPLY_LINE_MAX 512 /* RFC 5321 4.5.3.1.5, including CRLF */
-#define SMTP_KEEP_TEXT 512     /* bytes of any wire text kept in the record */
-#define SMTP_HOLD_MAX (256 * 1024) /* client bytes held while a reply decides their meaning */
-#define SMTP_ERROR_RUN 3       /* 5xx replies in a row that make repeated_errors */
-#define SMTP_SHADOW_MAX 16     /* commands followed in the lenient reading of smuggled text */
+#define SMTP_CMD_LINE_MAX   512          /* RFC 5321 4.5.3.1.4, including CRLF */
+#define SMTP_TEXT_LINE_MAX  1000         /* RFC 5321 4.5.3.1.6, including CRLF */
+#define SMTP_REPLY_LINE_MAX 512          /* RFC 5321 4.5.3.1.5, including CRLF */
+#define SMTP_KEEP_TEXT      512          /* bytes of any wire text kept in the record */
+#define SMTP_HOLD_MAX       (256 * 1024) /* client bytes held while a reply decides their meaning */
+#define SMTP_ERROR_RUN      3            /* 5xx replies in a row that make repeated_errors */
+#define SMTP_SHADOW_MAX     16 /* commands followed in the lenient reading of smuggled text */
 
 enum client_mode {
 	CM_COMMAND,   /* command lines */
@@ -44,9 +44,9 @@ struct pending {
 struct line_buf {
 	uint8_t *buf; /* grown on demand up to the line cap: most lines never need it */
 	uint32_t len, cap;
-	bool overflow; /* the line passed the cap: the rest up to LF is dropped */
-	bool last_cr;  /* the last byte taken so far was a CR */
-	uint64_t total; /* bytes of the line so far, kept or not */
+	bool overflow;       /* the line passed the cap: the rest up to LF is dropped */
+	bool last_cr;        /* the last byte taken so far was a CR */
+	uint64_t total;      /* bytes of the line so far, kept or not */
 	uint64_t peer_acked; /* of the line's first byte */
 };
 
@@ -65,7 +65,7 @@ struct reply_acc {
 struct shadow_cmd {
 	enum pending_kind kind; /* PK_COMMAND, or PK_EOD for a smuggled message's end */
 	enum smtp_verb verb;
-	struct smtp_bytes arg;  /* the path of MAIL and RCPT */
+	struct smtp_bytes arg; /* the path of MAIL and RCPT */
 };
 
 struct smuggle {
@@ -80,10 +80,10 @@ struct smuggle {
 /* Scanner state inside DATA message text. */
 struct text_state {
 	uint32_t line_len;
-	uint8_t head[3];      /* first bytes of the current line */
-	bool prev_crlf;       /* the previous line ended in CRLF (true at the start) */
-	bool last_was_cr;     /* last byte seen was CR */
-	bool first_line;      /* the next line is the first of the text */
+	uint8_t head[3];       /* first bytes of the current line */
+	bool prev_crlf;        /* the previous line ended in CRLF (true at the start) */
+	bool last_was_cr;      /* last byte seen was CR */
+	bool first_line;       /* the next line is the first of the text */
 	uint64_t reply354_end; /* server offset just after the 354 */
 };
 
@@ -99,14 +99,14 @@ struct smtp_session {
 	uint8_t *hold;
 	size_t hold_len;
 	uint64_t hold_acked;
-	uint64_t hold_pos;    /* client stream offset of the first held byte */
+	uint64_t hold_pos;        /* client stream offset of the first held byte */
 	enum smtp_verb hold_verb; /* the command whose reply decides how held bytes read */
-	uint64_t cpos;        /* client stream offset of the bytes being read */
-	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
+	uint64_t cpos;            /* client stream offset of the bytes being read */
+	uint64_t line_end_pos;    /* client stream offset just after the line being acted on */
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
-	bool helo_first; /* rec.helo holds the first EHLO/HELO, not yet accepted */
-	bool text_gap;   /* client bytes were lost while in message text */
-	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
+	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
+	bool text_gap;                  /* client bytes were lost while in message text */
+	struct pending *pq;             /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;
 	int64_t cur_tx; /* index of the open transaction, -1 when none */
@@ -121,12 +121,12 @@ struct smtp_session {
 	/* anomalies inferred from capture order alone, kept only if the direction they rest on
 	 * turns out to be in the capture: [dir] is the direction whose absence voids them */
 	uint64_t inferred[2];
-	int64_t eod_tx;      /* the transaction of the last end of data, -1 before any */
-	uint32_t residue;    /* non-command lines since that end of data */
-	bool unstuffed_open; /* only non-command lines since that end of data */
-	uint32_t eod_pending; /* ends of data in the queue, awaiting their replies */
-	uint64_t server_offset; /* server bytes processed */
-	uint64_t last_reply_end; /* server offset at the end of the last complete reply */
+	int64_t eod_tx;           /* the transaction of the last end of data, -1 before any */
+	uint32_t residue;         /* non-command lines since that end of data */
+	bool unstuffed_open;      /* only non-command lines since that end of data */
+	uint32_t eod_pending;     /* ends of data in the queue, awaiting their replies */
+	uint64_t server_offset;   /* server bytes processed */
+	uint64_t last_reply_end;  /* server offset at the end of the last complete reply */
 	struct pending last_done; /* the command the last complete reply answered */
 	uint64_t client_ts;
 };
@@ -164,14 +164,14 @@ void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p,
 
 /* line framing, both directions */
 size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,
-		      struct line *out, bool *done);
+                      struct line *out, bool *done);
 void smtp_line_reset(struct line_buf *lb);
 
 /* the two directions */
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
 void smtp_release_hold(struct smtp_session *s);
 void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-			bool by_order);
+                        bool by_order);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
 
 /* smuggling: the lenient reading (smtp_client.c) and the decision (smtp_reply.c) */

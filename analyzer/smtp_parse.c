@@ -11,11 +11,11 @@ struct verb_name {
 };
 
 static const struct verb_name verb_names[] = {
-	{"EHLO", SMTP_V_EHLO}, {"HELO", SMTP_V_HELO}, {"MAIL", SMTP_V_MAIL},
-	{"RCPT", SMTP_V_RCPT}, {"DATA", SMTP_V_DATA}, {"BDAT", SMTP_V_BDAT},
-	{"RSET", SMTP_V_RSET}, {"NOOP", SMTP_V_NOOP}, {"VRFY", SMTP_V_VRFY},
-	{"EXPN", SMTP_V_EXPN}, {"HELP", SMTP_V_HELP}, {"QUIT", SMTP_V_QUIT},
-	{"STARTTLS", SMTP_V_STARTTLS}, {"AUTH", SMTP_V_AUTH},
+    {"EHLO", SMTP_V_EHLO},         {"HELO", SMTP_V_HELO}, {"MAIL", SMTP_V_MAIL},
+    {"RCPT", SMTP_V_RCPT},         {"DATA", SMTP_V_DATA}, {"BDAT", SMTP_V_BDAT},
+    {"RSET", SMTP_V_RSET},         {"NOOP", SMTP_V_NOOP}, {"VRFY", SMTP_V_VRFY},
+    {"EXPN", SMTP_V_EXPN},         {"HELP", SMTP_V_HELP}, {"QUIT", SMTP_V_QUIT},
+    {"STARTTLS", SMTP_V_STARTTLS}, {"AUTH", SMTP_V_AUTH},
 };
 
 const char *smtp_verb_name(enum smtp_verb v)
@@ -65,7 +65,7 @@ void smtp_parse_command(const uint8_t *line, size_t len, struct smtp_command *ou
 }
 
 bool smtp_parse_path(const uint8_t *arg, size_t len, const char *keyword, const uint8_t **path,
-		     size_t *path_len, const uint8_t **params, size_t *params_len)
+                     size_t *path_len, const uint8_t **params, size_t *params_len)
 {
 	size_t kw = strlen(keyword) - 1; /* without the colon */
 	size_t i = 0;

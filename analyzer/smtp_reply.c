@@ -70,7 +70,8 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 		}
 		s->text.reply354_end = s->last_reply_end;
 		s->text.first_line = true;
-		if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
+		if (s->hold_len &&
+		    (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
 			smtp_note_tx(s, SMTP_AN_DATA_BEFORE_354);
 			s->text.first_line = false;
 		}
@@ -84,7 +85,8 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 	smtp_release_hold(s);
 }
 
-static void reply_tx_step(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+static void reply_tx_step(struct smtp_session *s, const struct pending *p,
+                          const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	bool ok = r->code / 100 == 2;
@@ -140,7 +142,8 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 	}
 }
 
-static void reply_session(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+static void reply_session(struct smtp_session *s, const struct pending *p,
+                          const struct smtp_reply *r)
 {
 	if (p->shadow)
 		return;
@@ -184,15 +187,15 @@ static void reply_session(struct smtp_session *s, const struct pending *p, const
 	}
 }
 
-static void dispatch_reply(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+static void dispatch_reply(struct smtp_session *s, const struct pending *p,
+                           const struct smtp_reply *r)
 {
 	if (p->kind == PK_GREETING)
 		reply_greeting(s, r);
 	else if (p->kind == PK_EOD) {
 		reply_eod(s, p, r);
 		s->smug.deciding = p->decide_smuggle;
-	}
-	else if (p->verb == SMTP_V_DATA)
+	} else if (p->verb == SMTP_V_DATA)
 		reply_data(s, p, r);
 	else if (p->verb == SMTP_V_MAIL || p->verb == SMTP_V_RCPT || p->verb == SMTP_V_BDAT)
 		reply_tx_step(s, p, r);
@@ -232,8 +235,11 @@ static int64_t adopt_shadow(struct smtp_session *s)
 	s->cur_tx = -1;
 	for (uint32_t i = 0; i < sm->n; i++) {
 		const struct shadow_cmd *c = &sm->cmds[i];
-		q[i] = (struct pending){.kind = c->kind, .verb = c->verb, .shadow = true,
-					.peer_acked = UINT64_MAX, .tx = tx};
+		q[i] = (struct pending){.kind = c->kind,
+		                        .verb = c->verb,
+		                        .shadow = true,
+		                        .peer_acked = UINT64_MAX,
+		                        .tx = tx};
 		if (c->kind == PK_COMMAND && c->verb == SMTP_V_MAIL && s->cur_tx < 0) {
 			struct smtp_tx *t = smtp_tx_open(s);
 			t->smuggled = true;
@@ -281,7 +287,7 @@ bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code)
 	struct smuggle *sm = &s->smug;
 	const struct pending *next = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	bool lenient = sm->n > 0 && plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
-		       (!next || !plausible(next->kind, next->verb, code));
+	               (!next || !plausible(next->kind, next->verb, code));
 	s->rec.lookalike_acted = lenient ? SMTP_ACTED_YES : SMTP_ACTED_NO;
 	if (lenient)
 		adopt_shadow(s);
@@ -304,7 +310,8 @@ static void count_errors(struct smtp_session *s, uint16_t code)
 static void eod_in_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
-	smtp_pq_push(s, (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
+	smtp_pq_push(s,
+	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
 	if (tx)
 		tx->phase = SMTP_PH_EOD_SENT;
 	s->cmode = CM_COMMAND;
@@ -342,8 +349,8 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	s->reply.active = false;
 	s->rec.replies++;
 	smtp_trace_code(s, r.code);
-	if (s->rec.midstream && (s->syncing || (s->server_acked != UINT64_MAX &&
-						 s->server_acked < s->sync_offset))) {
+	if (s->rec.midstream &&
+	    (s->syncing || (s->server_acked != UINT64_MAX && s->server_acked < s->sync_offset))) {
 		smtp_bytes_free(&s->reply.first.text);
 		return; /* the answer to a command sent before the capture began */
 	}
@@ -363,8 +370,8 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	}
 	s->last_reply_end = end;
 	s->last_done = p;
-	if (s->pq_len && smtp_pq_at(s, 0)->kind != PK_EOD && smtp_pq_at(s, 0)->peer_acked != UINT64_MAX &&
-	    smtp_pq_at(s, 0)->peer_acked < end)
+	if (s->pq_len && smtp_pq_at(s, 0)->kind != PK_EOD &&
+	    smtp_pq_at(s, 0)->peer_acked != UINT64_MAX && smtp_pq_at(s, 0)->peer_acked < end)
 		smtp_note_overtook(s, p.kind, p.verb, false);
 	dispatch_reply(s, &p, &r);
 	smtp_bytes_free(&s->reply.first.text);
@@ -377,10 +384,12 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 		return;
 	}
-	rec->extensions = smtp_xrealloc(rec->extensions, (rec->n_extensions + 1) * sizeof(*rec->extensions));
+	rec->extensions =
+	    smtp_xrealloc(rec->extensions, (rec->n_extensions + 1) * sizeof(*rec->extensions));
 	rec->extensions[rec->n_extensions] = (struct smtp_bytes){0};
 	smtp_bytes_set(&rec->extensions[rec->n_extensions++], p, len);
-	if (smtp_first_word_len(p, len) == 10 && strncasecmp((const char *)p, "PIPELINING", 10) == 0)
+	if (smtp_first_word_len(p, len) == 10 &&
+	    strncasecmp((const char *)p, "PIPELINING", 10) == 0)
 		rec->pipelining_advertised = true;
 }
 
@@ -402,7 +411,7 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 	size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
 	smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
 	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
-			   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
+	                   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
 	if (s->reply.is_ehlo)
 		clear_extensions(&s->rec);
 }

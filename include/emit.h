@@ -20,7 +20,7 @@ struct emit *emit_open(const char *path, char *err, size_t errlen);
 
 /* Writes one record. Returns 0, or -1 on a write error (see emit_error). */
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
-		 const struct cls_verdict *v);
+                 const struct cls_verdict *v);
 
 /* Flushes and closes; returns 0, or -1 when a write failed. NULL is ignored. */
 int emit_close(struct emit *e);
@@ -30,7 +30,7 @@ const char *emit_error(const struct emit *e);
 /* Community ID v1 of a TCP flow (proto 6) with seed, base64 form: "1:..." into out
  * (at least 64 bytes). The tuple's order does not matter. */
 void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct decode_addr *b,
-		       uint16_t bport, uint16_t seed, char *out, size_t outlen);
+                       uint16_t bport, uint16_t seed, char *out, size_t outlen);
 
 /* Escapes wire bytes to valid UTF-8: valid UTF-8 sequences kept, every other byte
  * written as \xHH (four characters). Returns the length written (NUL-terminated,

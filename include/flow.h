@@ -16,8 +16,8 @@ struct flow_info {
 	struct decode_addr client, server;
 	uint16_t client_port, server_port;
 	uint64_t first_ts_us, last_ts_us;
-	uint64_t pkts[2];  /* indexed by enum smtp_dir */
-	uint64_t bytes[2]; /* payload bytes, indexed by enum smtp_dir */
+	uint64_t pkts[2];          /* indexed by enum smtp_dir */
+	uint64_t bytes[2];         /* payload bytes, indexed by enum smtp_dir */
 	const char *pcap_filename; /* the input the flow started in; borrowed */
 };
 
@@ -28,10 +28,10 @@ typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struc
 struct flow_config {
 	const uint16_t *server_ports; /* borrowed; SMTP server ports (default 25,465,587,2525) */
 	size_t n_server_ports;
-	uint64_t idle_timeout_us;     /* default 600 s */
-	size_t max_flows;             /* default 65536; the least recently used is evicted */
-	size_t max_held_per_flow;     /* out-of-order bytes held per flow, default 1 MiB */
-	size_t max_held_total;        /* out-of-order bytes held by all flows, default 256 MiB */
+	uint64_t idle_timeout_us; /* default 600 s */
+	size_t max_flows;         /* default 65536; the least recently used is evicted */
+	size_t max_held_per_flow; /* out-of-order bytes held per flow, default 1 MiB */
+	size_t max_held_total;    /* out-of-order bytes held by all flows, default 256 MiB */
 	struct smtp_limits smtp;
 };
 

@@ -14,7 +14,7 @@
  * when it sent these bytes, UINT64_MAX when unknown. */
 struct reasm_sink {
 	void (*data)(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
-		     uint64_t ts_us);
+	             uint64_t ts_us);
 	void (*gap)(void *ctx, int dir, uint64_t len, uint64_t ts_us);
 	void (*close)(void *ctx, int dir, bool rst, uint64_t ts_us);
 	void (*overlap_mismatch)(void *ctx, int dir);
@@ -22,8 +22,9 @@ struct reasm_sink {
 };
 
 struct reasm_limits {
-	size_t max_held_per_flow; /* out-of-order bytes held per flow (both directions), default 1 MiB */
-	size_t max_held_total;    /* out-of-order bytes held by all flows together, default 256 MiB */
+	size_t max_held_per_flow; /* out-of-order bytes held per flow (both directions), default 1
+	                             MiB */
+	size_t max_held_total; /* out-of-order bytes held by all flows together, default 256 MiB */
 };
 
 /* Out-of-order segments held per flow (both directions), whatever their size: bounds the walk
@@ -32,27 +33,27 @@ struct reasm_limits {
 enum { REASM_MAX_HELD_SEGS = 4096 };
 
 struct reasm_stats {
-	uint64_t held_bytes;     /* now held across all flows */
-	uint64_t held_bytes_max; /* the most ever held at once */
-	uint64_t retransmitted;  /* segments that brought no new byte */
+	uint64_t held_bytes;                   /* now held across all flows */
+	uint64_t held_bytes_max;               /* the most ever held at once */
+	uint64_t retransmitted;                /* segments that brought no new byte */
 	uint64_t overlaps, overlap_mismatches; /* later copies compared with held ones, differing */
 	uint64_t gaps, gap_bytes;
-	uint64_t held_dropped;   /* holes given up because a cap was reached */
-	uint64_t out_of_window;  /* segments too far ahead to be of the stream, ignored */
+	uint64_t held_dropped;  /* holes given up because a cap was reached */
+	uint64_t out_of_window; /* segments too far ahead to be of the stream, ignored */
 };
 
 struct reasm_held; /* an out-of-order segment copy */
 
 struct reasm_half {
-	bool started;   /* the stream's first sequence number is known */
-	bool closed;    /* FIN delivered or RST seen */
+	bool started; /* the stream's first sequence number is known */
+	bool closed;  /* FIN delivered or RST seen */
 	bool fin_seen;
-	uint32_t base;  /* sequence number of stream offset 0 */
-	uint32_t next;  /* next expected sequence number */
+	uint32_t base; /* sequence number of stream offset 0 */
+	uint32_t next; /* next expected sequence number */
 	uint32_t fin_seq;
 	uint64_t delivered; /* stream offset of next */
 	bool ack_valid;
-	uint32_t last_ack;  /* latest ACK this direction sent (for the other direction's bytes) */
+	uint32_t last_ack; /* latest ACK this direction sent (for the other direction's bytes) */
 	struct reasm_held *held; /* sorted by sequence, never overlapping, all after next */
 	size_t held_bytes;
 	size_t held_segs;
@@ -68,12 +69,12 @@ struct reasm {
 
 /* Sets r up; sink, lim and stats are borrowed and must outlive r. */
 void reasm_init(struct reasm *r, const struct reasm_sink *sink, const struct reasm_limits *lim,
-		struct reasm_stats *stats);
+                struct reasm_stats *stats);
 
 /* Feeds one segment of direction dir. payload is borrowed for the call. A RST closes dir at
  * once (close with rst set), whatever of it is still held or missing. */
 void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
-		const uint8_t *payload, uint32_t len, uint64_t ts_us);
+                const uint8_t *payload, uint32_t len, uint64_t ts_us);
 
 /* Delivers whatever is held, skipping holes as gaps, then a FIN seen (the bytes missing before
  * it are a gap too). Used when the flow ends; a half closed by RST keeps its held bytes. */

@@ -17,8 +17,8 @@ struct smtp_bytes {
 };
 
 struct smtp_reply {
-	uint16_t code;        /* 0: none */
-	char enhanced[16];    /* RFC 3463 "x.y.z", "" when absent */
+	uint16_t code;          /* 0: none */
+	char enhanced[16];      /* RFC 3463 "x.y.z", "" when absent */
 	struct smtp_bytes text; /* first line's text after the code (and the enhanced code) */
 	uint64_t ts_us;
 };
@@ -67,17 +67,23 @@ enum smtp_tx_phase {
 /* End-of-data look-alikes inside message text (SMTP smuggling, 2023). */
 enum smtp_lookalike {
 	SMTP_LA_NONE = 0,
-	SMTP_LA_LF_DOT_LF,     /* <LF>.<LF> */
-	SMTP_LA_CRLF_DOT_LF,   /* <CR><LF>.<LF> */
-	SMTP_LA_LF_DOT_CRLF,   /* <LF>.<CR><LF> */
-	SMTP_LA_CR_DOT_CR,     /* <CR>.<CR> */
+	SMTP_LA_LF_DOT_LF,   /* <LF>.<LF> */
+	SMTP_LA_CRLF_DOT_LF, /* <CR><LF>.<LF> */
+	SMTP_LA_LF_DOT_CRLF, /* <LF>.<CR><LF> */
+	SMTP_LA_CR_DOT_CR,   /* <CR>.<CR> */
 };
 
 /* Whether the server took a look-alike as the end of data, by which reading of the client
  * stream its replies fit. */
 enum smtp_acted { SMTP_ACTED_UNKNOWN = 0, SMTP_ACTED_YES, SMTP_ACTED_NO };
 
-enum smtp_reject_at { SMTP_REJ_NONE = 0, SMTP_REJ_MAIL, SMTP_REJ_RCPT, SMTP_REJ_DATA, SMTP_REJ_EOD };
+enum smtp_reject_at {
+	SMTP_REJ_NONE = 0,
+	SMTP_REJ_MAIL,
+	SMTP_REJ_RCPT,
+	SMTP_REJ_DATA,
+	SMTP_REJ_EOD
+};
 enum smtp_method { SMTP_METHOD_NONE = 0, SMTP_METHOD_DATA, SMTP_METHOD_BDAT };
 
 struct smtp_rcpt {
@@ -91,11 +97,12 @@ struct smtp_tx {
 	struct smtp_bytes mail_params; /* ESMTP parameters after the path */
 	uint16_t mail_code;
 	uint16_t data_refused; /* a 4xx/5xx to DATA: the transaction goes on, but ends rejected
-				* unless a later DATA is accepted */
+	                        * unless a later DATA is accepted */
 	struct smtp_rcpt *rcpts;
 	uint32_t n_rcpts, cap_rcpts;
 	enum smtp_method method;
-	uint64_t size; /* message octets as sent (text lines including CRLF, without the EOD line) */
+	uint64_t
+	    size; /* message octets as sent (text lines including CRLF, without the EOD line) */
 	enum smtp_tx_end end;
 	enum smtp_tx_phase phase;
 	enum smtp_reject_at rejected_at;
@@ -107,10 +114,10 @@ struct smtp_tx {
 	bool gap_hid_end; /* a gap in the capture swallowed the end of this transaction */
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
-	bool eod_reply_after_close; /* the reply came after the client had closed */
+	bool eod_reply_after_close;  /* the reply came after the client had closed */
 	bool smuggled; /* a message the server read inside another's text (a look-alike EOD) */
 	uint64_t eod_reply_end; /* server stream offset just after the reply to EOD */
-	uint64_t anomalies;         /* bit (1 << enum smtp_anomaly) */
+	uint64_t anomalies;     /* bit (1 << enum smtp_anomaly) */
 };
 
 enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER };
@@ -157,7 +164,8 @@ struct smtp_record {
 	bool quit_sent, quit_replied;
 	/* TCP closes, told in stream order */
 	enum smtp_side closed_first;
-	enum smtp_close_how how[2]; /* indexed by enum smtp_dir of the closing side's sending direction */
+	enum smtp_close_how
+	    how[2]; /* indexed by enum smtp_dir of the closing side's sending direction */
 	uint64_t close_ts_us[2];
 	enum smtp_client_last client_last; /* at the client's close */
 	bool client_closed_before_server;
@@ -171,13 +179,13 @@ struct smtp_record {
 
 /* Limits for one session; every buffer and table the session holds is capped by them. */
 struct smtp_limits {
-	uint32_t max_line;         /* longest line framed whole; longer ones are cut (default 4096) */
-	uint32_t max_rcpts;        /* recipients kept per transaction (default 1000) */
-	uint32_t max_txs;          /* transactions kept per session (default 1000) */
-	uint32_t max_pending;      /* commands awaiting a reply (default 1000) */
-	uint32_t max_extensions;   /* EHLO keywords kept (default 64) */
-	uint32_t max_trace;        /* verbs and codes kept with trace (default 10000) */
-	bool trace;                /* keep the sequence of command verbs and reply codes */
+	uint32_t max_line;       /* longest line framed whole; longer ones are cut (default 4096) */
+	uint32_t max_rcpts;      /* recipients kept per transaction (default 1000) */
+	uint32_t max_txs;        /* transactions kept per session (default 1000) */
+	uint32_t max_pending;    /* commands awaiting a reply (default 1000) */
+	uint32_t max_extensions; /* EHLO keywords kept (default 64) */
+	uint32_t max_trace;      /* verbs and codes kept with trace (default 10000) */
+	bool trace;              /* keep the sequence of command verbs and reply codes */
 };
 
 void smtp_limits_default(struct smtp_limits *lim);
@@ -193,7 +201,7 @@ void smtp_session_free(struct smtp_session *s);
  * peer_acked: how many bytes of the other direction the sender had acknowledged when
  * it sent these bytes (UINT64_MAX when unknown). */
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
-	       uint64_t peer_acked, uint64_t ts_us);
+               uint64_t peer_acked, uint64_t ts_us);
 
 /* Bytes of dir that were never captured: len bytes are missing at this point. */
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us);
@@ -201,7 +209,7 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 /* The sender of dir closed (FIN, or RST when rst). Told after its last byte. peer_acked:
  * bytes of the other direction the closing segment acknowledged (UINT64_MAX unknown). */
 void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
-		uint64_t ts_us);
+                uint64_t ts_us);
 
 /* Marks the session as picked up without its handshake. */
 void smtp_set_midstream(struct smtp_session *s);
@@ -263,7 +271,7 @@ void smtp_parse_command(const uint8_t *line, size_t len, struct smtp_command *ou
  * spaces allowed around the colon as real clients send them). *path gets "<...>" (or the
  * bare address), *params what follows. Returns false when the keyword is missing. */
 bool smtp_parse_path(const uint8_t *arg, size_t len, const char *keyword, const uint8_t **path,
-		     size_t *path_len, const uint8_t **params, size_t *params_len);
+                     size_t *path_len, const uint8_t **params, size_t *params_len);
 
 /* Parses "BDAT <size> [LAST]". Returns false for a missing, negative, non-numeric or
  * over-large (more than 2^63) size. */
@@ -271,7 +279,7 @@ bool smtp_parse_bdat(const uint8_t *arg, size_t len, uint64_t *size, bool *last)
 
 struct smtp_reply_line {
 	uint16_t code;
-	bool last;          /* "ddd " or "ddd" ends the reply; "ddd-" continues it */
+	bool last;           /* "ddd " or "ddd" ends the reply; "ddd-" continues it */
 	const uint8_t *text; /* after the separator */
 	size_t text_len;
 };

@@ -21,7 +21,7 @@ struct pcapw *pcapw_open(const char *path, int dlt, enum pcapw_format fmt, uint3
 
 /* Writes one record as given (caplen bytes of frame; wirelen may differ). 0 or -1. */
 int pcapw_write_raw(struct pcapw *w, uint64_t ts_us, const uint8_t *frame, uint32_t caplen,
-		    uint32_t wirelen);
+                    uint32_t wirelen);
 
 /* Closes and frees; 0, or -1 when a write failed. */
 int pcapw_close(struct pcapw *w);
@@ -40,18 +40,18 @@ struct pcapw_tcp {
 /* Link-layer options for framing. */
 struct pcapw_link {
 	int dlt;
-	uint16_t vlan[2]; /* 802.1Q tags on Ethernet (0 = none); two tags make QinQ */
+	uint16_t vlan[2];  /* 802.1Q tags on Ethernet (0 = none); two tags make QinQ */
 	bool ipv4_options; /* add 4 bytes of IPv4 options (NOP x3 + EOL) */
 	bool ipv6_ext;     /* add an IPv6 hop-by-hop and a destination-options header */
 };
 
 /* Frames seg for link into out (cap bytes). Returns the frame length, 0 if cap is short. */
 size_t pcapw_frame_tcp(const struct pcapw_link *link, const struct pcapw_tcp *seg, uint8_t *out,
-		       size_t cap);
+                       size_t cap);
 
 /* Frames and writes one segment. 0 or -1. */
 int pcapw_write_tcp(struct pcapw *w, const struct pcapw_link *link, uint64_t ts_us,
-		    const struct pcapw_tcp *seg);
+                    const struct pcapw_tcp *seg);
 
 /* A TCP conversation between a client and a server: keeps seq/ack for both sides and
  * writes each act as one segment, time advancing by step_us per segment. */
@@ -67,8 +67,8 @@ struct pcapw_conn {
 
 /* Sets up c with ISNs client_isn and server_isn (the SYN takes each ISN). */
 void pcapw_conn_init(struct pcapw_conn *c, struct pcapw *w, const struct pcapw_link *link,
-		     const char *client_ip, uint16_t cport, const char *server_ip, uint16_t sport,
-		     uint32_t client_isn, uint32_t server_isn);
+                     const char *client_ip, uint16_t cport, const char *server_ip, uint16_t sport,
+                     uint32_t client_isn, uint32_t server_isn);
 int pcapw_conn_handshake(struct pcapw_conn *c);
 /* Sends len bytes from the client (to_server true) or the server, in mss-sized segments,
  * each acknowledging everything the other side sent so far. */

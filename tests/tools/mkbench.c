@@ -42,8 +42,9 @@ static char body[MAX_BODY];
 
 static void make_body(void)
 {
-	static const char line[] = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do "
-				   "eiusmod tempor.\r\n";
+	static const char line[] =
+	    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do "
+	    "eiusmod tempor.\r\n";
 	for (size_t i = 0; i < MAX_BODY; i++)
 		body[i] = line[i % (sizeof(line) - 1)];
 }
@@ -54,7 +55,7 @@ static void session_start(struct bench_session *b, struct pcapw *w, uint32_t n)
 	struct pcapw_link link = {.dlt = DLT_EN10MB};
 	snprintf(client, sizeof(client), "10.%u.%u.%u", (n >> 16) & 255, (n >> 8) & 255, n & 255);
 	pcapw_conn_init(&b->conn, w, &link, client, (uint16_t)(1024 + n % 60000), "192.0.2.25", 25,
-			(uint32_t)rng(), (uint32_t)rng());
+	                (uint32_t)rng(), (uint32_t)rng());
 	b->conn.ts_us = 1700000000000000ULL + (uint64_t)n * 1000;
 	b->conn.step_us = 50;
 	b->step = 0;
@@ -63,21 +64,21 @@ static void session_start(struct bench_session *b, struct pcapw *w, uint32_t n)
 }
 
 static const char *const script[] = {
-	"S220 mx.example.net ESMTP\r\n",
-	"CEHLO client.example.org\r\n",
-	"S250-mx.example.net\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250 8BITMIME\r\n",
-	"CMAIL FROM:<sender@example.org>\r\n",
-	"S250 2.1.0 Ok\r\n",
-	"CRCPT TO:<rcpt@example.net>\r\n",
-	"S250 2.1.5 Ok\r\n",
-	"CDATA\r\n",
-	"S354 End data with <CR><LF>.<CR><LF>\r\n",
-	"B",
-	"C.\r\n",
-	"S250 2.0.0 Ok: queued as 4F3A2B1C0D\r\n",
-	"CQUIT\r\n",
-	"S221 2.0.0 Bye\r\n",
-	"F",
+    "S220 mx.example.net ESMTP\r\n",
+    "CEHLO client.example.org\r\n",
+    "S250-mx.example.net\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250 8BITMIME\r\n",
+    "CMAIL FROM:<sender@example.org>\r\n",
+    "S250 2.1.0 Ok\r\n",
+    "CRCPT TO:<rcpt@example.net>\r\n",
+    "S250 2.1.5 Ok\r\n",
+    "CDATA\r\n",
+    "S354 End data with <CR><LF>.<CR><LF>\r\n",
+    "B",
+    "C.\r\n",
+    "S250 2.0.0 Ok: queued as 4F3A2B1C0D\r\n",
+    "CQUIT\r\n",
+    "S221 2.0.0 Bye\r\n",
+    "F",
 };
 
 /* Writes the session's next act; false when it is over. */

@@ -12,7 +12,7 @@
 #include "sha1.h"
 #include "unit/tap.h"
 
-#define BYTES(s) ((struct smtp_bytes){ (char *)(s), sizeof(s) - 1 }) /* literal, NULs kept */
+#define BYTES(s) ((struct smtp_bytes){(char *)(s), sizeof(s) - 1}) /* literal, NULs kept */
 
 enum { T0 = 1795874831 }; /* 2026-11-28T14:07:11Z */
 
@@ -41,7 +41,7 @@ static char *slurp(const char *path, size_t *len)
 /* Writes one record through a file and returns its line without the "\n" (caller frees),
  * after checking that the file holds exactly one line that parses as JSON. */
 static char *emit_line(const struct flow_info *info, const struct smtp_record *rec,
-		       const struct cls_verdict *v)
+                       const struct cls_verdict *v)
 {
 	char path[] = "/tmp/test_emit_XXXXXX", err[256] = "";
 	int fd = mkstemp(path);
@@ -86,7 +86,8 @@ static char *member_text(json_t *o, const char *path1, const char *path2)
 	if (m && path2)
 		m = json_object_get(m, path2);
 	return m ? json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
-				  JSON_REAL_PRECISION(15)) : NULL;
+	                             JSON_REAL_PRECISION(15))
+	         : NULL;
 }
 
 static void check_member(json_t *o, const char *p1, const char *p2, const char *expect)
@@ -113,9 +114,9 @@ static void addr6(struct decode_addr *a, const char *text)
 
 /* ---- fixtures: one committed session, the example of DESIGN.md section 6 ---- */
 
-static struct smtp_bytes ext_list[] = { BYTES("PIPELINING"), BYTES("SIZE 10240000"),
-					BYTES("CHUNKING") };
-static struct smtp_rcpt rcpt_one[] = { { BYTES("<b@example.net>"), 250 } };
+static struct smtp_bytes ext_list[] = {BYTES("PIPELINING"), BYTES("SIZE 10240000"),
+                                       BYTES("CHUNKING")};
+static struct smtp_rcpt rcpt_one[] = {{BYTES("<b@example.net>"), 250}};
 
 static void base_info(struct flow_info *info)
 {
@@ -195,25 +196,25 @@ static void base_verdict(struct cls_verdict *v)
 static void record_committed(void)
 {
 	static const char expect[] =
-		"{\"timestamp\":\"2026-11-28T14:07:11.123456+0000\",\"flow_id\":123,"
-		"\"event_type\":\"smtp_session\",\"src_ip\":\"192.0.2.10\",\"src_port\":40000,"
-		"\"dest_ip\":\"198.51.100.5\",\"dest_port\":25,\"proto\":\"TCP\","
-		"\"app_proto\":\"smtp\",\"community_id\":\"1:hnt6BMqOR3CIDp73+gdXRtkeLKk=\","
-		"\"pcap_filename\":\"x.pcap\",\"smtp\":{\"helo\":\"client.example\","
-		"\"mail_from\":\"<a@example.org>\",\"rcpt_to\":[\"<b@example.net>\"]},"
-		"\"smtp_session\":{\"outcome\":\"committed\",\"close\":\"quit\","
-		"\"close_by\":\"client\",\"close_how\":\"fin\",\"client_style\":\"rfc5321\","
-		"\"duration\":0.41,\"greeting\":{\"code\":220,\"text\":\"mx.example ESMTP\"},"
-		"\"helo_command\":\"EHLO\","
-		"\"extensions\":[\"PIPELINING\",\"SIZE 10240000\",\"CHUNKING\"],"
-		"\"starttls\":false,\"transactions\":[{\"tx_id\":0,"
-		"\"mail_from\":\"<a@example.org>\",\"rcpt_to\":[\"<b@example.net>\"],"
-		"\"method\":\"data\",\"size\":1234,\"outcome\":\"committed\","
-		"\"reply\":{\"code\":250,\"enhanced\":\"2.0.0\",\"text\":\"Ok: queued as 4F3\"},"
-		"\"eod_reply_ms\":12.3}],"
-		"\"policy\":{\"rfc5321_delivered\":1,\"strict_quit_delivered\":1},"
-		"\"anomalies\":[],\"commands\":6,\"replies\":7,\"pkts_toserver\":9,"
-		"\"pkts_toclient\":8,\"bytes_toserver\":600,\"bytes_toclient\":400}}";
+	    "{\"timestamp\":\"2026-11-28T14:07:11.123456+0000\",\"flow_id\":123,"
+	    "\"event_type\":\"smtp_session\",\"src_ip\":\"192.0.2.10\",\"src_port\":40000,"
+	    "\"dest_ip\":\"198.51.100.5\",\"dest_port\":25,\"proto\":\"TCP\","
+	    "\"app_proto\":\"smtp\",\"community_id\":\"1:hnt6BMqOR3CIDp73+gdXRtkeLKk=\","
+	    "\"pcap_filename\":\"x.pcap\",\"smtp\":{\"helo\":\"client.example\","
+	    "\"mail_from\":\"<a@example.org>\",\"rcpt_to\":[\"<b@example.net>\"]},"
+	    "\"smtp_session\":{\"outcome\":\"committed\",\"close\":\"quit\","
+	    "\"close_by\":\"client\",\"close_how\":\"fin\",\"client_style\":\"rfc5321\","
+	    "\"duration\":0.41,\"greeting\":{\"code\":220,\"text\":\"mx.example ESMTP\"},"
+	    "\"helo_command\":\"EHLO\","
+	    "\"extensions\":[\"PIPELINING\",\"SIZE 10240000\",\"CHUNKING\"],"
+	    "\"starttls\":false,\"transactions\":[{\"tx_id\":0,"
+	    "\"mail_from\":\"<a@example.org>\",\"rcpt_to\":[\"<b@example.net>\"],"
+	    "\"method\":\"data\",\"size\":1234,\"outcome\":\"committed\","
+	    "\"reply\":{\"code\":250,\"enhanced\":\"2.0.0\",\"text\":\"Ok: queued as 4F3\"},"
+	    "\"eod_reply_ms\":12.3}],"
+	    "\"policy\":{\"rfc5321_delivered\":1,\"strict_quit_delivered\":1},"
+	    "\"anomalies\":[],\"commands\":6,\"replies\":7,\"pkts_toserver\":9,"
+	    "\"pkts_toclient\":8,\"bytes_toserver\":600,\"bytes_toclient\":400}}";
 	struct flow_info info;
 	struct smtp_record rec;
 	struct smtp_tx tx;
@@ -232,22 +233,21 @@ static void record_committed(void)
 /* Non-UTF-8 bytes, NUL, a control character and a backslash in every kind of wire text. */
 static void record_hostile_bytes(void)
 {
-	static struct smtp_bytes ext[] = { BYTES("X\x80Y"), BYTES("8BITMIME") };
-	static struct smtp_rcpt rcpt[] = { { BYTES("<\xf0\x9f\x98\x80@x>"), 250 } };
+	static struct smtp_bytes ext[] = {BYTES("X\x80Y"), BYTES("8BITMIME")};
+	static struct smtp_rcpt rcpt[] = {{BYTES("<\xf0\x9f\x98\x80@x>"), 250}};
 	static const char expect_session_head[] =
-		"{\"outcome\":\"committed\",\"close\":\"quit\",\"close_by\":\"client\","
-		"\"close_how\":\"fin\",\"client_style\":\"rfc5321\",\"duration\":0.41,"
-		"\"greeting\":{\"code\":220,\"text\":\"mx \\\\xed\\\\xa0\\\\x80 \\u0001\"},"
-		"\"helo_command\":\"EHLO\",\"extensions\":[\"X\\\\x80Y\",\"8BITMIME\"],"
-		"\"starttls\":false,\"transactions\":[{\"tx_id\":0,"
-		"\"mail_from\":\"<\\\\xe0\\\\x80\\\\x80@x>\","
-		"\"rcpt_to\":[\"<\xf0\x9f\x98\x80@x>\"],\"method\":\"data\",\"size\":1234,"
-		"\"outcome\":\"committed\",\"reply\":{\"code\":250,\"enhanced\":\"2.0.0\","
-		"\"text\":\"ok\\u0000\\\\xf4\\\\x90\\\\x80\\\\x80\"},\"eod_reply_ms\":12.3}],";
-	static const char expect_smtp[] =
-		"{\"helo\":\"ex\xc3\xa9\\\\xff\\u0000a\\\\x5cb\","
-		"\"mail_from\":\"<\\\\xe0\\\\x80\\\\x80@x>\","
-		"\"rcpt_to\":[\"<\xf0\x9f\x98\x80@x>\"]}";
+	    "{\"outcome\":\"committed\",\"close\":\"quit\",\"close_by\":\"client\","
+	    "\"close_how\":\"fin\",\"client_style\":\"rfc5321\",\"duration\":0.41,"
+	    "\"greeting\":{\"code\":220,\"text\":\"mx \\\\xed\\\\xa0\\\\x80 \\u0001\"},"
+	    "\"helo_command\":\"EHLO\",\"extensions\":[\"X\\\\x80Y\",\"8BITMIME\"],"
+	    "\"starttls\":false,\"transactions\":[{\"tx_id\":0,"
+	    "\"mail_from\":\"<\\\\xe0\\\\x80\\\\x80@x>\","
+	    "\"rcpt_to\":[\"<\xf0\x9f\x98\x80@x>\"],\"method\":\"data\",\"size\":1234,"
+	    "\"outcome\":\"committed\",\"reply\":{\"code\":250,\"enhanced\":\"2.0.0\","
+	    "\"text\":\"ok\\u0000\\\\xf4\\\\x90\\\\x80\\\\x80\"},\"eod_reply_ms\":12.3}],";
+	static const char expect_smtp[] = "{\"helo\":\"ex\xc3\xa9\\\\xff\\u0000a\\\\x5cb\","
+	                                  "\"mail_from\":\"<\\\\xe0\\\\x80\\\\x80@x>\","
+	                                  "\"rcpt_to\":[\"<\xf0\x9f\x98\x80@x>\"]}";
 	struct flow_info info;
 	struct smtp_record rec;
 	struct smtp_tx tx;
@@ -283,10 +283,10 @@ static void record_hostile_bytes(void)
 
 static void record_refused_recipient(void)
 {
-	static struct smtp_rcpt rcpt[] = { { BYTES("<b@example.net>"), 250 },
-					   { BYTES("<c@example.net>"), 550 },
-					   { BYTES("<d@example.net>"), 0 },
-					   { BYTES("<e@example.net>"), 451 } };
+	static struct smtp_rcpt rcpt[] = {{BYTES("<b@example.net>"), 250},
+	                                  {BYTES("<c@example.net>"), 550},
+	                                  {BYTES("<d@example.net>"), 0},
+	                                  {BYTES("<e@example.net>"), 451}};
 	struct flow_info info;
 	struct smtp_record rec;
 	struct smtp_tx tx;
@@ -303,16 +303,16 @@ static void record_refused_recipient(void)
 	j = parse(line);
 	t = json_array_get(json_object_get(json_object_get(j, "smtp_session"), "transactions"), 0);
 	check_member(t, "rcpt_to", NULL,
-		     "[\"<b@example.net>\",\"<c@example.net>\",\"<d@example.net>\","
-		     "\"<e@example.net>\"]");
+	             "[\"<b@example.net>\",\"<c@example.net>\",\"<d@example.net>\","
+	             "\"<e@example.net>\"]");
 	check_member(t, "rcpt_refused", NULL,
-		     "[{\"to\":\"<c@example.net>\",\"code\":550},"
-		     "{\"to\":\"<e@example.net>\",\"code\":451}]");
+	             "[{\"to\":\"<c@example.net>\",\"code\":550},"
+	             "{\"to\":\"<e@example.net>\",\"code\":451}]");
 	check_member(j, "smtp", "rcpt_to",
-		     "[\"<b@example.net>\",\"<c@example.net>\",\"<d@example.net>\","
-		     "\"<e@example.net>\"]");
+	             "[\"<b@example.net>\",\"<c@example.net>\",\"<d@example.net>\","
+	             "\"<e@example.net>\"]");
 	CHECK(line && strstr(line, "\"rcpt_to\":[\"<b@example.net>\",\"<c@example.net>\","
-				   "\"<d@example.net>\",\"<e@example.net>\"],\"rcpt_refused\":"));
+	                           "\"<d@example.net>\",\"<e@example.net>\"],\"rcpt_refused\":"));
 	json_decref(j);
 	free(line);
 }
@@ -347,10 +347,10 @@ static void record_no_greeting(void)
 	check_member(s, "gap_bytes", NULL, "{\"toserver\":0,\"toclient\":1448}");
 	check_member(t, "anomalies", NULL, "[\"data_before_354\",\"bare_lf\"]");
 	CHECK(line && strstr(line, "\"anomalies\":[\"early_talker\",\"midstream\",\"tcp_gap\"],"
-				   "\"gap_bytes\":{\"toserver\":0,\"toclient\":1448},"
-				   "\"commands\":6,"));
+	                           "\"gap_bytes\":{\"toserver\":0,\"toclient\":1448},"
+	                           "\"commands\":6,"));
 	CHECK(line && strstr(line, "\"community_id\":\"1:hnt6BMqOR3CIDp73+gdXRtkeLKk=\","
-				   "\"smtp\":{"));
+	                           "\"smtp\":{"));
 	json_decref(j);
 	free(line);
 }
@@ -374,7 +374,7 @@ static void record_ipv6(void)
 	line = emit_line(&info, &rec, &v);
 	j = parse(line);
 	CHECK(line && strstr(line, "\"src_ip\":\"2001:db8::10\",\"src_port\":50000,"
-				   "\"dest_ip\":\"2001:db8::25\",\"dest_port\":587,"));
+	                           "\"dest_ip\":\"2001:db8::25\",\"dest_port\":587,"));
 	check_member(j, "community_id", NULL, "\"1:iRBmxKgB5swfPmKkDMPP4MElNIc=\"");
 	json_decref(j);
 	free(line);
@@ -402,7 +402,7 @@ static void record_auth(void)
 	check_member(s, "auth", NULL, "{\"mechanism\":\"PLAIN\",\"result\":535}");
 	check_member(s, "anomalies", NULL, "[\"auth_attempt\"]");
 	CHECK(line && strstr(line, "\"starttls\":false,\"auth\":{\"mechanism\":\"PLAIN\","
-				   "\"result\":535},\"transactions\":["));
+	                           "\"result\":535},\"transactions\":["));
 	rec.auth_result = 0;
 	free(line);
 	json_decref(j);
@@ -415,13 +415,13 @@ static void record_auth(void)
 static void record_minimal(void)
 {
 	static const char expect_session[] =
-		"\"smtp_session\":{\"outcome\":\"no_mail\",\"close\":\"quit\","
-		"\"close_by\":\"client\",\"close_how\":\"fin\",\"client_style\":\"rfc5321\","
-		"\"duration\":0.0,\"greeting\":{\"code\":554,\"enhanced\":\"5.7.1\","
-		"\"text\":\"go away\"},\"starttls\":true,\"transactions\":[],"
-		"\"policy\":{\"rfc5321_delivered\":0,\"strict_quit_delivered\":0},"
-		"\"anomalies\":[],\"commands\":1,\"replies\":2,\"pkts_toserver\":9,"
-		"\"pkts_toclient\":8,\"bytes_toserver\":600,\"bytes_toclient\":400}}";
+	    "\"smtp_session\":{\"outcome\":\"no_mail\",\"close\":\"quit\","
+	    "\"close_by\":\"client\",\"close_how\":\"fin\",\"client_style\":\"rfc5321\","
+	    "\"duration\":0.0,\"greeting\":{\"code\":554,\"enhanced\":\"5.7.1\","
+	    "\"text\":\"go away\"},\"starttls\":true,\"transactions\":[],"
+	    "\"policy\":{\"rfc5321_delivered\":0,\"strict_quit_delivered\":0},"
+	    "\"anomalies\":[],\"commands\":1,\"replies\":2,\"pkts_toserver\":9,"
+	    "\"pkts_toclient\":8,\"bytes_toserver\":600,\"bytes_toclient\":400}}";
 	struct flow_info info;
 	struct smtp_record rec;
 	struct smtp_tx tx;
@@ -455,11 +455,11 @@ static void record_minimal(void)
 static void record_rejected(void)
 {
 	static const char expect_tx[] =
-		"{\"tx_id\":7,\"mail_from\":\"<>\",\"mail_params\":\"SIZE=100 BODY=8BITMIME\","
-		"\"rcpt_to\":[\"<b@example.net>\"],\"method\":\"bdat\",\"size\":100,"
-		"\"outcome\":\"rejected\",\"rejected_at\":\"eod\","
-		"\"reply\":{\"code\":554,\"text\":\"no\"},\"reply_after_close\":true,"
-		"\"eod_reply_ms\":0.001,\"anomalies\":[\"bdat\"]}";
+	    "{\"tx_id\":7,\"mail_from\":\"<>\",\"mail_params\":\"SIZE=100 BODY=8BITMIME\","
+	    "\"rcpt_to\":[\"<b@example.net>\"],\"method\":\"bdat\",\"size\":100,"
+	    "\"outcome\":\"rejected\",\"rejected_at\":\"eod\","
+	    "\"reply\":{\"code\":554,\"text\":\"no\"},\"reply_after_close\":true,"
+	    "\"eod_reply_ms\":0.001,\"anomalies\":[\"bdat\"]}";
 	struct flow_info info;
 	struct smtp_record rec;
 	struct smtp_tx tx;
@@ -485,8 +485,8 @@ static void record_rejected(void)
 	tx.anomalies = 1u << SMTP_AN_BDAT;
 	line = emit_line(&info, &rec, &v);
 	j = parse(line);
-	CHECK(json_array_size(json_object_get(json_object_get(j, "smtp_session"),
-					      "transactions")) == 1);
+	CHECK(json_array_size(
+	          json_object_get(json_object_get(j, "smtp_session"), "transactions")) == 1);
 	CHECK(line && strstr(line, expect_tx));
 	json_decref(j);
 	free(line);
@@ -496,8 +496,8 @@ static void record_rejected(void)
 static void record_open_tx(void)
 {
 	static const char expect_tx[] =
-		"\"transactions\":[{\"tx_id\":0,\"mail_from\":\"<a@example.org>\","
-		"\"rcpt_to\":[\"<b@example.net>\"],\"size\":0,\"outcome\":\"incomplete\"}],";
+	    "\"transactions\":[{\"tx_id\":0,\"mail_from\":\"<a@example.org>\","
+	    "\"rcpt_to\":[\"<b@example.net>\"],\"size\":0,\"outcome\":\"incomplete\"}],";
 	struct flow_info info;
 	struct smtp_record rec;
 	struct smtp_tx tx;
@@ -526,8 +526,8 @@ static void record_open_tx(void)
 	v.rfc5321_delivered = v.strict_quit_delivered = 0;
 	line = emit_line(&info, &rec, &v);
 	CHECK(line && strstr(line, "\"smtp_session\":{\"outcome\":\"incomplete\","
-				   "\"close\":\"capture_ended\",\"close_by\":\"none\","
-				   "\"close_how\":\"none\",\"client_style\":\"unknown\","));
+	                           "\"close\":\"capture_ended\",\"close_by\":\"none\","
+	                           "\"close_how\":\"none\",\"client_style\":\"unknown\","));
 	CHECK(line && strstr(line, expect_tx));
 	json_decref(parse(line));
 	free(line);
@@ -613,19 +613,27 @@ static void escape_ascii(void)
 static void escape_valid_multibyte(void)
 {
 	static const char *const ok[] = {
-		/* U+0080, U+00E9, U+07FF */
-		"\xc2\x80", "\xc3\xa9", "\xdf\xbf",
-		/* U+0800, U+20AC, U+D7FF, U+E000, U+FFFF */
-		"\xe0\xa0\x80", "\xe2\x82\xac", "\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf",
-		/* U+10000, U+1F600, U+10FFFF */
-		"\xf0\x90\x80\x80", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
+	    /* U+0080, U+00E9, U+07FF */
+	    "\xc2\x80",
+	    "\xc3\xa9",
+	    "\xdf\xbf",
+	    /* U+0800, U+20AC, U+D7FF, U+E000, U+FFFF */
+	    "\xe0\xa0\x80",
+	    "\xe2\x82\xac",
+	    "\xed\x9f\xbf",
+	    "\xee\x80\x80",
+	    "\xef\xbf\xbf",
+	    /* U+10000, U+1F600, U+10FFFF */
+	    "\xf0\x90\x80\x80",
+	    "\xf0\x9f\x98\x80",
+	    "\xf4\x8f\xbf\xbf",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		CHECK_EQ_STR(esc(ok[i], strlen(ok[i])), ok[i]);
 	CHECK_EQ_STR(ESC("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!"),
-		     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!");
+	             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!");
 }
 
 static void escape_overlong(void)
@@ -654,7 +662,9 @@ static void escape_above_max(void)
 static void escape_truncated(void)
 {
 	CHECK_EQ_STR(ESC("\xe2\x82"), "\\xe2\\x82");
-	CHECK_EQ_STR(ESC("\xe2\x82" "A"), "\\xe2\\x82A");
+	CHECK_EQ_STR(ESC("\xe2\x82"
+	                 "A"),
+	             "\\xe2\\x82A");
 	CHECK_EQ_STR(ESC("\xf0\x9f\x98"), "\\xf0\\x9f\\x98");
 	CHECK_EQ_STR(ESC("\xc3"), "\\xc3");
 	CHECK_EQ_STR(ESC("\xc3\xc3\xa9"), "\\xc3\xc3\xa9");
@@ -663,7 +673,9 @@ static void escape_truncated(void)
 static void escape_lone_bytes(void)
 {
 	CHECK_EQ_STR(ESC("\x80"), "\\x80");
-	CHECK_EQ_STR(ESC("a\xbf" "b"), "a\\xbfb");
+	CHECK_EQ_STR(ESC("a\xbf"
+	                 "b"),
+	             "a\\xbfb");
 	CHECK_EQ_STR(ESC("\xff"), "\\xff");
 	CHECK_EQ_STR(ESC("\xfe\xff"), "\\xfe\\xff");
 }
@@ -768,8 +780,7 @@ static void sha1_hex(const void *data, size_t len, size_t chunk, char *hex)
 
 static void sha1_vectors(void)
 {
-	static const char two_blocks[] =
-		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	static const char two_blocks[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 	char hex[2 * SHA1_DIGEST_LEN + 1], *million = malloc(1000000);
 	size_t chunk;
 
@@ -853,7 +864,8 @@ static int check_baseline(const char *name, uint16_t seed)
 	CHECK(fixture_path(path, sizeof(path), name));
 	rows = json_load_file(path, 0, &jerr);
 	CHECK(json_is_array(rows));
-	json_array_foreach(rows, i, r) {
+	json_array_foreach(rows, i, r)
+	{
 		const char *s = json_string_value(json_object_get(r, "saddr"));
 		const char *d = json_string_value(json_object_get(r, "daddr"));
 		const char *want = json_string_value(json_object_get(r, "communityid"));

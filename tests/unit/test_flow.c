@@ -40,7 +40,7 @@ struct conv {
 };
 
 static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, const char *data,
-		size_t len)
+                size_t len)
 {
 	struct tcp_seg s = {0};
 	s.src.family = s.dst.family = 4;
@@ -137,7 +137,7 @@ static void test_idle_timeout(void)
 	say(&a, false, "220 mx\r\n");
 	say(&a, true, "EHLO c\r\n");
 	struct conv b = {.t = a.t, .port = 40002, .ts = a.ts + 601ULL * 1000000};
-	mail_session(&b, 7); /* 601 s later: the first has been idle past 600 s */
+	mail_session(&b, 7);  /* 601 s later: the first has been idle past 600 s */
 	CHECK_EQ_INT(e.n, 1); /* the second lingers a moment after its close */
 	CHECK_EQ_INT(e.client_port[0], 40001);
 	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_IDLE_TIMEOUT);
@@ -231,7 +231,7 @@ static void test_overlap_mismatch(void)
 	handshake(&c, 1, 5000);
 	say(&c, false, "220 mx\r\n");
 	seg(&c, true, c.cseq + 5, 0, "MAIL FROM:<a@x>\r\n" + 5, 12); /* ahead: held */
-	seg(&c, true, c.cseq + 5, 0, "XXXXXXXXXXXX", 12);           /* a differing copy */
+	seg(&c, true, c.cseq + 5, 0, "XXXXXXXXXXXX", 12);            /* a differing copy */
 	seg(&c, true, c.cseq, 0, "MAIL ", 5);
 	c.cseq += 17;
 	say(&c, false, "250 ok\r\n");

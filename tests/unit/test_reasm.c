@@ -58,8 +58,8 @@ struct rec {
 	uint64_t gap_bytes[2];
 	int gaps[2], closes[2], mismatches[2];
 	bool rst[2];
-	int after_close[2];   /* deliveries or gaps after dir closed */
-	int empty;            /* deliveries of no bytes */
+	int after_close[2];     /* deliveries or gaps after dir closed */
+	int empty;              /* deliveries of no bytes */
 	const uint8_t *want[2]; /* when set, each delivery must match want at its offset */
 	size_t want_len[2];
 	int wrong[2];
@@ -88,7 +88,7 @@ static struct ev *rec_push(struct rec *rc, enum ev_kind kind, int dir)
 }
 
 static void on_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
-		    uint64_t ts_us)
+                    uint64_t ts_us)
 {
 	struct rec *rc = ctx;
 	(void)ts_us;
@@ -99,7 +99,7 @@ static void on_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_
 	rc->empty += len == 0;
 	rc->after_close[dir] += rc->closes[dir] > 0;
 	if (rc->want[dir] && (rc->off[dir] + len > rc->want_len[dir] ||
-			      memcmp(data, rc->want[dir] + rc->off[dir], len) != 0))
+	                      memcmp(data, rc->want[dir] + rc->off[dir], len) != 0))
 		rc->wrong[dir]++;
 	if (rc->len[dir] + len > rc->cap[dir]) {
 		rc->cap[dir] = 2 * (rc->len[dir] + len);
@@ -192,12 +192,12 @@ static void tc_free(struct tc *c)
 	free(c->rc.buf[1]);
 }
 
-static void feed(struct tc *c, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
-		 const uint8_t *p, uint32_t len)
+static void feed(struct tc *c, int dir, uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *p,
+                 uint32_t len)
 {
 	reasm_feed(&c->r, dir, seq, ack, flags, p, len, c->ts++);
 	c->over_cap += c->st.held_bytes > c->lim.max_held_per_flow ||
-		       c->r.half[0].held_segs + c->r.half[1].held_segs > REASM_MAX_HELD_SEGS;
+	               c->r.half[0].held_segs + c->r.half[1].held_segs > REASM_MAX_HELD_SEGS;
 	CHECK_EQ_INT(c->st.held_bytes, c->r.half[0].held_bytes + c->r.half[1].held_bytes);
 }
 
@@ -209,7 +209,7 @@ static uint32_t sq(const struct tc *c, int dir, uint64_t off)
 
 /* Sends bytes p as stream offset off of dir, acknowledging acked bytes of the other. */
 static void tx_bytes(struct tc *c, int dir, uint64_t off, const uint8_t *p, uint32_t len,
-		     uint8_t flags, uint64_t acked)
+                     uint8_t flags, uint64_t acked)
 {
 	feed(c, dir, sq(c, dir, off), sq(c, 1 - dir, acked), flags | TCP_FLAG_ACK, p, len);
 }
@@ -797,7 +797,7 @@ static void case_peer_acked(int d, uint32_t isn, uint32_t other_isn)
 	tx_bytes(&c, d, 0, stream[d], 10, 0, 30);
 	tx_bytes(&c, d, 10, stream[d] + 10, 10, 0, 0);
 	feed(&c, d, sq(&c, d, 20), 0, TCP_FLAG_PSH, stream[d] + 20, 5); /* no ACK flag */
-	tx_bytes(&c, d, 35, stream[d] + 35, 5, 0, 30);                 /* held */
+	tx_bytes(&c, d, 35, stream[d] + 35, 5, 0, 30);                  /* held */
 	tx_bytes(&c, d, 25, stream[d] + 25, 10, 0, 12);
 	CHECK_EQ_INT(reasm_peer_acked(&c.r, d), 30); /* the latest ACK, not the last one seen */
 	tx(&c, o, 30, 0, TCP_FLAG_FIN);
@@ -1001,7 +1001,7 @@ static int by_key(const void *a, const void *b)
 static bool trial_ok(const struct tc *c, const uint32_t total[2], size_t cap, bool strict)
 {
 	bool ok = c->over_cap == 0 && c->st.held_bytes_max <= cap && c->st.held_bytes == 0 &&
-		  c->rc.empty == 0;
+	          c->rc.empty == 0;
 	for (int dir = 0; dir < 2; dir++) {
 		ok = ok && c->rc.off[dir] == total[dir] && c->rc.wrong[dir] == 0 &&
 		     c->rc.mismatches[dir] == 0 && c->rc.closes[dir] == 1 && !c->rc.rst[dir] &&
@@ -1021,7 +1021,7 @@ static bool trial_ok(const struct tc *c, const uint32_t total[2], size_t cap, bo
 /* One trial: two random streams cut, copied and reordered, fed, flushed. Returns whether it
  * passed; adds its counters to sum. */
 static bool trial(uint64_t seed, uint32_t isn0, uint32_t isn1, size_t cap, bool strict,
-		  struct reasm_stats *sum)
+                  struct reasm_stats *sum)
 {
 	uint64_t rng = seed;
 	uint32_t total[2];
@@ -1084,8 +1084,10 @@ static struct reasm_stats run_trials(int n, uint64_t base, size_t big_cap, bool 
 			uint32_t isn0 = isns[k], isn1 = isns[(k + (size_t)seed) % N_ISNS];
 			if (trial(seed, isn0, isn1, cap, strict, &sum))
 				continue;
-			fprintf(stderr, "  trial failed: REASM_SEED=%" PRIu64 " isn %" PRIu32
-				" / %" PRIu32 " cap %zu\n", seed, isn0, isn1, cap);
+			fprintf(stderr,
+			        "  trial failed: REASM_SEED=%" PRIu64 " isn %" PRIu32 " / %" PRIu32
+			        " cap %zu\n",
+			        seed, isn0, isn1, cap);
 			tap_failed_checks++;
 			return sum;
 		}

@@ -39,7 +39,7 @@ static void test_parse_path(void)
 	const uint8_t *path, *params;
 	size_t pl, ql;
 	CHECK(smtp_parse_path(S("FROM:<a@b.example> SIZE=100 BODY=8BITMIME"), "FROM:", &path, &pl,
-			      &params, &ql));
+	                      &params, &ql));
 	CHECK_EQ_INT(pl, 13);
 	CHECK(memcmp(path, "<a@b.example>", 13) == 0);
 	CHECK_EQ_INT(ql, 22);
@@ -114,7 +114,8 @@ static void test_parse_enhanced(void)
 /* ---- dialogues ---- */
 
 struct step {
-	char who; /* 'C' client bytes, 'S' server bytes, 'c' client FIN, 'r' client RST, 's' server FIN */
+	char who; /* 'C' client bytes, 'S' server bytes, 'c' client FIN, 'r' client RST, 's' server
+	             FIN */
 	const char *bytes;
 };
 
@@ -127,8 +128,9 @@ static struct smtp_session *play(const struct step *steps, int cut)
 	struct smtp_session *s = smtp_session_new(&lim);
 	uint64_t ts = 1000;
 	for (const struct step *st = steps; st->who; st++, ts += 1000) {
-		enum smtp_dir dir = (st->who == 'C' || st->who == 'c' || st->who == 'r') ? SMTP_TO_SERVER
-											 : SMTP_TO_CLIENT;
+		enum smtp_dir dir = (st->who == 'C' || st->who == 'c' || st->who == 'r')
+		                        ? SMTP_TO_SERVER
+		                        : SMTP_TO_CLIENT;
 		if (st->who == 'c' || st->who == 'r' || st->who == 's') {
 			smtp_close(s, dir, st->who == 'r', UINT64_MAX, ts);
 			continue;
@@ -159,12 +161,13 @@ static void summary(const struct smtp_session *s, char *out, size_t cap)
 	struct cls_verdict v;
 	classify_session(r, &v);
 	int n = snprintf(out, cap, "%s %s %s %s/%llx", classify_outcome_name(v.outcome),
-			 classify_close_name(v.close), classify_style_name(v.client_style),
-			 r->pipelining_advertised ? "pipe" : "nopipe", (unsigned long long)r->anomalies);
+	                 classify_close_name(v.close), classify_style_name(v.client_style),
+	                 r->pipelining_advertised ? "pipe" : "nopipe",
+	                 (unsigned long long)r->anomalies);
 	for (uint32_t i = 0; i < r->n_txs && n > 0 && (size_t)n < cap; i++)
 		n += snprintf(out + n, cap - (size_t)n, " tx%u=%s/%llu", i,
-			      classify_tx_outcome_name(classify_tx(r, &r->txs[i])),
-			      (unsigned long long)r->txs[i].size);
+		              classify_tx_outcome_name(classify_tx(r, &r->txs[i])),
+		              (unsigned long long)r->txs[i].size);
 }
 
 /* Replays steps whole, one byte at a time and split at every offset up to 64: the same
@@ -190,18 +193,27 @@ static void check_dialogue(const struct step *steps, const char *expected)
 	}
 }
 
-#define GREETING "220 mx.example ESMTP\r\n"
+#define GREETING   "220 mx.example ESMTP\r\n"
 #define EHLO_REPLY "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 CHUNKING\r\n"
 
 static void test_dialogue_committed(void)
 {
-	const struct step steps[] = {
-		{'S', GREETING}, {'C', "EHLO c.example\r\n"}, {'S', EHLO_REPLY},
-		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 2.1.0 Ok\r\n"},
-		{'C', "RCPT TO:<b@y>\r\n"}, {'S', "250 2.1.5 Ok\r\n"},
-		{'C', "DATA\r\n"}, {'S', "354 End data with <CR><LF>.<CR><LF>\r\n"},
-		{'C', "Subject: t\r\n\r\nhello\r\n..stuffed\r\n.\r\n"}, {'S', "250 2.0.0 Ok: queued\r\n"},
-		{'C', "QUIT\r\n"}, {'S', "221 2.0.0 Bye\r\n"}, {'s', ""}, {'c', ""}, {0, NULL}};
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "EHLO c.example\r\n"},
+	                             {'S', EHLO_REPLY},
+	                             {'C', "MAIL FROM:<a@x>\r\n"},
+	                             {'S', "250 2.1.0 Ok\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'S', "250 2.1.5 Ok\r\n"},
+	                             {'C', "DATA\r\n"},
+	                             {'S', "354 End data with <CR><LF>.<CR><LF>\r\n"},
+	                             {'C', "Subject: t\r\n\r\nhello\r\n..stuffed\r\n.\r\n"},
+	                             {'S', "250 2.0.0 Ok: queued\r\n"},
+	                             {'C', "QUIT\r\n"},
+	                             {'S', "221 2.0.0 Bye\r\n"},
+	                             {'s', ""},
+	                             {'c', ""},
+	                             {0, NULL}};
 	check_dialogue(steps, "committed quit rfc5321 pipe/0 tx0=committed/32");
 	struct smtp_session *s = play(steps, 0);
 	const struct smtp_record *r = smtp_get_record(s);
@@ -220,24 +232,41 @@ static void test_dialogue_committed(void)
 
 static void test_dialogue_rfc821_drop(void)
 {
-	const struct step steps[] = {
-		{'S', GREETING}, {'C', "HELO c\r\n"}, {'S', "250 mx\r\n"},
-		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 Ok\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
-		{'S', "250 Ok\r\n"}, {'C', "DATA\r\n"}, {'S', "354 go\r\n"},
-		{'C', "hi\r\n.\r\n"}, {'S', "250 queued\r\n"}, {'c', ""}, {'s', ""}, {0, NULL}};
-	check_dialogue(steps, "rfc821_drop client_closed_without_quit rfc821 nopipe/0 tx0=committed/4");
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "HELO c\r\n"},
+	                             {'S', "250 mx\r\n"},
+	                             {'C', "MAIL FROM:<a@x>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "DATA\r\n"},
+	                             {'S', "354 go\r\n"},
+	                             {'C', "hi\r\n.\r\n"},
+	                             {'S', "250 queued\r\n"},
+	                             {'c', ""},
+	                             {'s', ""},
+	                             {0, NULL}};
+	check_dialogue(steps,
+	               "rfc821_drop client_closed_without_quit rfc821 nopipe/0 tx0=committed/4");
 }
 
 static void test_dialogue_abandoned(void)
 {
-	const struct step steps[] = {
-		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
-		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 Ok\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
-		{'S', "250 Ok\r\n"}, {'C', "DATA\r\n"}, {'S', "354 go\r\n"},
-		{'C', "part of a message\r\nand more"}, {'c', ""}, {'s', ""}, {0, NULL}};
-	check_dialogue(steps,
-		       "abandoned_before_eod client_closed_without_quit unknown pipe/0 "
-		       "tx0=abandoned_before_eod/19");
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "EHLO c\r\n"},
+	                             {'S', EHLO_REPLY},
+	                             {'C', "MAIL FROM:<a@x>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "DATA\r\n"},
+	                             {'S', "354 go\r\n"},
+	                             {'C', "part of a message\r\nand more"},
+	                             {'c', ""},
+	                             {'s', ""},
+	                             {0, NULL}};
+	check_dialogue(steps, "abandoned_before_eod client_closed_without_quit unknown pipe/0 "
+	                      "tx0=abandoned_before_eod/19");
 }
 
 static void test_dialogue_rejected_data_then_text(void)
@@ -245,11 +274,17 @@ static void test_dialogue_rejected_data_then_text(void)
 	/* a 554 to DATA: what the client sent next is read as commands (Suricata once stayed
 	 * in data mode here) */
 	const struct step steps[] = {
-		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
-		{'C', "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"},
-		{'S', "250 Ok\r\n554 5.7.1 no\r\n554 5.5.1 no valid recipients\r\n"},
-		{'S', "500 5.5.2 Error: command not recognized\r\n502 x\r\n500 x\r\n500 x\r\n221 Bye\r\n"},
-		{'s', ""}, {'c', ""}, {0, NULL}};
+	    {'S', GREETING},
+	    {'C', "EHLO c\r\n"},
+	    {'S', EHLO_REPLY},
+	    {'C',
+	     "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"},
+	    {'S', "250 Ok\r\n554 5.7.1 no\r\n554 5.5.1 no valid recipients\r\n"},
+	    {'S',
+	     "500 5.5.2 Error: command not recognized\r\n502 x\r\n500 x\r\n500 x\r\n221 Bye\r\n"},
+	    {'s', ""},
+	    {'c', ""},
+	    {0, NULL}};
 	check_dialogue(steps, "no_mail quit rfc5321 pipe/300 tx0=rejected/0");
 	struct smtp_session *s = play(steps, 0);
 	CHECK_EQ_INT(smtp_get_record(s)->txs[0].rejected_at, SMTP_REJ_RCPT);
@@ -258,14 +293,21 @@ static void test_dialogue_rejected_data_then_text(void)
 
 static void test_dialogue_eod_unacknowledged(void)
 {
-	const struct step steps[] = {
-		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
-		{'C', "MAIL FROM:<a@x>\r\n"}, {'S', "250 Ok\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
-		{'S', "250 Ok\r\n"}, {'C', "DATA\r\n"}, {'S', "354 go\r\n"},
-		{'C', "hi\r\n.\r\n"}, {'r', ""}, {'S', "250 late\r\n"}, {0, NULL}};
-	check_dialogue(steps,
-		       "eod_unacknowledged client_closed_without_quit unknown pipe/0 "
-		       "tx0=eod_unacknowledged/4");
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "EHLO c\r\n"},
+	                             {'S', EHLO_REPLY},
+	                             {'C', "MAIL FROM:<a@x>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "DATA\r\n"},
+	                             {'S', "354 go\r\n"},
+	                             {'C', "hi\r\n.\r\n"},
+	                             {'r', ""},
+	                             {'S', "250 late\r\n"},
+	                             {0, NULL}};
+	check_dialogue(steps, "eod_unacknowledged client_closed_without_quit unknown pipe/0 "
+	                      "tx0=eod_unacknowledged/4");
 	struct smtp_session *s = play(steps, 0);
 	CHECK(smtp_get_record(s)->txs[0].eod_reply_after_close);
 	CHECK_EQ_INT(smtp_get_record(s)->txs[0].eod_reply.code, 250);
@@ -274,11 +316,20 @@ static void test_dialogue_eod_unacknowledged(void)
 
 static void test_dialogue_auth_never_kept(void)
 {
-	const struct step steps[] = {
-		{'S', GREETING}, {'C', "EHLO c\r\n"}, {'S', EHLO_REPLY},
-		{'C', "AUTH LOGIN\r\n"}, {'S', "334 VXNlcm5hbWU6\r\n"}, {'C', "c2VjcmV0dXNlcg==\r\n"},
-		{'S', "334 UGFzc3dvcmQ6\r\n"}, {'C', "c2VjcmV0cGFzcw==\r\n"}, {'S', "535 5.7.8 no\r\n"},
-		{'C', "QUIT\r\n"}, {'S', "221 Bye\r\n"}, {'s', ""}, {'c', ""}, {0, NULL}};
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "EHLO c\r\n"},
+	                             {'S', EHLO_REPLY},
+	                             {'C', "AUTH LOGIN\r\n"},
+	                             {'S', "334 VXNlcm5hbWU6\r\n"},
+	                             {'C', "c2VjcmV0dXNlcg==\r\n"},
+	                             {'S', "334 UGFzc3dvcmQ6\r\n"},
+	                             {'C', "c2VjcmV0cGFzcw==\r\n"},
+	                             {'S', "535 5.7.8 no\r\n"},
+	                             {'C', "QUIT\r\n"},
+	                             {'S', "221 Bye\r\n"},
+	                             {'s', ""},
+	                             {'c', ""},
+	                             {0, NULL}};
 	check_dialogue(steps, "no_mail quit rfc5321 pipe/800");
 	struct smtp_session *s = play(steps, 0);
 	const struct smtp_record *r = smtp_get_record(s);
@@ -291,16 +342,21 @@ static void test_dialogue_auth_never_kept(void)
 static void test_dialogue_client_only(void)
 {
 	/* the server's direction is missing: DATA's text is read as accepted, nothing more */
-	const struct step steps[] = {
-		{'C', "EHLO c\r\n"}, {'C', "MAIL FROM:<a@x>\r\n"}, {'C', "RCPT TO:<b@y>\r\n"},
-		{'C', "DATA\r\n"}, {'C', "hi\r\n.\r\n"}, {'C', "QUIT\r\n"}, {'c', ""}, {0, NULL}};
+	const struct step steps[] = {{'C', "EHLO c\r\n"},
+	                             {'C', "MAIL FROM:<a@x>\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'C', "DATA\r\n"},
+	                             {'C', "hi\r\n.\r\n"},
+	                             {'C', "QUIT\r\n"},
+	                             {'c', ""},
+	                             {0, NULL}};
 	check_dialogue(steps, "incomplete quit rfc5321 nopipe/0 tx0=incomplete/4");
 }
 
 static void test_dialogue_server_only(void)
 {
 	const struct step steps[] = {
-		{'S', GREETING}, {'S', EHLO_REPLY}, {'S', "250 Ok\r\n"}, {'s', ""}, {0, NULL}};
+	    {'S', GREETING}, {'S', EHLO_REPLY}, {'S', "250 Ok\r\n"}, {'s', ""}, {0, NULL}};
 	check_dialogue(steps, "incomplete unknown unknown nopipe/0");
 }
 
