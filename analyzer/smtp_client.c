@@ -51,7 +51,7 @@ size_t smtp_first_word_len(const uint8_t *p, size_t len)
 
 /* A later EHLO/HELO replaces the session's helo only once the server accepts it (a
  * refused one changes nothing, RFC 5321 4.1.4); the first is the client's claim at once. */
-static void cmd_helo(struct smtp_session *s, const struct smtp_command *c)
+static void claim_helo(struct smtp_session *s, const struct smtp_command *c)
 {
 	if (!s->rec.helo.data && c->arg_len) {
 		smtp_bytes_set(&s->rec.helo, c->arg, c->arg_len);
@@ -63,7 +63,7 @@ static void cmd_helo(struct smtp_session *s, const struct smtp_command *c)
 
 /* Opens a transaction; returns its index, or -1 when one is open already (the server
  * answers 503 and the open one goes on). */
-static int64_t cmd_mail(struct smtp_session *s, const struct smtp_command *c)
+static int64_t open_mail_tx(struct smtp_session *s, const struct smtp_command *c)
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
@@ -80,7 +80,7 @@ static int64_t cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 	return s->cur_tx;
 }
 
-static uint32_t cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
+static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c)
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
@@ -150,6 +150,90 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 		smtp_note_inferred(s, SMTP_AN_RESIDUE_AFTER_EOD, SMTP_TO_CLIENT);
 }
 
+/* ---- the command table: what the server does when it reads each verb ---- */
+
+typedef void (*cmd_fn)(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+
+/* The reply to this command decides how the bytes after it read (DESIGN.md section 4). */
+static void hold_for(struct smtp_session *s, enum smtp_verb v)
+{
+	s->cmode = CM_HOLD;
+	s->hold_verb = v;
+}
+
+static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)p;
+	claim_helo(s, c); /* its 2xx resets the transaction (smtp_reply.c) */
+}
+
+static void cmd_rset(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)c;
+	(void)p;
+	/* the server ends the transaction when it reads the command: a MAIL pipelined after it
+	 * opens a new one (RSET is always answered 250, RFC 5321 4.1.1.5) */
+	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+		smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
+}
+
+static void cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	p->tx = open_mail_tx(s, c);
+}
+
+static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	p->arg = add_rcpt_of(s, c);
+}
+
+static void cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)p;
+	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
+		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
+	hold_for(s, c->verb);
+}
+
+static void cmd_starttls(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)p;
+	hold_for(s, c->verb);
+}
+
+static void cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)p;
+	smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
+	/* the mechanism only: an initial response after it is a credential (RFC 4954) */
+	smtp_bytes_set(&s->rec.auth_mechanism, c->arg, smtp_first_word_len(c->arg, c->arg_len));
+	hold_for(s, c->verb);
+}
+
+static void cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)c;
+	(void)p;
+	s->rec.quit_sent = true;
+	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+		smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
+}
+
+static void cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	(void)c;
+	(void)p;
+	smtp_note(s, SMTP_AN_UNKNOWN_COMMAND);
+}
+
+/* NOOP, VRFY, EXPN and HELP change nothing; their reply is matched like any other. */
+static const cmd_fn cmd_handlers[SMTP_V_COUNT] = {
+    [SMTP_V_UNKNOWN] = cmd_unknown, [SMTP_V_EHLO] = cmd_ehlo,         [SMTP_V_HELO] = cmd_ehlo,
+    [SMTP_V_MAIL] = cmd_mail,       [SMTP_V_RCPT] = cmd_rcpt,         [SMTP_V_DATA] = cmd_data,
+    [SMTP_V_BDAT] = cmd_bdat,       [SMTP_V_RSET] = cmd_rset,         [SMTP_V_QUIT] = cmd_quit,
+    [SMTP_V_AUTH] = cmd_auth,       [SMTP_V_STARTTLS] = cmd_starttls,
+};
+
 /* Acts on a command line as the server would read it. */
 static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, uint64_t acked)
 {
@@ -164,55 +248,8 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	s->eod_2xx_last = false;
 	check_pipelined(s, acked);
 	check_residue(s, line, len, c.verb, acked);
-	switch (c.verb) {
-	case SMTP_V_EHLO:
-	case SMTP_V_HELO:
-		cmd_helo(s, &c); /* its 2xx resets the transaction (smtp_reply.c) */
-		break;
-	case SMTP_V_RSET:
-		/* the server ends the transaction when it reads the command: a MAIL pipelined
-		 * after it opens a new one (RSET is always answered 250, 4.1.1.5) */
-		if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-			smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
-		break;
-	case SMTP_V_MAIL:
-		p.tx = cmd_mail(s, &c);
-		break;
-	case SMTP_V_RCPT:
-		p.arg = cmd_rcpt(s, &c);
-		break;
-	case SMTP_V_DATA:
-		if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
-			smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
-		s->cmode = CM_HOLD;
-		s->hold_verb = c.verb;
-		break;
-	case SMTP_V_STARTTLS:
-		s->cmode = CM_HOLD;
-		s->hold_verb = c.verb;
-		break;
-	case SMTP_V_AUTH:
-		smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
-		/* the mechanism only: an initial response after it is a credential */
-		smtp_bytes_set(&s->rec.auth_mechanism, c.arg,
-		               smtp_first_word_len(c.arg, c.arg_len));
-		s->cmode = CM_HOLD;
-		s->hold_verb = c.verb;
-		break;
-	case SMTP_V_BDAT:
-		cmd_bdat(s, &c, &p);
-		break;
-	case SMTP_V_QUIT:
-		s->rec.quit_sent = true;
-		if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-			smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
-		break;
-	case SMTP_V_UNKNOWN:
-		smtp_note(s, SMTP_AN_UNKNOWN_COMMAND);
-		break;
-	default:
-		break;
-	}
+	if (cmd_handlers[c.verb])
+		cmd_handlers[c.verb](s, &c, &p);
 	smtp_pq_push(s, p);
 }
 
