@@ -103,3 +103,27 @@ for scenario in vlan qinq sll sll2 null loop raw4 raw6 ipv4 ipv6 ipv4opts ipv6ex
 done
 "$build/tools/mkcapture" user0 "$out/user0.pcap" 2>/dev/null
 expect_run unsupported-link-type 2 "unsupported link type 147" -- -r "$out/user0.pcap"
+
+# The envelope and the smtp object are Suricata's EVE as its own JSON schema (closed objects)
+# describes it: every record of every sample, without smtp_session (smtptrace's own object,
+# which EVE's schema does not know), validates (python3-jsonschema, Debian's package).
+eve_schema=../shared/fixtures/eve/suricata-eve-schema.json
+if [ ! -f "$eve_schema" ]; then
+	skip "cli eve-schema" "../shared/fixtures absent"
+elif ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+	skip "cli eve-schema" "python3-jsonschema not installed"
+elif /usr/bin/python3 -c 'import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+check = jsonschema.Draft7Validator(schema)
+bad = 0
+for line in open(sys.argv[2]):
+    rec = json.loads(line)
+    rec.pop("smtp_session")
+    for err in check.iter_errors(rec):
+        bad += 1
+        print("   ", rec["src_port"], list(err.path), err.message[:200])
+sys.exit(1 if bad else 0)' "$eve_schema" "$out/all.json"; then
+	pass "cli eve-schema"
+else
+	fail "cli eve-schema"
+fi
