@@ -93,10 +93,20 @@ static void note_overlap(struct reasm *r, int dir, const uint8_t *held, const ui
 
 /* Tells the close once every byte before the FIN is delivered or given up as a gap; the close
  * carries the FIN's own time, as held bytes carry theirs. */
+static void release_half(struct reasm *r, struct reasm_half *h)
+{
+	while (h->held) {
+		struct reasm_held *s = h->held;
+		h->held = s->next;
+		held_free(r, h, s);
+	}
+}
+
 static void try_fin(struct reasm *r, int dir)
 {
 	struct reasm_half *h = &r->half[dir];
 	if (h->fin_seen && !h->closed && SEQ_DIFF(h->next, h->fin_seq) >= 0) {
+		release_half(r, h); /* anything still held lies past the FIN: not stream */
 		h->closed = true;
 		r->sink->close(r->sink->ctx, dir, false, h->fin_ts_us);
 	}
@@ -179,6 +189,10 @@ static void skip_hole(struct reasm *r, int dir, uint32_t to, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	int32_t hole = SEQ_DIFF(to, h->next);
+	if (h->closed) { /* nothing more of a closed direction is delivered, not even a gap */
+		release_half(r, h);
+		return;
+	}
 	if (hole > 0) {
 		r->stats->gaps++;
 		r->stats->gap_bytes += (uint32_t)hole;
@@ -337,14 +351,6 @@ static void skip_acked_hole(struct reasm *r, int dir, uint32_t ack, uint64_t ts_
 	try_fin(r, dir);
 }
 
-static void release_half(struct reasm *r, struct reasm_half *h)
-{
-	while (h->held) {
-		struct reasm_held *s = h->held;
-		h->held = s->next;
-		held_free(r, h, s);
-	}
-}
 
 static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
 {
