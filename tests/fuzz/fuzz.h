@@ -17,13 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A broken invariant: says which and aborts, which libFuzzer and the replay driver report
  * as a crash with the input that caused it. */
-#define FUZZ_CHECK(cond)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, \
-				#cond);                                                   \
-			abort();                                                          \
-		}                                                                         \
+#define FUZZ_CHECK(cond)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,       \
+			        #cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 /* The fuzzer's input read front to back; past the end every read gives zeros. */
@@ -106,7 +106,8 @@ static inline void fuzz_check_record(const struct smtp_record *rec, const struct
 		FUZZ_CHECK(tx->n_rcpts <= tx->cap_rcpts);
 		sum += fuzz_touch(&tx->mail_from) + fuzz_touch(&tx->mail_params);
 		sum += fuzz_touch(&tx->eod_reply.text);
-		FUZZ_CHECK(memchr(tx->eod_reply.enhanced, 0, sizeof(tx->eod_reply.enhanced)) != NULL);
+		FUZZ_CHECK(memchr(tx->eod_reply.enhanced, 0, sizeof(tx->eod_reply.enhanced)) !=
+		           NULL);
 		for (uint32_t j = 0; j < tx->n_rcpts; j++)
 			sum += fuzz_touch(&tx->rcpts[j].addr);
 	}

@@ -15,9 +15,9 @@
 
 /* Link types decode.c knows, under every number files use, and one it does not (PPP). */
 static const int link_types[] = {
-	DLT_EN10MB, DLT_LINUX_SLL, 276 /* LINUX_SLL2 */, DLT_NULL, 108 /* LOOP */,
-	12 /* RAW */, 14 /* RAW on OpenBSD */, 101 /* LINKTYPE_RAW */, 228 /* IPV4 */,
-	229 /* IPV6 */, 9 /* PPP */,
+    DLT_EN10MB,   DLT_LINUX_SLL,           276 /* LINUX_SLL2 */,   DLT_NULL,       108 /* LOOP */,
+    12 /* RAW */, 14 /* RAW on OpenBSD */, 101 /* LINKTYPE_RAW */, 228 /* IPV4 */, 229 /* IPV6 */,
+    9 /* PPP */,
 };
 
 static bool inside(const uint8_t *p, size_t n, const uint8_t *base, size_t len)

@@ -110,7 +110,7 @@ static void check_output(const struct file *out, uint64_t sessions)
 		json_t *j = json_loadb(p, (size_t)(nl - p), JSON_ALLOW_NUL, &err);
 		if (!j)
 			fprintf(stderr, "fuzz_pipeline: bad JSON line %llu: %s\n",
-				(unsigned long long)lines + 1, err.text);
+			        (unsigned long long)lines + 1, err.text);
 		FUZZ_CHECK(j != NULL && json_is_object(j));
 		json_decref(j);
 		lines++;

@@ -55,7 +55,7 @@ static void check_held(const struct check *c)
 }
 
 static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
-		      uint64_t ts_us)
+                      uint64_t ts_us)
 {
 	struct check *c = ctx;
 	(void)peer_acked;
@@ -138,7 +138,7 @@ static void feed_record(struct check *c, const uint32_t isn[2], struct fuzz_in *
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct reasm_sink sink_fns = {sink_data, sink_gap, sink_close, sink_overlap,
-						   NULL};
+	                                           NULL};
 	struct fuzz_in in = {data, size};
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c)

@@ -40,12 +40,20 @@ static void limits_preset(unsigned preset, struct smtp_limits *lim)
 	smtp_limits_default(lim);
 	switch (preset) {
 	case 1: /* the smallest the command line allows */
-		*lim = (struct smtp_limits){.max_line = 512, .max_rcpts = 1, .max_txs = 1,
-					    .max_pending = 2, .max_extensions = 1, .max_trace = 1};
+		*lim = (struct smtp_limits){.max_line = 512,
+		                            .max_rcpts = 1,
+		                            .max_txs = 1,
+		                            .max_pending = 2,
+		                            .max_extensions = 1,
+		                            .max_trace = 1};
 		break;
 	case 2:
-		*lim = (struct smtp_limits){.max_line = 700, .max_rcpts = 3, .max_txs = 2,
-					    .max_pending = 4, .max_extensions = 4, .max_trace = 5};
+		*lim = (struct smtp_limits){.max_line = 700,
+		                            .max_rcpts = 3,
+		                            .max_txs = 2,
+		                            .max_pending = 4,
+		                            .max_extensions = 4,
+		                            .max_trace = 5};
 		break;
 	case 3:
 		lim->max_line = 1 << 16;
@@ -125,7 +133,7 @@ static void check_verdicts(const struct smtp_record *rec)
 	}
 	FUZZ_CHECK(smtp_lookalike_name(rec->lookalike) != NULL);
 	FUZZ_CHECK(named(smtp_acted_name(rec->lookalike_acted)) ||
-		   rec->lookalike_acted == SMTP_ACTED_UNKNOWN);
+	           rec->lookalike_acted == SMTP_ACTED_UNKNOWN);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
