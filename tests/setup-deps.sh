@@ -6,7 +6,7 @@
 set -eu
 what=${1:-build}
 build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev"
-test_pkgs="python3 python3-jsonschema valgrind tcpdump postfix swaks openssl gzip tshark"
+test_pkgs="python3 python3-jsonschema valgrind tcpdump postfix swaks openssl gzip tshark tcpreplay logrotate iproute2 procps"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
 
