@@ -142,8 +142,8 @@ def check_corrupt(corpus, runs):
     rc, out, err, records = runs[CORRUPT]
     problems = []
     lines = [x for x in err.decode("utf-8", "replace").split("\n") if x]
-    if rc != 2:
-        problems.append("exit status %s, expected 2" % rc)
+    if rc != 3:
+        problems.append("exit status %s, expected 3" % rc)
     if len(lines) != 1 or "warning" not in lines[0] or os.path.basename(CORRUPT) not in lines[0]:
         problems.append("expected one warning line naming the file, got %r" % lines)
     elif not re.search(r"bad|damaged|corrupt|truncated|invalid", lines[0], re.I):
