@@ -152,11 +152,12 @@ static void note_cut(json_t *root, const struct site *s, uint64_t left_out)
 	json_t *target = s->parent;
 	snprintf(name, sizeof(name), "%s_truncated", s->key);
 	const char *type = json_string_value(json_object_get(root, "event_type"));
-	json_t *own = type ? json_object_get(root, type) : NULL;
+	bool eve = type && strcmp(type, "smtp") == 0;
+	json_t *own = type && !eve ? json_object_get(root, type) : NULL;
 	if (json_object_get(root, "smtp") == s->parent && own && json_is_object(own)) {
 		target = own;
 		snprintf(name, sizeof(name), "smtp_%s_truncated", s->key);
-	} else if (json_object_get(root, "smtp") == s->parent && type && strcmp(type, "smtp") == 0) {
+	} else if (json_object_get(root, "smtp") == s->parent && eve) {
 		json_t *meta = json_object_get(root, "metadata");
 		if (!meta) {
 			meta = json_object();

@@ -110,7 +110,7 @@ def check_output(capture, rc, out, err, trace, expect_rc):
     problems, records = [], []
     if rc is None:
         return ["timed out"], records
-    if rc < 0 or rc > 2:
+    if rc < 0 or rc > 3:
         problems.append("exit status %d (crash?)" % rc)
     elif rc != expect_rc:
         problems.append("exit status %d, expected %d" % (rc, expect_rc))
