@@ -80,7 +80,7 @@ check: test-deps
 BENCH_CAPTURE ?= build/bench.pcap
 bench: deps
 	@$(MAKE) --no-print-directory all tools
-	@test -f $(BENCH_CAPTURE) || $(BUILD)/tools/mkbench $(BENCH_CAPTURE) 20000
+	@test -f $(BENCH_CAPTURE) || $(BUILD)/tools/mkbench -s 540M -c 64 $(BENCH_CAPTURE)
 	@python3 tests/bench.py $(BUILD) ./$(PROG) $(BENCH_CAPTURE)
 
 PREFIX ?= /usr/local
