@@ -53,6 +53,8 @@ struct sess {
 	char text[TEXT_CAP];
 	size_t text_len;
 	uint64_t planned, written, counted; /* file bytes: estimated, written, counted down */
+	int error_run;                      /* 5xx replies in a row so far in the plan */
+	bool repeated_errors;               /* three of them came */
 	bool live;
 };
 
@@ -272,9 +274,17 @@ static void client(struct sess *s, const char *text)
 	add(s, A_CLIENT, text);
 }
 
+/* A server's replies; three 5xx in a row make repeated_errors, as smtp_reply.c counts them
+ * (a multi-line reply once). */
 static void server(struct sess *s, const char *text)
 {
 	add(s, A_SERVER, text);
+	for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
+		if (line[3] == '-')
+			continue;
+		s->error_run = line[0] == '5' ? s->error_run + 1 : 0;
+		s->repeated_errors = s->repeated_errors || s->error_run >= 3;
+	}
 }
 
 /* A line built for this session, kept in its text buffer. */
@@ -569,6 +579,8 @@ static void addr_text(const struct decode_addr *a, char *out, size_t cap)
 static void write_truth(struct gen *g, const struct sess *s, const struct truth *t,
                         const struct verdict *v)
 {
+	static const char *const anomalies[] = {"", "\"bdat\"", "\"repeated_errors\"",
+	                                        "\"bdat\",\"repeated_errors\""};
 	char c[64], d[64];
 	addr_text(&s->conn.client, c, sizeof(c));
 	addr_text(&s->conn.server, d, sizeof(d));
@@ -579,7 +591,7 @@ static void write_truth(struct gen *g, const struct sess *s, const struct truth 
 	        "\"outcome\":\"%s\",\"close\":\"%s\",\"close_by\":\"%s\",\"close_how\":\"%s\","
 	        "\"client_style\":\"%s\",\"transactions\":[%s],\"anomalies\":[%s]}\n",
 	        c, s->conn.cport, d, s->conn.sport, v->outcome, v->close, v->close_by, v->close_how,
-	        v->style, t->tx, t->bdat ? "\"bdat\"" : "");
+	        v->style, t->tx, anomalies[t->bdat + 2 * s->repeated_errors]);
 }
 
 static void plan_session(struct gen *g, struct sess *s)
