@@ -182,7 +182,8 @@ class Bench:
         a = self.args
         rss = {}
         for open_ in (100, 1000, 10000):
-            size = max(a.conc_size, open_ * 40 * 1024) if not a.quick else a.conc_size
+            # at least 40 KiB a session, so that all of them open before the file ends
+            size = max(a.conc_size, -(-open_ * 40 * 1024 // (1 << 20)) << 20)
             name = f"mix-{size_name(size)}-s{a.seed}-c{open_}"
             cap, truth = self.generate(name, ["-s", str(size), "-S", str(a.seed),
                                               "-c", str(open_)])
