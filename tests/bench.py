@@ -22,7 +22,7 @@ import sys
 import time
 
 COMPARED = ("outcome", "close", "close_by", "close_how", "client_style")
-TX_FIELDS = ("outcome", "rejected_at", "method")
+TX_FIELDS = ("outcome", "rejected_at", "method", "size")
 
 
 def parse_size(text):

@@ -74,6 +74,7 @@ struct truth {
 	char tx[TRUTH_CAP];
 	size_t tx_len;
 	int commits;
+	uint32_t size;           /* message octets of the transaction being planned */
 	bool bdat, after_commit; /* after_commit: the last thing the client got was a 2xx to EOD */
 	bool helo;               /* no EHLO: no PIPELINING, no CHUNKING */
 };
@@ -313,17 +314,20 @@ static void stream(struct sess *s, const char *head, uint32_t body, const char *
 	s->planned += body + a->tail_len + (body / s->conn.mss + 1) * PKT_OVERHEAD * 3 / 2;
 }
 
+/* Adds a transaction's verdict; its size is the message octets the plan sent (t->size,
+ * which the data-sending steps set), 0 when it sent none. */
 static void tx_verdict(struct truth *t, const char *outcome, const char *at, const char *method)
 {
 	size_t cap = sizeof(t->tx) - t->tx_len;
-	int n = snprintf(t->tx + t->tx_len, cap, "%s{\"outcome\":\"%s\"%s%s%s%s%s%s}",
+	int n = snprintf(t->tx + t->tx_len, cap, "%s{\"outcome\":\"%s\"%s%s%s%s%s%s,\"size\":%u}",
 	                 t->tx_len ? "," : "", outcome, at ? ",\"rejected_at\":\"" : "",
 	                 at ? at : "", at ? "\"" : "", method ? ",\"method\":\"" : "",
-	                 method ? method : "", method ? "\"" : "");
+	                 method ? method : "", method ? "\"" : "", t->size);
 	if (n > 0 && (size_t)n < cap)
 		t->tx_len += (size_t)n;
 	t->after_commit = strcmp(outcome, "committed") == 0;
 	t->commits += t->after_commit;
+	t->size = 0;
 }
 
 static void mail_rcpt(struct sess *s)
@@ -340,17 +344,18 @@ static void queued(struct gen *g, struct sess *s)
 	                   (unsigned long long)(next_rng(&g->rng) >> 24)));
 }
 
-static void data_body(struct gen *g, struct sess *s)
+static void data_body(struct gen *g, struct sess *s, struct truth *t)
 {
 	client(s, "DATA\r\n");
 	server(s, "354 End data with <CR><LF>.<CR><LF>\r\n");
-	stream(s, "", body_size(g), ".\r\n");
+	t->size = body_size(g);
+	stream(s, "", t->size, ".\r\n");
 }
 
 static void tx_commit(struct gen *g, struct sess *s, struct truth *t)
 {
 	mail_rcpt(s);
-	data_body(g, s);
+	data_body(g, s, t);
 	queued(g, s);
 	tx_verdict(t, "committed", NULL, "data");
 }
@@ -361,7 +366,8 @@ static void tx_pipelined(struct gen *g, struct sess *s, struct truth *t)
 	          "RCPT TO:<b@example.net>\r\nDATA\r\n");
 	server(s, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
 	          "354 End data with <CR><LF>.<CR><LF>\r\n");
-	stream(s, "", body_size(g), ".\r\n");
+	t->size = body_size(g);
+	stream(s, "", t->size, ".\r\n");
 	queued(g, s);
 	tx_verdict(t, "committed", NULL, "data");
 }
@@ -377,6 +383,7 @@ static void tx_bdat(struct gen *g, struct sess *s, struct truth *t)
 	}
 	stream(s, fmt_text(s, "BDAT %u LAST\r\n", n - first), n - first, "");
 	queued(g, s);
+	t->size = n;
 	tx_verdict(t, "committed", NULL, "bdat");
 	t->bdat = true;
 }
@@ -386,7 +393,7 @@ static void tx_two_rcpts(struct gen *g, struct sess *s, struct truth *t)
 	mail_rcpt(s);
 	client(s, "RCPT TO:<nobody@example.net>\r\n");
 	server(s, "550 5.1.1 <nobody@example.net>: Recipient address rejected\r\n");
-	data_body(g, s);
+	data_body(g, s, t);
 	queued(g, s);
 	tx_verdict(t, "committed", NULL, "data");
 }
@@ -425,7 +432,7 @@ static void tx_rej_data(struct gen *g, struct sess *s, struct truth *t)
 static void tx_rej_eod(struct gen *g, struct sess *s, struct truth *t)
 {
 	mail_rcpt(s);
-	data_body(g, s);
+	data_body(g, s, t);
 	server(s, "550 5.7.1 Message rejected as spam\r\n");
 	tx_verdict(t, "rejected", "eod", "data");
 }
@@ -500,7 +507,8 @@ static struct verdict end_abandon(struct gen *g, struct sess *s, struct truth *t
 	mail_rcpt(s);
 	client(s, "DATA\r\n");
 	server(s, "354 End data with <CR><LF>.<CR><LF>\r\n");
-	stream(s, "", body_size(g) / LINE_LEN / 2 * LINE_LEN + LINE_LEN, "");
+	t->size = body_size(g) / LINE_LEN / 2 * LINE_LEN + LINE_LEN;
+	stream(s, "", t->size, "");
 	if (rst)
 		add(s, A_CLIENT_RST, NULL);
 	else
@@ -515,7 +523,7 @@ static struct verdict end_abandon(struct gen *g, struct sess *s, struct truth *t
 static struct verdict end_eod_unack(struct gen *g, struct sess *s, struct truth *t)
 {
 	mail_rcpt(s);
-	data_body(g, s);
+	data_body(g, s, t);
 	add(s, A_CLIENT_FIN, NULL);
 	if (rnd(g, 2)) {
 		add(s, A_SERVER_ACK, NULL);
