@@ -224,8 +224,8 @@ class Bench:
             name = f"{mode}-{a.collide_sessions}"
             cap, truth = self.generate(name, ["-m", mode, "-n", str(a.collide_sessions)])
             self.check(name, cap, truth)
-            row = self.row(f"smtptrace, {a.collide_sessions:,} tuples {mode}"
-                           + (" (one bucket)" if mode == "collide" else ""), cap,
+            label = "in one bucket (unkeyed hash)" if mode == "collide" else "random"
+            row = self.row(f"smtptrace, {a.collide_sessions:,} tuples {label}", cap,
                            *self.timed(self.smtptrace_cmd(cap)), self.packets(cap))
             secs[mode] = (row["secs"], row["cpu"])
         self.collision_ratio = [c / r for c, r in zip(secs["collide"], secs["random"])]
@@ -234,12 +234,12 @@ class Bench:
 
     def print_table(self):
         print()
-        print(f"{'reader':<46}{'MB':>6}{'wall s':>8}{'CPU s':>8}{'MB/s':>7}{'Mpkt/s':>8}"
+        print(f"{'reader':<52}{'MB':>6}{'wall s':>8}{'CPU s':>8}{'MB/s':>7}{'Mpkt/s':>8}"
               f"{'peak RSS':>12}")
         for r in self.rows:
             cells = [f"{r[k]:.{d}f}" if r[k] is not None else "-"
                      for k, d in (("secs", 3), ("cpu", 3), ("mbps", 0), ("mpps", 2))]
-            print(f"{r['reader']:<46}{r['mb']:>6.0f}{cells[0]:>8}{cells[1]:>8}{cells[2]:>7}"
+            print(f"{r['reader']:<52}{r['mb']:>6.0f}{cells[0]:>8}{cells[1]:>8}{cells[2]:>7}"
                   f"{cells[3]:>8}{r['rss'] / 1024:>8.1f} MiB")
         print()
         if hasattr(self, "ratio"):
