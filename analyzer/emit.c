@@ -263,7 +263,7 @@ static uint64_t anomaly_mask(uint64_t bits)
 }
 
 /* {code, enhanced (when present), text (when present)} */
-static json_t *reply_json(const struct smtp_reply *r)
+json_t *reply_json(const struct smtp_reply *r)
 {
 	json_t *o = json_object();
 	size_t elen = strnlen(r->enhanced, sizeof(r->enhanced));

@@ -25,6 +25,9 @@ json_t *done(json_t *o, int rc);
 /* Suricata's timestamp: "2026-11-28T14:07:11.123456+0000". */
 void format_ts(uint64_t us, char *out, size_t len);
 
+/* A reply: code, enhanced, text. New reference. */
+json_t *reply_json(const struct smtp_reply *r);
+
 /* A transaction's recipients, and the whole transaction object of smtp_session.transactions.
  * New references. */
 json_t *rcpt_list(const struct smtp_tx *tx);

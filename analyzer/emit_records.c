@@ -58,6 +58,43 @@ int emit_transactions(struct emit *e, const struct flow_info *info, const struct
 	return 0;
 }
 
+/* ---- smtp_command: one record per command and its reply ---- */
+
+static json_t *command_json(const struct smtp_cmd_log *c, uint32_t seq)
+{
+	json_t *o = json_object();
+	int rc = set_uint(o, "seq", seq);
+	rc |= set_str(o, "verb", smtp_verb_name((enum smtp_verb)c->verb));
+	rc |= set_bytes(o, "args", &c->arg);
+	rc |= json_object_set_new(o, "pipelined", json_boolean(c->pipelined));
+	if (c->answered) {
+		rc |= json_object_set_new(o, "reply", reply_json(&c->reply));
+		if (c->ts_us && c->reply.ts_us >= c->ts_us)
+			rc |= json_object_set_new(
+			    o, "latency_ms",
+			    json_real((double)(c->reply.ts_us - c->ts_us) / 1000.0));
+	}
+	return done(o, rc);
+}
+
+int emit_commands(struct emit *e, const struct flow_info *info, const struct smtp_record *rec)
+{
+	char ts[96];
+	for (uint32_t i = 0; i < rec->n_cmds; i++) {
+		const struct smtp_cmd_log *c = &rec->cmds[i];
+		json_t *root = emit_envelope(info, "smtp_command");
+		int rc = root ? 0 : -1;
+		if (c->ts_us) { /* the command's own time, not the session's start */
+			format_ts(c->ts_us, ts, sizeof(ts));
+			rc |= set_str(root, "timestamp", ts);
+		}
+		rc |= json_object_set_new(root, "smtp_command", command_json(c, i));
+		if (emit_line(e, done(root, rc)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* ---- --eve-strict: Suricata's "smtp" event ---- */
 
 static int add_flowvar(json_t *vars, const char *key, const char *value)

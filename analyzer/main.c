@@ -62,7 +62,8 @@ static const char usage_text[] =
     "      --overwrite        empty FILE first instead of appending\n"
     "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
     "                         capture and pipes)\n"
-    "      --records LIST     record types, comma-separated: session, transaction, stats\n"
+    "      --records LIST     record types, comma-separated: session, transaction,\n"
+    "                         command, stats\n"
     "                         (default session,stats)\n"
     "      --eve-strict       instead of session and transaction records, one Suricata\n"
     "                         'smtp' event per transaction, valid against its EVE schema\n"
@@ -155,6 +156,7 @@ static unsigned parse_records(const char *list)
 	} types[] = {
 	    {"session", RUN_REC_SESSION},
 	    {"transaction", RUN_REC_TRANSACTION},
+	    {"command", RUN_REC_COMMAND},
 	    {"stats", RUN_REC_STATS},
 	};
 	unsigned bits = 0;
@@ -167,7 +169,7 @@ static unsigned parse_records(const char *list)
 			i++;
 		if (i == sizeof(types) / sizeof(types[0]))
 			usage_error("--records: unknown record type '%.*s' (known: session, "
-			            "transaction, stats)",
+			            "transaction, command, stats)",
 			            (int)len, p);
 		bits |= types[i].bit;
 		p += len + (p[len] == ',');
@@ -490,6 +492,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	            : o->run.iface  ? ports_filter(&o->run.flow, true)
 	                            : NULL;
 	o->run.bpf = bpf;
+	o->run.flow.smtp.log_commands = (o->run.records & RUN_REC_COMMAND) != 0;
 	if (o->run.iface && !o->filter_file && optind >= argc)
 		o->run.bpf_fallback = ports_filter(&o->run.flow, false);
 }

@@ -91,6 +91,8 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 		rc = emit_session(r->emit, info, rec, &v);
 	if (!r->o->eve_strict && (want & RUN_REC_TRANSACTION) && rc == 0)
 		rc = emit_transactions(r->emit, info, rec, &v);
+	if (!r->o->eve_strict && (want & RUN_REC_COMMAND) && rc == 0)
+		rc = emit_commands(r->emit, info, rec);
 	if (rc != 0)
 		note_write_error(r);
 }

@@ -207,6 +207,7 @@ void smtp_session_free(struct smtp_session *s)
 	for (uint32_t i = 0; i < r->n_txs; i++)
 		tx_free(&r->txs[i]);
 	free(r->txs);
+	smtp_cmdlog_free(r);
 	free(r->trace_verbs);
 	free(r->trace_codes);
 	free(s->cline.buf);

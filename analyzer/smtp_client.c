@@ -31,6 +31,12 @@ void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smt
 /* DESIGN.md section 4: with the ACK number, a command is early when it does not
  * acknowledge the end of the previous reply; while that reply is still to come the test
  * waits for it (reply_done). Without ACKs, capture order decides. */
+/* Whether a command was sent before the reply to the one before it had arrived. */
+static bool sent_early(const struct smtp_session *s, uint64_t acked)
+{
+	return s->pq_len > 0 || (acked != UINT64_MAX && acked < s->last_reply_end);
+}
+
 static void check_pipelined(struct smtp_session *s, uint64_t acked)
 {
 	if (s->pq_len > 0) {
@@ -241,6 +247,7 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	struct pending p = {.kind = PK_COMMAND, .peer_acked = acked};
 	smtp_parse_command(line, len, &c);
 	p.verb = c.verb;
+	p.log = smtp_cmdlog_command(s, &c, sent_early(s, acked));
 	p.tx = s->cur_tx;
 	p.end_pos = s->line_end_pos;
 	s->rec.commands++;

@@ -39,6 +39,7 @@ struct pending {
 	int64_t tx;          /* the transaction it belongs to, -1 for none */
 	uint64_t end_pos;    /* client stream offset just after the command line */
 	uint64_t peer_acked; /* server bytes the client had when it sent this */
+	uint32_t log;        /* 1 + its entry in rec.cmds; 0 for none */
 };
 
 struct line_buf {
@@ -137,6 +138,13 @@ struct line {
 	uint64_t total; /* its full length on the wire, including the line end */
 	bool crlf;      /* ended in CRLF (else a bare LF) */
 };
+
+/* The command log (smtp_cmdlog.c): appends a command; returns 1 + its index, or 0 when not
+ * logging or full. Fills in the reply that answered entry log (as returned; 0: nothing).
+ * Frees it all. */
+uint32_t smtp_cmdlog_command(struct smtp_session *s, const struct smtp_command *c, bool pipelined);
+void smtp_cmdlog_reply(struct smtp_session *s, uint32_t log, const struct smtp_reply *r);
+void smtp_cmdlog_free(struct smtp_record *r);
 
 /* Shared by smtp.c, smtp_client.c and smtp_reply.c; nothing outside the stage uses them. */
 void *smtp_xcalloc(size_t n, size_t size);

@@ -362,7 +362,10 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
 	resync(s, r.code);
-	if (!smtp_pq_pop(s, &p)) {
+	bool popped = smtp_pq_pop(s, &p);
+	if (popped)
+		smtp_cmdlog_reply(s, p.log, &r);
+	if (!popped) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
 			smtp_note_inferred(s, SMTP_AN_REPLY_WITHOUT_COMMAND, SMTP_TO_SERVER);
 		smtp_bytes_free(&s->reply.first.text);

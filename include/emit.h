@@ -43,6 +43,10 @@ int emit_session(struct emit *e, const struct flow_info *info, const struct smtp
 int emit_transactions(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
                       const struct cls_verdict *v);
 
+/* Writes one smtp_command record per command the session logged (smtp_limits.log_commands):
+ * verb, arguments (AUTH: its mechanism only), pipelined, the reply, its latency. */
+int emit_commands(struct emit *e, const struct flow_info *info, const struct smtp_record *rec);
+
 /* --eve-strict: one event_type "smtp" record per transaction (one for a session without any)
  * in Suricata's own shape, valid against its EVE schema. Returns 0 or -1. */
 int emit_eve_smtp(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,

@@ -18,7 +18,12 @@
 enum { RUN_EXIT_OK = 0, RUN_EXIT_RUNTIME = 1, RUN_EXIT_USAGE = 2, RUN_EXIT_DAMAGED = 3 };
 
 /* Record types (--records), one bit each. */
-enum { RUN_REC_SESSION = 1u << 0, RUN_REC_STATS = 1u << 1, RUN_REC_TRANSACTION = 1u << 2 };
+enum {
+	RUN_REC_SESSION = 1u << 0,
+	RUN_REC_STATS = 1u << 1,
+	RUN_REC_TRANSACTION = 1u << 2,
+	RUN_REC_COMMAND = 1u << 3,
+};
 
 struct run_options {
 	const char *const *inputs; /* -r files, in order ("-": stdin); borrowed */

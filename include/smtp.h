@@ -155,6 +155,8 @@ struct smtp_record {
 	uint32_t anomaly_counts[SMTP_AN_COUNT];
 	uint32_t commands, replies;
 	/* with smtp_limits.trace: each command's verb and each reply's code, in order */
+	struct smtp_cmd_log *cmds; /* with lim.log_commands */
+	uint32_t n_cmds;
 	uint8_t *trace_verbs; /* enum smtp_verb */
 	uint16_t *trace_codes;
 	uint32_t n_trace_verbs, n_trace_codes;
@@ -186,6 +188,19 @@ struct smtp_limits {
 	uint32_t max_extensions; /* EHLO keywords kept (default 64) */
 	uint32_t max_trace;      /* verbs and codes kept with trace (default 10000) */
 	bool trace;              /* keep the sequence of command verbs and reply codes */
+	bool log_commands;       /* keep each command and its reply (smtp_command records),
+	                          * at most max_trace of them */
+};
+
+/* One command and the reply that answered it (--records command). The argument is kept as
+ * sent, except AUTH's: only its mechanism, never the initial response. */
+struct smtp_cmd_log {
+	uint8_t verb;          /* enum smtp_verb */
+	bool pipelined;        /* sent before the reply to the command before it had arrived */
+	bool answered;         /* reply holds the reply matched to it */
+	struct smtp_bytes arg; /* capped at 512 octets; absent for unknown commands */
+	uint64_t ts_us;        /* when its first byte was seen */
+	struct smtp_reply reply;
 };
 
 void smtp_limits_default(struct smtp_limits *lim);

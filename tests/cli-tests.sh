@@ -431,3 +431,36 @@ if [ $rc -eq 0 ] && [ -s "$out/r1.out" ] && ! grep -Eq 'sender@|alice@|bob@|clie
 else
 	fail "cli redact (exit $rc)"
 fi
+
+# smtp_command: one record per command with its reply, pipelined or not, its latency; AUTH
+# keeps its mechanism, never the credential that followed it on the line.
+"$prog" -r samples/pipelining.pcap --records command >"$out/cmd.out" 2>/dev/null
+rc=$?
+if [ $rc -eq 0 ] && python3 - "$out/cmd.out" <<'PY'; then
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert all(r["event_type"] == "smtp_command" for r in recs)
+got = [(c["seq"], c["verb"], c.get("args"), c["pipelined"], c["reply"]["code"], c["reply"].get("enhanced"))
+       for c in (r["smtp_command"] for r in recs)]
+want = [(0, "EHLO", "client.smtptrace.test", False, 250, None),
+        (1, "MAIL", "FROM:<sender@example.org>", False, 250, "2.1.0"),
+        (2, "RCPT", "TO:<alice@smtptrace.test>", True, 250, "2.1.5"),
+        (3, "DATA", None, True, 354, None),
+        (4, "QUIT", None, False, 221, "2.0.0")]
+assert got == want, got
+assert all(r["smtp_command"]["latency_ms"] >= 0 for r in recs)
+assert len({r["flow_id"] for r in recs}) == 1 and recs[0]["timestamp"] < recs[-1]["timestamp"]
+PY
+	pass "cli command-records"
+else
+	fail "cli command-records (exit $rc)"
+fi
+"$prog" -r samples/auth-refused.pcap --records session,transaction,command >"$out/cmd.out" 2>/dev/null
+rc=$?
+if [ $rc -eq 0 ] && grep -q '"verb":"AUTH","args":"PLAIN","pipelined":false,"reply":{"code":503' "$out/cmd.out" &&
+	strings samples/auth-refused.pcap | grep -q 'AUTH PLAIN AGZha2V1c2VyAGZha2VwYXNz' &&
+	! grep -q 'AGZha2V1c2VyAGZha2VwYXNz' "$out/cmd.out"; then
+	pass "cli command-records-no-credentials"
+else
+	fail "cli command-records-no-credentials (exit $rc)"
+fi
