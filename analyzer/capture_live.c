@@ -2,7 +2,9 @@
  * non-blocking so that time moves without packets, with the kernel's counters and
  * tcpdump's -D list. */
 #include <errno.h>
+#include <linux/if_packet.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,22 @@ void capture_live_options_default(struct capture_live_options *o)
 	o->snaplen = 262144;
 	o->promisc = true;
 	o->timeout_ms = 100;
+	o->fanout_group = -1;
+}
+
+/* Joins the socket to a fanout group: the kernel hashes each packet's flow (the same for
+ * both directions) to one member; defrag makes the fragments of a datagram one. */
+static bool join_fanout(struct capture *cap, int group, char *err, size_t errlen)
+{
+	int arg = (group & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+	if (group < 0)
+		return true;
+	if (setsockopt(pcap_fileno(cap->pcap), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+		capture_set_err(err, errlen, "%s: cannot join fanout group %d: %s", cap->name,
+		                group, strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 /* The names of the devices, comma-separated, for "no such device". */
@@ -122,7 +140,8 @@ struct capture *capture_open_live(const char *dev, const struct capture_live_opt
 		return NULL;
 	}
 	if (!capture_check_datalink(cap, err, errlen) ||
-	    !capture_apply_filter(cap, bpf, err, errlen) || !make_pollable(cap, err, errlen)) {
+	    !capture_apply_filter(cap, bpf, err, errlen) ||
+	    !join_fanout(cap, o->fanout_group, err, errlen) || !make_pollable(cap, err, errlen)) {
 		capture_close(cap);
 		return NULL;
 	}

@@ -647,6 +647,11 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 	const char *mem_names[] = {"peak_rss_kib"};
 	uint64_t mem[] = {stats_peak_rss_kib()};
 	rc |= json_object_set_new(o, "memory", counter_object(mem_names, mem, 1));
+	if (s->workers) { /* --workers: whose counters these are; worker 0 is their total */
+		const char *w_names[] = {"id", "of"};
+		uint64_t w[] = {s->worker, s->workers};
+		rc |= json_object_set_new(o, "worker", counter_object(w_names, w, 2));
+	}
 	return done(o, rc);
 }
 

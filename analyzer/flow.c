@@ -245,8 +245,9 @@ static uint64_t make_flow_id(const struct flow *f)
 {
 	uint64_t h =
 	    tuple_hash(&f->info.client, f->info.client_port, &f->info.server, f->info.server_port);
+	/* the tuple and the first packet's time, nothing of this run's order: N --shard runs
+	 * give each connection the flow_id a single run gives it */
 	h = hash_bytes(h, &f->info.first_ts_us, sizeof(f->info.first_ts_us));
-	h = hash_bytes(h, &f->serial, sizeof(f->serial));
 	return h & ((1ULL << 51) - 1);
 }
 

@@ -17,6 +17,7 @@
 #include "emit.h"
 #include "flow.h"
 #include "run.h"
+#include "workers.h"
 
 #ifndef SMTPTRACE_VERSION
 #define SMTPTRACE_VERSION "dev"
@@ -69,6 +70,10 @@ static const char usage_text[] =
     "                         'smtp' event per transaction, valid against its EVE schema\n"
     "      --max-record BYTES the longest record written (default 16384); longer lists\n"
     "                         are cut, with a count of what was left out\n"
+    "      --workers N        live: N processes in one PACKET_FANOUT group, each with its\n"
+    "                         own flows, appending whole records to one output file\n"
+    "      --shard I/N        follow only the connections of shard I of N (0 <= I < N): N\n"
+    "                         runs, on one machine or many, split a capture set\n"
     "      --redact           mailbox local parts and HELO names as a keyed hash\n"
     "      --redact-key KEY   the key of --redact (default: random for each run)\n"
     "      --stats-interval S also write a stats record every S seconds\n"
@@ -258,6 +263,8 @@ enum {
 	OPT_MAX_RECORD,
 	OPT_REDACT,
 	OPT_REDACT_KEY,
+	OPT_SHARD,
+	OPT_WORKERS,
 };
 
 static const struct option long_opts[] = {
@@ -289,6 +296,8 @@ static const struct option long_opts[] = {
     {"max-record", required_argument, NULL, OPT_MAX_RECORD},
     {"redact", no_argument, NULL, OPT_REDACT},
     {"redact-key", required_argument, NULL, OPT_REDACT_KEY},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {"quiet", no_argument, NULL, 'q'},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"help", no_argument, NULL, 'h'},
@@ -382,6 +391,17 @@ static bool set_io_option(struct options *o, int c, const char *arg)
 	return true;
 }
 
+/* --shard I/N: 0 <= I < N <= 1024. */
+static void parse_shard(struct run_options *r, const char *arg)
+{
+	unsigned i, n;
+	char end;
+	if (sscanf(arg, "%u/%u%c", &i, &n, &end) != 2 || n == 0 || n > 1024 || i >= n)
+		usage_error("--shard: give I/N with 0 <= I < N <= 1024, not '%s'", arg);
+	r->shard = i;
+	r->shards = n;
+}
+
 /* --redact-key: the key's bytes as given (at most 64). */
 static void set_redact_key(struct emit_options *e, const char *key)
 {
@@ -442,6 +462,12 @@ static void parse_one(struct options *o, int c)
 	case OPT_REDACT_KEY:
 		set_redact_key(&o->run.emit, optarg);
 		break;
+	case OPT_SHARD:
+		parse_shard(&o->run, optarg);
+		break;
+	case OPT_WORKERS:
+		o->run.workers = (uint32_t)parse_number("--workers", optarg, 1, 64);
+		break;
 	case 'q':
 		o->run.quiet = true;
 		break;
@@ -473,6 +499,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->run.records = RUN_REC_SESSION | RUN_REC_STATS;
 	emit_options_default(&o->run.emit);
 	o->run.inputs = o->inputs;
+	o->run.fanout_group = -1;
+	o->run.report_fd = -1;
 	while ((c = getopt_long(argc, argv, "r:o:i:DF:s:B:pc:Z:UqhV", long_opts, NULL)) != -1)
 		parse_one(o, c);
 	if (o->list_devices)
@@ -484,6 +512,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		            "IFACE");
 	if (o->run.n_inputs && o->run.iface)
 		usage_error("give either -r files or -i %s, not both", o->run.iface);
+	if (o->run.workers > 1 && !o->run.iface)
+		usage_error("--workers is for live capture (-i); offline, split a capture set with "
+		            "--shard %s",
+		            "I/N");
 	if (o->filter_file && optind < argc)
 		usage_error("give the filter either with -F %s or after the options, not both",
 		            o->filter_file);
@@ -510,7 +542,7 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	int status = run(&o.run);
+	int status = o.run.workers > 1 ? run_workers(&o.run) : run(&o.run);
 	free((char *)o.run.bpf);
 	free((char *)o.run.bpf_fallback);
 	return status;

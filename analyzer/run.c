@@ -20,6 +20,7 @@
 #include "emit.h"
 #include "sink.h"
 #include "stats.h"
+#include "workers.h"
 
 /* Set by the signal handlers, read by the loop: the process's only signal state. */
 static volatile sig_atomic_t stop_signal, reopen_signal;
@@ -154,6 +155,34 @@ static bool idle_hook(void *ctx)
 	return run_tick(ctx, true);
 }
 
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* --shard: the shard of a segment's connection, the same for both directions, every run and
+ * every machine: FNV-1a over the canonical tuple (the lower address and port first). */
+static uint32_t shard_of(const struct tcp_seg *seg, uint32_t shards)
+{
+	size_t alen = seg->src.family == 6 ? 16 : 4;
+	int cmp = memcmp(seg->src.bytes, seg->dst.bytes, alen);
+	bool src_low = cmp < 0 || (cmp == 0 && seg->sport <= seg->dport);
+	const struct decode_addr *lo = src_low ? &seg->src : &seg->dst;
+	const struct decode_addr *hi = src_low ? &seg->dst : &seg->src;
+	uint8_t ports[4] = {(uint8_t)((src_low ? seg->sport : seg->dport) >> 8),
+	                    (uint8_t)(src_low ? seg->sport : seg->dport),
+	                    (uint8_t)((src_low ? seg->dport : seg->sport) >> 8),
+	                    (uint8_t)(src_low ? seg->dport : seg->sport)};
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, &seg->src.family, 1);
+	h = fnv1a(h, lo->bytes, alen);
+	h = fnv1a(h, hi->bytes, alen);
+	h = fnv1a(h, ports, sizeof(ports));
+	return (uint32_t)(h % shards);
+}
+
 static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 {
 	struct tcp_seg seg;
@@ -165,7 +194,7 @@ static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 	r->last_pkt_ts = pkt->ts_us;
 	if (r->timed)
 		r->last_pkt_wall = stats_wall_us();
-	if (st == DECODE_OK) {
+	if (st == DECODE_OK && (!r->o->shards || shard_of(&seg, r->o->shards) == r->o->shard)) {
 		seg.ts_us = pkt->ts_us;
 		flow_table_feed(r->t, &seg);
 	}
@@ -383,6 +412,12 @@ static void finish(struct run *r, struct capture *live)
 	flow_table_finish(r->t);
 	r->cap = live;
 	write_stats_record(r);
+	if (r->o->report_fd >= 0) { /* a worker: its counters to the parent, for the total */
+		struct worker_report rep = {.stats = r->stats, .flows = *flow_table_stats(r->t)};
+		if (write(r->o->report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+			fprintf(stderr, "smtptrace: worker %u: could not report its counters\n",
+			        r->o->worker);
+	}
 	if ((live || stop_signal) && !r->o->quiet)
 		stats_print_counts(stderr, &r->stats);
 	if (r->o->print_stats)
@@ -400,9 +435,11 @@ static void finish(struct run *r, struct capture *live)
 static struct capture *open_live(const struct run_options *o)
 {
 	char err[CAPTURE_ERR_LEN];
-	struct capture *cap = capture_open_live(o->iface, &o->live, o->bpf, err, sizeof(err));
+	struct capture_live_options lo = o->live;
+	lo.fanout_group = o->fanout_group;
+	struct capture *cap = capture_open_live(o->iface, &lo, o->bpf, err, sizeof(err));
 	if (!cap && o->bpf_fallback && capture_error_is_filter(err))
-		cap = capture_open_live(o->iface, &o->live, o->bpf_fallback, err, sizeof(err));
+		cap = capture_open_live(o->iface, &lo, o->bpf_fallback, err, sizeof(err));
 	if (!cap)
 		fprintf(stderr, "smtptrace: %s\n", err);
 	return cap;
@@ -418,6 +455,8 @@ int run(const struct run_options *o)
 	memset(&r, 0, sizeof(r));
 	r.o = o;
 	r.stats.start_wall_us = stats_wall_us();
+	r.stats.worker = o->worker;
+	r.stats.workers = o->worker ? o->workers : 0;
 	r.next_stats_wall = r.stats.start_wall_us + o->stats_interval_us;
 	install_signals();
 	if (!kept || !bad) {

@@ -56,6 +56,7 @@ void smtp_limits_default(struct smtp_limits *lim)
 	lim->max_extensions = 64;
 	lim->max_trace = 10000;
 	lim->trace = false;
+	lim->log_commands = false;
 }
 
 void *smtp_xcalloc(size_t n, size_t size)

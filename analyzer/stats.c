@@ -109,3 +109,45 @@ void stats_print(FILE *out, const struct stats *s, const struct flow_stats *fs)
 	        fs->gaps, fs->gap_bytes, fs->held_bytes_max);
 	fprintf(out, "smtptrace: peak memory: %" PRIu64 " KiB\n", stats_peak_rss_kib());
 }
+
+static void add_all(uint64_t *dst, const uint64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] += src[i];
+}
+
+void stats_add(struct stats *dst, const struct stats *src)
+{
+	dst->packets += src->packets;
+	dst->bytes += src->bytes;
+	add_all(dst->decode, src->decode, DECODE_STATUS_COUNT);
+	dst->sessions += src->sessions;
+	add_all(dst->by_outcome, src->by_outcome, STATS_MAX_OUTCOMES);
+	add_all(dst->anomalies, src->anomalies, SMTP_AN_COUNT);
+	dst->transactions += src->transactions;
+	dst->rfc5321_delivered += src->rfc5321_delivered;
+	dst->strict_quit_delivered += src->strict_quit_delivered;
+	dst->files += src->files;
+	dst->file_errors += src->file_errors;
+	dst->have_kernel |= src->have_kernel;
+	dst->kernel_packets += src->kernel_packets;
+	dst->kernel_drops += src->kernel_drops;
+	dst->if_drops += src->if_drops;
+	dst->records += src->records;
+}
+
+void flow_stats_add(struct flow_stats *dst, const struct flow_stats *src)
+{
+	dst->segments += src->segments;
+	dst->segments_ignored += src->segments_ignored;
+	dst->flows_created += src->flows_created;
+	dst->flows_evicted += src->flows_evicted;
+	dst->flows_timed_out += src->flows_timed_out;
+	dst->flows_active += src->flows_active;
+	dst->flows_active_max += src->flows_active_max; /* each worker's most at once, summed */
+	dst->held_bytes_max += src->held_bytes_max;
+	dst->retransmitted += src->retransmitted;
+	dst->overlap_mismatches += src->overlap_mismatches;
+	dst->gaps += src->gaps;
+	dst->gap_bytes += src->gap_bytes;
+}

@@ -45,11 +45,12 @@ struct capture *capture_open_stream(const char *path, const char *bpf, capture_i
                                     void *idle_ctx, char *err, size_t errlen);
 
 struct capture_live_options {
-	int snaplen;    /* bytes kept of each packet (default 262144) */
-	int buffer_kib; /* the kernel's capture buffer in KiB, 0: libpcap's default */
-	bool immediate; /* deliver each packet at once rather than in batches */
-	bool promisc;   /* promiscuous mode (default on; tcpdump's -p turns it off) */
-	int timeout_ms; /* the longest a packet waits in the kernel buffer (default 100) */
+	int snaplen;      /* bytes kept of each packet (default 262144) */
+	int buffer_kib;   /* the kernel's capture buffer in KiB, 0: libpcap's default */
+	bool immediate;   /* deliver each packet at once rather than in batches */
+	bool promisc;     /* promiscuous mode (default on; tcpdump's -p turns it off) */
+	int timeout_ms;   /* the longest a packet waits in the kernel buffer (default 100) */
+	int fanout_group; /* join this PACKET_FANOUT group (hash, defrag), -1: none (default) */
 };
 
 void capture_live_options_default(struct capture_live_options *o);

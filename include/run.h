@@ -30,12 +30,17 @@ struct run_options {
 	size_t n_inputs;
 	const char *iface; /* -i: a live interface instead of files */
 	struct capture_live_options live;
-	const char *bpf;            /* NULL: none */
-	const char *bpf_fallback;   /* live: tried when bpf does not compile for the link type */
-	const char *output;         /* NULL or "-": stdout */
-	bool overwrite;             /* truncate the output instead of appending */
-	bool per_record;            /* -U: flush each record (always so live and on pipes) */
-	uint64_t max_packets;       /* -c: stop after so many packets, 0: no limit */
+	const char *bpf;          /* NULL: none */
+	const char *bpf_fallback; /* live: tried when bpf does not compile for the link type */
+	const char *output;       /* NULL or "-": stdout */
+	bool overwrite;           /* truncate the output instead of appending */
+	bool per_record;          /* -U: flush each record (always so live and on pipes) */
+	uint32_t workers;         /* --workers N: live, N processes in one fanout group (0: one) */
+	uint32_t worker;          /* set in a worker: its number from 1 */
+	int fanout_group;         /* set in a worker: the PACKET_FANOUT group to join, -1 none */
+	int report_fd;            /* set in a worker: where its counters go at the end, -1 none */
+	uint32_t shard, shards;   /* --shard I/N: only flows of shard I of N (N 0: all) */
+	uint64_t max_packets;     /* -c: stop after so many packets, 0: no limit */
 	uint64_t stats_interval_us; /* --stats-interval, 0: only at the end */
 	const char *user;           /* -Z: run as this user once the inputs and output are open */
 	unsigned records;           /* RUN_REC_* */

@@ -25,9 +25,14 @@ struct stats {
 	uint64_t files, file_errors;
 	bool have_kernel; /* a live source: the kernel counters below are known */
 	uint64_t kernel_packets, kernel_drops, if_drops;
-	uint64_t start_wall_us; /* when the run started, for uptime */
-	uint64_t records;       /* records written */
+	uint64_t start_wall_us;   /* when the run started, for uptime */
+	uint64_t records;         /* records written */
+	uint32_t worker, workers; /* --workers: this one's number from 1 (0: the total), of N */
 };
+
+/* Adds src's counters to dst (the workers' total). */
+void stats_add(struct stats *dst, const struct stats *src);
+void flow_stats_add(struct flow_stats *dst, const struct flow_stats *src);
 
 /* Counts one ended session by its verdict and anomalies. */
 void stats_count_session(struct stats *s, const struct cls_verdict *v,

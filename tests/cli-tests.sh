@@ -464,3 +464,24 @@ if [ $rc -eq 0 ] && grep -q '"verb":"AUTH","args":"PLAIN","pipelined":false,"rep
 else
 	fail "cli command-records-no-credentials (exit $rc)"
 fi
+
+# --shard I/N: the union of the three shards' records is the single run's, byte for byte after
+# sorting (each connection in exactly one shard, with the same flow_id).
+if "$build/tools/mkbench" -s 20M "$out/shard.pcap" >/dev/null 2>&1; then
+	"$prog" -r "$out/shard.pcap" -r samples/two-transactions.pcap -r samples/ipv6.pcap --records session,transaction -q |
+		LC_ALL=C sort >"$out/shard.all"
+	for i in 0 1 2; do
+		"$prog" -r "$out/shard.pcap" -r samples/two-transactions.pcap -r samples/ipv6.pcap --records session,transaction -q --shard $i/3 >"$out/shard.$i"
+	done
+	LC_ALL=C sort "$out/shard.0" "$out/shard.1" "$out/shard.2" >"$out/shard.union"
+	n0=$(wc -l <"$out/shard.0") n1=$(wc -l <"$out/shard.1") n2=$(wc -l <"$out/shard.2")
+	if [ -s "$out/shard.all" ] && cmp -s "$out/shard.all" "$out/shard.union" && [ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; then
+		pass "cli shard-union ($(wc -l <"$out/shard.all") records: $n0 + $n1 + $n2)"
+	else
+		fail "cli shard-union ($(wc -l <"$out/shard.all") records in all, $n0 + $n1 + $n2 in the shards)"
+	fi
+	rm -f "$out/shard.pcap" "$out/shard.all" "$out/shard.union" "$out/shard.0" "$out/shard.1" "$out/shard.2"
+else
+	fail "cli shard-union (mkbench could not make the capture)"
+fi
+expect_run shard-bad 2 "--shard: give I/N" -- -r samples/normal.pcap --shard 3/3

@@ -14,6 +14,6 @@ grep -v '^#' tests/TESTLIST | while read -r name capture expected options; do
 		[ $match = 1 ] || continue
 	fi
 	# shellcheck disable=SC2086
-	"$prog" -r "samples/$capture" $options | sed 's/"pcap_filename":"[^"]*",//' >"tests/golden/$expected"
+	"$prog" -r "samples/$capture" --records session $options | sed 's/"pcap_filename":"[^"]*",//' >"tests/golden/$expected"
 	echo "updated tests/golden/$expected ($name)"
 done

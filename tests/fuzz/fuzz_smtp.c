@@ -143,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct smtp_limits lim;
 	limits_preset((cfg >> 1) & 3, &lim);
 	lim.trace = (cfg & 0x80) != 0;
+	lim.log_commands = lim.trace; /* the command log rides with the trace */
 	struct feed_state st = {.s = smtp_session_new(&lim), .ts_us = 1700000000000000ULL};
 	FUZZ_CHECK(st.s != NULL);
 	if (cfg & 1)

@@ -14,7 +14,7 @@ cd "$top" || exit 2
 # shellcheck source=tests/record/postfix.sh
 . tests/record/postfix.sh
 
-CHECKS="live-sessions live-sigint live-any live-idle-wall-clock live-sighup live-relinquish live-netns live-pipe offline-sigterm"
+CHECKS="live-sessions live-sigint live-any live-idle-wall-clock live-sighup live-relinquish live-netns live-workers live-pipe offline-sigterm"
 ok() { echo "ok $1"; }
 bad() { echo "FAIL $1"; [ $# -gt 1 ] && printf '    %s\n' "${@:2}"; }
 skip_all() { for c in $CHECKS; do echo "skip $c ($1)"; done; exit 0; }
@@ -52,6 +52,7 @@ postfix start >/dev/null 2>&1 || die "postfix start"
 wait_listener
 
 # --- helpers -----------------------------------------------------------------------------
+verdicts() { python3 tests/verdicts.py; }
 sensor_pid=
 start_sensor() {	# ERRFILE ARGS...: smtptrace in the background, back once it listens
 	local err=$1
@@ -358,6 +359,54 @@ live_netns() {
 	ns=
 }
 
+# --- --workers 2 in one fanout group: a generated capture of a few thousand sessions
+# replayed into a namespace; each session reported once, by one worker, with the offline
+# verdicts; no drops; the total stats record adds up the workers'.
+live_workers() {
+	local a=stw$$a b=stw$$b
+	ns=smtptrace-workers-$$
+	if ! ip netns add "$ns" 2>"$work/wns.err" || ! ip link add "$a" type veth peer name "$b" 2>>"$work/wns.err"; then
+		echo "skip live-workers (cannot make a namespace and a veth pair: $(head -c 200 "$work/wns.err"))"
+		return
+	fi
+	ip link set "$b" netns "$ns"
+	ip link set "$a" up
+	ip netns exec "$ns" ip link set "$b" up
+	"$build/tools/mkbench" -s 60M "$work/w.pcap" >/dev/null 2>&1 || { bad live-workers "mkbench failed"; return; }
+	"$prog" -r "$work/w.pcap" -q 2>/dev/null | verdicts >"$work/w.offline"
+	start_sensor "$work/w.err" ip netns exec "$ns" "$prog" -i "$b" --workers 2 -o "$work/w.json" || { bad live-workers "sensor did not start: $(head -c 200 "$work/w.err")"; return; }
+	sleep 0.5 # the second worker's "listening on" line
+	tcpreplay -q -i "$a" --pps 20000 "$work/w.pcap" >"$work/wreplay.log" 2>&1
+	local trc=$?
+	sleep 1.5
+	stop_sensor INT
+	local rc=$?
+	verdicts <"$work/w.json" >"$work/w.live"
+	if [ "$trc" -eq 0 ] && [ "$rc" -eq 0 ] && [ -s "$work/w.offline" ] && cmp -s "$work/w.offline" "$work/w.live" &&
+		python3 - "$work/w.json" <<'PY'; then
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+stats = [r["stats"] for r in recs if r["event_type"] == "stats"]
+workers = sorted(s["worker"]["id"] for s in stats)
+assert workers == [0, 1, 2], workers                      # each worker's, and the total
+total = [s for s in stats if s["worker"]["id"] == 0][0]
+parts = [s for s in stats if s["worker"]["id"] != 0]
+assert all(s["capture"]["packets"] > 0 for s in parts), "a worker saw nothing"
+assert total["capture"]["packets"] == sum(s["capture"]["packets"] for s in parts)
+assert total["capture"]["kernel_drops"] == 0 and total["capture"]["if_drops"] == 0, total["capture"]
+sessions = [r for r in recs if r["event_type"] == "smtp_session"]
+assert total["sessions"]["ended"] == len(sessions)
+keys = [(r["src_ip"], r["src_port"], r["dest_ip"], r["dest_port"], r["timestamp"]) for r in sessions]
+assert len(keys) == len(set(keys)), "a session reported twice"
+PY
+		ok "live-workers (2 workers, $(wc -l <"$work/w.live") sessions replayed at 20000 packets/s, each once, verdicts as offline, no drops)"
+	else
+		bad live-workers "tcpreplay $trc, exit $rc" "$(diff "$work/w.offline" "$work/w.live" | head -4 | cut -c1-200)"
+	fi
+	ip netns del "$ns"
+	ns=
+}
+
 # --- the pipe: tcpdump -U -w - | smtptrace -r -: the record while tcpdump still runs ------
 live_pipe() {
 	local out=$work/pipe.json
@@ -423,5 +472,6 @@ live_idle_wall_clock
 live_sighup
 live_relinquish
 live_netns
+live_workers
 live_pipe
 offline_sigterm
