@@ -1,0 +1,382 @@
+#!/usr/bin/python3
+"""schema-check: smtptrace's records against docs/schema/ (JSON Schema draft 7), and
+docs/record.md's field reference against the same schema.
+
+  schema-check.py validate [--fast] FILE...
+                                     every line of every FILE validates against
+                                     record.schema.json; prints "N records" and each error.
+                                     --fast: through fastjsonschema (python3-fastjsonschema,
+                                     compiled, some ten times faster) when it is installed,
+                                     the first 2000 distinct records through jsonschema too
+  schema-check.py doc RECORD.md      the tables marked <!-- schema: FILE#POINTER --> list
+                                     exactly the schema's keys there, with the same types and
+                                     the same "always" (required) keys, and every record type
+                                     and every object with keys of its own has its table
+  schema-check.py reject FILE        the schema refuses broken copies of FILE's first
+                                     smtp_session record (a check that can fail must)
+
+Uses Debian's python3-jsonschema (4.10: RefResolver; later versions keep it, deprecated), the
+reference; python3-fastjsonschema, when installed, for the bulk of make check's records, held to
+give the same answers as jsonschema on every case of "reject".
+"""
+import copy
+import json
+import os
+import re
+import sys
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+import jsonschema  # noqa: E402
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SCHEMA_DIR = os.path.normpath(os.path.join(TOP, "docs", "schema"))
+
+
+def load_schemas():
+    """{file name: schema} of every docs/schema/*.json."""
+    out = {}
+    for name in sorted(os.listdir(SCHEMA_DIR)):
+        if name.endswith(".json"):
+            with open(os.path.join(SCHEMA_DIR, name)) as f:
+                out[name] = json.load(f)
+    return out
+
+
+def validator(schemas):
+    base = "file://" + SCHEMA_DIR + "/"
+    store = {base + name: s for name, s in schemas.items()}
+    top = schemas["record.schema.json"]
+    jsonschema.Draft7Validator.check_schema(top)
+    for s in schemas.values():
+        jsonschema.Draft7Validator.check_schema(s)
+    resolver = jsonschema.RefResolver(base + "record.schema.json", top, store=store)
+    return jsonschema.Draft7Validator(top, resolver=resolver,
+                                      format_checker=jsonschema.FormatChecker())
+
+
+def fast_validator():
+    """A function(record) -> [error] compiled by fastjsonschema, or None without it."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+
+    def load(uri):
+        with open(uri[len("file://"):]) as f:
+            return json.load(f)
+
+    top = load("file://" + SCHEMA_DIR + "/record.schema.json")
+    top["$id"] = "file://" + SCHEMA_DIR + "/record.schema.json"
+    compiled = fastjsonschema.compile(top, handlers={"file": load})
+
+    def check(rec):
+        try:
+            compiled(rec)
+        except fastjsonschema.JsonSchemaException as e:
+            return ["%s: %s" % (getattr(e, "name", "data"), str(e)[:300])]
+        return []
+    return check
+
+
+def errors_of(check, rec):
+    """Error lines of one record, the deepest cause of each (if/then hides them)."""
+    out = []
+    for err in check.iter_errors(rec):
+        leaves = [err]
+        while leaves and leaves[0].context:
+            leaves = sorted(leaves[0].context, key=lambda e: -len(e.absolute_path))
+        for e in leaves[:3]:
+            path = "/".join(str(p) for p in e.absolute_path)
+            out.append("%s: %s" % (path or "(record)", e.message[:300]))
+    return out
+
+
+def cmd_validate(files):
+    ref = validator(load_schemas())
+    fast = None
+    if files and files[0] == "--fast":
+        files = files[1:]
+        fast = fast_validator()
+    n = bad = 0
+    seen = set()
+    for path in files:
+        with open(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                n += 1
+                if raw in seen:  # the suite writes many records twice (sanitizer runs)
+                    continue
+                seen.add(raw)
+                try:
+                    rec = json.loads(raw.decode("utf-8"))
+                except ValueError as e:
+                    errs = ["not a JSON line: %s" % e]
+                else:
+                    errs = fast(rec) if fast else []
+                    if not fast or len(seen) <= 2000:
+                        errs = errs or errors_of(ref, rec)
+                if errs:
+                    bad += 1
+                    if bad <= 20:
+                        for e in errs:
+                            print("%s:%d: %s" % (path, lineno, e))
+    print("%d distinct, %s" % (len(seen), "fastjsonschema" if fast else "jsonschema"))
+    print("%d records, %d invalid" % (n, bad))
+    return 1 if bad else 0
+
+
+# ---- the field reference against the schema ----
+
+class Node:
+    """A schema node and where it lives: file and JSON pointer."""
+
+    def __init__(self, schemas, fname, pointer):
+        self.schemas, self.fname, self.pointer = schemas, fname, pointer
+        node = schemas[fname]
+        for part in [p for p in pointer.split("/") if p]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        self.s = node
+
+    def child(self, *parts):
+        return Node(self.schemas, self.fname, "/".join([self.pointer] + list(parts)))
+
+    def deref(self):
+        """Follows $ref (only) to the node that holds the content."""
+        n = self
+        while "$ref" in n.s:
+            ref = n.s["$ref"]
+            fname, _, ptr = ref.partition("#")
+            n = Node(self.schemas, fname or n.fname, ptr)
+        return n
+
+    def parts(self):
+        """The node and every node its allOf brings in, each dereferenced."""
+        out = [self.deref()]
+        for i, _ in enumerate(out[0].s.get("allOf", [])):
+            out += out[0].child("allOf", str(i)).parts()
+        return out
+
+    def ident(self):
+        n = self.deref()
+        return (n.fname, n.pointer.rstrip("/"))
+
+    def properties(self):
+        props, req = {}, set()
+        for p in self.parts():
+            for k in p.s.get("properties", {}):
+                props.setdefault(k, p.child("properties", k))
+            req |= set(p.s.get("required", []))
+        return props, req
+
+    def kind(self):
+        """The type as docs/record.md writes it."""
+        names = [p.pointer for p in self.parts()]
+        if any(n.endswith("definitions/wire_text") for n in names):
+            return "wire text"
+        for p in self.parts():
+            s = p.s
+            t = s.get("type")
+            if t == "array":
+                item = p.child("items").kind()
+                return "array of " + {"wire text": "wire text", "string": "strings",
+                                      "integer": "integers", "object": "objects"}.get(item, item)
+            if t:
+                return {"number": "real"}.get(t, t)
+            values = [s["const"]] if "const" in s else s.get("enum")
+            if values:
+                if all(v is True or v is False for v in values):
+                    return "boolean"
+                if all(isinstance(v, str) for v in values):
+                    return "string"
+        return "?"
+
+
+MARK = re.compile(r"<!--\s*schema:\s*([\w.]+)#(\S*)\s*-->")
+
+
+def doc_tables(path):
+    """[(line, file, pointer, [(key, type, present)])] of the marked tables."""
+    tables, cur = [], None
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            m = MARK.search(line)
+            if m:
+                cur = (lineno, m.group(1), m.group(2), [])
+                tables.append(cur)
+                continue
+            if cur is None:
+                continue
+            if not line.startswith("|"):
+                if cur[3]:
+                    cur = None
+                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if cells[0] in ("key", "") or set(cells[0]) <= set("-: "):
+                continue
+            key = cells[0].strip("`")
+            cur[3].append((key, cells[1], cells[2]))
+    return tables
+
+
+def nested_objects(node):
+    """Object nodes with keys of their own under node's properties (arrays looked into)."""
+    props, _ = node.properties()
+    for key, p in props.items():
+        n = p
+        while n.kind().startswith("array of"):
+            n = [q for q in n.parts() if "items" in q.s][0].child("items")
+        if n.kind() == "object" and n.properties()[0]:
+            yield key, n
+
+
+def cmd_doc(path):
+    schemas = load_schemas()
+    problems, seen = [], {}
+    for lineno, fname, ptr, rows in doc_tables(path):
+        where = "%s:%d (%s#%s)" % (path, lineno, fname, ptr)
+        if fname not in schemas:
+            problems.append("%s: no schema file %s" % (where, fname))
+            continue
+        try:
+            node = Node(schemas, fname, ptr)
+        except (KeyError, TypeError):
+            problems.append("%s: no such place in the schema" % where)
+            continue
+        seen[node.ident()] = where
+        props, req = node.properties()
+        keys = [r[0] for r in rows]
+        for k in sorted(set(props) - set(keys)):
+            problems.append("%s: schema key %s is not documented" % (where, k))
+        for k in sorted(set(keys) - set(props)):
+            problems.append("%s: documented key %s is not in the schema" % (where, k))
+        for key, typ, present in rows:
+            if key not in props:
+                continue
+            if props[key].kind() != typ:
+                problems.append("%s: %s is %r in the doc, %r in the schema" %
+                                (where, key, typ, props[key].kind()))
+            if present.startswith("always") != (key in req):
+                problems.append("%s: %s is %s in the doc but %srequired in the schema" %
+                                (where, key, present[:40], "" if key in req else "not "))
+    want = {}
+    top = Node(schemas, "record.schema.json", "")
+    for i, _ in enumerate(top.s["allOf"]):
+        rec = top.child("allOf", str(i), "then")
+        want[rec.ident()] = "record type %s" % rec.deref().s["properties"]["event_type"]["const"]
+    for ident in list(seen) + list(want):
+        n = Node(schemas, *ident)
+        for key, obj in nested_objects(n):
+            want.setdefault(obj.ident(), "object %s (%s#%s)" % (key, ident[0], ident[1]))
+    for ident, what in want.items():
+        if ident not in seen:
+            problems.append("%s: %s has no table in the doc" % (path, what))
+    for p in problems:
+        print(p)
+    print("%d tables, %d problems" % (len(seen), len(problems)))
+    return 1 if problems else 0
+
+
+# ---- the schema must refuse what is wrong ----
+
+def breakages():
+    """(name, function mutating a record) pairs, each making it invalid."""
+    def s(rec):
+        return rec["smtp_session"]
+
+    def tx(rec):
+        return s(rec)["transactions"][0]
+
+    return [
+        ("unknown-outcome", lambda r: s(r).update(outcome="delivered")),
+        ("unknown-close", lambda r: s(r).update(close="fin")),
+        ("unknown-anomaly", lambda r: s(r)["anomalies"].append("weird")),
+        ("extra-session-key", lambda r: s(r).update(extra=1)),
+        ("extra-top-key", lambda r: r.update(extra=1)),
+        ("missing-policy", lambda r: s(r).pop("policy")),
+        ("missing-timestamp", lambda r: r.pop("timestamp")),
+        ("string-counter", lambda r: s(r).update(pkts_toserver="10")),
+        ("negative-counter", lambda r: s(r).update(bytes_toclient=-1)),
+        ("bad-timestamp", lambda r: r.update(timestamp="2026-11-28 14:56:50")),
+        ("bad-ip", lambda r: r.update(src_ip="127.0.0.256")),
+        ("bad-community-id", lambda r: r.update(community_id="1:abc")),
+        ("null-field", lambda r: r["smtp"].update(helo=None)),
+        ("lone-backslash", lambda r: r["smtp"].update(helo="a\\b")),
+        ("bad-reply-code", lambda r: s(r)["greeting"].update(code=99)),
+        ("tx-outcome", lambda r: tx(r).update(outcome="queued")),
+        ("rejected-without-where", lambda r: tx(r).update(outcome="rejected")),
+        ("where-without-rejected", lambda r: tx(r).update(rejected_at="rcpt")),
+        ("auth-attempts-string", lambda r: s(r).update(auth={"mechanism": "PLAIN",
+                                                              "attempts": "5"})),
+        ("inferred-not-array", lambda r: s(r).update(inferred="close")),
+        ("stats-negative", lambda r: r.clear() or r.update(
+            timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
+            stats={"capture": {"packets": -1}})),
+        ("stats-string-counter", lambda r: r.clear() or r.update(
+            timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
+            stats={"sessions": {"by_outcome": {"committed": "3"}}})),
+        ("stats-unknown-outcome", lambda r: r.clear() or r.update(
+            timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
+            stats={"sessions": {"by_outcome": {"delivered": 3}}})),
+        ("unknown-event-type", lambda r: r.update(event_type="smtp")),
+    ]
+
+
+def cmd_reject(path):
+    ref, fast = validator(load_schemas()), fast_validator()
+
+    def check_both(rec):
+        """jsonschema's errors; fastjsonschema, when there, must agree."""
+        errs = errors_of(ref, rec)
+        if fast and bool(fast(rec)) != bool(errs):
+            return None
+        return errs
+    with open(path) as f:
+        base = json.loads(f.readline())
+    good = [
+        ("as-is", lambda r: None),
+        ("with-upcoming-fields", lambda r: r["smtp_session"].update(
+            inferred=["close"], close="reused",
+            auth={"mechanism": "PLAIN", "result": 535, "attempts": 5, "failures": 5})),
+        ("stats-record", lambda r: r.clear() or r.update(
+            timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
+            stats={"uptime": 1.5, "capture": {"packets": 10, "bytes": 900, "kernel_drops": 0,
+                                              "if_drops": 0, "new_counter": 1},
+                   "decoder": {"ipv4": 10}, "flows": {"evicted": 0},
+                   "sessions": {"open": 0, "ended": 1, "by_outcome": {"committed": 1,
+                                                                        "no_smtp": 2}},
+                   "tcp": {"gaps": 0, "retransmissions": {"toserver": 1}},
+                   "memory": {"peak_rss_kib": 4000}})),
+    ]
+    rc = 0
+    for name, mutate in good:
+        rec = copy.deepcopy(base)
+        mutate(rec)
+        errs = check_both(rec)
+        print("%s %s%s" % ("ok" if errs == [] else "FAIL", "accept-" + name,
+                           (": " + errs[0]) if errs else ": the validators disagree"
+                           if errs is None else ""))
+        rc |= errs != []
+    for name, mutate in breakages():
+        rec = copy.deepcopy(base)
+        mutate(rec)
+        errs = check_both(rec)
+        refused = bool(errs)
+        print("%s reject-%s%s" % ("ok" if refused else "FAIL", name,
+                                  ": the validators disagree" if errs is None else ""))
+        rc |= not refused
+    return rc
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "validate":
+        return cmd_validate(argv[2:])
+    if len(argv) == 3 and argv[1] == "doc":
+        return cmd_doc(argv[2])
+    if len(argv) == 3 and argv[1] == "reject":
+        return cmd_reject(argv[2])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

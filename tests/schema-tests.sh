@@ -1,0 +1,97 @@
+# schema-tests: the records against their JSON Schema (docs/schema/, draft 7) and
+# docs/record.md against the schema, sourced by tests/run-tests.sh (uses pass, fail, skip,
+# $prog, $build, $out, and $SMTPTRACE_TEST_RECORDS, the file every runner before it appended
+# its smtptrace output to). The work is in tests/schema-check.py (Debian's python3-jsonschema).
+
+sch_py=/usr/bin/python3
+sch_check=tests/schema-check.py
+
+# sch_run NAME WANT CMD...: passes when CMD exits 0 and its last line is WANT (any when "").
+sch_run() {
+	sch_name=$1 sch_want=$2
+	shift 2
+	"$@" >"$out/sch.out" 2>&1
+	sch_rc=$?
+	if [ "$sch_rc" -eq 0 ] && { [ -z "$sch_want" ] || [ "$(tail -1 "$out/sch.out")" = "$sch_want" ]; }; then
+		pass "schema $sch_name"
+	else
+		fail "schema $sch_name (exit $sch_rc, want \"$sch_want\")"
+		head -20 "$out/sch.out" | cut -c1-300 | sed 's/^/    /'
+	fi
+}
+
+# sch_stale NAME SED_SCRIPT WANT: docs/record.md changed by SED_SCRIPT must fail the doc check
+# with a line holding WANT.
+sch_stale() {
+	sed "$2" docs/record.md >"$out/sch-stale.md"
+	if cmp -s docs/record.md "$out/sch-stale.md"; then
+		fail "schema doc-stale-$1 (the edit changed nothing)"
+	elif ! "$sch_py" "$sch_check" doc "$out/sch-stale.md" >"$out/sch.out" 2>&1 &&
+		grep -qF -- "$3" "$out/sch.out"; then
+		pass "schema doc-stale-$1"
+	else
+		fail "schema doc-stale-$1 (a stale field reference passed)"
+		head -5 "$out/sch.out" | sed 's/^/    /'
+	fi
+}
+
+if ! "$sch_py" -c 'import jsonschema' 2>/dev/null; then
+	skip schema "python3-jsonschema not installed"
+else
+	sch_lines=$(cat tests/golden/*.json | wc -l)
+	sch_run golden "$sch_lines records, 0 invalid" "$sch_py" "$sch_check" validate tests/golden/*.json
+
+	# The schema refuses broken records (and takes the fields that are arriving).
+	"$sch_py" "$sch_check" reject tests/golden/normal.json >"$out/sch.out" 2>&1
+	sch_rc=$?
+	while read -r sch_status sch_name sch_rest; do
+		case $sch_status in
+		ok) pass "schema $sch_name" ;;
+		FAIL) fail "schema $sch_name $sch_rest" ;;
+		esac
+	done <"$out/sch.out"
+	grep -q '^ok reject-' "$out/sch.out" || fail "schema reject (exit $sch_rc: $(head -c 300 "$out/sch.out"))"
+
+	# The field reference says what the schema says; a stale one fails.
+	sch_run doc "" "$sch_py" "$sch_check" doc docs/record.md
+	sch_stale missing-row '/^| `commands` |/d' "schema key commands is not documented"
+	sch_stale extra-row '/^| `commands` |/p; s/^| `commands` |/| `commandz` |/' \
+		"documented key commandz is not in the schema"
+	sch_stale wrong-type 's/^| `commands` | integer |/| `commands` | string |/' \
+		"commands is 'string' in the doc, 'integer' in the schema"
+	sch_stale not-always 's/^| `replies` | integer | always |/| `replies` | integer | when seen |/' \
+		"replies is when seen in the doc but required"
+	sch_stale missing-table '/schema: smtp_session.schema.json#\/definitions\/policy/d' \
+		"object policy (smtp_session.schema.json#/definitions/session) has no table"
+
+	# The command line's outputs: every sample plain, with --trace, from stdin, through -o,
+	# several inputs at once, and each link type mkcapture frames.
+	: >"$out/sch-cli.json"
+	for sch_f in samples/*.pcap samples/*.pcap.gz; do
+		"$prog" -r "$sch_f" >>"$out/sch-cli.json" 2>/dev/null
+		"$prog" -r "$sch_f" --trace >>"$out/sch-cli.json" 2>/dev/null
+	done
+	"$prog" -r - <samples/normal.pcap >>"$out/sch-cli.json" 2>/dev/null
+	"$prog" -r samples/normal.pcap -r samples/ipv6.pcap -o "$out/sch-o.json" 2>/dev/null &&
+		cat "$out/sch-o.json" >>"$out/sch-cli.json"
+	for sch_s in vlan qinq sll sll2 null loop raw4 raw6 ipv4 ipv6 ipv4opts ipv6ext pcapng; do
+		"$build/tools/mkcapture" "$sch_s" "$out/sch-link.pcap" 2>/dev/null &&
+			"$prog" -r "$out/sch-link.pcap" --trace >>"$out/sch-cli.json" 2>/dev/null
+	done
+	sch_lines=$(wc -l <"$out/sch-cli.json")
+	if [ "$sch_lines" -lt 10 ]; then
+		fail "schema cli-outputs (only $sch_lines records)"
+	else
+		sch_run cli-outputs "$sch_lines records, 0 invalid" "$sch_py" "$sch_check" validate "$out/sch-cli.json"
+	fi
+
+	# Every line the suite's runs wrote (golden, dialogues, impaired copies, bad input, corpus).
+	sch_all=${SMTPTRACE_TEST_RECORDS:-}
+	if [ -z "$sch_all" ] || [ ! -s "$sch_all" ]; then
+		fail "schema suite-records (no records collected in ${sch_all:-SMTPTRACE_TEST_RECORDS})"
+	else
+		sch_lines=$(wc -l <"$sch_all")
+		sch_run "suite-records ($sch_lines lines)" "$sch_lines records, 0 invalid" \
+			"$sch_py" "$sch_check" validate --fast "$sch_all"
+	fi
+fi
