@@ -117,6 +117,9 @@ fi
 # The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
 . tests/conformance-tests.sh
 
+# A real shipper (rsyslog: imfile, mmjsonparse) takes every record with its fields intact.
+. tests/shipper-tests.sh
+
 # The JSON Schema of the records (docs/schema/), docs/record.md against it, and every line above.
 . tests/schema-tests.sh
 

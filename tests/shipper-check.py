@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""shipper-check: what a log shipper wrote back, held against what smtptrace wrote.
+
+  shipper-check.py exact SENT GOT
+      GOT (one JSON object per line, the shipper's parse of each line of SENT, in order) must
+      equal SENT record by record, every field with its type: rsyslog's mmjsonparse.
+  shipper-check.py strings SENT GOT
+      the same, but every scalar may arrive as a string (syslog-ng's json-parser): a number
+      as its JSON text, true/false as "true"/"false"; an array of scalars as one string; an
+      array of objects as anything (syslog-ng 3.38 drops or merges them). Prints the paths
+      that changed type, one line per kind of change.
+  shipper-check.py cut SENT FAILED LIMIT
+      FAILED holds one line, SENT's line that is longer than LIMIT, cut to its first LIMIT
+      bytes (how a shipper with a message size limit handles a longer record).
+
+Prints "N records intact (TYPE=N ...)" on success; exit 1 with the differences otherwise.
+"""
+import json
+import sys
+
+
+def load(path):
+    with open(path, "rb") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def kinds(sent):
+    out = {}
+    for rec in sent:
+        out[rec.get("event_type")] = out.get(rec.get("event_type"), 0) + 1
+    return " ".join("%s=%d" % kv for kv in sorted(out.items()))
+
+
+def json_text(v):
+    """A scalar as the string a shipper that keeps only text gives it."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    return json.dumps(v)
+
+
+def diff(path, a, b, out, changed):
+    """Appends to out each difference between sent a and got b; changed is None for an exact
+    comparison, else a dict (kind of change: paths) of the changes strings() allows."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in b:
+                out.append("%s.%s: missing" % (path, k))
+            elif k not in a:
+                out.append("%s.%s: added (%r)" % (path, k, b[k]))
+            else:
+                diff(path + "." + k, a[k], b[k], out, changed)
+    elif changed is not None and not (type(a) is type(b) and a == b):
+        strings(path, a, b, out, changed)
+    elif type(a) is not type(b):
+        out.append("%s: sent %s %r, got %s %r" % (path, type(a).__name__, a, type(b).__name__, b))
+    elif isinstance(a, list):
+        if len(a) != len(b):
+            out.append("%s: %d elements sent, %d got" % (path, len(a), len(b)))
+        for i, (x, y) in enumerate(zip(a, b)):
+            diff("%s[%d]" % (path, i), x, y, out, changed)
+    elif a != b:
+        out.append("%s: sent %r, got %r" % (path, a, b))
+
+
+def strings(path, a, b, out, changed):
+    """A value that a shipper keeping only text may have changed."""
+    generic = path.split("[")[0]
+    if isinstance(a, list) and a and any(isinstance(x, (dict, list)) for x in a):
+        changed.setdefault("array of objects -> %s" % type(b).__name__, set()).add(generic)
+    elif isinstance(a, list) and isinstance(b, str):
+        pos = 0  # one string; each element must be in it, in order
+        for x in a:
+            at = b.find(json_text(x), pos)
+            if at < 0:
+                out.append("%s: element %r not in %r" % (path, x, b[:200]))
+                return
+            pos = at + len(json_text(x))
+        changed.setdefault("array -> one string", set()).add(generic)
+    elif isinstance(b, str) and not isinstance(a, (list, dict)) and b == json_text(a):
+        changed.setdefault("%s -> string" % type(a).__name__, set()).add(generic)
+    elif isinstance(b, str) and isinstance(a, float) and abs(float(b) - a) <= 1e-9 * max(1, abs(a)):
+        changed.setdefault("float -> string (reformatted)", set()).add(generic)
+    else:
+        out.append("%s: sent %r, got %r" % (path, a, b))
+
+
+def cmd_compare(mode, sent_path, got_path):
+    sent, got = load(sent_path), load(got_path)
+    problems, changed = [], {}
+    if len(sent) != len(got):
+        problems.append("%d records sent, %d arrived" % (len(sent), len(got)))
+    for i, (a, b) in enumerate(zip(sent, got)):
+        out = []
+        diff("", a, b, out, None if mode == "exact" else changed)
+        for p in out[:10]:
+            problems.append("record %d (%s): %s" % (i + 1, a.get("event_type"), p))
+    for what, paths in sorted(changed.items()):
+        print("changed: %s: %s" % (what, " ".join(sorted(paths))))
+    for p in problems[:40]:
+        print(p)
+    if problems or not sent:
+        print("%d records sent, %d problems" % (len(sent), len(problems)))
+        return 1
+    print("%d records intact (%s)" % (len(sent), kinds(sent)))
+    return 0
+
+
+def cmd_cut(sent_path, failed_path, limit):
+    with open(sent_path, "rb") as f:
+        long_lines = [line.rstrip(b"\n") for line in f if len(line.rstrip(b"\n")) > limit]
+    with open(failed_path, "rb") as f:
+        failed = [line.rstrip(b"\n") for line in f]
+    if len(long_lines) != 1 or len(failed) != 1:
+        print("%d lines over %d bytes sent, %d unparsed lines" % (len(long_lines), limit,
+                                                                 len(failed)))
+        return 1
+    if failed[0] != long_lines[0][:limit]:
+        print("the unparsed line (%d bytes) is not the record's first %d bytes" %
+              (len(failed[0]), limit))
+        return 1
+    print("the %d-byte record arrived cut to its first %d bytes, unparsed" %
+          (len(long_lines[0]), limit))
+    return 0
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] in ("exact", "strings"):
+        return cmd_compare(argv[1], argv[2], argv[3])
+    if len(argv) == 5 and argv[1] == "cut":
+        return cmd_cut(argv[2], argv[3], int(argv[4]))
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,185 @@
+# shipper-tests: real log shippers take smtptrace's records. rsyslog (Debian's package: imfile
+# and mmjsonparse) runs in the foreground as docs/examples/rsyslog-smtptrace.conf configures
+# it, with a private work directory, pid file and paths (never the system's configuration or
+# daemon), over smtptrace's output for every sample plus a record over 8 KiB; each record it
+# writes back must equal smtptrace's, field by field and type by type. A second run without
+# the example's maxMessageSize shows what rsyslog's 8 KiB default does to the long record.
+# syslog-ng (json-parser) gets the same in `make check-syslog-ng`: `sh tests/shipper-tests.sh
+# syslog-ng` (Debian's rsyslog and syslog-ng packages replace each other).
+# Sourced by tests/run-tests.sh (uses pass, fail, skip, $prog, $build, $out); a shipper that
+# cannot run is a skip, never a pass.
+
+shp_mode=rsyslog
+if ! command -v pass >/dev/null 2>&1; then
+	cd "$(dirname "$0")/.." || exit 2
+	shp_mode=${1:-rsyslog}
+	prog=${2:-./smtptrace}
+	build=${3:-build/opt}
+	out=$(mktemp -d)
+	trap 'rm -rf "$out"' EXIT
+	passed=0 failed=0 skipped=0
+	pass() { passed=$((passed + 1)); echo "ok $1"; }
+	fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+	skip() { skipped=$((skipped + 1)); echo "skip $1 ($2)"; }
+	shp_alone=1
+fi
+shp_dir=$out/shipper
+shp_py=/usr/bin/python3
+shp_check=tests/shipper-check.py
+rm -rf "$shp_dir"
+mkdir -p "$shp_dir"
+
+# shp_big_dialogue: a dialogue script of one session with 200 long recipients: a record of
+# about 24 KB (each recipient twice: smtp.rcpt_to and the transaction's rcpt_to).
+shp_big_dialogue() {
+	printf '%s\n' 'S: 220 mx.example.net ESMTP\r\n' 'C: EHLO client.example\r\n' \
+		'S: 250-mx.example.net\r\n' 'S+ 250 8BITMIME\r\n' 'C: MAIL FROM:<a@example.org>\r\n' \
+		'S: 250 2.1.0 Ok\r\n'
+	i=1
+	while [ $i -le 200 ]; do
+		printf 'C: RCPT TO:<recipient-number-%d@a-rather-long-domain-name.example>\\r\\n\n' $i
+		printf '%s\n' 'S: 250 2.1.5 Ok\r\n'
+		i=$((i + 1))
+	done
+	printf '%s\n' 'C: DATA\r\n' 'S: 354 go ahead\r\n' 'C: Subject: many\r\n' 'C+ \r\n' \
+		'C+ Hello.\r\n' 'C+ .\r\n' 'S: 250 2.0.0 Ok: queued as 1A2B\r\n' 'C: QUIT\r\n' \
+		'S: 221 2.0.0 Bye\r\n' 'FIN S' 'FIN C' 'ACK S'
+}
+
+# shp_input FILE: smtptrace's records over every sample, then the long one. With --records
+# (when the program has it) every record type is asked for; the run falls back to the
+# default types when that is refused. Fails (status 1) when smtptrace does.
+shp_input() {
+	shp_records=
+	if "$prog" --help 2>/dev/null | grep -q -- '--records'; then
+		shp_records="--records session,transaction,command,stats,flow"
+		# shellcheck disable=SC2086
+		"$prog" -r samples/normal.pcap $shp_records >/dev/null 2>&1 || shp_records=
+	fi
+	: >"$1"
+	for shp_f in samples/*.pcap; do
+		# shellcheck disable=SC2086
+		"$prog" -r "$shp_f" $shp_records >>"$1" 2>/dev/null || return 1
+	done
+	shp_big_dialogue >"$shp_dir/big.dlg"
+	"$build/tools/dialogue" "$shp_dir/big.dlg" "$shp_dir/big.pcap" >/dev/null || return 1
+	# shellcheck disable=SC2086
+	"$prog" -r "$shp_dir/big.pcap" $shp_records 'tcp port 40000' >"$shp_dir/big.json" || return 1
+	cat "$shp_dir/big.json" >>"$1"
+	cat "$shp_dir/big.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
+}
+
+# shp_wait FILE... -- N PID: until the FILEs hold N lines together (30 s at most), or PID ends.
+shp_wait() {
+	shp_files=
+	while [ "$1" != -- ]; do
+		shp_files="$shp_files $1"
+		shift
+	done
+	shp_n=$2 shp_pid=$3 shp_t=0
+	while [ $shp_t -lt 150 ] && kill -0 "$shp_pid" 2>/dev/null; do
+		# shellcheck disable=SC2086
+		[ "$(cat $shp_files 2>/dev/null | wc -l)" -ge "$shp_n" ] && return 0
+		sleep 0.2
+		shp_t=$((shp_t + 1))
+	done
+	return 1
+}
+
+# shp_rsyslog NAME SENT CONFIG_SED: rsyslogd -n on the example configuration edited by
+# CONFIG_SED, reading SENT, until all its lines are out (parsed.json or unparsed.log).
+shp_rsyslog() {
+	shp_run=$shp_dir/$1
+	mkdir -p "$shp_run/work"
+	cp "$2" "$shp_run/records.json"
+	{
+		echo "global(workDirectory=\"$shp_run/work\")"
+		sed -e "s|/var/log/smtptrace|$shp_run|g" -e "$3" docs/examples/rsyslog-smtptrace.conf
+	} >"$shp_run/rsyslog.conf"
+	if ! rsyslogd -N1 -f "$shp_run/rsyslog.conf" >"$shp_run/check.out" 2>&1; then
+		fail "shipper rsyslog $1 config (rsyslogd -N1: $(grep -i error "$shp_run/check.out" | head -2))"
+		return 1
+	fi
+	rsyslogd -n -f "$shp_run/rsyslog.conf" -i "$shp_run/rsyslogd.pid" \
+		>"$shp_run/rsyslogd.out" 2>&1 &
+	shp_pid=$!
+	shp_wait "$shp_run/parsed.json" "$shp_run/unparsed.log" -- "$(wc -l <"$2")" "$shp_pid"
+	shp_rc=$?
+	kill "$shp_pid" 2>/dev/null
+	wait "$shp_pid" 2>/dev/null
+	touch "$shp_run/parsed.json" "$shp_run/unparsed.log"
+	if [ $shp_rc -ne 0 ]; then
+		fail "shipper rsyslog $1 (after 30 s: $(wc -l <"$shp_run/parsed.json") parsed, $(wc -l <"$shp_run/unparsed.log") unparsed of $(wc -l <"$2"); $(head -c 300 "$shp_run/rsyslogd.out"))"
+		return 1
+	fi
+}
+
+# shp_result NAME CMD...: pass or fail by CMD's status, its last line in the name.
+shp_result() {
+	shp_name=$1
+	shift
+	if "$@" >"$shp_dir/check.out" 2>&1; then
+		pass "$shp_name: $(tail -1 "$shp_dir/check.out")"
+		grep '^changed:' "$shp_dir/check.out" | cut -c1-400 | sed 's/^/    /'
+	else
+		fail "$shp_name"
+		head -20 "$shp_dir/check.out" | cut -c1-300 | sed 's/^/    /'
+	fi
+}
+
+shp_test_rsyslog() {
+	if ! command -v rsyslogd >/dev/null 2>&1 ||
+		! ls /usr/lib/*/rsyslog/imfile.so /usr/lib/*/rsyslog/mmjsonparse.so >/dev/null 2>&1; then
+		skip "shipper rsyslog" "rsyslog with imfile and mmjsonparse not installed"
+		return
+	fi
+	if ! rsyslogd -v >/dev/null 2>&1; then
+		skip "shipper rsyslog" "rsyslogd -v fails: cannot run here"
+		return
+	fi
+	if ! shp_input "$shp_dir/sent.json"; then
+		fail "shipper rsyslog (smtptrace could not write the records)"
+		return
+	fi
+	# The example as a user runs it, maxMessageSize raised: every record, parsed, intact.
+	if shp_rsyslog big-limit "$shp_dir/sent.json" ''; then
+		shp_result "shipper rsyslog records-intact" \
+			"$shp_py" "$shp_check" exact "$shp_dir/sent.json" "$shp_dir/big-limit/parsed.json"
+		# the comparison itself can fail: a port turned into a string must be seen
+		sed '1s/"src_port":\([0-9]*\)/"src_port":"\1"/' "$shp_dir/big-limit/parsed.json" >"$shp_dir/altered.json"
+		if ! "$shp_py" "$shp_check" exact "$shp_dir/sent.json" "$shp_dir/altered.json" >/dev/null 2>&1; then
+			pass "shipper rsyslog compare-sees-a-string"
+		else
+			fail "shipper rsyslog compare-sees-a-string (a port made a string passed)"
+		fi
+		if [ -s "$shp_dir/big-limit/unparsed.log" ]; then
+			fail "shipper rsyslog nothing-unparsed ($(wc -l <"$shp_dir/big-limit/unparsed.log") lines)"
+		else
+			pass "shipper rsyslog nothing-unparsed"
+		fi
+	fi
+	# rsyslog's default limit: the long record is cut to its first 8096 bytes and not
+	# parsed; the records around it arrive whole.
+	head -1 "$shp_dir/sent.json" >"$shp_dir/sent-8k.json"
+	cat "$shp_dir/big.json" >>"$shp_dir/sent-8k.json"
+	head -2 "$shp_dir/sent.json" | tail -1 >>"$shp_dir/sent-8k.json"
+	grep -v '"smtp_session"' "$shp_dir/big.json" >>"$shp_dir/sent-8k.json"
+	if shp_rsyslog default-limit "$shp_dir/sent-8k.json" '/^global(maxMessageSize=/d'; then
+		grep -v '"rcpt_to":\["<recipient-number-1@' "$shp_dir/sent-8k.json" >"$shp_dir/sent-8k-short.json"
+		shp_result "shipper rsyslog default-8k-others-intact" "$shp_py" "$shp_check" exact \
+			"$shp_dir/sent-8k-short.json" "$shp_dir/default-limit/parsed.json"
+		shp_result "shipper rsyslog default-8k-cuts-long-record" "$shp_py" "$shp_check" cut \
+			"$shp_dir/sent-8k.json" "$shp_dir/default-limit/unparsed.log" 8096
+	fi
+}
+
+case $shp_mode in
+rsyslog) shp_test_rsyslog ;;
+syslog-ng) shp_test_syslog_ng ;;
+*) fail "shipper (unknown shipper $shp_mode)" ;;
+esac
+
+if [ -n "${shp_alone:-}" ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+fi
