@@ -6,9 +6,10 @@
       equal SENT record by record, every field with its type: rsyslog's mmjsonparse.
   shipper-check.py strings SENT GOT
       the same, but every scalar may arrive as a string (syslog-ng's json-parser): a number
-      as its JSON text, true/false as "true"/"false"; an array of scalars as one string; an
-      array of objects as anything (syslog-ng 3.38 drops or merges them). Prints the paths
-      that changed type, one line per kind of change.
+      as its JSON text, true/false as "true"/"false"; an array of scalars as one string in
+      syslog-ng's list form (a,"b c"); an array of objects as one string of its JSON text.
+      Each must still carry the value sent. Prints the paths that changed type, one line per
+      kind of change.
   shipper-check.py cut SENT FAILED LIMIT
       FAILED holds one line, SENT's line that is longer than LIMIT, cut to its first LIMIT
       bytes (how a shipper with a message size limit handles a longer record).
@@ -64,24 +65,48 @@ def diff(path, a, b, out, changed):
         out.append("%s: sent %r, got %r" % (path, a, b))
 
 
+def list_items(text):
+    """The elements of syslog-ng's list form: a,"b c",d (quoted when needed, \\ escapes)."""
+    items, cur, quoted, i = [], "", False, 0
+    if text == "":
+        return []
+    while i < len(text):
+        c = text[i]
+        if quoted and c == "\\" and i + 1 < len(text):
+            i += 1
+            cur += text[i]
+        elif c == '"':
+            quoted = not quoted
+        elif c == "," and not quoted:
+            items.append(cur)
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    return items + [cur]
+
+
 def strings(path, a, b, out, changed):
     """A value that a shipper keeping only text may have changed."""
     generic = path.split("[")[0]
-    if isinstance(a, list) and a and any(isinstance(x, (dict, list)) for x in a):
-        changed.setdefault("array of objects -> %s" % type(b).__name__, set()).add(generic)
+    if isinstance(a, list) and isinstance(b, str) and a and isinstance(a[0], (dict, list)):
+        try:
+            same = json.loads(b) == a
+        except ValueError:
+            same = False
+        if not same:
+            out.append("%s: an array of objects sent, got %r" % (path, b[:200]))
+        changed.setdefault("array of objects -> its JSON text", set()).add(generic)
     elif isinstance(a, list) and isinstance(b, str):
-        pos = 0  # one string; each element must be in it, in order
-        for x in a:
-            at = b.find(json_text(x), pos)
-            if at < 0:
-                out.append("%s: element %r not in %r" % (path, x, b[:200]))
-                return
-            pos = at + len(json_text(x))
-        changed.setdefault("array -> one string", set()).add(generic)
+        if list_items(b) != [json_text(x) for x in a]:
+            out.append("%s: sent %r, got %r" % (path, a, b[:200]))
+        changed.setdefault("array -> one string (list form; [] -> \"\")", set()).add(generic)
     elif isinstance(b, str) and not isinstance(a, (list, dict)) and b == json_text(a):
         changed.setdefault("%s -> string" % type(a).__name__, set()).add(generic)
     elif isinstance(b, str) and isinstance(a, float) and abs(float(b) - a) <= 1e-9 * max(1, abs(a)):
-        changed.setdefault("float -> string (reformatted)", set()).add(generic)
+        key = [k for k in changed if k.startswith("float -> string, reformatted")]
+        key = key[0] if key else "float -> string, reformatted (e.g. %r as %r)" % (a, b)
+        changed.setdefault(key, set()).add(generic)
     else:
         out.append("%s: sent %r, got %r" % (path, a, b))
 

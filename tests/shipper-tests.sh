@@ -86,6 +86,34 @@ shp_wait() {
 	return 1
 }
 
+# shp_serve NAME LINES OUTPUT... -- DAEMON...: runs DAEMON (in the foreground, in the
+# background of this shell) until the OUTPUT files of $shp_run hold LINES lines together, then
+# stops it; fails NAME when they do not after 30 s.
+shp_serve() {
+	shp_name=$1 shp_lines=$2
+	shift 2
+	shp_outs=
+	while [ "$1" != -- ]; do
+		shp_outs="$shp_outs $shp_run/$1"
+		shift
+	done
+	shift
+	"$@" >"$shp_run/daemon.out" 2>&1 &
+	shp_pid=$!
+	# shellcheck disable=SC2086
+	shp_wait $shp_outs -- "$shp_lines" "$shp_pid"
+	shp_rc=$?
+	kill "$shp_pid" 2>/dev/null
+	wait "$shp_pid" 2>/dev/null
+	# shellcheck disable=SC2086
+	touch $shp_outs
+	if [ $shp_rc -ne 0 ]; then
+		# shellcheck disable=SC2086
+		fail "$shp_name (after 30 s: $(cat $shp_outs | wc -l) of $shp_lines lines out; $(head -c 300 "$shp_run/daemon.out"))"
+		return 1
+	fi
+}
+
 # shp_rsyslog NAME SENT CONFIG_SED: rsyslogd -n on the example configuration edited by
 # CONFIG_SED, reading SENT, until all its lines are out (parsed.json or unparsed.log).
 shp_rsyslog() {
@@ -100,18 +128,29 @@ shp_rsyslog() {
 		fail "shipper rsyslog $1 config (rsyslogd -N1: $(grep -i error "$shp_run/check.out" | head -2))"
 		return 1
 	fi
-	rsyslogd -n -f "$shp_run/rsyslog.conf" -i "$shp_run/rsyslogd.pid" \
-		>"$shp_run/rsyslogd.out" 2>&1 &
-	shp_pid=$!
-	shp_wait "$shp_run/parsed.json" "$shp_run/unparsed.log" -- "$(wc -l <"$2")" "$shp_pid"
-	shp_rc=$?
-	kill "$shp_pid" 2>/dev/null
-	wait "$shp_pid" 2>/dev/null
-	touch "$shp_run/parsed.json" "$shp_run/unparsed.log"
-	if [ $shp_rc -ne 0 ]; then
-		fail "shipper rsyslog $1 (after 30 s: $(wc -l <"$shp_run/parsed.json") parsed, $(wc -l <"$shp_run/unparsed.log") unparsed of $(wc -l <"$2"); $(head -c 300 "$shp_run/rsyslogd.out"))"
+	shp_serve "shipper rsyslog $1" "$(wc -l <"$2")" parsed.json unparsed.log -- \
+		rsyslogd -n -f "$shp_run/rsyslog.conf" -i "$shp_run/rsyslogd.pid"
+}
+
+# shp_syslog_ng SENT: syslog-ng -F on the example configuration (its paths private, files
+# flushed at once), reading SENT, until every line is out of both outputs.
+shp_syslog_ng() {
+	shp_run=$shp_dir/syslog-ng
+	mkdir -p "$shp_run"
+	cp "$1" "$shp_run/records.json"
+	{
+		echo "@version: 3.38"
+		echo "options { stats-freq(0); flush-lines(1); };"
+		sed -e "s|/var/log/smtptrace|$shp_run|g" docs/examples/syslog-ng-smtptrace.conf
+	} >"$shp_run/syslog-ng.conf"
+	if ! syslog-ng -s -f "$shp_run/syslog-ng.conf" >"$shp_run/check.out" 2>&1; then
+		fail "shipper syslog-ng config (syslog-ng -s: $(head -c 300 "$shp_run/check.out"))"
 		return 1
 	fi
+	shp_lines=$(wc -l <"$1")
+	shp_serve "shipper syslog-ng" $((2 * shp_lines)) parsed.json records-kept.json unparsed.log -- \
+		syslog-ng -F --no-caps -f "$shp_run/syslog-ng.conf" -p "$shp_run/syslog-ng.pid" \
+		-R "$shp_run/syslog-ng.persist" -c "$shp_run/syslog-ng.ctl"
 }
 
 # shp_result NAME CMD...: pass or fail by CMD's status, its last line in the name.
@@ -170,6 +209,37 @@ shp_test_rsyslog() {
 			"$shp_dir/sent-8k-short.json" "$shp_dir/default-limit/parsed.json"
 		shp_result "shipper rsyslog default-8k-cuts-long-record" "$shp_py" "$shp_check" cut \
 			"$shp_dir/sent-8k.json" "$shp_dir/default-limit/unparsed.log" 8096
+	fi
+}
+
+shp_test_syslog_ng() {
+	if ! command -v syslog-ng >/dev/null 2>&1; then
+		skip "shipper syslog-ng" "syslog-ng not installed (make check-syslog-ng installs it)"
+		return
+	fi
+	if ! syslog-ng --version >/dev/null 2>&1; then
+		skip "shipper syslog-ng" "syslog-ng --version fails: cannot run here"
+		return
+	fi
+	if ! shp_input "$shp_dir/sent.json"; then
+		fail "shipper syslog-ng (smtptrace could not write the records)"
+		return
+	fi
+	shp_syslog_ng "$shp_dir/sent.json" || return
+	shp_result "shipper syslog-ng records-kept-intact" \
+		"$shp_py" "$shp_check" exact "$shp_dir/sent.json" "$shp_run/records-kept.json"
+	shp_result "shipper syslog-ng parsed-fields-as-strings" \
+		"$shp_py" "$shp_check" strings "$shp_dir/sent.json" "$shp_run/parsed.json"
+	sed '1s/"outcome":"[a-z_]*"/"outcome":"bogus"/' "$shp_run/parsed.json" >"$shp_dir/altered.json"
+	if ! "$shp_py" "$shp_check" strings "$shp_dir/sent.json" "$shp_dir/altered.json" >/dev/null 2>&1; then
+		pass "shipper syslog-ng compare-sees-a-change"
+	else
+		fail "shipper syslog-ng compare-sees-a-change (a changed outcome passed)"
+	fi
+	if [ -s "$shp_run/unparsed.log" ]; then
+		fail "shipper syslog-ng nothing-unparsed ($(wc -l <"$shp_run/unparsed.log") lines)"
+	else
+		pass "shipper syslog-ng nothing-unparsed"
 	fi
 }
 
