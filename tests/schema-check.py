@@ -14,6 +14,9 @@ docs/record.md's field reference against the same schema.
                                      and every object with keys of its own has its table
   schema-check.py reject FILE        the schema refuses broken copies of FILE's first
                                      smtp_session record (a check that can fail must)
+  schema-check.py estemplate [--check FILE]
+                                     the Elasticsearch index template of the record types,
+                                     derived from the schema; --check: FILE is that template
 
 Uses Debian's python3-jsonschema (4.10: RefResolver; later versions keep it, deprecated), the
 reference; python3-fastjsonschema, when installed, for the bulk of make check's records, held to
@@ -276,6 +279,83 @@ def cmd_doc(path):
     return 1 if problems else 0
 
 
+# ---- the Elasticsearch index template, derived from the schema ----
+
+KEYWORD = {"type": "keyword", "ignore_above": 1024}
+COUNTERS = [
+    {"stats_integers": {"path_match": "stats.*", "match_mapping_type": "long",
+                        "mapping": {"type": "long"}}},
+    {"stats_reals": {"path_match": "stats.*", "match_mapping_type": "double",
+                     "mapping": {"type": "double"}}},
+]
+
+
+def es_mapping(node):
+    """The Elasticsearch mapping of a schema node: keyword for strings (addresses, verdicts,
+    wire text), ip, date for the timestamp, integer for ports and reply codes, long for
+    counters, double for reals, nested for arrays of objects."""
+    names = [p.pointer for p in node.parts()]
+    if any(n.endswith("definitions/timestamp") for n in names):
+        return {"type": "date", "format": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSZ||strict_date_optional_time"}
+    if any(n.endswith("definitions/ip") for n in names):
+        return {"type": "ip"}
+    kind = node.kind()
+    if kind.startswith("array of"):
+        item = [q for q in node.parts() if "items" in q.s][0].child("items")
+        m = es_mapping(item)
+        return dict(m, type="nested") if m.get("type") == "object" else m
+    if kind == "object":
+        props, _ = node.properties()
+        m = {"type": "object"}
+        if props:
+            m["properties"] = {k: es_mapping(v) for k, v in props.items()}
+        return m
+    if kind == "integer":
+        small = any(n.endswith("definitions/port") for n in names) or \
+            node.deref().s.get("maximum", 0) == 599
+        return {"type": "integer"} if small else {"type": "long"}
+    return {"real": {"type": "double"}, "boolean": {"type": "boolean"},
+            "string": KEYWORD, "wire text": KEYWORD}.get(kind, {"type": "keyword"})
+
+
+def es_template():
+    schemas = load_schemas()
+    top = Node(schemas, "record.schema.json", "")
+    props, clashes = {}, []
+    for i, _ in enumerate(top.s["allOf"]):
+        rec = top.child("allOf", str(i), "then").deref()
+        for k, v in rec.properties()[0].items():
+            m = es_mapping(v)
+            if k in props and props[k] != m:
+                clashes.append(k)
+            props.setdefault(k, m)
+    if clashes:
+        raise SystemExit("record types map %s differently" % ", ".join(clashes))
+    return {
+        "_meta": {"description": "smtptrace records (smtp_session, stats, flow), one index "
+                                 "per type or one for all; derived from docs/schema/ by "
+                                 "tests/schema-check.py estemplate"},
+        "index_patterns": ["smtptrace-*"],
+        "priority": 200,
+        "template": {"mappings": {"dynamic_templates": COUNTERS, "properties": props}},
+    }
+
+
+def cmd_estemplate(args):
+    want = json.dumps(es_template(), indent=2) + "\n"
+    if not args:
+        sys.stdout.write(want)
+        return 0
+    with open(args[-1]) as f:
+        have = f.read()
+    if have == want:
+        print("%s: up to date with the schema" % args[-1])
+        return 0
+    print("%s differs from the schema's mapping: regenerate it with "
+          "tests/schema-check.py estemplate > %s" % (args[-1], args[-1]))
+    return 1
+
+
 # ---- the schema must refuse what is wrong ----
 
 def breakages():
@@ -372,6 +452,8 @@ def main(argv):
         return cmd_validate(argv[2:])
     if len(argv) == 3 and argv[1] == "doc":
         return cmd_doc(argv[2])
+    if len(argv) in (2, 4) and argv[1] == "estemplate" and argv[2:3] in ([], ["--check"]):
+        return cmd_estemplate(argv[3:])
     if len(argv) == 3 and argv[1] == "reject":
         return cmd_reject(argv[2])
     print(__doc__, file=sys.stderr)

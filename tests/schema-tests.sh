@@ -64,6 +64,30 @@ else
 	sch_stale missing-table '/schema: smtp_session.schema.json#\/definitions\/policy/d' \
 		"object policy (smtp_session.schema.json#/definitions/session) has no table"
 
+	# The Elasticsearch index template is the schema's mapping, with the types it promises.
+	sch_tpl=docs/examples/elasticsearch-template.json
+	sch_run es-template "$sch_tpl: up to date with the schema" \
+		"$sch_py" "$sch_check" estemplate --check "$sch_tpl"
+	sch_run es-template-types "" "$sch_py" -c 'import json, sys
+p = json.load(open(sys.argv[1]))["template"]["mappings"]["properties"]
+def at(path):
+    m = {"properties": p}
+    for k in path.split("."):
+        m = m["properties"][k]
+    return m["type"]
+want = {"timestamp": "date", "src_ip": "ip", "dest_ip": "ip", "flow_id": "long",
+        "src_port": "integer", "smtp.mail_from": "keyword", "smtp.rcpt_to": "keyword",
+        "smtp_session.outcome": "keyword", "smtp_session.duration": "double",
+        "smtp_session.starttls": "boolean", "smtp_session.transactions": "nested",
+        "smtp_session.transactions.outcome": "keyword",
+        "smtp_session.transactions.rcpt_refused": "nested",
+        "smtp_session.transactions.reply.code": "integer",
+        "smtp_session.bytes_toserver": "long", "stats.capture.kernel_drops": "long",
+        "stats.memory.peak_rss_kib": "long", "flow.outcome": "keyword"}
+bad = ["%s: %s, want %s" % (k, at(k), v) for k, v in want.items() if at(k) != v]
+print("\n".join(bad))
+sys.exit(1 if bad else 0)' "$sch_tpl"
+
 	# The command line's outputs: every sample plain, with --trace, from stdin, through -o,
 	# several inputs at once, and each link type mkcapture frames.
 	: >"$out/sch-cli.json"

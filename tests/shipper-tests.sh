@@ -185,7 +185,34 @@ shp_verify() {
 	fi
 }
 
+# The examples for the shippers that cannot run here: each parses (YAML, TOML, JSON), says it
+# is untested, and reads the file the tested ones read.
+shp_examples() {
+	if "$shp_py" -c 'import json, sys, tomllib, yaml
+bad = []
+for path in sys.argv[1:]:
+    text = open(path).read()
+    if path.endswith((".yml", ".yaml")):
+        yaml.safe_load(text)
+    elif path.endswith(".toml"):
+        tomllib.loads(text)
+    if "UNTESTED: cannot run here" not in text:
+        bad.append(path + ": not marked untested")
+    if "/var/log/smtptrace/records.json" not in text:
+        bad.append(path + ": does not read /var/log/smtptrace/records.json")
+json.load(open("docs/examples/elasticsearch-template.json"))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)' docs/examples/filebeat.yml docs/examples/fluent-bit.yaml \
+		docs/examples/vector.toml docs/examples/logstash.conf >"$shp_dir/examples.out" 2>&1; then
+		pass "shipper examples-parse"
+	else
+		fail "shipper examples-parse"
+		tail -5 "$shp_dir/examples.out" | sed 's/^/    /'
+	fi
+}
+
 shp_test_rsyslog() {
+	shp_examples
 	if ! command -v rsyslogd >/dev/null 2>&1 ||
 		! ls /usr/lib/*/rsyslog/imfile.so /usr/lib/*/rsyslog/mmjsonparse.so >/dev/null 2>&1; then
 		skip "shipper rsyslog" "rsyslog with imfile and mmjsonparse not installed"
