@@ -398,7 +398,34 @@ def breakages():
             timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
             stats={"sessions": {"by_outcome": {"delivered": 3}}})),
         ("unknown-event-type", lambda r: r.update(event_type="smtp")),
+        ("stats-extra-top-key", lambda r: stats_record(r) or r.update(src_ip="127.0.0.1")),
+        ("stats-not-object", lambda r: stats_record(r) or r.update(stats=[1])),
+        ("flow-unknown-outcome", lambda r: flow_record(r) or r["flow"].update(outcome="tls")),
+        ("flow-missing-counter", lambda r: flow_record(r) or r["flow"].pop("pkts_toclient")),
     ]
+
+
+def stats_record(rec):
+    """Turns rec into a stats record; returns None."""
+    rec.clear()
+    rec.update(timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
+               stats={"uptime": 1.5,
+                      "capture": {"packets": 10, "bytes": 900, "kernel_drops": 0,
+                                  "if_drops": 0, "new_counter": 1},
+                      "decoder": {"ipv4": 10}, "flows": {"evicted": 0},
+                      "sessions": {"open": 0, "ended": 1,
+                                   "by_outcome": {"committed": 1, "no_smtp": 2}},
+                      "tcp": {"gaps": 0, "retransmissions": {"toserver": 1}},
+                      "memory": {"peak_rss_kib": 4000}})
+
+
+def flow_record(rec):
+    """Turns rec (an smtp_session record) into a flow record; returns None."""
+    for k in ("app_proto", "smtp", "smtp_session"):
+        rec.pop(k, None)
+    rec.update(event_type="flow",
+               flow={"outcome": "refused", "duration": 0.0, "pkts_toserver": 1,
+                     "pkts_toclient": 1, "bytes_toserver": 0, "bytes_toclient": 0})
 
 
 def cmd_reject(path):
@@ -417,15 +444,8 @@ def cmd_reject(path):
         ("with-upcoming-fields", lambda r: r["smtp_session"].update(
             inferred=["close"], close="reused",
             auth={"mechanism": "PLAIN", "result": 535, "attempts": 5, "failures": 5})),
-        ("stats-record", lambda r: r.clear() or r.update(
-            timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
-            stats={"uptime": 1.5, "capture": {"packets": 10, "bytes": 900, "kernel_drops": 0,
-                                              "if_drops": 0, "new_counter": 1},
-                   "decoder": {"ipv4": 10}, "flows": {"evicted": 0},
-                   "sessions": {"open": 0, "ended": 1, "by_outcome": {"committed": 1,
-                                                                        "no_smtp": 2}},
-                   "tcp": {"gaps": 0, "retransmissions": {"toserver": 1}},
-                   "memory": {"peak_rss_kib": 4000}})),
+        ("stats-record", stats_record),
+        ("flow-record", flow_record),
     ]
     rc = 0
     for name, mutate in good:

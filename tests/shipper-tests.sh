@@ -46,7 +46,8 @@ shp_big_dialogue() {
 		'S: 221 2.0.0 Bye\r\n' 'FIN S' 'FIN C' 'ACK S'
 }
 
-# shp_input FILE: smtptrace's records over every sample, then the long one. With --records
+# shp_input FILE: smtptrace's records over every sample, one with --trace (its arrays of
+# verbs and codes), then the long one. With --records
 # (when the program has it) every record type is asked for; the run falls back to the
 # default types when that is refused. Fails (status 1) when smtptrace does.
 shp_input() {
@@ -61,6 +62,8 @@ shp_input() {
 		# shellcheck disable=SC2086
 		"$prog" -r "$shp_f" $shp_records >>"$1" 2>/dev/null || return 1
 	done
+	# shellcheck disable=SC2086
+	"$prog" -r samples/normal.pcap --trace $shp_records >>"$1" 2>/dev/null || return 1
 	shp_big_dialogue >"$shp_dir/big.dlg"
 	"$build/tools/dialogue" "$shp_dir/big.dlg" "$shp_dir/big.pcap" >/dev/null || return 1
 	# shellcheck disable=SC2086
