@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+import time
 import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -96,6 +97,7 @@ def errors_of(check, rec):
 
 
 def cmd_validate(files):
+    start = time.time()
     ref = validator(load_schemas())
     fast = None
     if files and files[0] == "--fast":
@@ -123,7 +125,8 @@ def cmd_validate(files):
                     if bad <= 20:
                         for e in errs:
                             print("%s:%d: %s" % (path, lineno, e))
-    print("%d distinct, %s" % (len(seen), "fastjsonschema" if fast else "jsonschema"))
+    print("%d distinct, %s, %.1f s" % (len(seen), "fastjsonschema" if fast else "jsonschema",
+                                       time.time() - start))
     print("%d records, %d invalid" % (n, bad))
     return 1 if bad else 0
 

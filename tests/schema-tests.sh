@@ -13,7 +13,11 @@ sch_run() {
 	"$@" >"$out/sch.out" 2>&1
 	sch_rc=$?
 	if [ "$sch_rc" -eq 0 ] && { [ -z "$sch_want" ] || [ "$(tail -1 "$out/sch.out")" = "$sch_want" ]; }; then
-		pass "schema $sch_name"
+		if grep -q ' distinct, ' "$out/sch.out"; then
+			pass "schema $sch_name ($(grep ' distinct, ' "$out/sch.out"))"
+		else
+			pass "schema $sch_name"
+		fi
 	else
 		fail "schema $sch_name (exit $sch_rc, want \"$sch_want\")"
 		head -20 "$out/sch.out" | cut -c1-300 | sed 's/^/    /'

@@ -235,10 +235,12 @@ shp_test_rsyslog() {
 	fi
 	# rsyslog's default limit: the long record is cut to its first 8096 bytes and not
 	# parsed; the records around it arrive whole.
-	head -1 "$shp_dir/sent.json" >"$shp_dir/sent-8k.json"
-	cat "$shp_dir/big.json" >>"$shp_dir/sent-8k.json"
-	head -2 "$shp_dir/sent.json" | tail -1 >>"$shp_dir/sent-8k.json"
-	grep -v '"smtp_session"' "$shp_dir/big.json" >>"$shp_dir/sent-8k.json"
+	{
+		head -1 "$shp_dir/sent.json"
+		cat "$shp_dir/big.json"
+		head -2 "$shp_dir/sent.json" | tail -1
+		grep -v '"smtp_session"' "$shp_dir/big.json"
+	} >"$shp_dir/sent-8k.json"
 	if shp_rsyslog default-limit "$shp_dir/sent-8k.json" '/^global(maxMessageSize=/d'; then
 		grep -v '"rcpt_to":\["<recipient-number-1@' "$shp_dir/sent-8k.json" >"$shp_dir/sent-8k-short.json"
 		shp_result "shipper rsyslog default-8k-others-intact" "$shp_py" "$shp_check" exact \
