@@ -16,39 +16,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "capture_int.h"
 #include "decode.h"
 
 enum {
 	STREAM_BUF = 256 * 1024, /* zlib's and stdio's buffers: a few syscalls per MiB */
-	ERR_MAX = 512,
 };
 
-/* Where packets come from. Only files now; a live interface (pcap_create, pcap_activate)
- * becomes a second kind that sets pcap and leaves the stream fields unused. */
-enum capture_kind {
-	CAPTURE_KIND_FILE,
-};
-
-struct capture {
-	enum capture_kind kind;
-	pcap_t *pcap;
-	char *name;
-	const char *label; /* the name in messages: name, or "stdin" for "-" */
-	int dlt;
-	bool failed; /* a read error was reported; later reads report it again */
-	/* A file source: libpcap reads a fopencookie() stream over gzread, with this struct
-	 * as its cookie. pcap_close() closes that stream, and the cookie's close function
-	 * closes gz and with it the descriptor. */
-	gzFile gz;
-	uint64_t stream_bytes; /* bytes the cookie handed to stdio */
-	char gz_err[128];      /* zlib's complaint, when the cookie saw one */
-	char err[ERR_MAX];
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void capture_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -106,6 +81,48 @@ static int gz_cookie_close(void *cookie)
 	return rc == Z_OK ? 0 : EOF;
 }
 
+static ssize_t pipe_cookie_read(void *cookie, char *buf, size_t size)
+{
+	struct capture *cap = cookie;
+	ssize_t got = capture_pipe_read(cap->pipe, cap, buf, size);
+	if (got > 0)
+		cap->stream_bytes += (uint64_t)got;
+	return got;
+}
+
+static int pipe_cookie_close(void *cookie)
+{
+	struct capture *cap = cookie;
+	capture_pipe_free(cap->pipe);
+	cap->pipe = NULL;
+	return 0;
+}
+
+/* A pipe, socket or terminal: our own reader, which waits with poll() so that the idle
+ * hook can move time while nothing comes (zlib's gzread() would block in read()). */
+static FILE *pipe_stream_open(struct capture *cap, int fd)
+{
+	static const cookie_io_functions_t io = {
+	    .read = pipe_cookie_read,
+	    .close = pipe_cookie_close,
+	};
+	FILE *fp;
+
+	cap->pipe = capture_pipe_new(fd);
+	if (!cap->pipe) {
+		close(fd);
+		return NULL;
+	}
+	fp = fopencookie(cap, "rb", io);
+	if (!fp) {
+		capture_pipe_free(cap->pipe);
+		cap->pipe = NULL;
+		return NULL;
+	}
+	setvbuf(fp, NULL, _IOFBF, STREAM_BUF);
+	return fp;
+}
+
 /* Wraps fd (taken over, closed on failure too) in a stdio stream that decompresses gzip
  * and passes anything else through unchanged: zlib looks at the magic bytes (1f 8b) itself,
  * so stdin needs no peeking. Every input takes this one path: on a 1.2 GB pcap it read as
@@ -117,8 +134,11 @@ static FILE *stream_open(struct capture *cap, int fd)
 	    .read = gz_cookie_read,
 	    .close = gz_cookie_close,
 	};
+	struct stat st;
 	FILE *fp;
 
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
+		return pipe_stream_open(cap, fd);
 	cap->gz = gzdopen(fd, "rb");
 	if (!cap->gz) {
 		close(fd);
@@ -149,13 +169,13 @@ static int input_open(const struct capture *cap, char *err, size_t errlen)
 	else
 		fd = open(cap->name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		set_err(err, errlen, "%s: %s", cap->label, strerror(errno));
+		capture_set_err(err, errlen, "%s: %s", cap->label, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, "%s: %s", cap->label, strerror(EISDIR));
+		capture_set_err(err, errlen, "%s: %s", cap->label, strerror(EISDIR));
 		close(fd);
 		return -1;
 	}
@@ -167,20 +187,21 @@ static void explain_open_error(const struct capture *cap, const char *pcap_msg, 
                                size_t errlen)
 {
 	if (cap->gz_err[0])
-		set_err(err, errlen, "%s: bad gzip data (zlib: %s)", cap->label, cap->gz_err);
+		capture_set_err(err, errlen, "%s: bad gzip data (zlib: %s)", cap->label,
+		                cap->gz_err);
 	else if (cap->stream_bytes == 0)
-		set_err(err, errlen, "%s: empty file", cap->label);
+		capture_set_err(err, errlen, "%s: empty file", cap->label);
 	else if (strstr(pcap_msg, "unknown file format"))
-		set_err(err, errlen, "%s: not a pcap or pcapng capture file", cap->label);
+		capture_set_err(err, errlen, "%s: not a pcap or pcapng capture file", cap->label);
 	else if (strstr(pcap_msg, "truncated"))
-		set_err(err, errlen, "%s: truncated capture file header (libpcap: %s)", cap->label,
-		        pcap_msg);
+		capture_set_err(err, errlen, "%s: truncated capture file header (libpcap: %s)",
+		                cap->label, pcap_msg);
 	else
-		set_err(err, errlen, "%s: not a usable capture file (libpcap: %s)", cap->label,
-		        pcap_msg);
+		capture_set_err(err, errlen, "%s: not a usable capture file (libpcap: %s)",
+		                cap->label, pcap_msg);
 }
 
-static bool check_datalink(struct capture *cap, char *err, size_t errlen)
+bool capture_check_datalink(struct capture *cap, char *err, size_t errlen)
 {
 	const char *name;
 	char user[16];
@@ -194,13 +215,13 @@ static bool check_datalink(struct capture *cap, char *err, size_t errlen)
 		snprintf(user, sizeof(user), "USER%d", cap->dlt - 147);
 		name = user;
 	}
-	set_err(err, errlen, "%s: unsupported link type %d (%s)", cap->label, cap->dlt,
-	        name ? name : "unknown");
+	capture_set_err(err, errlen, "%s: unsupported link type %d (%s)", cap->label, cap->dlt,
+	                name ? name : "unknown");
 	return false;
 }
 
 /* Compiles bpf against the source's link type and installs it. */
-static bool apply_filter(struct capture *cap, const char *bpf, char *err, size_t errlen)
+bool capture_apply_filter(struct capture *cap, const char *bpf, char *err, size_t errlen)
 {
 	struct bpf_program prog;
 	bool ok;
@@ -208,14 +229,14 @@ static bool apply_filter(struct capture *cap, const char *bpf, char *err, size_t
 	if (!bpf || !bpf[0])
 		return true;
 	if (pcap_compile(cap->pcap, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-		set_err(err, errlen, "%s: bad filter expression: %s", cap->label,
-		        pcap_geterr(cap->pcap));
+		capture_set_err(err, errlen, "%s: bad filter expression: %s", cap->label,
+		                pcap_geterr(cap->pcap));
 		return false;
 	}
 	ok = pcap_setfilter(cap->pcap, &prog) == 0;
 	if (!ok)
-		set_err(err, errlen, "%s: cannot apply filter: %s", cap->label,
-		        pcap_geterr(cap->pcap));
+		capture_set_err(err, errlen, "%s: cannot apply filter: %s", cap->label,
+		                pcap_geterr(cap->pcap));
 	pcap_freecode(&prog);
 	return ok;
 }
@@ -236,18 +257,26 @@ static bool pcap_attach(struct capture *cap, FILE *fp, char *err, size_t errlen)
 
 struct capture *capture_open_file(const char *path, const char *bpf, char *err, size_t errlen)
 {
+	return capture_open_stream(path, bpf, NULL, NULL, err, errlen);
+}
+
+struct capture *capture_open_stream(const char *path, const char *bpf, capture_idle_fn idle,
+                                    void *idle_ctx, char *err, size_t errlen)
+{
 	struct capture *cap;
 	FILE *fp;
 	int fd;
 
-	set_err(err, errlen, "%s", "");
+	capture_set_err(err, errlen, "%s", "");
 	cap = calloc(1, sizeof(*cap));
 	if (!cap || !(cap->name = strdup(path))) {
-		set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		capture_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
 		free(cap);
 		return NULL;
 	}
 	cap->kind = CAPTURE_KIND_FILE;
+	cap->idle = idle;
+	cap->idle_ctx = idle_ctx;
 	cap->label = strcmp(path, "-") == 0 ? "stdin" : cap->name;
 	fd = input_open(cap, err, errlen);
 	if (fd < 0) {
@@ -257,12 +286,13 @@ struct capture *capture_open_file(const char *path, const char *bpf, char *err, 
 	errno = 0;
 	fp = stream_open(cap, fd);
 	if (!fp) {
-		set_err(err, errlen, "%s: %s", cap->label, strerror(errno ? errno : ENOMEM));
+		capture_set_err(err, errlen, "%s: %s", cap->label,
+		                strerror(errno ? errno : ENOMEM));
 		capture_close(cap);
 		return NULL;
 	}
-	if (!pcap_attach(cap, fp, err, errlen) || !check_datalink(cap, err, errlen) ||
-	    !apply_filter(cap, bpf, err, errlen)) {
+	if (!pcap_attach(cap, fp, err, errlen) || !capture_check_datalink(cap, err, errlen) ||
+	    !capture_apply_filter(cap, bpf, err, errlen)) {
 		capture_close(cap);
 		return NULL;
 	}
@@ -294,9 +324,10 @@ enum capture_rc capture_next(struct capture *cap, struct capture_pkt *out)
 
 	if (cap->failed)
 		return CAPTURE_ERR;
-	/* 0 is a live source's timeout; a file never returns it. */
+	/* 0: a live source has nothing yet (it is non-blocking); a file never returns it. */
 	while ((rc = pcap_next_ex(cap->pcap, &hdr, &data)) == 0)
-		;
+		if (cap->kind == CAPTURE_KIND_LIVE)
+			return capture_live_wait(cap);
 	if (rc == PCAP_ERROR_BREAK)
 		return CAPTURE_EOF;
 	if (rc != 1) {
@@ -334,4 +365,9 @@ void capture_close(struct capture *cap)
 		pcap_close(cap->pcap);
 	free(cap->name);
 	free(cap);
+}
+
+bool capture_error_is_filter(const char *err)
+{
+	return strstr(err, ": bad filter expression: ") != NULL;
 }

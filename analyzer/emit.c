@@ -4,39 +4,24 @@
 #include "emit.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "sha1.h"
 
 enum {
-	EMIT_BUF_SIZE = 1 << 20, /* stdio buffer of the output */
-	EMIT_WIRE_STACK = 4096,  /* wire strings up to this long are escaped on the stack */
-	EMIT_NAME_MAX = 256,
-	EMIT_ERR_MAX = EMIT_NAME_MAX + 128,
+	EMIT_BUF_MIN = 64 * 1024, /* the record buffer's first size */
+	EMIT_WIRE_STACK = 4096,   /* wire strings up to this long are escaped on the stack */
 	EMIT_CID_LEN = 64,
 	EMIT_TS_LEN = 96, /* room for any int in every field, so the format is never cut */
 };
 
 /* Reals with 15 significant digits print a microsecond-derived value without binary noise. */
 #define EMIT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
-
-/* The error of the last emit_close(), "" when it succeeded, for emit_error(NULL): the
- * emitter itself is gone by then. */
-static char emit_close_err[EMIT_ERR_MAX];
-
-struct emit {
-	FILE *fp;
-	char *buf; /* stdio buffer, freed after fclose */
-	bool failed;
-	char name[EMIT_NAME_MAX];
-	char err[EMIT_ERR_MAX];
-};
 
 /* ---- UTF-8 escaping (RFC 3629 section 4) ---- */
 
@@ -566,111 +551,193 @@ static json_t *record_json(const struct flow_info *info, const struct smtp_recor
 	return done(o, rc);
 }
 
+/* ---- the stats record ---- */
+
+static json_t *counter_object(const char *const *names, const uint64_t *values, size_t n)
+{
+	json_t *o = json_object();
+	int rc = 0;
+	for (size_t i = 0; i < n && o; i++)
+		rc |= set_uint(o, names[i], values[i]);
+	return done(o, rc);
+}
+
+static json_t *capture_json(const struct stats *s)
+{
+	json_t *o = json_object();
+	int rc = set_uint(o, "packets", s->packets);
+	rc |= set_uint(o, "bytes", s->bytes);
+	rc |= set_uint(o, "files", s->files);
+	rc |= set_uint(o, "file_errors", s->file_errors);
+	if (s->have_kernel) {
+		rc |= set_uint(o, "kernel_packets", s->kernel_packets);
+		rc |= set_uint(o, "kernel_drops", s->kernel_drops);
+		rc |= set_uint(o, "if_drops", s->if_drops);
+	}
+	return done(o, rc);
+}
+
+static json_t *decoder_json(const struct stats *s)
+{
+	const char *names[DECODE_STATUS_COUNT];
+	for (int i = 0; i < DECODE_STATUS_COUNT; i++)
+		names[i] = i == DECODE_OK ? "tcp" : decode_status_name((enum decode_status)i);
+	return counter_object(names, s->decode, DECODE_STATUS_COUNT);
+}
+
+static json_t *sessions_json(const struct stats *s, const struct flow_stats *fs)
+{
+	const char *names[STATS_MAX_OUTCOMES];
+	size_t n = 0;
+	while (n < STATS_MAX_OUTCOMES &&
+	       strcmp(names[n] = classify_outcome_name((enum cls_outcome)n), "unknown") != 0)
+		n++;
+	json_t *o = json_object();
+	int rc = set_uint(o, "open", fs->flows_active);
+	rc |= set_uint(o, "ended", s->sessions);
+	rc |= json_object_set_new(o, "by_outcome", counter_object(names, s->by_outcome, n));
+	const char *an[SMTP_AN_COUNT];
+	for (int i = 0; i < SMTP_AN_COUNT; i++)
+		an[i] = smtp_anomaly_name((enum smtp_anomaly)i);
+	rc |= json_object_set_new(o, "anomalies", counter_object(an, s->anomalies, SMTP_AN_COUNT));
+	return done(o, rc);
+}
+
+static json_t *flows_json(const struct flow_stats *fs)
+{
+	const char *names[] = {"created",   "active_max", "evicted",
+	                       "timed_out", "segments",   "segments_ignored"};
+	uint64_t v[] = {fs->flows_created,   fs->flows_active_max, fs->flows_evicted,
+	                fs->flows_timed_out, fs->segments,         fs->segments_ignored};
+	return counter_object(names, v, sizeof(v) / sizeof(v[0]));
+}
+
+static json_t *tcp_json(const struct flow_stats *fs)
+{
+	const char *names[] = {"retransmitted", "overlap_mismatches", "gaps", "gap_bytes",
+	                       "held_bytes_max"};
+	uint64_t v[] = {fs->retransmitted, fs->overlap_mismatches, fs->gaps, fs->gap_bytes,
+	                fs->held_bytes_max};
+	return counter_object(names, v, sizeof(v) / sizeof(v[0]));
+}
+
+static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, uint64_t now_us)
+{
+	json_t *o = json_object();
+	int rc = json_object_set_new(
+	    o, "uptime",
+	    json_real(now_us > s->start_wall_us ? (double)(now_us - s->start_wall_us) / 1e6 : 0));
+	rc |= json_object_set_new(o, "capture", capture_json(s));
+	rc |= json_object_set_new(o, "decoder", decoder_json(s));
+	rc |= json_object_set_new(o, "flows", flows_json(fs));
+	rc |= json_object_set_new(o, "sessions", sessions_json(s, fs));
+	rc |= json_object_set_new(o, "tcp", tcp_json(fs));
+	const char *cap_names[] = {"flows_evicted", "limit_reached"};
+	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED]};
+	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 2));
+	const char *mem_names[] = {"peak_rss_kib"};
+	uint64_t mem[] = {stats_peak_rss_kib()};
+	rc |= json_object_set_new(o, "memory", counter_object(mem_names, mem, 1));
+	return done(o, rc);
+}
+
 /* ---- output ---- */
 
-static void set_err(char *err, size_t errlen, const char *name, int errnum)
-{
-	if (err && errlen > 0)
-		snprintf(err, errlen, "OUTPUT: %s: %s", name,
-		         errnum ? strerror(errnum) : "write error");
-}
+struct emit {
+	struct sink *out;
+	bool own_sink;
+	char *buf; /* the last record's text, reused */
+	size_t cap;
+};
 
-/* Records fail once; later writes are refused. Returns -1. */
-static int emit_fail(struct emit *e, int errnum)
+struct emit *emit_new(struct sink *out)
 {
-	if (!e->failed)
-		set_err(e->err, sizeof(e->err), e->name, errnum);
-	e->failed = true;
-	return -1;
-}
-
-/* A stream of our own on a copy of standard output, so that closing it leaves stdout be. */
-static FILE *open_stdout(void)
-{
-	int fd, saved;
-	FILE *fp;
-
-	fflush(stdout);
-	fd = dup(STDOUT_FILENO);
-	if (fd < 0)
-		return NULL;
-	fp = fdopen(fd, "w");
-	if (!fp) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	return fp;
-}
-
-struct emit *emit_open(const char *path, char *err, size_t errlen)
-{
-	bool use_stdout = !path || strcmp(path, "-") == 0;
 	struct emit *e = calloc(1, sizeof(*e));
-
-	if (!e) {
-		set_err(err, errlen, use_stdout ? "stdout" : path, ENOMEM);
+	if (!e)
 		return NULL;
-	}
-	snprintf(e->name, sizeof(e->name), "%s", use_stdout ? "stdout" : path);
-	e->fp = use_stdout ? open_stdout() : fopen(path, "w");
-	if (!e->fp) {
-		set_err(err, errlen, e->name, errno);
-		free(e);
-		return NULL;
-	}
-	e->buf = malloc(EMIT_BUF_SIZE);
-	if (e->buf && setvbuf(e->fp, e->buf, _IOFBF, EMIT_BUF_SIZE) != 0) {
-		free(e->buf);
-		e->buf = NULL;
-	}
+	e->out = out;
 	return e;
+}
+
+void emit_free(struct emit *e)
+{
+	if (!e)
+		return;
+	free(e->buf);
+	free(e);
+}
+
+/* Renders root (taken over) as one line into the reused buffer and hands it to the sink. */
+static int emit_line(struct emit *e, json_t *root)
+{
+	if (!root)
+		return -1;
+	size_t n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
+	if (n + 1 > e->cap && n > 0) {
+		size_t cap = n + 1 > EMIT_BUF_MIN ? n + 1 : EMIT_BUF_MIN;
+		char *b = realloc(e->buf, cap);
+		if (!b) {
+			json_decref(root);
+			return -1;
+		}
+		e->buf = b;
+		e->cap = cap;
+		n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
+	}
+	json_decref(root);
+	if (n == 0 || n + 1 > e->cap)
+		return -1;
+	e->buf[n] = '\n';
+	return sink_write(e->out, e->buf, n + 1);
 }
 
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
                  const struct cls_verdict *v)
 {
-	json_t *root;
-	int rc, saved;
+	return emit_line(e, record_json(info, rec, v));
+}
 
-	if (e->failed)
-		return -1;
-	root = record_json(info, rec, v);
-	if (!root)
-		return emit_fail(e, ENOMEM);
-	errno = 0;
-	rc = json_dumpf(root, e->fp, EMIT_DUMP_FLAGS);
-	if (rc == 0 && fputc('\n', e->fp) == EOF)
-		rc = -1;
-	if (ferror(e->fp))
-		rc = -1;
-	saved = errno;
-	json_decref(root);
-	return rc == 0 ? 0 : emit_fail(e, saved);
+int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *fs, uint64_t now_us)
+{
+	char ts[EMIT_TS_LEN];
+	json_t *o = json_object();
+	format_ts(now_us, ts, sizeof(ts));
+	int rc = set_str(o, "timestamp", ts);
+	rc |= set_str(o, "event_type", "stats");
+	rc |= json_object_set_new(o, "stats", stats_json(s, fs, now_us));
+	return emit_line(e, done(o, rc));
+}
+
+struct emit *emit_open(const char *path, char *err, size_t errlen)
+{
+	const struct sink_file_options o = {.overwrite = true};
+	struct sink *out = sink_open_file(path, &o, err, errlen);
+	struct emit *e = out ? emit_new(out) : NULL;
+	if (!e) {
+		sink_close(out);
+		return NULL;
+	}
+	e->own_sink = true;
+	return e;
 }
 
 int emit_close(struct emit *e)
 {
-	int rc;
-
 	if (!e)
 		return 0;
-	errno = 0;
-	if (fflush(e->fp) != 0 || ferror(e->fp))
-		emit_fail(e, errno);
-	errno = 0;
-	if (fclose(e->fp) != 0)
-		emit_fail(e, errno);
-	rc = e->failed ? -1 : 0;
-	memcpy(emit_close_err, e->failed ? e->err : "", e->failed ? sizeof(emit_close_err) : 1);
-	free(e->buf);
-	free(e);
+	int rc = e->own_sink ? sink_close(e->out) : 0;
+	emit_free(e);
 	return rc;
 }
 
 const char *emit_error(const struct emit *e)
 {
-	if (!e)
-		return emit_close_err;
-	return e->failed ? e->err : "";
+	return e ? sink_error(e->out) : sink_close_error();
+}
+
+const char *emit_library_version(void)
+{
+	static char line[64];
+	snprintf(line, sizeof(line), "jansson %s", jansson_version_str());
+	return line;
 }

@@ -9,7 +9,7 @@
 
 /* How long a closed flow lingers for late segments (a reply to the end of data after the
  * client's reset, the last ACKs) before its record is written, in packet time. */
-#define FLOW_CLOSE_LINGER_US 2000000ULL
+#define FLOW_CLOSE_LINGER_US 500000ULL
 
 struct flow {
 	struct flow *hnext;       /* hash chain */
@@ -363,12 +363,22 @@ static bool is_new_connection(const struct flow *f, const struct tcp_seg *seg, i
 	return f->closed || !h->started || h->base != seg->seq + 1;
 }
 
+void flow_table_advance(struct flow_table *t, uint64_t now_us)
+{
+	if (now_us > t->now_us)
+		t->now_us = now_us;
+	expire(t);
+}
+
+uint64_t flow_table_now(const struct flow_table *t)
+{
+	return t->now_us;
+}
+
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 {
 	t->stats.segments++;
-	if (seg->ts_us > t->now_us)
-		t->now_us = seg->ts_us;
-	expire(t);
+	flow_table_advance(t, seg->ts_us);
 	int dir = -1;
 	struct flow *f = flow_lookup(t, seg, &dir);
 	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */

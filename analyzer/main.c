@@ -1,5 +1,6 @@
-/* main: the command line (tcpdump's conventions), wiring of the stages, exit codes:
- * 0 success, 1 runtime error, 2 usage error or unreadable input. */
+/* main: the command line (tcpdump's conventions: -r, -i, -D, -F, -s, -B, -p, -c, -Z, -U, a
+ * trailing BPF expression) into run options; exit codes: 0 success, 1 runtime error, 2
+ * usage error, unusable device, or unreadable input. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -12,47 +13,65 @@
 #include <string.h>
 
 #include "capture.h"
-#include "classify.h"
-#include "decode.h"
 #include "emit.h"
 #include "flow.h"
-#include "stats.h"
+#include "run.h"
 
 #ifndef SMTPTRACE_VERSION
 #define SMTPTRACE_VERSION "dev"
 #endif
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
-enum { MAX_INPUTS = 1024, MAX_PORTS = 64 };
+enum { EXIT_USAGE = RUN_EXIT_USAGE };
+enum { MAX_INPUTS = 1024, MAX_PORTS = 64, MAX_FILTER_FILE = 64 * 1024 };
 
 struct options {
 	const char *inputs[MAX_INPUTS];
-	size_t n_inputs;
-	const char *output;
-	char *bpf;
 	uint16_t ports[MAX_PORTS];
-	bool print_stats;
-	struct flow_config flow;
-};
-
-struct run {
-	struct emit *out;
-	struct stats stats;
-	bool write_failed;
-	int write_errno;
+	const char *filter_file;
+	bool list_devices;
+	struct run_options run;
 };
 
 static const char usage_text[] =
-    "Usage: smtptrace [-r FILE]... [options] [BPF expression]\n"
-    "Reads SMTP sessions from packet captures and writes one JSON object per session.\n"
+    "Usage: smtptrace -r FILE... [options] [BPF expression]\n"
+    "       smtptrace -i IFACE [options] [BPF expression]\n"
+    "       smtptrace -D\n"
+    "Follows SMTP sessions in packet captures or on a live interface and writes one JSON\n"
+    "record per session as it ends (JSON Lines), then a stats record.\n"
     "\n"
+    "Input:\n"
     "  -r, --read FILE        read packets from FILE (pcap or pcapng, plain or gzip);\n"
     "                         '-' is standard input; may repeat: files are read in order\n"
     "                         into one flow table\n"
-    "  -o, --output FILE      write JSON Lines to FILE (default: standard output)\n"
-    "      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525)\n"
-    "      --idle-timeout SEC end a session after SEC seconds of packet time without a\n"
-    "                         packet (default 600, RFC 5321 4.5.3.2)\n"
+    "  -i, --interface IFACE  capture live on IFACE ('any' for all); needs root, or the\n"
+    "                         CAP_NET_RAW and CAP_NET_ADMIN capabilities\n"
+    "  -D, --list-interfaces  list the interfaces that can be captured on, and exit\n"
+    "  -F FILE                read the BPF filter from FILE\n"
+    "  -s, --snapshot-length N  bytes kept of each live packet (default 262144)\n"
+    "  -B, --buffer-size KiB  the kernel's capture buffer (default: libpcap's)\n"
+    "      --immediate-mode   hand each live packet over at once, not in batches\n"
+    "  -p, --no-promiscuous-mode  do not put the interface into promiscuous mode\n"
+    "  -c N                   stop after N packets\n"
+    "  -Z, --relinquish-privileges USER  run as USER once the interface and the output\n"
+    "                         are open\n"
+    "\n"
+    "Output:\n"
+    "  -o, --output FILE      append JSON Lines to FILE (default: standard output); SIGHUP\n"
+    "                         closes and reopens it (logrotate)\n"
+    "      --overwrite        empty FILE first instead of appending\n"
+    "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
+    "                         capture and pipes)\n"
+    "      --records LIST     record types, comma-separated: session, stats\n"
+    "                         (default session,stats)\n"
+    "      --stats-interval S also write a stats record every S seconds\n"
+    "      --trace            add each session's command verbs and reply codes, in order\n"
+    "      --stats            print counters to standard error at the end\n"
+    "\n"
+    "Analysis:\n"
+    "      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525);\n"
+    "                         live, the default filter takes these ports\n"
+    "      --idle-timeout SEC end a session after SEC seconds without a packet (default\n"
+    "                         600, RFC 5321 4.5.3.2); live, on the wall clock too\n"
     "      --max-flows N      connections tracked at once; the least recently used is\n"
     "                         ended first (default 65536)\n"
     "      --max-held BYTES   out-of-order bytes held per connection (default 1048576)\n"
@@ -62,13 +81,14 @@ static const char usage_text[] =
     "      --max-rcpts N      recipients kept per transaction (default 1000)\n"
     "      --max-transactions N  transactions kept per session (default 1000)\n"
     "      --max-pending N    commands awaiting a reply (default 1000)\n"
-    "      --trace            add each session's command verbs and reply codes, in order\n"
-    "      --stats            print counters to standard error at the end\n"
     "  -h, --help             show this help and exit\n"
-    "  -V, --version          show the version and exit\n"
+    "  -V, --version          show the version and the libraries' versions, and exit\n"
     "\n"
-    "A BPF expression (as for tcpdump) after the options selects packets.\n"
-    "Exit status: 0 success, 1 runtime error, 2 usage error or unreadable input.\n";
+    "A BPF expression (as for tcpdump) selects packets; options may follow it.\n"
+    "SIGINT and SIGTERM end every open session, write its record and the stats record, and\n"
+    "exit 0.\n"
+    "Exit status: 0 success, 1 runtime error (the output failed), 2 usage error, unusable\n"
+    "device, or unreadable or damaged input.\n";
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
 {
@@ -111,8 +131,34 @@ static void parse_ports(struct options *o, const char *list)
 	}
 	if (n == 0)
 		usage_error("--ports: empty port list '%s'", list);
-	o->flow.server_ports = o->ports;
-	o->flow.n_server_ports = n;
+	o->run.flow.server_ports = o->ports;
+	o->run.flow.n_server_ports = n;
+}
+
+/* --records: the names of the record types written. */
+static unsigned parse_records(const char *list)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} types[] = {{"session", RUN_REC_SESSION}, {"stats", RUN_REC_STATS}};
+	unsigned bits = 0;
+	const char *p = list;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		size_t i = 0;
+		while (i < sizeof(types) / sizeof(types[0]) &&
+		       (strlen(types[i].name) != len || strncmp(p, types[i].name, len) != 0))
+			i++;
+		if (i == sizeof(types) / sizeof(types[0]))
+			usage_error("--records: unknown record type '%.*s' (known: session, stats)",
+			            (int)len, p);
+		bits |= types[i].bit;
+		p += len + (p[len] == ',');
+	}
+	if (!bits)
+		usage_error("--records: empty list '%s'", list);
+	return bits;
 }
 
 /* Joins the remaining arguments with spaces, as tcpdump does for its filter. */
@@ -132,6 +178,45 @@ static char *join_args(int argc, char **argv)
 	return s;
 }
 
+/* -F: the filter from a file; '#' starts a comment to the end of the line. */
+static char *read_filter_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		usage_error("-F %s: %s", path, strerror(errno));
+	char *s = calloc(1, MAX_FILTER_FILE + 1);
+	if (!s)
+		abort();
+	size_t n = fread(s, 1, MAX_FILTER_FILE + 1, fp);
+	bool too_long = n > MAX_FILTER_FILE, failed = ferror(fp);
+	fclose(fp);
+	if (too_long || failed)
+		usage_error("-F %s: %s", path, failed ? "read error" : "longer than 64 KiB");
+	for (char *c = s; (c = strchr(c, '#'));) {
+		size_t line = strcspn(c, "\n");
+		memset(c, ' ', line);
+	}
+	for (char *c = s; *c; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	return s;
+}
+
+/* Live, without a filter of the user's: the SMTP ports, tagged or not. */
+static char *ports_filter(const struct flow_config *f)
+{
+	size_t cap = 32 + f->n_server_ports * 40;
+	char *s = calloc(1, cap), *ports = calloc(1, cap);
+	if (!s || !ports)
+		abort();
+	for (size_t i = 0; i < f->n_server_ports; i++)
+		snprintf(ports + strlen(ports), cap - strlen(ports), "%stcp port %u",
+		         i ? " or " : "", f->server_ports[i]);
+	snprintf(s, cap, "%s or (vlan and (%s))", ports, ports);
+	free(ports);
+	return s;
+}
+
 enum {
 	OPT_PORTS = 256,
 	OPT_IDLE,
@@ -144,11 +229,26 @@ enum {
 	OPT_MAX_PENDING,
 	OPT_STATS,
 	OPT_TRACE,
+	OPT_IMMEDIATE,
+	OPT_OVERWRITE,
+	OPT_RECORDS,
+	OPT_STATS_INTERVAL,
 };
 
 static const struct option long_opts[] = {
     {"read", required_argument, NULL, 'r'},
     {"output", required_argument, NULL, 'o'},
+    {"interface", required_argument, NULL, 'i'},
+    {"list-interfaces", no_argument, NULL, 'D'},
+    {"snapshot-length", required_argument, NULL, 's'},
+    {"buffer-size", required_argument, NULL, 'B'},
+    {"immediate-mode", no_argument, NULL, OPT_IMMEDIATE},
+    {"no-promiscuous-mode", no_argument, NULL, 'p'},
+    {"relinquish-privileges", required_argument, NULL, 'Z'},
+    {"packet-buffered", no_argument, NULL, 'U'},
+    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
+    {"records", required_argument, NULL, OPT_RECORDS},
+    {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
     {"ports", required_argument, NULL, OPT_PORTS},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
@@ -168,20 +268,20 @@ static const struct option long_opts[] = {
 /* Applies one long-only limit option. */
 static void set_limit(struct options *o, int opt, const char *arg)
 {
-	struct smtp_limits *l = &o->flow.smtp;
+	struct flow_config *f = &o->run.flow;
+	struct smtp_limits *l = &f->smtp;
 	switch (opt) {
 	case OPT_IDLE:
-		o->flow.idle_timeout_us =
-		    parse_number("--idle-timeout", arg, 1, 86400 * 365) * 1000000;
+		f->idle_timeout_us = parse_number("--idle-timeout", arg, 1, 86400 * 365) * 1000000;
 		break;
 	case OPT_MAX_FLOWS:
-		o->flow.max_flows = parse_number("--max-flows", arg, 1, 1 << 24);
+		f->max_flows = parse_number("--max-flows", arg, 1, 1 << 24);
 		break;
 	case OPT_MAX_HELD:
-		o->flow.max_held_per_flow = parse_number("--max-held", arg, 0, 1ULL << 32);
+		f->max_held_per_flow = parse_number("--max-held", arg, 0, 1ULL << 32);
 		break;
 	case OPT_MAX_MEMORY:
-		o->flow.max_held_total = parse_number("--max-reasm-memory", arg, 0, 1ULL << 40);
+		f->max_held_total = parse_number("--max-reasm-memory", arg, 0, 1ULL << 40);
 		break;
 	case OPT_MAX_LINE:
 		l->max_line = (uint32_t)parse_number("--max-line", arg, 512, 1 << 20);
@@ -200,137 +300,141 @@ static void set_limit(struct options *o, int opt, const char *arg)
 	}
 }
 
+/* Applies one option of the capture and output groups; false when c is not one of them. */
+static bool set_io_option(struct options *o, int c, const char *arg)
+{
+	struct run_options *r = &o->run;
+	switch (c) {
+	case 'o':
+		r->output = arg;
+		break;
+	case 'i':
+		r->iface = arg;
+		break;
+	case 'F':
+		o->filter_file = arg;
+		break;
+	case 's':
+		r->live.snaplen = (int)parse_number("-s", arg, 1, 262144);
+		break;
+	case 'B':
+		r->live.buffer_kib = (int)parse_number("-B", arg, 1, 1 << 21);
+		break;
+	case 'p':
+		r->live.promisc = false;
+		break;
+	case 'c':
+		r->max_packets = parse_number("-c", arg, 1, UINT64_MAX);
+		break;
+	case 'Z':
+		r->user = arg;
+		break;
+	case 'U':
+		r->per_record = true;
+		break;
+	case OPT_IMMEDIATE:
+		r->live.immediate = true;
+		break;
+	case OPT_OVERWRITE:
+		r->overwrite = true;
+		break;
+	case OPT_RECORDS:
+		r->records = parse_records(arg);
+		break;
+	case OPT_STATS_INTERVAL:
+		r->stats_interval_us =
+		    parse_number("--stats-interval", arg, 1, 86400 * 365) * 1000000;
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+static void print_version(void)
+{
+	printf("smtptrace %s\n", SMTPTRACE_VERSION);
+	printf("%s, %s\n", capture_library_versions(), emit_library_version());
+}
+
+static void parse_one(struct options *o, int c)
+{
+	switch (c) {
+	case 'r':
+		if (o->run.n_inputs == MAX_INPUTS)
+			usage_error("too many -r files (the most is %s)", "1024");
+		o->inputs[o->run.n_inputs++] = optarg;
+		break;
+	case 'D':
+		o->list_devices = true;
+		break;
+	case OPT_PORTS:
+		parse_ports(o, optarg);
+		break;
+	case OPT_STATS:
+		o->run.print_stats = true;
+		break;
+	case OPT_TRACE:
+		o->run.flow.smtp.trace = true;
+		break;
+	case 'h':
+		fputs(usage_text, stdout);
+		exit(0);
+	case 'V':
+		print_version();
+		exit(0);
+	case '?':
+		fprintf(stderr, "Try 'smtptrace --help' for more information.\n");
+		exit(EXIT_USAGE);
+	default:
+		if (!set_io_option(o, c, optarg))
+			set_limit(o, c, optarg);
+		break;
+	}
+}
+
+/* Options may follow the filter, as tcpdump allows: getopt_long permutes. */
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	int c;
-	flow_config_default(&o->flow);
-	while ((c = getopt_long(argc, argv, "+r:o:hV", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			if (o->n_inputs == MAX_INPUTS)
-				usage_error("too many -r files (the most is %s)", "1024");
-			o->inputs[o->n_inputs++] = optarg;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case OPT_PORTS:
-			parse_ports(o, optarg);
-			break;
-		case OPT_STATS:
-			o->print_stats = true;
-			break;
-		case OPT_TRACE:
-			o->flow.smtp.trace = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		case 'V':
-			printf("smtptrace %s\n", SMTPTRACE_VERSION);
-			exit(0);
-		case '?':
-			fprintf(stderr, "Try 'smtptrace --help' for more information.\n");
-			exit(EXIT_USAGE);
-		default:
-			set_limit(o, c, optarg);
-			break;
-		}
-	}
-	if (o->n_inputs == 0)
-		usage_error("no input: give a capture file with -r FILE (or -r - for %s)",
-		            "standard input");
-	o->bpf = optind < argc ? join_args(argc - optind, argv + optind) : NULL;
-}
-
-static void on_session_end(void *ctx, const struct flow_info *info, const struct smtp_record *rec)
-{
-	struct run *run = ctx;
-	struct cls_verdict v;
-	run->stats.sessions++;
-	if (run->write_failed)
+	flow_config_default(&o->run.flow);
+	capture_live_options_default(&o->run.live);
+	o->run.records = RUN_REC_SESSION | RUN_REC_STATS;
+	o->run.inputs = o->inputs;
+	while ((c = getopt_long(argc, argv, "r:o:i:DF:s:B:pc:Z:UhV", long_opts, NULL)) != -1)
+		parse_one(o, c);
+	if (o->list_devices)
 		return;
-	classify_session(rec, &v);
-	if (emit_session(run->out, info, rec, &v) != 0) {
-		run->write_failed = true;
-		run->write_errno = errno;
-	}
-}
-
-/* Reads one input into the flow table. Returns 0, or EXIT_USAGE when it could not be
- * opened or read to its end (the sessions read before the damage still count). */
-static int read_input(struct run *run, struct flow_table *t, const char *path, const char *bpf)
-{
-	char err[512];
-	struct capture *cap = capture_open_file(path, bpf, err, sizeof(err));
-	run->stats.files++;
-	if (!cap) {
-		fprintf(stderr, "smtptrace: %s\n", err);
-		run->stats.file_errors++;
-		return EXIT_USAGE;
-	}
-	int dlt = capture_datalink(cap);
-	flow_table_set_source(t, path);
-	struct capture_pkt pkt;
-	enum capture_rc rc;
-	while (!run->write_failed && (rc = capture_next(cap, &pkt)) == CAPTURE_PKT) {
-		struct tcp_seg seg;
-		enum decode_status st = decode_packet(dlt, pkt.data, pkt.caplen, &seg);
-		run->stats.packets++;
-		run->stats.decode[st]++;
-		if (st == DECODE_OK) {
-			seg.ts_us = pkt.ts_us;
-			flow_table_feed(t, &seg);
-		}
-	}
-	int status = 0;
-	if (!run->write_failed && rc == CAPTURE_ERR) {
-		fprintf(stderr, "smtptrace: warning: %s\n", capture_error(cap));
-		run->stats.file_errors++;
-		status = EXIT_USAGE;
-	}
-	capture_close(cap);
-	return status;
+	if (o->run.n_inputs == 0 && !o->run.iface)
+		usage_error("no input: give a capture file with -r FILE (or -r - for standard "
+		            "input), or an interface with -i %s",
+		            "IFACE");
+	if (o->run.n_inputs && o->run.iface)
+		usage_error("give either -r files or -i %s, not both", o->run.iface);
+	if (o->filter_file && optind < argc)
+		usage_error("give the filter either with -F %s or after the options, not both",
+		            o->filter_file);
+	char *bpf = o->filter_file  ? read_filter_file(o->filter_file)
+	            : optind < argc ? join_args(argc - optind, argv + optind)
+	            : o->run.iface  ? ports_filter(&o->run.flow)
+	                            : NULL;
+	o->run.bpf = bpf;
 }
 
 int main(int argc, char **argv)
 {
 	static struct options o;
-	struct run run = {0};
-	char err[512];
-	int status = 0;
+	char err[CAPTURE_ERR_LEN];
 
 	parse_options(argc, argv, &o);
-	signal(SIGPIPE, SIG_IGN); /* a closed reader shows as a write error, not a kill */
-	run.out = emit_open(o.output, err, sizeof(err));
-	if (!run.out) {
-		fprintf(stderr, "smtptrace: %s\n", err);
-		return EXIT_USAGE;
+	if (o.list_devices) {
+		if (capture_list_devices(stdout, err, sizeof(err)) != 0) {
+			fprintf(stderr, "smtptrace: %s\n", err);
+			return RUN_EXIT_RUNTIME;
+		}
+		return 0;
 	}
-	struct flow_table *t = flow_table_new(&o.flow, on_session_end, &run);
-	if (!t) {
-		fprintf(stderr, "smtptrace: out of memory\n");
-		return EXIT_RUNTIME;
-	}
-	for (size_t i = 0; i < o.n_inputs && !run.write_failed; i++) {
-		int rc = read_input(&run, t, o.inputs[i], o.bpf);
-		if (rc)
-			status = rc;
-	}
-	flow_table_finish(t);
-	if (o.print_stats)
-		stats_print(stderr, &run.stats, flow_table_stats(t));
-	flow_table_free(t);
-	if (run.write_failed) {
-		if (run.write_errno !=
-		    EPIPE) /* a reader that stopped early is not an error to report */
-			fprintf(stderr, "smtptrace: %s\n", emit_error(run.out));
-		status = EXIT_RUNTIME;
-	}
-	if (emit_close(run.out) != 0 && !run.write_failed) {
-		fprintf(stderr, "smtptrace: %s: write error\n", o.output ? o.output : "stdout");
-		status = EXIT_RUNTIME;
-	}
-	free(o.bpf);
+	int status = run(&o.run);
+	free((char *)o.run.bpf);
 	return status;
 }

@@ -1,12 +1,16 @@
-/* capture: packet sources (pcap and pcapng files, gzip-compressed or not, stdin) read
- * through libpcap; a live interface fits beside them behind the same calls. */
+/* capture: packet sources behind one capture_next(): pcap and pcapng files (gzip-compressed
+ * or not), stdin and pipes, and live interfaces, all read through libpcap. */
 #ifndef SMTPTRACE_CAPTURE_H
 #define SMTPTRACE_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct capture;
+
+enum { CAPTURE_ERR_LEN = 512 }; /* room for any error line of this stage */
 
 /* One packet: a borrowed view into libpcap's buffer, valid until the next capture_next(). */
 struct capture_pkt {
@@ -20,7 +24,13 @@ enum capture_rc {
 	CAPTURE_PKT = 1,  /* *out holds a packet */
 	CAPTURE_EOF = 0,  /* clean end of input */
 	CAPTURE_ERR = -1, /* read error (truncated file, I/O error): see capture_error() */
+	CAPTURE_NONE = 2, /* a live source has no packet yet: time may move, then ask again */
 };
+
+/* Called while a pipe or an interface has had nothing to read for a while (about every
+ * 100 ms), so that the caller can move its clock and look at its signals. Returns false to
+ * stop reading: the source then ends as at the end of input. */
+typedef bool (*capture_idle_fn)(void *ctx);
 
 /* Opens a capture file; path "-" is stdin. pcap or pcapng, plain or gzip (detected by the
  * magic bytes, decompressed in-process through zlib). bpf may be NULL or "" for no filter.
@@ -28,6 +38,47 @@ enum capture_rc {
  * line in err naming the file and the cause: missing file, permission, not a capture file,
  * unsupported link type, bad filter. */
 struct capture *capture_open_file(const char *path, const char *bpf, char *err, size_t errlen);
+
+/* The same, with an idle hook for pipes (NULL: none): while a pipe (stdin, a fifo, a socket)
+ * has nothing to read, idle(idle_ctx) runs about every 100 ms, during the open too. */
+struct capture *capture_open_stream(const char *path, const char *bpf, capture_idle_fn idle,
+                                    void *idle_ctx, char *err, size_t errlen);
+
+struct capture_live_options {
+	int snaplen;    /* bytes kept of each packet (default 262144) */
+	int buffer_kib; /* the kernel's capture buffer in KiB, 0: libpcap's default */
+	bool immediate; /* deliver each packet at once rather than in batches */
+	bool promisc;   /* promiscuous mode (default on; tcpdump's -p turns it off) */
+	int timeout_ms; /* the longest a packet waits in the kernel buffer (default 100) */
+};
+
+void capture_live_options_default(struct capture_live_options *o);
+
+/* Opens a live interface ("any" for all) with a filter (NULL or "": none). Returns a new
+ * capture (free with capture_close), or NULL with one line in err: no such device (with
+ * the list of devices), permission denied (what is needed), the interface down, a filter
+ * that does not compile (libpcap's words), an unsupported link type. */
+struct capture *capture_open_live(const char *dev, const struct capture_live_options *o,
+                                  const char *bpf, char *err, size_t errlen);
+
+/* Writes the interfaces libpcap can capture on, tcpdump -D's way ("1.lo [Up, Running,
+ * Loopback]"). Returns 0, or -1 with one line in err. */
+int capture_list_devices(FILE *out, char *err, size_t errlen);
+
+/* Kernel counters of a live source: packets received by the filter, dropped by the kernel,
+ * dropped by the interface. Returns false for files and when libpcap cannot say. */
+bool capture_kernel_stats(struct capture *cap, uint64_t *received, uint64_t *dropped,
+                          uint64_t *if_dropped);
+
+/* True when err (from an open) says the filter did not compile: the same for every input,
+ * so a caller says it once and stops. */
+bool capture_error_is_filter(const char *err);
+
+/* libpcap's and zlib's versions, one line ("libpcap version 1.10.3 ..., zlib 1.2.13"). */
+const char *capture_library_versions(void);
+
+/* True for a live interface. */
+bool capture_is_live(const struct capture *cap);
 
 /* Reads the next packet. After CAPTURE_ERR, capture_error() gives one line naming the
  * file and the cause; packets returned before it stay valid input. */

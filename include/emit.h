@@ -1,5 +1,6 @@
-/* emit: one session record to one JSON line (JSON Lines, EVE-compatible envelope);
- * the only user of jansson. Community ID v1 (corelight/community-id-spec). */
+/* emit: the record builder: sessions and stats to JSON lines (JSON Lines, EVE-compatible
+ * envelope), handed whole to a sink; the only user of jansson. Community ID v1
+ * (corelight/community-id-spec). */
 #ifndef SMTPTRACE_EMIT_H
 #define SMTPTRACE_EMIT_H
 
@@ -10,22 +11,37 @@
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
+#include "sink.h"
 #include "smtp.h"
+#include "stats.h"
 
 struct emit;
 
-/* Opens the output: path NULL or "-" is stdout. Returns a new emitter (free with
- * emit_close), or NULL with one line in err. */
-struct emit *emit_open(const char *path, char *err, size_t errlen);
+/* Returns a new builder that writes to out (borrowed: it must outlive the builder), or NULL
+ * on out of memory. Free with emit_free. */
+struct emit *emit_new(struct sink *out);
+void emit_free(struct emit *e);
 
-/* Writes one record. Returns 0, or -1 on a write error (see emit_error). */
+/* Writes one session record. Returns 0, or -1 when it could not be built or written (the
+ * sink's error says which). */
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
                  const struct cls_verdict *v);
 
-/* Flushes and closes; returns 0, or -1 when a write failed. NULL is ignored. */
+/* Writes one stats record (event_type "stats") stamped now_us. Returns 0 or -1. */
+int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *fs, uint64_t now_us);
+
+/* A builder over a file sink of its own that overwrites path (NULL or "-": stdout), for
+ * tools and tests. Returns NULL with one line in err. emit_close flushes, closes the sink
+ * and frees; it returns 0, or -1 when a write failed. NULL is ignored. */
+struct emit *emit_open(const char *path, char *err, size_t errlen);
 int emit_close(struct emit *e);
 
+/* The output's first error ("out.json: No space left on device"), "" when none; with NULL,
+ * the error of the last emit_close(). Borrowed. */
 const char *emit_error(const struct emit *e);
+
+/* jansson's version ("jansson 2.14"). */
+const char *emit_library_version(void);
 
 /* Community ID v1 of a TCP flow (proto 6) with seed, base64 form: "1:..." into out
  * (at least 64 bytes). The tuple's order does not matter. */

@@ -55,6 +55,13 @@ void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
 /* Feeds one segment (borrowed). Segments of other ports are ignored and counted. */
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg);
 
+/* Moves the flow clock to now_us (never back) and ends the flows whose time is up, without
+ * a segment: live capture calls it as the wall clock moves while no packet comes. */
+void flow_table_advance(struct flow_table *t, uint64_t now_us);
+
+/* The flow clock: the latest time fed or advanced to, microseconds since the epoch. */
+uint64_t flow_table_now(const struct flow_table *t);
+
 /* Ends every open flow (capture_ended) in start order. */
 void flow_table_finish(struct flow_table *t);
 

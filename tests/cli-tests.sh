@@ -2,6 +2,9 @@
 # $out). Exit codes: 0 success, 1 runtime error, 2 usage error or unreadable input; every
 # error is one line naming the file and the cause.
 
+# sessions FILE: the session records of an output, without the stats record that ends a run.
+sessions() { grep -v '^{"timestamp":"[^"]*","event_type":"stats"' "$1"; }
+
 # expect_run NAME WANT_RC STDERR_SUBSTRING -- ARGS...
 expect_run() {
 	name=$1 want=$2 msg=$3
@@ -38,7 +41,7 @@ grep -q '^smtptrace [0-9]' "$out/cli.out" && pass "cli version-line" || fail "cl
 # A file cut in the middle of its last record: the sessions before the damage are still
 # written, then one warning line, and the exit status says the input was damaged.
 expect_run truncated-record 2 "$out/truncated.pcap: " -- -r "$out/truncated.pcap"
-if [ "$(wc -l <"$out/cli.out")" -eq 1 ] && grep -q '"smtp_session"' "$out/cli.out"; then
+if [ "$(sessions "$out/cli.out" | wc -l)" -eq 1 ] && grep -q '"smtp_session"' "$out/cli.out"; then
 	pass "cli truncated-record-keeps-session"
 else
 	fail "cli truncated-record-keeps-session"
@@ -61,23 +64,41 @@ grep -qF '"pcap_filename":"-"' "$out/name.out" && pass "cli pcap-filename stdin"
 "$prog" -r samples/normal.pcap -o "$out/o.json" >"$out/cli.out" 2>&1
 if [ -s "$out/o.json" ] && [ ! -s "$out/cli.out" ]; then pass "cli output-file"; else fail "cli output-file"; fi
 "$prog" -r samples/normal.pcap -r samples/ipv6.pcap >"$out/two.out" 2>/dev/null
-if [ "$(wc -l <"$out/two.out")" -eq 2 ] && head -1 "$out/two.out" | grep -q '"src_ip":"127.0.0.1"' &&
-	tail -1 "$out/two.out" | grep -q '"src_ip":"::1"'; then
+sessions "$out/two.out" >"$out/two.sessions"
+if [ "$(wc -l <"$out/two.sessions")" -eq 2 ] && head -1 "$out/two.sessions" | grep -q '"src_ip":"127.0.0.1"' &&
+	tail -1 "$out/two.sessions" | grep -q '"src_ip":"::1"'; then
 	pass "cli two-inputs-in-order"
 else
 	fail "cli two-inputs-in-order"
 fi
 # --ports: a port list without 2525 sees nothing in the samples; the BPF filter likewise.
+# Each check of an empty result also checks the exit status and that the stats record (the
+# positive control: the run did read the file) is there.
+no_sessions() {	# NAME: $out/p.out holds the stats record and nothing else, exit status 0
+	if [ "$1" -eq 0 ] && [ "$(wc -l <"$out/p.out")" -eq 1 ] &&
+		grep -q '"event_type":"stats".*"capture":{"packets":21,' "$out/p.out"; then
+		pass "cli $2"
+	else
+		fail "cli $2 (exit $1)"
+	fi
+}
 "$prog" -r samples/normal.pcap --ports 25 >"$out/p.out" 2>/dev/null
-[ ! -s "$out/p.out" ] && pass "cli ports-excludes" || fail "cli ports-excludes"
+no_sessions $? ports-excludes
 "$prog" -r samples/normal.pcap "tcp port 9999" >"$out/p.out" 2>/dev/null
-[ ! -s "$out/p.out" ] && pass "cli bpf-excludes" || fail "cli bpf-excludes"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$out/p.out")" -eq 1 ] &&
+	grep -q '"event_type":"stats".*"capture":{"packets":0,' "$out/p.out"; then
+	pass "cli bpf-excludes"
+else
+	fail "cli bpf-excludes (exit $rc)"
+fi
 "$prog" -r samples/normal.pcap "tcp port 2525" >"$out/p.out" 2>/dev/null
-[ "$(wc -l <"$out/p.out")" -eq 1 ] && pass "cli bpf-includes" || fail "cli bpf-includes"
+[ "$(sessions "$out/p.out" | wc -l)" -eq 1 ] && pass "cli bpf-includes" || fail "cli bpf-includes"
 # Every line of every sample is valid JSON (python3's parser, independent of jansson).
-for f in samples/*.pcap; do "$prog" -r "$f"; done >"$out/all.json" 2>/dev/null
+for f in samples/*.pcap; do "$prog" -r "$f"; done >"$out/all-records.json" 2>/dev/null
+sessions "$out/all-records.json" >"$out/all.json"
 if python3 -c 'import json,sys
-for l in open(sys.argv[1]): json.loads(l)' "$out/all.json"; then
+for l in open(sys.argv[1]): json.loads(l)' "$out/all-records.json"; then
 	pass "cli all-samples-valid-json"
 else
 	fail "cli all-samples-valid-json"
@@ -126,4 +147,116 @@ sys.exit(1 if bad else 0)' "$eve_schema" "$out/all.json"; then
 	pass "cli eve-schema"
 else
 	fail "cli eve-schema"
+fi
+
+# ---- live capture options, output safety, the stats record (issue: a live sensor) ----
+# Every run ends with one stats record; --records session leaves it out.
+"$prog" -r samples/normal.pcap >"$out/s.out" 2>/dev/null
+rc=$?
+if [ $rc -eq 0 ] && [ "$(wc -l <"$out/s.out")" -eq 2 ] && tail -1 "$out/s.out" | python3 -c 'import json, sys
+r = json.loads(sys.stdin.read()); s = r["stats"]
+assert r["event_type"] == "stats" and r["timestamp"].endswith("+0000")
+assert s["capture"]["packets"] == 21 and s["capture"]["bytes"] > 0 and s["decoder"]["tcp"] == 21
+assert s["sessions"]["ended"] == 1 and s["sessions"]["open"] == 0
+assert s["sessions"]["by_outcome"]["committed"] == 1 and sum(s["sessions"]["by_outcome"].values()) == 1
+assert s["flows"]["created"] == 1 and s["memory"]["peak_rss_kib"] > 0 and "kernel_drops" not in s["capture"]'; then
+	pass "cli stats-record"
+else
+	fail "cli stats-record (exit $rc)"
+fi
+"$prog" -r samples/normal.pcap --records session >"$out/s.out" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <"$out/s.out")" -eq 1 ] && grep -q '"smtp_session"' "$out/s.out" &&
+	pass "cli records-session-only" || fail "cli records-session-only (exit $rc)"
+expect_run records-unknown 2 "--records: unknown record type 'flows'" -- -r samples/normal.pcap --records session,flows
+"$prog" -r samples/normal.pcap -c 5 >"$out/s.out" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && grep -q '"capture":{"packets":5,' "$out/s.out" && pass "cli count-limit" || fail "cli count-limit (exit $rc)"
+# Options may follow the filter, as tcpdump allows.
+"$prog" "tcp port 2525" -r samples/normal.pcap --records session >"$out/s.out" 2>/dev/null
+[ $? -eq 0 ] && [ "$(wc -l <"$out/s.out")" -eq 1 ] && pass "cli options-after-filter" || fail "cli options-after-filter"
+# -F: the filter from a file, with a comment; not together with one on the command line.
+printf '# only the test port\ntcp port 9999\n' >"$out/filter.bpf"
+"$prog" -r samples/normal.pcap -F "$out/filter.bpf" >"$out/s.out" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <"$out/s.out")" -eq 1 ] && grep -q '"packets":0,' "$out/s.out" &&
+	pass "cli filter-file" || fail "cli filter-file (exit $rc)"
+expect_run filter-file-and-args 2 "not both" -- -r samples/normal.pcap -F "$out/filter.bpf" tcp
+expect_run filter-file-missing 2 "-F $out/no-such.bpf: No such file or directory" -- -r samples/normal.pcap -F "$out/no-such.bpf"
+expect_run files-and-interface 2 "not both" -- -r samples/normal.pcap -i lo
+expect_run version-libraries 0 "" -- --version
+grep -q 'libpcap version 1\..*zlib 1\..*jansson 2\.' "$out/cli.out" && pass "cli version-names-libraries" ||
+	fail "cli version-names-libraries"
+expect_run relinquish-unknown-user 2 "-Z no-such-user-x: no such user" -- -r samples/normal.pcap -Z no-such-user-x
+
+# Output safety: an earlier run's records survive a later run that fails on its arguments,
+# its inputs or its filter; -o naming an input is refused; a file is appended to unless
+# --overwrite.
+printf '{"earlier":"record"}\n' >"$out/keep.json"
+cp "$out/keep.json" "$out/keep.orig"
+kept() {	# NAME: keep.json is as it was
+	cmp -s "$out/keep.json" "$out/keep.orig" && pass "cli $1" || fail "cli $1"
+}
+expect_run keep-on-bad-filter 2 "bad filter expression" -- -r samples/normal.pcap -o "$out/keep.json" "tcp port and"
+kept output-kept-bad-filter
+[ "$(grep -c 'bad filter' "$out/cli.err")" -eq 1 ] && pass "cli bad-filter-said-once" || fail "cli bad-filter-said-once"
+expect_run keep-on-bad-filter-two-inputs 2 "bad filter expression" -- -r samples/normal.pcap -r samples/ipv6.pcap -o "$out/keep.json" "tcp port and"
+[ "$(grep -c 'bad filter' "$out/cli.err")" -eq 1 ] && pass "cli bad-filter-said-once-two-inputs" || fail "cli bad-filter-said-once-two-inputs"
+expect_run keep-on-missing-input 2 "samples/no-such.pcap: No such file or directory" -- -r samples/no-such.pcap -r samples/no-such-2.pcap -o "$out/keep.json"
+kept output-kept-missing-input
+# One unreadable input among good ones is said once and skipped: the good ones keep their
+# records, and the status says an input was bad.
+"$prog" -r samples/normal.pcap -r samples/no-such.pcap -r samples/ipv6.pcap --records session >"$out/s.out" 2>"$out/cli.err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$out/s.out")" -eq 2 ] && [ "$(wc -l <"$out/cli.err")" -eq 1 ] &&
+	grep -q 'no-such.pcap: No such file' "$out/cli.err" && pass "cli bad-input-skipped" ||
+	fail "cli bad-input-skipped (exit $rc)"
+expect_run keep-on-bad-device 2 "no-such-if0: no such device (devices: " -- -i no-such-if0 -o "$out/keep.json"
+kept output-kept-bad-device
+cp samples/normal.pcap "$out/in.pcap"
+expect_run output-is-input 2 "the output is also an input" -- -r "$out/in.pcap" -o "$out/in.pcap"
+cmp -s "$out/in.pcap" samples/normal.pcap && pass "cli output-is-input-capture-intact" || fail "cli output-is-input-capture-intact"
+"$prog" -r samples/normal.pcap -o "$out/keep.json" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <"$out/keep.json")" -eq 3 ] && head -1 "$out/keep.json" | grep -q earlier &&
+	pass "cli output-appended" || fail "cli output-appended (exit $rc)"
+"$prog" -r samples/normal.pcap -o "$out/keep.json" --overwrite 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <"$out/keep.json")" -eq 2 ] && ! grep -q earlier "$out/keep.json" &&
+	pass "cli output-overwrite" || fail "cli output-overwrite (exit $rc)"
+
+# Live capture's errors, each one line, before any output is touched.
+if [ "$(id -u)" = 0 ]; then
+	expect_run list-interfaces 0 "" -- -D
+	grep -q '^[0-9]*\.lo \[.*Loopback' "$out/cli.out" && pass "cli list-interfaces-lo" || fail "cli list-interfaces-lo"
+	expect_run live-bad-filter 2 "lo: bad filter expression: " -- -i lo "tcp port and"
+	[ "$(wc -l <"$out/cli.err")" -eq 1 ] && pass "cli live-bad-filter-one-line" || fail "cli live-bad-filter-one-line"
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all true 2>/dev/null; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
+			"$(realpath "$prog")" -i lo -o /dev/null >"$out/cli.out" 2>"$out/cli.err"
+		rc=$?
+		if [ $rc -eq 2 ] && grep -q 'lo: permission denied: capturing needs root, or the CAP_NET_RAW and CAP_NET_ADMIN capabilities' "$out/cli.err" &&
+			[ "$(wc -l <"$out/cli.err")" -eq 1 ]; then
+			pass "cli live-permission-denied"
+		else
+			fail "cli live-permission-denied (exit $rc: $(head -c 200 "$out/cli.err"))"
+		fi
+	else
+		skip "cli live-permission-denied" "setpriv cannot drop privileges here"
+	fi
+	# The systemd unit is one systemd accepts (with this build's path).
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		sed "s|/usr/local/bin/smtptrace|$(realpath "$prog")|; s|^Documentation=.*||" docs/smtptrace.service >"$out/smtptrace.service"
+		if systemd-analyze verify "$out/smtptrace.service" >"$out/sd.err" 2>&1 && [ ! -s "$out/sd.err" ]; then
+			pass "cli systemd-unit-verifies"
+		else
+			fail "cli systemd-unit-verifies ($(head -c 300 "$out/sd.err"))"
+		fi
+	else
+		skip "cli systemd-unit-verifies" "systemd-analyze not installed"
+	fi
+else
+	for c in list-interfaces live-bad-filter live-permission-denied systemd-unit-verifies; do
+		skip "cli $c" "needs root"
+	done
 fi

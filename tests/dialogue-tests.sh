@@ -29,6 +29,8 @@ with open(records_path, encoding="utf-8") as f:
     for line in f:
         if line.strip():
             rec = json.loads(line)
+            if rec.get("event_type") == "stats":  # counts the run, not a session
+                continue
             raw.setdefault(rec.get("src_port"), []).append((rec, line))
 problems = []
 n_records = sum(len(v) for v in raw.values())

@@ -41,7 +41,9 @@ done
 # Golden tests, tcpdump's TESTLIST style: name capture expected [options].
 # A capture written "stdin:FILE" is fed on standard input. pcap_filename names the input as
 # given, so it is left out of the comparison (tests/cli-tests.sh checks it).
-strip_name() { sed 's/"pcap_filename":"[^"]*",//'; }
+# The stats record that ends every run counts packets and time, not sessions: left out of
+# the comparison too (tests/live-tests.sh and cli-tests.sh check it).
+strip_name() { grep -v '^{"timestamp":"[^"]*","event_type":"stats"' | sed 's/"pcap_filename":"[^"]*",//'; }
 
 # golden LABEL RUNNER...: runs every TESTLIST case with "RUNNER... -r FILE [options]"; a
 # case passes when the exit status is 0, the output is the expected one, and standard
@@ -99,6 +101,22 @@ fi
 
 # Command-line behaviour: exit codes, error lines, options.
 . tests/cli-tests.sh
+
+# The live sensor, end to end (tests/live/live-tests.sh: root, Postfix, namespaces): its
+# "ok", "FAIL" and "skip" lines are counted as the unit tests' are.
+count_lines() {	# LABEL FILE
+	grep -E '^(ok|FAIL|skip) |^    ' "$2" | sed "s/^\(ok\|FAIL\|skip\) /\1 $1 /"
+	passed=$((passed + $(grep -c '^ok ' "$2")))
+	failed=$((failed + $(grep -c '^FAIL ' "$2")))
+	skipped=$((skipped + $(grep -c '^skip ' "$2")))
+}
+bash tests/live/live-tests.sh "$prog" "$build" >"$out/live.out" 2>"$out/live.err"
+live_rc=$?
+count_lines live "$out/live.out"
+sed 's/^/    /' "$out/live.err"
+if [ "$live_rc" -ne 0 ] && ! grep -q '^FAIL ' "$out/live.out"; then
+	fail "live (exit $live_rc)"
+fi
 
 # SMTP dialogues, each replayed whole, in one-byte segments and cut at every offset.
 . tests/dialogue-tests.sh

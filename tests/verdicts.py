@@ -78,8 +78,14 @@ def project(line):
     return (who, " ".join(parts))
 
 
+def is_stats(line):
+    """The stats record that ends a run counts packets and time, not sessions."""
+    return line.startswith('{"timestamp":') and '"event_type":"stats"' in line[:100]
+
+
 def projection(lines):
-    return [text for _key, text in sorted((project(l) for l in lines if l.strip()),
+    return [text for _key, text in sorted((project(l) for l in lines
+                                           if l.strip() and not is_stats(l)),
                                           key=lambda kt: kt[0])]
 
 

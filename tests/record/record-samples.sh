@@ -19,14 +19,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/record/postfix.sh
+. "$here/postfix.sh"
 top=$(cd "$here/../.." && pwd)
 out=${SAMPLES_DIR:-$top/samples}
 client=$here/client.py
 pcaptool=$top/tests/tools/pcaptool.py
-PORT=2525
-LSN=$PORT/inet                       # the test listener's name in master.cf
-PFDIR=/etc/postfix
-LOCK=/run/lock/smtptrace-postfix.lock
 
 # Fixed, boring test identities and message (swaks turns \n into CRLF).
 HELO=client.smtptrace.test
@@ -175,50 +173,6 @@ with() {	# NAME=VALUE... -- COMMAND...: run COMMAND with these set on the 2525 l
 	pf_reload
 }
 
-pf_reload() {
-	postfix reload 2>/dev/null
-	# Idle smtpd processes of the old configuration exit on reload; give them the moment.
-	sleep 1
-	wait_listener
-}
-
-wait_listener() {
-	local _
-	for _ in $(seq 100); do
-		ss -Hltn "sport = :$PORT" | grep -q . && return 0
-		sleep 0.1
-	done
-	die "Postfix does not listen on port $PORT"
-}
-
-configure() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mx.smtptrace.test" \
-		-keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-	postconf -e \
-		"inet_interfaces = loopback-only" \
-		"inet_protocols = all" \
-		"myhostname = mx.smtptrace.test" \
-		"mydomain = smtptrace.test" \
-		"myorigin = smtptrace.test" \
-		"mydestination = smtptrace.test, localhost" \
-		"mynetworks = 127.0.0.0/8 [::1]/128" \
-		"local_recipient_maps = inline:{alice=ok, bob=ok, carol=ok}" \
-		"transport_maps = inline:{smtptrace.test=discard:, localhost=discard:}" \
-		"alias_maps =" \
-		"alias_database =" \
-		"smtpd_banner = \$myhostname ESMTP \$mail_name" \
-		"maillog_file = /var/log/postfix.log" \
-		"smtpd_tls_cert_file = $work/cert.pem" \
-		"smtpd_tls_key_file = $work/key.pem" \
-		"smtpd_tls_security_level = may" \
-		"smtpd_sasl_auth_enable = no"
-	postconf -F '*/*/chroot = n'
-	postconf -MX smtp/inet                 # do not listen on port 25
-	postconf -M "$LSN=$PORT inet n - n - - smtpd"
-	postconf -M "postlog/unix-dgram=postlog unix-dgram n - n - 1 postlogd"
-	postfix check
-}
-
 cleanup() {
 	local rc=$?
 	if [ -n "$client_pid" ]; then	# interrupted: the client and what it runs
@@ -278,7 +232,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 t0=$(date +%s)
-configure
+pf_configure
 postfix start >/dev/null 2>&1
 started=1
 wait_listener

@@ -541,7 +541,7 @@ static void open_errors(void)
 	struct emit *e = emit_open("/nonexistent-dir/out.json", err, sizeof(err));
 
 	CHECK(e == NULL);
-	CHECK_EQ_STR(err, "OUTPUT: /nonexistent-dir/out.json: No such file or directory");
+	CHECK_EQ_STR(err, "/nonexistent-dir/out.json: No such file or directory");
 	e = emit_open("-", err, sizeof(err));
 	CHECK(e != NULL);
 	CHECK_EQ_STR(emit_error(e), "");
@@ -574,15 +574,15 @@ static void write_error_full(void)
 	for (i = 0; i < 5000 && rc == 0; i++)
 		rc = emit_session(e, &info, &rec, &v);
 	CHECK_EQ_INT(rc, -1);
-	CHECK_EQ_STR(emit_error(e), "OUTPUT: /dev/full: No space left on device");
+	CHECK_EQ_STR(emit_error(e), "/dev/full: No space left on device");
 	CHECK_EQ_INT(emit_session(e, &info, &rec, &v), -1);
 	CHECK_EQ_INT(emit_close(e), -1);
-	CHECK_EQ_STR(emit_error(NULL), "OUTPUT: /dev/full: No space left on device");
+	CHECK_EQ_STR(emit_error(NULL), "/dev/full: No space left on device");
 	e = emit_open("/dev/full", err, sizeof(err));
 	CHECK(e != NULL);
 	CHECK_EQ_INT(emit_session(e, &info, &rec, &v), 0); /* still in the buffer */
 	CHECK_EQ_INT(emit_close(e), -1);
-	CHECK_EQ_STR(emit_error(NULL), "OUTPUT: /dev/full: No space left on device");
+	CHECK_EQ_STR(emit_error(NULL), "/dev/full: No space left on device");
 	e = emit_open("/dev/null", err, sizeof(err));
 	CHECK(e != NULL);
 	CHECK_EQ_INT(emit_close(e), 0);

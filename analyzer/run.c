@@ -1,0 +1,437 @@
+/* run: the main loop: sources (files, pipes, an interface) through decode and the flow table,
+ * the flow clock (packet time; the wall clock too while a live source or a pipe is quiet),
+ * signals (SIGINT/SIGTERM stop and end every session, SIGHUP reopens the output), records to
+ * the sink, the stats record, and tcpdump's counts when a capture stops. */
+#include "run.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "decode.h"
+#include "emit.h"
+#include "sink.h"
+#include "stats.h"
+
+/* Set by the signal handlers, read by the loop: the process's only signal state. */
+static volatile sig_atomic_t stop_signal, reopen_signal;
+
+struct run {
+	const struct run_options *o;
+	struct flow_table *t;
+	struct sink *out;
+	struct emit *emit;
+	struct stats stats;
+	struct capture *cap; /* the source being read */
+	bool timed;          /* live or a pipe: time moves with the wall clock too */
+	bool have_pkt;
+	uint64_t last_pkt_ts, last_pkt_wall; /* the latest packet's time, and when it came */
+	uint64_t next_stats_wall;
+	uint64_t prev_input_end; /* last packet time of the previous input */
+	bool write_failed;
+	int status;
+};
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reopen_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+/* No SA_RESTART: a signal ends a wait in poll() at once. */
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed reader shows as a write error, not a kill */
+}
+
+static void note_write_error(struct run *r)
+{
+	if (r->write_failed)
+		return;
+	r->write_failed = true;
+	r->status = RUN_EXIT_RUNTIME;
+	if (r->out->errnum != EPIPE) /* a reader that stopped early is not worth a message */
+		fprintf(stderr, "smtptrace: %s\n", sink_error(r->out));
+}
+
+static void on_session_end(void *ctx, const struct flow_info *info, const struct smtp_record *rec)
+{
+	struct run *r = ctx;
+	struct cls_verdict v;
+	classify_session(rec, &v);
+	stats_count_session(&r->stats, &v, rec);
+	if (r->write_failed || !(r->o->records & RUN_REC_SESSION))
+		return;
+	if (emit_session(r->emit, info, rec, &v) != 0)
+		note_write_error(r);
+	else
+		r->stats.records++;
+}
+
+static void write_stats_record(struct run *r)
+{
+	uint64_t recv, drop, ifdrop;
+	if (r->cap && capture_kernel_stats(r->cap, &recv, &drop, &ifdrop)) {
+		r->stats.have_kernel = true;
+		r->stats.kernel_packets = recv;
+		r->stats.kernel_drops = drop;
+		r->stats.if_drops = ifdrop;
+	}
+	if (r->write_failed || !(r->o->records & RUN_REC_STATS))
+		return;
+	if (emit_stats(r->emit, &r->stats, flow_table_stats(r->t), stats_wall_us()) != 0)
+		note_write_error(r);
+	else if (sink_flush(r->out) != 0)
+		note_write_error(r);
+}
+
+/* What the loop does between packets now and then, and while nothing comes: the output
+ * reopened after SIGHUP, the clock moved by the wall clock, the periodic stats record.
+ * Returns false when reading must stop. */
+static bool run_tick(struct run *r, bool idle)
+{
+	if (reopen_signal) {
+		reopen_signal = 0;
+		if (sink_reopen(r->out) != 0)
+			note_write_error(r);
+	}
+	uint64_t wall = r->timed || r->o->stats_interval_us ? stats_wall_us() : 0;
+	if (idle && r->timed && r->have_pkt && wall > r->last_pkt_wall)
+		flow_table_advance(r->t, r->last_pkt_ts + (wall - r->last_pkt_wall));
+	if (r->o->stats_interval_us && wall >= r->next_stats_wall) {
+		r->next_stats_wall = wall + r->o->stats_interval_us;
+		write_stats_record(r);
+	}
+	return !stop_signal && !r->write_failed;
+}
+
+static bool idle_hook(void *ctx)
+{
+	return run_tick(ctx, true);
+}
+
+static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
+{
+	struct tcp_seg seg;
+	enum decode_status st = decode_packet(dlt, pkt->data, pkt->caplen, &seg);
+	r->stats.packets++;
+	r->stats.bytes += pkt->wirelen;
+	r->stats.decode[st]++;
+	r->have_pkt = true;
+	r->last_pkt_ts = pkt->ts_us;
+	if (r->timed)
+		r->last_pkt_wall = stats_wall_us();
+	if (st == DECODE_OK) {
+		seg.ts_us = pkt->ts_us;
+		flow_table_feed(r->t, &seg);
+	}
+}
+
+static bool packet_limit_reached(const struct run *r)
+{
+	return r->o->max_packets && r->stats.packets >= r->o->max_packets;
+}
+
+/* A file that starts before the previous one ended is read as given, in order, and said. */
+static void check_order(struct run *r, const struct capture_pkt *pkt, bool first)
+{
+	if (!first || !r->prev_input_end || pkt->ts_us >= r->prev_input_end)
+		return;
+	fprintf(stderr,
+	        "smtptrace: warning: %s starts %.6f s before the previous input ended; inputs are "
+	        "read in the order given\n",
+	        capture_name(r->cap), (double)(r->prev_input_end - pkt->ts_us) / 1e6);
+}
+
+/* Reads one source (called name in records) to its end, a stop, or a write failure. Returns 0, or
+ * RUN_EXIT_USAGE when it could not be read to its end (the sessions before the damage still count).
+ */
+static int read_source(struct run *r, struct capture *cap, const char *name)
+{
+	int dlt = capture_datalink(cap);
+	struct capture_pkt pkt;
+	enum capture_rc rc = CAPTURE_EOF;
+	unsigned n = 0;
+	bool first = true;
+
+	r->cap = cap;
+	flow_table_set_source(r->t,
+	                      name); /* borrowed by flows: the argument, which outlives them */
+	while (!stop_signal && !r->write_failed && !packet_limit_reached(r)) {
+		rc = capture_next(cap, &pkt);
+		if (rc == CAPTURE_NONE) {
+			run_tick(r, true);
+			continue;
+		}
+		if (rc != CAPTURE_PKT)
+			break;
+		check_order(r, &pkt, first);
+		first = false;
+		handle_packet(r, dlt, &pkt);
+		if (reopen_signal || (++n & 1023) == 0)
+			run_tick(r, false);
+	}
+	if (r->have_pkt)
+		r->prev_input_end = r->last_pkt_ts;
+	if (rc == CAPTURE_ERR && !stop_signal && !r->write_failed) {
+		fprintf(stderr, "smtptrace: warning: %s\n", capture_error(cap));
+		r->stats.file_errors++;
+		return RUN_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- start-up: everything checked before the output is touched ---- */
+
+static bool is_stdin(const char *path)
+{
+	return strcmp(path, "-") == 0;
+}
+
+/* Opens input i for reading or for the check before the output is opened. */
+static struct capture *open_input(struct run *r, size_t i, char *err, size_t errlen)
+{
+	return capture_open_stream(r->o->inputs[i], r->o->bpf, idle_hook, r, err, errlen);
+}
+
+/* Opens every input once, to check it (and the filter against its link type) before the
+ * output is touched; keeps the first good one open, and stdin, which cannot be opened twice.
+ * An unreadable input is said (once) and skipped, so the good ones around it keep their
+ * records; a bad filter, or no readable input at all, stops the run before the output is
+ * touched. Returns false then, after the error lines. */
+static bool check_inputs(struct run *r, struct capture **kept, bool *bad)
+{
+	char err[CAPTURE_ERR_LEN];
+	size_t good = 0;
+	for (size_t i = 0; i < r->o->n_inputs; i++) {
+		struct capture *cap = open_input(r, i, err, sizeof(err));
+		if (!cap) {
+			fprintf(stderr, "smtptrace: %s\n", err);
+			bad[i] = true;
+			if (capture_error_is_filter(err))
+				break;
+			continue;
+		}
+		if (good++ == 0 || is_stdin(r->o->inputs[i]))
+			kept[i] = cap;
+		else
+			capture_close(cap);
+	}
+	bool filter_bad = capture_error_is_filter(err);
+	if (good && !filter_bad)
+		return true;
+	for (size_t k = 0; k < r->o->n_inputs; k++)
+		capture_close(kept[k]);
+	return false;
+}
+
+/* The same file as output and input would destroy the capture. */
+static bool output_is_an_input(const struct run_options *o)
+{
+	struct stat so, si;
+	if (!o->output || is_stdin(o->output) || stat(o->output, &so) != 0)
+		return false;
+	for (size_t i = 0; i < o->n_inputs; i++)
+		if (!is_stdin(o->inputs[i]) && stat(o->inputs[i], &si) == 0 &&
+		    si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+			fprintf(
+			    stderr,
+			    "smtptrace: %s: the output is also an input; refusing to write it\n",
+			    o->output);
+			return true;
+		}
+	return false;
+}
+
+/* A pipe, socket or terminal among the inputs: records must leave as sessions end. */
+static bool any_stream_input(const struct run_options *o)
+{
+	struct stat st;
+	for (size_t i = 0; i < o->n_inputs; i++) {
+		int rc =
+		    is_stdin(o->inputs[i]) ? fstat(STDIN_FILENO, &st) : stat(o->inputs[i], &st);
+		if (rc == 0 && !S_ISREG(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
+static bool open_output(struct run *r)
+{
+	char err[512];
+	const struct sink_file_options so = {
+	    .overwrite = r->o->overwrite,
+	    .per_record = r->o->per_record || r->o->iface || any_stream_input(r->o),
+	};
+	r->out = sink_open_file(r->o->output, &so, err, sizeof(err));
+	if (!r->out) {
+		fprintf(stderr, "smtptrace: %s\n", err);
+		return false;
+	}
+	r->emit = emit_new(r->out);
+	if (!r->emit) {
+		fprintf(stderr, "smtptrace: out of memory\n");
+		return false;
+	}
+	return true;
+}
+
+/* -Z: gives up root for the user, as tcpdump does, once the device and output are open. */
+static bool drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		fprintf(stderr, "smtptrace: -Z %s: no such user\n", user);
+		return false;
+	}
+	if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid)
+		return true;
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "smtptrace: -Z %s: cannot change to that user: %s\n", user,
+		        strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* ---- the run ---- */
+
+static int read_inputs(struct run *r, struct capture **kept, const bool *bad)
+{
+	int status = 0;
+	for (size_t i = 0;
+	     i < r->o->n_inputs && !stop_signal && !r->write_failed && !packet_limit_reached(r);
+	     i++) {
+		char err[CAPTURE_ERR_LEN];
+		r->stats.files++;
+		if (bad[i]) { /* said by check_inputs() */
+			r->stats.file_errors++;
+			status = RUN_EXIT_USAGE;
+			continue;
+		}
+		struct capture *cap = kept[i] ? kept[i] : open_input(r, i, err, sizeof(err));
+		kept[i] = NULL;
+		if (!cap) {
+			fprintf(stderr, "smtptrace: %s\n", err);
+			r->stats.file_errors++;
+			status = RUN_EXIT_USAGE;
+			continue;
+		}
+		if (read_source(r, cap, r->o->inputs[i]))
+			status = RUN_EXIT_USAGE;
+		r->cap = NULL;
+		capture_close(cap);
+	}
+	for (size_t i = 0; i < r->o->n_inputs; i++)
+		capture_close(kept[i]);
+	return status;
+}
+
+/* Ends what is open, writes the stats record, says tcpdump's counts, closes the output. */
+static void finish(struct run *r, struct capture *live)
+{
+	flow_table_finish(r->t);
+	r->cap = live;
+	write_stats_record(r);
+	if (live || stop_signal)
+		stats_print_counts(stderr, &r->stats);
+	if (r->o->print_stats)
+		stats_print(stderr, &r->stats, flow_table_stats(r->t));
+	r->cap = NULL;
+	emit_free(r->emit);
+	if (sink_close(r->out) != 0 && !r->write_failed) {
+		fprintf(stderr, "smtptrace: %s\n", sink_close_error());
+		r->status = RUN_EXIT_RUNTIME;
+	}
+}
+
+static struct capture *open_live(const struct run_options *o)
+{
+	char err[CAPTURE_ERR_LEN];
+	struct capture *cap = capture_open_live(o->iface, &o->live, o->bpf, err, sizeof(err));
+	if (!cap)
+		fprintf(stderr, "smtptrace: %s\n", err);
+	return cap;
+}
+
+int run(const struct run_options *o)
+{
+	struct run r;
+	struct capture *live = NULL;
+	struct capture **kept = calloc(o->n_inputs + 1, sizeof(*kept));
+	bool *bad = calloc(o->n_inputs + 1, sizeof(*bad));
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.stats.start_wall_us = stats_wall_us();
+	r.next_stats_wall = r.stats.start_wall_us + o->stats_interval_us;
+	install_signals();
+	if (!kept || !bad) {
+		fprintf(stderr, "smtptrace: out of memory\n");
+		exit(RUN_EXIT_RUNTIME);
+	}
+	if (o->user && !getpwnam(o->user)) {
+		fprintf(stderr, "smtptrace: -Z %s: no such user\n", o->user);
+		free(kept);
+		free(bad);
+		return RUN_EXIT_USAGE;
+	}
+	if (o->iface ? !(live = open_live(o)) : !check_inputs(&r, kept, bad)) {
+		free(kept);
+		free(bad);
+		return RUN_EXIT_USAGE;
+	}
+	r.timed = live || any_stream_input(o);
+	r.t = flow_table_new(&o->flow, on_session_end, &r);
+	if (output_is_an_input(o) || !r.t || !open_output(&r) ||
+	    (o->user && !drop_privileges(o->user))) {
+		if (!r.t)
+			fprintf(stderr, "smtptrace: out of memory\n");
+		for (size_t i = 0; i < o->n_inputs; i++)
+			capture_close(kept[i]);
+		capture_close(live);
+		free(kept);
+		free(bad);
+		emit_free(r.emit);
+		sink_close(r.out);
+		flow_table_free(r.t);
+		return RUN_EXIT_USAGE;
+	}
+	if (live) {
+		/* tcpdump says this too: scripts wait for it before they start traffic */
+		fprintf(stderr,
+		        "smtptrace: listening on %s, link-type %d, snapshot length %d bytes\n",
+		        o->iface, capture_datalink(live), o->live.snaplen);
+		r.stats.files = 0;
+		if (read_source(&r, live, o->iface))
+			r.status = RUN_EXIT_RUNTIME;
+	} else {
+		int st = read_inputs(&r, kept, bad);
+		if (st && !r.status)
+			r.status = st;
+	}
+	finish(&r, live);
+	capture_close(live);
+	flow_table_free(r.t);
+	free(kept);
+	free(bad);
+	return r.status;
+}

@@ -1,0 +1,42 @@
+/* run: the one main loop for files, pipes and interfaces: packets through the stages,
+ * the flow clock moved by packets and, live, by the wall clock; signals (stop, reopen);
+ * records to the sink; the stats record and the counts printed at the end. */
+#ifndef SMTPTRACE_RUN_H
+#define SMTPTRACE_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "flow.h"
+
+enum { RUN_EXIT_OK = 0, RUN_EXIT_RUNTIME = 1, RUN_EXIT_USAGE = 2 };
+
+/* Record types (--records), one bit each. */
+enum { RUN_REC_SESSION = 1u << 0, RUN_REC_STATS = 1u << 1 };
+
+struct run_options {
+	const char *const *inputs; /* -r files, in order ("-": stdin); borrowed */
+	size_t n_inputs;
+	const char *iface; /* -i: a live interface instead of files */
+	struct capture_live_options live;
+	const char *bpf;            /* NULL: none */
+	const char *output;         /* NULL or "-": stdout */
+	bool overwrite;             /* truncate the output instead of appending */
+	bool per_record;            /* -U: flush each record (always so live and on pipes) */
+	uint64_t max_packets;       /* -c: stop after so many packets, 0: no limit */
+	uint64_t stats_interval_us; /* --stats-interval, 0: only at the end */
+	const char *user;           /* -Z: run as this user once the inputs and output are open */
+	unsigned records;           /* RUN_REC_* */
+	bool print_stats;           /* --stats: the summary on stderr */
+	struct flow_config flow;
+};
+
+/* Runs the whole analysis. Every error is one line on stderr, said before the output is
+ * touched when it is about the arguments, the inputs, the device or the filter. Returns the
+ * exit status: 0, RUN_EXIT_RUNTIME (the output failed), RUN_EXIT_USAGE (bad arguments, an
+ * input unusable or damaged). */
+int run(const struct run_options *o);
+
+#endif
