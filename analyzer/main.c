@@ -202,18 +202,20 @@ static char *read_filter_file(const char *path)
 	return s;
 }
 
-/* Live, without a filter of the user's: the SMTP ports, tagged or not. */
-static char *ports_filter(const struct flow_config *f)
+/* Live, without a filter of the user's: the SMTP ports, and every VLAN-tagged frame (with
+ * the kernel's tag offload, libpcap cannot look at the ports under a QinQ tag; the flow
+ * table sorts them). with_vlan false: the ports alone, for link types without VLANs. */
+static char *ports_filter(const struct flow_config *f, bool with_vlan)
 {
-	size_t cap = 32 + f->n_server_ports * 40;
-	char *s = calloc(1, cap), *ports = calloc(1, cap);
-	if (!s || !ports)
+	size_t cap = 32 + f->n_server_ports * 20;
+	char *s = calloc(1, cap);
+	if (!s)
 		abort();
 	for (size_t i = 0; i < f->n_server_ports; i++)
-		snprintf(ports + strlen(ports), cap - strlen(ports), "%stcp port %u",
-		         i ? " or " : "", f->server_ports[i]);
-	snprintf(s, cap, "%s or (vlan and (%s))", ports, ports);
-	free(ports);
+		snprintf(s + strlen(s), cap - strlen(s), "%stcp port %u", i ? " or " : "",
+		         f->server_ports[i]);
+	if (with_vlan)
+		snprintf(s + strlen(s), cap - strlen(s), " or vlan");
 	return s;
 }
 
@@ -416,9 +418,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		            o->filter_file);
 	char *bpf = o->filter_file  ? read_filter_file(o->filter_file)
 	            : optind < argc ? join_args(argc - optind, argv + optind)
-	            : o->run.iface  ? ports_filter(&o->run.flow)
+	            : o->run.iface  ? ports_filter(&o->run.flow, true)
 	                            : NULL;
 	o->run.bpf = bpf;
+	if (o->run.iface && !o->filter_file && optind >= argc)
+		o->run.bpf_fallback = ports_filter(&o->run.flow, false);
 }
 
 int main(int argc, char **argv)
@@ -436,5 +440,6 @@ int main(int argc, char **argv)
 	}
 	int status = run(&o.run);
 	free((char *)o.run.bpf);
+	free((char *)o.run.bpf_fallback);
 	return status;
 }

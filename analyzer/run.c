@@ -367,6 +367,8 @@ static struct capture *open_live(const struct run_options *o)
 {
 	char err[CAPTURE_ERR_LEN];
 	struct capture *cap = capture_open_live(o->iface, &o->live, o->bpf, err, sizeof(err));
+	if (!cap && o->bpf_fallback && capture_error_is_filter(err))
+		cap = capture_open_live(o->iface, &o->live, o->bpf_fallback, err, sizeof(err));
 	if (!cap)
 		fprintf(stderr, "smtptrace: %s\n", err);
 	return cap;

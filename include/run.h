@@ -22,6 +22,7 @@ struct run_options {
 	const char *iface; /* -i: a live interface instead of files */
 	struct capture_live_options live;
 	const char *bpf;            /* NULL: none */
+	const char *bpf_fallback;   /* live: tried when bpf does not compile for the link type */
 	const char *output;         /* NULL or "-": stdout */
 	bool overwrite;             /* truncate the output instead of appending */
 	bool per_record;            /* -U: flush each record (always so live and on pipes) */
