@@ -139,6 +139,7 @@ static FILE *stream_open(struct capture *cap, int fd)
 
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
 		return pipe_stream_open(cap, fd);
+	cap->gz_fd = fd;
 	cap->gz = gzdopen(fd, "rb");
 	if (!cap->gz) {
 		close(fd);
@@ -370,4 +371,17 @@ void capture_close(struct capture *cap)
 bool capture_error_is_filter(const char *err)
 {
 	return strstr(err, ": bad filter expression: ") != NULL;
+}
+
+bool capture_progress(const struct capture *cap, uint64_t *done, uint64_t *total)
+{
+	struct stat st;
+	if (!cap->gz || !cap->pcap)
+		return false;
+	z_off_t off = gzoffset(cap->gz);
+	if (off < 0 || fstat(cap->gz_fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	*done = (uint64_t)off;
+	*total = (uint64_t)st.st_size;
+	return true;
 }

@@ -32,6 +32,7 @@ struct capture {
 	 * pcap_close() closes that stream, and the cookie's close function closes gz or the
 	 * pipe and with it the descriptor. */
 	gzFile gz;
+	int gz_fd; /* gz's descriptor, for its size */
 	struct pipe_reader *pipe;
 	capture_idle_fn idle; /* called while a pipe or an interface has nothing to read */
 	void *idle_ctx;

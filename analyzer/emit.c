@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "emit_int.h"
 #include "sha1.h"
 
 enum {
@@ -83,7 +84,7 @@ size_t emit_escape_utf8(const char *in, size_t len, char *out, size_t outlen)
 }
 
 /* A new JSON string of wire bytes, escaped; NULL on out of memory. */
-static json_t *wire_json(const char *data, size_t len)
+json_t *wire_json(const char *data, size_t len)
 {
 	char stack[4 * EMIT_WIRE_STACK + 1];
 	char *out = stack, *heap = NULL;
@@ -105,7 +106,7 @@ static json_t *wire_json(const char *data, size_t len)
 	return j;
 }
 
-static json_t *bytes_json(const struct smtp_bytes *b)
+json_t *bytes_json(const struct smtp_bytes *b)
 {
 	return wire_json(b->data, b->len);
 }
@@ -189,18 +190,18 @@ void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct
 
 /* ---- small builders: each returns 0, or -1 when the value could not be made ---- */
 
-static int set_str(json_t *o, const char *key, const char *s)
+int set_str(json_t *o, const char *key, const char *s)
 {
 	return json_object_set_new(o, key, json_string(s ? s : "unknown"));
 }
 
-static int set_uint(json_t *o, const char *key, uint64_t v)
+int set_uint(json_t *o, const char *key, uint64_t v)
 {
 	return json_object_set_new(o, key, json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v));
 }
 
 /* Absent wire bytes (data NULL) leave the key out. */
-static int set_bytes(json_t *o, const char *key, const struct smtp_bytes *b)
+int set_bytes(json_t *o, const char *key, const struct smtp_bytes *b)
 {
 	if (!b->data)
 		return 0;
@@ -208,7 +209,7 @@ static int set_bytes(json_t *o, const char *key, const struct smtp_bytes *b)
 }
 
 /* Takes o; returns it, or NULL (o freed) when rc says a member failed. */
-static json_t *done(json_t *o, int rc)
+json_t *done(json_t *o, int rc)
 {
 	if (rc != 0 || !o) {
 		json_decref(o);
@@ -217,7 +218,7 @@ static json_t *done(json_t *o, int rc)
 	return o;
 }
 
-static void format_ts(uint64_t us, char *out, size_t len)
+void format_ts(uint64_t us, char *out, size_t len)
 {
 	time_t sec = (time_t)(us / 1000000);
 	struct tm tm;
@@ -231,7 +232,7 @@ static void format_ts(uint64_t us, char *out, size_t len)
 	         (unsigned int)(us % 1000000));
 }
 
-static int set_ip(json_t *o, const char *key, const struct decode_addr *a)
+int set_ip(json_t *o, const char *key, const struct decode_addr *a)
 {
 	char buf[INET6_ADDRSTRLEN];
 	int af = a->family == 4 ? AF_INET : a->family == 6 ? AF_INET6 : -1;
@@ -276,7 +277,7 @@ static json_t *reply_json(const struct smtp_reply *r)
 
 /* ---- the record ---- */
 
-static json_t *rcpt_list(const struct smtp_tx *tx)
+json_t *rcpt_list(const struct smtp_tx *tx)
 {
 	json_t *a = json_array();
 	uint32_t i;
@@ -341,7 +342,7 @@ static int set_eod_reply(json_t *o, const struct smtp_tx *tx)
 	return rc;
 }
 
-static json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
+json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
 {
 	enum cls_tx_outcome out = classify_tx(rec, tx);
 	json_t *o = json_object();
@@ -514,7 +515,7 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 }
 
 /* The input's name as given when it is valid UTF-8; escaped like wire bytes otherwise. */
-static int set_filename(json_t *o, const char *name)
+int set_filename(json_t *o, const char *name)
 {
 	json_t *j = json_string(name);
 
@@ -523,8 +524,7 @@ static int set_filename(json_t *o, const char *name)
 	return json_object_set_new(o, "pcap_filename", j);
 }
 
-static json_t *record_json(const struct flow_info *info, const struct smtp_record *rec,
-                           const struct cls_verdict *v)
+json_t *emit_envelope(const struct flow_info *info, const char *event_type)
 {
 	char buf[EMIT_TS_LEN > EMIT_CID_LEN ? EMIT_TS_LEN : EMIT_CID_LEN];
 	json_t *o = json_object();
@@ -533,7 +533,7 @@ static json_t *record_json(const struct flow_info *info, const struct smtp_recor
 	format_ts(info->first_ts_us, buf, sizeof(buf));
 	rc = set_str(o, "timestamp", buf);
 	rc |= set_uint(o, "flow_id", info->flow_id);
-	rc |= set_str(o, "event_type", "smtp_session");
+	rc |= set_str(o, "event_type", event_type);
 	rc |= set_ip(o, "src_ip", &info->client);
 	rc |= set_uint(o, "src_port", info->client_port);
 	rc |= set_ip(o, "dest_ip", &info->server);
@@ -546,6 +546,15 @@ static json_t *record_json(const struct flow_info *info, const struct smtp_recor
 		rc |= set_str(o, "community_id", buf);
 	if (info->pcap_filename)
 		rc |= set_filename(o, info->pcap_filename);
+	return done(o, rc);
+}
+
+static json_t *record_json(const struct flow_info *info, const struct smtp_record *rec,
+                           const struct cls_verdict *v)
+{
+	json_t *o = emit_envelope(info, "smtp_session");
+	int rc = o ? 0 : -1;
+
 	rc |= set_smtp(o, rec);
 	rc |= json_object_set_new(o, "smtp_session", session_json(info, rec, v));
 	return done(o, rc);
@@ -646,16 +655,27 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 struct emit {
 	struct sink *out;
 	bool own_sink;
+	struct emit_options opt;
 	char *buf; /* the last record's text, reused */
 	size_t cap;
 };
 
-struct emit *emit_new(struct sink *out)
+void emit_options_default(struct emit_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_record = 16384;
+}
+
+struct emit *emit_new(struct sink *out, const struct emit_options *opt)
 {
 	struct emit *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	e->out = out;
+	if (opt)
+		e->opt = *opt;
+	else
+		emit_options_default(&e->opt);
 	return e;
 }
 
@@ -667,10 +687,15 @@ void emit_free(struct emit *e)
 	free(e);
 }
 
-/* Renders root (taken over) as one line into the reused buffer and hands it to the sink. */
-static int emit_line(struct emit *e, json_t *root)
+/* Renders root (taken over) as one line into the reused buffer and hands it to the sink:
+ * redacted when asked, bounded to --max-record. */
+int emit_line(struct emit *e, json_t *root)
 {
 	if (!root)
+		return -1;
+	if (e->opt.redact)
+		emit_redact(root, e->opt.redact_key, e->opt.redact_key_len);
+	if (e->opt.max_record && !(root = emit_bound(root, e->opt.max_record)))
 		return -1;
 	size_t n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
 	if (n + 1 > e->cap && n > 0) {
@@ -712,7 +737,7 @@ struct emit *emit_open(const char *path, char *err, size_t errlen)
 {
 	const struct sink_file_options o = {.overwrite = true};
 	struct sink *out = sink_open_file(path, &o, err, errlen);
-	struct emit *e = out ? emit_new(out) : NULL;
+	struct emit *e = out ? emit_new(out, NULL) : NULL;
 	if (!e) {
 		sink_close(out);
 		return NULL;

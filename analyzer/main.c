@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "capture.h"
 #include "emit.h"
@@ -61,11 +62,21 @@ static const char usage_text[] =
     "      --overwrite        empty FILE first instead of appending\n"
     "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
     "                         capture and pipes)\n"
-    "      --records LIST     record types, comma-separated: session, stats\n"
+    "      --records LIST     record types, comma-separated: session, transaction, stats\n"
     "                         (default session,stats)\n"
+    "      --eve-strict       instead of session and transaction records, one Suricata\n"
+    "                         'smtp' event per transaction, valid against its EVE schema\n"
+    "      --max-record BYTES the longest record written (default 16384); longer lists\n"
+    "                         are cut, with a count of what was left out\n"
+    "      --redact           mailbox local parts and HELO names as a keyed hash\n"
+    "      --redact-key KEY   the key of --redact (default: random for each run)\n"
     "      --stats-interval S also write a stats record every S seconds\n"
     "      --trace            add each session's command verbs and reply codes, in order\n"
     "      --stats            print counters to standard error at the end\n"
+    "      --summary          print a table of outcomes, anomalies and what each school of\n"
+    "                         servers delivered to standard error at the end\n"
+    "  -q, --quiet            no progress line (shown on a terminal for files) and no\n"
+    "                         packet counts on standard error\n"
     "\n"
     "Analysis:\n"
     "      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525);\n"
@@ -87,8 +98,8 @@ static const char usage_text[] =
     "A BPF expression (as for tcpdump) selects packets; options may follow it.\n"
     "SIGINT and SIGTERM end every open session, write its record and the stats record, and\n"
     "exit 0.\n"
-    "Exit status: 0 success, 1 runtime error (the output failed), 2 usage error, unusable\n"
-    "device, or unreadable or damaged input.\n";
+    "Exit status: 0 done, 1 the output failed, 2 nothing done (usage error, unusable device\n"
+    "or filter, no readable input), 3 damaged input (records of the rest written).\n";
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
 {
@@ -141,7 +152,11 @@ static unsigned parse_records(const char *list)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} types[] = {{"session", RUN_REC_SESSION}, {"stats", RUN_REC_STATS}};
+	} types[] = {
+	    {"session", RUN_REC_SESSION},
+	    {"transaction", RUN_REC_TRANSACTION},
+	    {"stats", RUN_REC_STATS},
+	};
 	unsigned bits = 0;
 	const char *p = list;
 	while (*p) {
@@ -151,7 +166,8 @@ static unsigned parse_records(const char *list)
 		       (strlen(types[i].name) != len || strncmp(p, types[i].name, len) != 0))
 			i++;
 		if (i == sizeof(types) / sizeof(types[0]))
-			usage_error("--records: unknown record type '%.*s' (known: session, stats)",
+			usage_error("--records: unknown record type '%.*s' (known: session, "
+			            "transaction, stats)",
 			            (int)len, p);
 		bits |= types[i].bit;
 		p += len + (p[len] == ',');
@@ -235,6 +251,11 @@ enum {
 	OPT_OVERWRITE,
 	OPT_RECORDS,
 	OPT_STATS_INTERVAL,
+	OPT_SUMMARY,
+	OPT_EVE_STRICT,
+	OPT_MAX_RECORD,
+	OPT_REDACT,
+	OPT_REDACT_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -261,6 +282,12 @@ static const struct option long_opts[] = {
     {"max-transactions", required_argument, NULL, OPT_MAX_TXS},
     {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"summary", no_argument, NULL, OPT_SUMMARY},
+    {"eve-strict", no_argument, NULL, OPT_EVE_STRICT},
+    {"max-record", required_argument, NULL, OPT_MAX_RECORD},
+    {"redact", no_argument, NULL, OPT_REDACT},
+    {"redact-key", required_argument, NULL, OPT_REDACT_KEY},
+    {"quiet", no_argument, NULL, 'q'},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -353,6 +380,28 @@ static bool set_io_option(struct options *o, int c, const char *arg)
 	return true;
 }
 
+/* --redact-key: the key's bytes as given (at most 64). */
+static void set_redact_key(struct emit_options *e, const char *key)
+{
+	size_t n = strlen(key);
+	if (n == 0 || n > EMIT_REDACT_KEY_MAX)
+		usage_error("--redact-key: give 1 to %d bytes", EMIT_REDACT_KEY_MAX);
+	memcpy(e->redact_key, key, n);
+	e->redact_key_len = n;
+	e->redact = true;
+}
+
+/* --redact without a key: a random one, so the hashes link records of this run only. */
+static void random_redact_key(struct emit_options *e)
+{
+	if (!e->redact || e->redact_key_len)
+		return;
+	if (getrandom(e->redact_key, 32, 0) != 32)
+		usage_error("--redact: no random key (%s); give one with --redact-key",
+		            strerror(errno));
+	e->redact_key_len = 32;
+}
+
 static void print_version(void)
 {
 	printf("smtptrace %s\n", SMTPTRACE_VERSION);
@@ -375,6 +424,24 @@ static void parse_one(struct options *o, int c)
 		break;
 	case OPT_STATS:
 		o->run.print_stats = true;
+		break;
+	case OPT_SUMMARY:
+		o->run.print_summary = true;
+		break;
+	case OPT_EVE_STRICT:
+		o->run.eve_strict = true;
+		break;
+	case OPT_MAX_RECORD:
+		o->run.emit.max_record = parse_number("--max-record", optarg, 1024, 1ULL << 30);
+		break;
+	case OPT_REDACT:
+		o->run.emit.redact = true;
+		break;
+	case OPT_REDACT_KEY:
+		set_redact_key(&o->run.emit, optarg);
+		break;
+	case 'q':
+		o->run.quiet = true;
 		break;
 	case OPT_TRACE:
 		o->run.flow.smtp.trace = true;
@@ -402,11 +469,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 	flow_config_default(&o->run.flow);
 	capture_live_options_default(&o->run.live);
 	o->run.records = RUN_REC_SESSION | RUN_REC_STATS;
+	emit_options_default(&o->run.emit);
 	o->run.inputs = o->inputs;
-	while ((c = getopt_long(argc, argv, "r:o:i:DF:s:B:pc:Z:UhV", long_opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "r:o:i:DF:s:B:pc:Z:UqhV", long_opts, NULL)) != -1)
 		parse_one(o, c);
 	if (o->list_devices)
 		return;
+	random_redact_key(&o->run.emit);
 	if (o->run.n_inputs == 0 && !o->run.iface)
 		usage_error("no input: give a capture file with -r FILE (or -r - for standard "
 		            "input), or an interface with -i %s",

@@ -38,6 +38,10 @@ struct run {
 	uint64_t prev_input_end; /* last packet time of the previous input */
 	bool write_failed;
 	int status;
+	bool progress;       /* offline, stderr a terminal, not -q */
+	bool progress_shown; /* a progress line is on the terminal, to be ended */
+	const char *name;    /* the input being read */
+	uint64_t input_start_wall, next_progress_wall;
 };
 
 static void on_signal(int sig)
@@ -77,12 +81,18 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 	struct cls_verdict v;
 	classify_session(rec, &v);
 	stats_count_session(&r->stats, &v, rec);
-	if (r->write_failed || !(r->o->records & RUN_REC_SESSION))
+	if (r->write_failed)
 		return;
-	if (emit_session(r->emit, info, rec, &v) != 0)
+	unsigned want = r->o->records;
+	int rc = 0;
+	if (r->o->eve_strict)
+		rc = emit_eve_smtp(r->emit, info, rec, &v);
+	if (!r->o->eve_strict && (want & RUN_REC_SESSION))
+		rc = emit_session(r->emit, info, rec, &v);
+	if (!r->o->eve_strict && (want & RUN_REC_TRANSACTION) && rc == 0)
+		rc = emit_transactions(r->emit, info, rec, &v);
+	if (rc != 0)
 		note_write_error(r);
-	else
-		r->stats.records++;
 }
 
 static void write_stats_record(struct run *r)
@@ -102,6 +112,19 @@ static void write_stats_record(struct run *r)
 		note_write_error(r);
 }
 
+/* Rewrites the progress line; every 0.2 s at most. */
+static void show_progress(struct run *r, uint64_t wall, bool final)
+{
+	uint64_t done, total;
+	r->next_progress_wall = wall + 200000;
+	if (!r->cap || !capture_progress(r->cap, &done, &total))
+		return;
+	if (final && !r->progress_shown)
+		return;
+	stats_print_progress(stderr, r->name, done, total, wall - r->input_start_wall, final);
+	r->progress_shown = !final;
+}
+
 /* What the loop does between packets now and then, and while nothing comes: the output
  * reopened after SIGHUP, the clock moved by the wall clock, the periodic stats record.
  * Returns false when reading must stop. */
@@ -112,7 +135,9 @@ static bool run_tick(struct run *r, bool idle)
 		if (sink_reopen(r->out) != 0)
 			note_write_error(r);
 	}
-	uint64_t wall = r->timed || r->o->stats_interval_us ? stats_wall_us() : 0;
+	uint64_t wall = r->timed || r->o->stats_interval_us || r->progress ? stats_wall_us() : 0;
+	if (r->progress && wall >= r->next_progress_wall)
+		show_progress(r, wall, false);
 	if (idle && r->timed && r->have_pkt && wall > r->last_pkt_wall)
 		flow_table_advance(r->t, r->last_pkt_ts + (wall - r->last_pkt_wall));
 	if (r->o->stats_interval_us && wall >= r->next_stats_wall) {
@@ -160,9 +185,9 @@ static void check_order(struct run *r, const struct capture_pkt *pkt, bool first
 	        capture_name(r->cap), (double)(r->prev_input_end - pkt->ts_us) / 1e6);
 }
 
-/* Reads one source (called name in records) to its end, a stop, or a write failure. Returns 0, or
- * RUN_EXIT_USAGE when it could not be read to its end (the sessions before the damage still count).
- */
+/* Reads one source (called name in records) to its end, a stop, or a write failure. Returns
+ * 0, or RUN_EXIT_DAMAGED when it could not be read to its end (the sessions before the
+ * damage still count). */
 static int read_source(struct run *r, struct capture *cap, const char *name)
 {
 	int dlt = capture_datalink(cap);
@@ -172,8 +197,11 @@ static int read_source(struct run *r, struct capture *cap, const char *name)
 	bool first = true;
 
 	r->cap = cap;
-	flow_table_set_source(r->t,
-	                      name); /* borrowed by flows: the argument, which outlives them */
+	r->name = name;
+	r->input_start_wall = stats_wall_us();
+	r->next_progress_wall = r->input_start_wall + 200000;
+	/* borrowed by flows: the argument, which outlives them */
+	flow_table_set_source(r->t, name);
 	while (!stop_signal && !r->write_failed && !packet_limit_reached(r)) {
 		rc = capture_next(cap, &pkt);
 		if (rc == CAPTURE_NONE) {
@@ -188,12 +216,14 @@ static int read_source(struct run *r, struct capture *cap, const char *name)
 		if (reopen_signal || (++n & 1023) == 0)
 			run_tick(r, false);
 	}
+	if (r->progress)
+		show_progress(r, stats_wall_us(), true);
 	if (r->have_pkt)
 		r->prev_input_end = r->last_pkt_ts;
 	if (rc == CAPTURE_ERR && !stop_signal && !r->write_failed) {
 		fprintf(stderr, "smtptrace: warning: %s\n", capture_error(cap));
 		r->stats.file_errors++;
-		return RUN_EXIT_USAGE;
+		return RUN_EXIT_DAMAGED;
 	}
 	return 0;
 }
@@ -285,7 +315,7 @@ static bool open_output(struct run *r)
 		fprintf(stderr, "smtptrace: %s\n", err);
 		return false;
 	}
-	r->emit = emit_new(r->out);
+	r->emit = emit_new(r->out, &r->o->emit);
 	if (!r->emit) {
 		fprintf(stderr, "smtptrace: out of memory\n");
 		return false;
@@ -324,7 +354,7 @@ static int read_inputs(struct run *r, struct capture **kept, const bool *bad)
 		r->stats.files++;
 		if (bad[i]) { /* said by check_inputs() */
 			r->stats.file_errors++;
-			status = RUN_EXIT_USAGE;
+			status = RUN_EXIT_DAMAGED;
 			continue;
 		}
 		struct capture *cap = kept[i] ? kept[i] : open_input(r, i, err, sizeof(err));
@@ -332,11 +362,11 @@ static int read_inputs(struct run *r, struct capture **kept, const bool *bad)
 		if (!cap) {
 			fprintf(stderr, "smtptrace: %s\n", err);
 			r->stats.file_errors++;
-			status = RUN_EXIT_USAGE;
+			status = RUN_EXIT_DAMAGED;
 			continue;
 		}
 		if (read_source(r, cap, r->o->inputs[i]))
-			status = RUN_EXIT_USAGE;
+			status = RUN_EXIT_DAMAGED;
 		r->cap = NULL;
 		capture_close(cap);
 	}
@@ -351,10 +381,12 @@ static void finish(struct run *r, struct capture *live)
 	flow_table_finish(r->t);
 	r->cap = live;
 	write_stats_record(r);
-	if (live || stop_signal)
+	if ((live || stop_signal) && !r->o->quiet)
 		stats_print_counts(stderr, &r->stats);
 	if (r->o->print_stats)
 		stats_print(stderr, &r->stats, flow_table_stats(r->t));
+	if (r->o->print_summary)
+		stats_print_summary(stderr, &r->stats);
 	r->cap = NULL;
 	emit_free(r->emit);
 	if (sink_close(r->out) != 0 && !r->write_failed) {
@@ -402,6 +434,7 @@ int run(const struct run_options *o)
 		return RUN_EXIT_USAGE;
 	}
 	r.timed = live || any_stream_input(o);
+	r.progress = !live && !o->quiet && isatty(STDERR_FILENO);
 	r.t = flow_table_new(&o->flow, on_session_end, &r);
 	if (output_is_an_input(o) || !r.t || !open_output(&r) ||
 	    (o->user && !drop_privileges(o->user))) {

@@ -1,6 +1,7 @@
 /* sink: the record outputs behind one interface; here the file sink (standard output or a
  * file, appended or overwritten, reopened on SIGHUP), which writes only whole records
- * (JSON Lines, RFC 8259 text one object a line). */
+ * (JSON Lines, RFC 8259 text one object a line), gzip-compressed (RFC 1952, through zlib's
+ * deflate) when the file's name ends in ".gz". */
 #include "sink.h"
 
 #include <errno.h>
@@ -10,8 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
-enum { SINK_BUF_SIZE = 1 << 20 };
+enum { SINK_BUF_SIZE = 1 << 20, SINK_ZBUF_SIZE = 64 * 1024 };
 
 struct file_sink {
 	struct sink base;
@@ -22,6 +24,8 @@ struct file_sink {
 	off_t good_end;    /* where the last whole record ends in the file */
 	char *buf;
 	size_t used;
+	z_stream *z; /* a ".gz" file: records are deflated on their way out */
+	unsigned char *zbuf;
 };
 
 static char close_err[sizeof(((struct sink *)0)->err)];
@@ -70,13 +74,46 @@ static int file_put(struct file_sink *f, const char *p, size_t len)
 	return 0;
 }
 
+/* Deflates len bytes (none with Z_FINISH) and writes what comes out. Z_SYNC_FLUSH ends on a
+ * byte boundary: everything written so far decompresses, so a reader (zcat, a shipper) sees
+ * every whole record even while the file is still being written, or after a crash. */
+static int deflate_put(struct file_sink *f, const char *p, size_t len, int flush)
+{
+	z_stream *z = f->z;
+	z->next_in = (Bytef *)p;
+	z->avail_in = (uInt)len;
+	do {
+		z->next_out = f->zbuf;
+		z->avail_out = SINK_ZBUF_SIZE;
+		int rc = deflate(z, flush);
+		if (rc == Z_STREAM_ERROR)
+			return sink_fail(&f->base, f->label, EIO);
+		size_t n = SINK_ZBUF_SIZE - z->avail_out;
+		if (n && file_put(f, (const char *)f->zbuf, n) != 0)
+			return -1;
+	} while (z->avail_out == 0 || z->avail_in > 0);
+	return 0;
+}
+
 /* Writes the buffered records. */
 static int file_drain(struct file_sink *f)
 {
 	if (f->used == 0)
 		return 0;
-	int rc = file_put(f, f->buf, f->used);
+	int rc =
+	    f->z ? deflate_put(f, f->buf, f->used, Z_SYNC_FLUSH) : file_put(f, f->buf, f->used);
 	f->used = 0;
+	return rc;
+}
+
+/* Ends the gzip member (its trailer: CRC and length); the next write starts a new member,
+ * which gzip readers take as the same stream. */
+static int gzip_finish(struct file_sink *f)
+{
+	if (!f->z || f->base.failed)
+		return 0;
+	int rc = deflate_put(f, NULL, 0, Z_FINISH);
+	deflateReset(f->z);
 	return rc;
 }
 
@@ -86,7 +123,7 @@ static int file_write(struct sink *s, const char *rec, size_t len)
 	if (f->used + len > SINK_BUF_SIZE && file_drain(f) != 0)
 		return -1;
 	if (len > SINK_BUF_SIZE) /* larger than the buffer: written on its own */
-		return file_put(f, rec, len);
+		return f->z ? deflate_put(f, rec, len, Z_SYNC_FLUSH) : file_put(f, rec, len);
 	memcpy(f->buf + f->used, rec, len);
 	f->used += len;
 	return s->per_record ? file_drain(f) : 0;
@@ -121,6 +158,8 @@ static int file_reopen(struct sink *s)
 	struct file_sink *f = (struct file_sink *)s;
 	if (file_drain(f) != 0 || !f->path)
 		return s->failed ? -1 : 0;
+	if (gzip_finish(f) != 0)
+		return -1;
 	close(f->fd);
 	if (file_open_fd(f, false) != 0)
 		return sink_fail(s, f->label, errno);
@@ -131,6 +170,12 @@ static int file_close(struct sink *s)
 {
 	struct file_sink *f = (struct file_sink *)s;
 	file_drain(f);
+	gzip_finish(f);
+	if (f->z) {
+		deflateEnd(f->z);
+		free(f->z);
+		free(f->zbuf);
+	}
 	if (f->fd >= 0 && close(f->fd) != 0 && errno != EINTR)
 		sink_fail(s, f->label, errno);
 	int rc = s->failed ? -1 : 0;
@@ -143,6 +188,22 @@ static int file_close(struct sink *s)
 
 static const struct sink_ops file_ops = {file_write, file_flush, file_reopen, file_close};
 
+static bool is_gzip_name(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+	return n > 3 && strcmp(path + n - 3, ".gz") == 0;
+}
+
+/* A gzip stream (deflateInit2 with 16 + window bits: a gzip header and trailer). */
+static bool gzip_init(struct file_sink *f)
+{
+	f->z = calloc(1, sizeof(*f->z));
+	f->zbuf = malloc(SINK_ZBUF_SIZE);
+	return f->z && f->zbuf &&
+	       deflateInit2(f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+	                    Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
 struct sink *sink_open_file(const char *path, const struct sink_file_options *o, char *err,
                             size_t errlen)
 {
@@ -152,7 +213,7 @@ struct sink *sink_open_file(const char *path, const struct sink_file_options *o,
 		f->buf = malloc(SINK_BUF_SIZE);
 	if (f && !use_stdout)
 		f->path = strdup(path);
-	if (!f || !f->buf || (!use_stdout && !f->path)) {
+	if (!f || !f->buf || (!use_stdout && !f->path) || (is_gzip_name(path) && !gzip_init(f))) {
 		snprintf(err, errlen, "%s: %s", use_stdout ? "stdout" : path, strerror(ENOMEM));
 		goto fail;
 	}
@@ -166,6 +227,10 @@ struct sink *sink_open_file(const char *path, const struct sink_file_options *o,
 	return &f->base;
 fail:
 	if (f) {
+		if (f->z && f->z->state)
+			deflateEnd(f->z);
+		free(f->z);
+		free(f->zbuf);
 		free(f->buf);
 		free(f->path);
 	}

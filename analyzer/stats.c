@@ -3,6 +3,7 @@
 #include "stats.h"
 
 #include <inttypes.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -10,6 +11,9 @@ void stats_count_session(struct stats *s, const struct cls_verdict *v,
                          const struct smtp_record *rec)
 {
 	s->sessions++;
+	s->transactions += rec->n_txs;
+	s->rfc5321_delivered += v->rfc5321_delivered;
+	s->strict_quit_delivered += v->strict_quit_delivered;
 	if ((unsigned)v->outcome < STATS_MAX_OUTCOMES)
 		s->by_outcome[v->outcome]++;
 	for (int i = 0; i < SMTP_AN_COUNT; i++)
@@ -38,6 +42,49 @@ void stats_print_counts(FILE *out, const struct stats *s)
 	fprintf(out, "%" PRIu64 " packets received by filter\n", s->kernel_packets);
 	fprintf(out, "%" PRIu64 " packets dropped by kernel\n", s->kernel_drops);
 	fprintf(out, "%" PRIu64 " packets dropped by interface\n", s->if_drops);
+}
+
+void stats_print_progress(FILE *out, const char *name, uint64_t done, uint64_t total,
+                          uint64_t elapsed_us, bool final)
+{
+	double mb = 1e6, secs = (double)elapsed_us / 1e6;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+	fprintf(out, "\rsmtptrace: %s: %.1f of %.1f MB (%d%%), %.0f MB/s, %d:%02d left \033[K%s",
+	        name, (double)done / mb, (double)total / mb,
+	        total ? (int)((double)done * 100 / (double)total) : 100, rate / mb, (int)left / 60,
+	        (int)left % 60, final ? "\n" : "");
+	fflush(out);
+}
+
+void stats_print_summary(FILE *out, const struct stats *s)
+{
+	fprintf(out, "smtptrace: %" PRIu64 " sessions, %" PRIu64 " transactions\n", s->sessions,
+	        s->transactions);
+	fprintf(out, "  %-28s %10s\n", "outcome", "sessions");
+	for (int i = 0; i < STATS_MAX_OUTCOMES; i++) {
+		const char *name = classify_outcome_name((enum cls_outcome)i);
+		if (strcmp(name, "unknown") == 0)
+			break;
+		if (s->by_outcome[i])
+			fprintf(out, "  %-28s %10" PRIu64 "\n", name, s->by_outcome[i]);
+	}
+	bool any = false;
+	for (int i = 0; i < SMTP_AN_COUNT; i++) {
+		if (!s->anomalies[i])
+			continue;
+		if (!any)
+			fprintf(out, "  %-28s %10s\n", "anomaly", "sessions");
+		any = true;
+		fprintf(out, "  %-28s %10" PRIu64 "\n", smtp_anomaly_name((enum smtp_anomaly)i),
+		        s->anomalies[i]);
+	}
+	fprintf(out, "  %-28s %10s\n", "delivered, by the school of", "messages");
+	fprintf(out, "  %-28s %10" PRIu64 "\n", "RFC 5321 (2xx to end of data)",
+	        s->rfc5321_delivered);
+	fprintf(out, "  %-28s %10" PRIu64 "\n", "strict QUIT", s->strict_quit_delivered);
+	fprintf(out, "  %-28s %10" PRIu64 "\n", "on which they disagree",
+	        s->rfc5321_delivered - s->strict_quit_delivered);
 }
 
 void stats_print(FILE *out, const struct stats *s, const struct flow_stats *fs)

@@ -77,6 +77,10 @@ bool capture_error_is_filter(const char *err);
 /* libpcap's and zlib's versions, one line ("libpcap version 1.10.3 ..., zlib 1.2.13"). */
 const char *capture_library_versions(void);
 
+/* How far a capture file has been read: bytes of the file (compressed bytes for gzip) done
+ * and in all. False when that cannot be known (pipes, interfaces). */
+bool capture_progress(const struct capture *cap, uint64_t *done, uint64_t *total);
+
 /* True for a live interface. */
 bool capture_is_live(const struct capture *cap);
 

@@ -17,15 +17,36 @@
 
 struct emit;
 
+enum { EMIT_REDACT_KEY_MAX = 64 };
+
+struct emit_options {
+	size_t max_record; /* --max-record: the longest line written, in bytes; 0: no bound */
+	bool redact;       /* --redact: mailbox local parts and HELO names by keyed hash */
+	uint8_t redact_key[EMIT_REDACT_KEY_MAX];
+	size_t redact_key_len;
+};
+
+void emit_options_default(struct emit_options *o); /* max_record 16384, no redaction */
+
 /* Returns a new builder that writes to out (borrowed: it must outlive the builder), or NULL
- * on out of memory. Free with emit_free. */
-struct emit *emit_new(struct sink *out);
+ * on out of memory. opt is copied; NULL: the defaults. Free with emit_free. */
+struct emit *emit_new(struct sink *out, const struct emit_options *opt);
 void emit_free(struct emit *e);
 
 /* Writes one session record. Returns 0, or -1 when it could not be built or written (the
  * sink's error says which). */
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
                  const struct cls_verdict *v);
+
+/* Writes one smtp_transaction record per transaction of the session (none without one):
+ * flat, joined to the session by flow_id and community_id. Returns 0 or -1. */
+int emit_transactions(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
+                      const struct cls_verdict *v);
+
+/* --eve-strict: one event_type "smtp" record per transaction (one for a session without any)
+ * in Suricata's own shape, valid against its EVE schema. Returns 0 or -1. */
+int emit_eve_smtp(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
+                  const struct cls_verdict *v);
 
 /* Writes one stats record (event_type "stats") stamped now_us. Returns 0 or -1. */
 int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *fs, uint64_t now_us);

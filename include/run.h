@@ -9,12 +9,16 @@
 #include <stdint.h>
 
 #include "capture.h"
+#include "emit.h"
 #include "flow.h"
 
-enum { RUN_EXIT_OK = 0, RUN_EXIT_RUNTIME = 1, RUN_EXIT_USAGE = 2 };
+/* Exit statuses: 0 done; 1 the output failed; 2 nothing could be done (bad arguments, an
+ * unusable device or filter, no readable input); 3 an input was unreadable or damaged, and
+ * the records of everything that could be read were written. */
+enum { RUN_EXIT_OK = 0, RUN_EXIT_RUNTIME = 1, RUN_EXIT_USAGE = 2, RUN_EXIT_DAMAGED = 3 };
 
 /* Record types (--records), one bit each. */
-enum { RUN_REC_SESSION = 1u << 0, RUN_REC_STATS = 1u << 1 };
+enum { RUN_REC_SESSION = 1u << 0, RUN_REC_STATS = 1u << 1, RUN_REC_TRANSACTION = 1u << 2 };
 
 struct run_options {
 	const char *const *inputs; /* -r files, in order ("-": stdin); borrowed */
@@ -30,14 +34,18 @@ struct run_options {
 	uint64_t stats_interval_us; /* --stats-interval, 0: only at the end */
 	const char *user;           /* -Z: run as this user once the inputs and output are open */
 	unsigned records;           /* RUN_REC_* */
-	bool print_stats;           /* --stats: the summary on stderr */
+	bool eve_strict;            /* --eve-strict: Suricata\'s smtp events instead of sessions and
+	                               transactions */
+	struct emit_options emit;
+	bool print_stats;   /* --stats: the summary on stderr */
+	bool print_summary; /* --summary: outcomes, anomalies, delivered, on stderr */
+	bool quiet;         /* -q: no progress, no counts on stderr */
 	struct flow_config flow;
 };
 
 /* Runs the whole analysis. Every error is one line on stderr, said before the output is
  * touched when it is about the arguments, the inputs, the device or the filter. Returns the
- * exit status: 0, RUN_EXIT_RUNTIME (the output failed), RUN_EXIT_USAGE (bad arguments, an
- * input unusable or damaged). */
+ * exit status (RUN_EXIT_*). */
 int run(const struct run_options *o);
 
 #endif

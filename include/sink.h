@@ -36,8 +36,10 @@ struct sink_file_options {
 
 /* Opens the file sink: path NULL or "-" is standard output (a duplicate of it, so closing the
  * sink leaves stdout open). A file is created if missing (mode 0644 less the umask) and
- * appended to unless o->overwrite. Records are buffered whole and written whole: a failed
- * write to a regular file is cut back to the last whole record, so the file never ends in a
+ * appended to unless o->overwrite; a name ending in ".gz" is written gzip-compressed (each
+ * flush a sync point, so what is written so far always decompresses to whole records; a
+ * reopen or an append starts a new gzip member). Records are buffered whole and written whole: a
+ * failed write to a regular file is cut back to the last whole record, so the file never ends in a
  * cut line. Returns a new sink (free with sink_close), or NULL with one line in err. */
 struct sink *sink_open_file(const char *path, const struct sink_file_options *o, char *err,
                             size_t errlen);

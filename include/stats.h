@@ -20,6 +20,8 @@ struct stats {
 	uint64_t sessions; /* SMTP sessions ended */
 	uint64_t by_outcome[STATS_MAX_OUTCOMES];
 	uint64_t anomalies[SMTP_AN_COUNT]; /* sessions that had each anomaly */
+	uint64_t transactions;
+	uint64_t rfc5321_delivered, strict_quit_delivered; /* the two schools' counts, summed */
 	uint64_t files, file_errors;
 	bool have_kernel; /* a live source: the kernel counters below are known */
 	uint64_t kernel_packets, kernel_drops, if_drops;
@@ -40,6 +42,15 @@ uint64_t stats_wall_us(void);
 /* What tcpdump prints when it stops: packets captured, received by the filter, dropped by
  * the kernel and by the interface (the last three only for a live source). */
 void stats_print_counts(FILE *out, const struct stats *s);
+
+/* Progress of a long offline run, for a person at a terminal: one line, rewritten in place
+ * ("\r"): the input, bytes done of all, the rate, the time left. final ends the line. */
+void stats_print_progress(FILE *out, const char *name, uint64_t done, uint64_t total,
+                          uint64_t elapsed_us, bool final);
+
+/* --summary: for a person, at the end: sessions by outcome, anomalies, and what each school
+ * of servers would have delivered. */
+void stats_print_summary(FILE *out, const struct stats *s);
 
 /* Writes a summary of s and the flow table's counters to out, one "name: value" a line. */
 void stats_print(FILE *out, const struct stats *s, const struct flow_stats *fs);

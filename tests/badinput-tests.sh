@@ -131,15 +131,15 @@ def n_records(n):
 
 
 def file_error(msg):
-    """A file smtptrace cannot read at all: one error line, the next file still read."""
-    status(2, "smtptrace: %s: %s" % (path, msg))
+    """A file smtptrace cannot read at all: one error line, the next file still read, exit 3."""
+    status(3, "smtptrace: %s: %s" % (path, msg))
     n_records(1)
     good(40009)
 
 
 def file_warning(msg, n):
-    """A file damaged part way: its sessions before the damage, then one warning."""
-    status(2, "smtptrace: warning: %s: %s" % (path, msg))
+    """A file damaged part way: its sessions before the damage, then one warning, exit 3."""
+    status(3, "smtptrace: warning: %s: %s" % (path, msg))
     n_records(n)
     good(40001)
 

@@ -39,8 +39,8 @@ expect_run version 0 "" -- --version
 grep -q '^smtptrace [0-9]' "$out/cli.out" && pass "cli version-line" || fail "cli version-line"
 
 # A file cut in the middle of its last record: the sessions before the damage are still
-# written, then one warning line, and the exit status says the input was damaged.
-expect_run truncated-record 2 "$out/truncated.pcap: " -- -r "$out/truncated.pcap"
+# written, then one warning line, and the exit status (3) says the input was damaged.
+expect_run truncated-record 3 "$out/truncated.pcap: " -- -r "$out/truncated.pcap"
 if [ "$(sessions "$out/cli.out" | wc -l)" -eq 1 ] && grep -q '"smtp_session"' "$out/cli.out"; then
 	pass "cli truncated-record-keeps-session"
 else
@@ -208,7 +208,7 @@ kept output-kept-missing-input
 # records, and the status says an input was bad.
 "$prog" -r samples/normal.pcap -r samples/no-such.pcap -r samples/ipv6.pcap --records session >"$out/s.out" 2>"$out/cli.err"
 rc=$?
-[ $rc -eq 2 ] && [ "$(wc -l <"$out/s.out")" -eq 2 ] && [ "$(wc -l <"$out/cli.err")" -eq 1 ] &&
+[ $rc -eq 3 ] && [ "$(wc -l <"$out/s.out")" -eq 2 ] && [ "$(wc -l <"$out/cli.err")" -eq 1 ] &&
 	grep -q 'no-such.pcap: No such file' "$out/cli.err" && pass "cli bad-input-skipped" ||
 	fail "cli bad-input-skipped (exit $rc)"
 expect_run keep-on-bad-device 2 "no-such-if0: no such device (devices: " -- -i no-such-if0 -o "$out/keep.json"
@@ -224,6 +224,13 @@ rc=$?
 rc=$?
 [ $rc -eq 0 ] && [ "$(wc -l <"$out/keep.json")" -eq 2 ] && ! grep -q earlier "$out/keep.json" &&
 	pass "cli output-overwrite" || fail "cli output-overwrite (exit $rc)"
+
+# A name ending in .gz: the same records, gzip-compressed.
+"$prog" -r samples/normal.pcap -r samples/ipv6.pcap --records session -o "$out/z.json.gz" 2>/dev/null
+rc=$?
+"$prog" -r samples/normal.pcap -r samples/ipv6.pcap --records session >"$out/z.json" 2>/dev/null
+[ $rc -eq 0 ] && gzip -t "$out/z.json.gz" && zcat "$out/z.json.gz" | cmp -s - "$out/z.json" && [ -s "$out/z.json" ] &&
+	pass "cli gzip-output" || fail "cli gzip-output (exit $rc)"
 
 # Live capture's errors, each one line, before any output is touched.
 if [ "$(id -u)" = 0 ]; then
@@ -259,4 +266,168 @@ else
 	for c in list-interfaces live-bad-filter live-permission-denied systemd-unit-verifies; do
 		skip "cli $c" "needs root"
 	done
+fi
+
+# Progress on a terminal during a long offline run (a pty from python3), none with -q, none
+# when standard error is not a terminal; --summary's table.
+if [ -x "$build/tools/mkbench" ] && "$build/tools/mkbench" "$out/long.pcap" 8000 >/dev/null 2>&1; then
+	for q in "" -q; do
+		python3 - "$prog" "$out/long.pcap" $q >"$out/pty.out" <<'PY'
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+p = subprocess.run([sys.argv[1], "-r", sys.argv[2], "-o", "/dev/null"] + sys.argv[3:],
+                   stderr=s, stdout=subprocess.DEVNULL)
+os.close(s)
+data = b""
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    data += d
+print(p.returncode, data.count(b" MB ("), data.count(b"(100%)"))
+PY
+		read -r rc lines full <"$out/pty.out"
+		if [ -z "$q" ] && [ "$rc" = 0 ] && [ "$lines" -ge 2 ] && [ "$full" = 1 ]; then
+			pass "cli progress-on-terminal ($lines updates)"
+		elif [ -n "$q" ] && [ "$rc" = 0 ] && [ "$lines" = 0 ]; then
+			pass "cli progress-quiet"
+		else
+			fail "cli progress${q:+-quiet} (exit $rc, $lines progress lines, $full at 100%)"
+		fi
+	done
+	"$prog" -r "$out/long.pcap" -o /dev/null 2>"$out/cli.err"
+	rc=$?
+	[ $rc -eq 0 ] && [ ! -s "$out/cli.err" ] && pass "cli progress-not-a-terminal" || fail "cli progress-not-a-terminal (exit $rc)"
+	rm -f "$out/long.pcap"
+else
+	fail "cli progress (mkbench could not make the capture)"
+fi
+"$prog" -r samples/two-transactions.pcap -r samples/rfc821-drop.pcap -r samples/smuggle-lf-dot-lf.pcap \
+	--summary -o /dev/null 2>"$out/cli.err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^smtptrace: 3 sessions, 5 transactions$' "$out/cli.err" &&
+	grep -Eq '^  rfc821_drop +1$' "$out/cli.err" && grep -Eq '^  committed +2$' "$out/cli.err" &&
+	grep -Eq '^  smuggling_eod +1$' "$out/cli.err" && grep -Eq '^  RFC 5321 \(2xx to end of data\) +5$' "$out/cli.err" &&
+	grep -Eq '^  strict QUIT +4$' "$out/cli.err" && grep -Eq '^  on which they disagree +1$' "$out/cli.err"; then
+	pass "cli summary"
+else
+	fail "cli summary (exit $rc: $(head -c 300 "$out/cli.err"))"
+fi
+
+# ---- record types, --eve-strict, --max-record, --redact ----
+# smtp_transaction: one flat record per transaction, joined to its session by flow_id.
+"$prog" -r samples/two-transactions.pcap --records session,transaction >"$out/tx.out" 2>/dev/null
+rc=$?
+if [ $rc -eq 0 ] && python3 - "$out/tx.out" <<'PY'; then
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["event_type"] for r in recs] == ["smtp_session", "smtp_transaction", "smtp_transaction"], recs
+s, t0, t1 = recs
+assert t0["flow_id"] == s["flow_id"] == t1["flow_id"] and t0["community_id"] == s["community_id"]
+assert [t["smtp_transaction"]["tx_id"] for t in (t0, t1)] == [0, 1]
+for t, tx in zip((t0, t1), s["smtp_session"]["transactions"]):
+    st = dict(t["smtp_transaction"])
+    assert st.pop("session") == {"outcome": s["smtp_session"]["outcome"], "close": s["smtp_session"]["close"],
+                                 "client_style": s["smtp_session"]["client_style"]}
+    assert st == tx, (st, tx)
+    assert t["smtp"]["rcpt_to"] == tx["rcpt_to"] and t["smtp"]["mail_from"] == tx["mail_from"]
+    assert t["smtp"]["helo"] == s["smtp"]["helo"]
+PY
+	pass "cli transaction-records"
+else
+	fail "cli transaction-records (exit $rc)"
+fi
+
+# --eve-strict: every sample's records and every corpus capture's are valid against
+# Suricata's own EVE schema, one "smtp" event per transaction, verdicts in metadata.flowvars.
+if [ -f "$eve_schema" ] && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+	: >"$out/eve.json"
+	for f in samples/*.pcap samples/*.pcap.gz; do "$prog" -r "$f" --eve-strict --records session; done >>"$out/eve.json" 2>/dev/null
+	n_corpus=0
+	if [ -d ../shared/corpus ]; then
+		for f in $(find ../shared/corpus -name '*.pcap' -o -name '*.pcapng' | sort); do
+			"$prog" -r "$f" --eve-strict --records session >>"$out/eve.json" 2>/dev/null
+			n_corpus=$((n_corpus + 1))
+		done
+	fi
+	if /usr/bin/python3 - "$eve_schema" "$out/eve.json" <<'PY'; then
+import json, sys, jsonschema
+check = jsonschema.Draft7Validator(json.load(open(sys.argv[1])))
+n = bad = 0
+for line in open(sys.argv[2]):
+    rec = json.loads(line)
+    n += 1
+    assert rec["event_type"] == "smtp" and isinstance(rec["tx_id"], int), rec
+    keys = [v["key"] for v in rec["metadata"]["flowvars"]]
+    assert "smtptrace.session_outcome" in keys and "smtptrace.close" in keys, keys
+    for err in check.iter_errors(rec):
+        bad += 1
+        print("   ", rec.get("pcap_filename"), list(err.path), err.message[:200])
+assert n > 100, n
+sys.exit(1 if bad else 0)
+PY
+		pass "cli eve-strict-valid (samples and $n_corpus corpus captures)"
+	else
+		fail "cli eve-strict-valid"
+	fi
+else
+	skip "cli eve-strict-valid" "../shared/fixtures or python3-jsonschema absent"
+fi
+
+# --max-record: a session of 1500 pipelined recipients is cut to fit, with counts of what
+# was left out; every line valid JSON and within the bound; without the bound it is longer.
+{
+	printf 'S: 220 mx.example.net ESMTP\\r\\n\n'
+	printf 'C: EHLO client.example\\r\\n\n'
+	printf 'S: 250-mx.example.net\\r\\n\nS+ 250 PIPELINING\\r\\n\n'
+	printf 'C: MAIL FROM:<a@example.org>\\r\\n\n'
+	i=0
+	printf 'C+ RCPT TO:<recipient-%04d@example.net>\\r\\n\n' $(seq 1 1500)
+	printf 'S: 250 2.1.0 Ok\\r\\n\n'
+	printf 'S+ 250 2.1.5 Ok\\r\\n\n' $(seq 1 1500)
+	printf 'C: QUIT\\r\\n\nS: 221 Bye\\r\\n\nFIN S\nFIN C\nACK S\n'
+} >"$out/many.dlg"
+if "$build/tools/dialogue" "$out/many.dlg" "$out/many.pcap" >/dev/null 2>"$out/dlg.err"; then
+	for max in 16384 4096; do
+		if [ "$max" = 16384 ]; then opt=; else opt="--max-record $max"; fi
+		# shellcheck disable=SC2086
+		"$prog" -r "$out/many.pcap" --max-rcpts 2000 --records session,transaction $opt 'tcp port 40000 or tcp port 25' >"$out/big.out" 2>/dev/null
+		rc=$?
+		if [ $rc -eq 0 ] && python3 - "$out/big.out" "$max" <<'PY'; then
+import json, sys
+lines = [l for l in open(sys.argv[1], "rb")]
+assert all(len(l) <= int(sys.argv[2]) for l in lines), max(len(l) for l in lines)
+recs = [json.loads(l) for l in lines]
+s = [r for r in recs if r["event_type"] == "smtp_session" and r["src_port"] == 40000][0]
+t = s["smtp_session"]["transactions"][0]
+assert t["outcome"] == "aborted_by_quit" and 0 < len(t["rcpt_to"]) < 1500
+assert len(t["rcpt_to"]) + t["rcpt_to_truncated"] == 1500, (len(t["rcpt_to"]), t.get("rcpt_to_truncated"))
+PY
+			pass "cli max-record-$max"
+		else
+			fail "cli max-record-$max (exit $rc)"
+		fi
+	done
+	"$prog" -r "$out/many.pcap" --max-rcpts 2000 --records session --max-record 100000000 'tcp port 40000' >"$out/big.out" 2>/dev/null
+	[ "$(head -1 "$out/big.out" | wc -c)" -gt 16384 ] && pass "cli max-record-control (uncut: $(head -1 "$out/big.out" | wc -c) bytes)" ||
+		fail "cli max-record-control"
+else
+	fail "cli max-record (dialogue: $(head -c 200 "$out/dlg.err"))"
+fi
+expect_run max-record-too-small 2 "--max-record" -- -r samples/normal.pcap --max-record 10
+
+# --redact: no local part and no HELO name left, domains kept; the same key, the same hashes.
+"$prog" -r samples/two-transactions.pcap --records session,transaction --redact --redact-key s3cret >"$out/r1.out" 2>/dev/null
+rc=$?
+"$prog" -r samples/two-transactions.pcap --records session,transaction --redact --redact-key s3cret >"$out/r2.out" 2>/dev/null
+"$prog" -r samples/two-transactions.pcap --records session,transaction --redact --redact-key other >"$out/r3.out" 2>/dev/null
+if [ $rc -eq 0 ] && [ -s "$out/r1.out" ] && ! grep -Eq 'sender@|alice@|bob@|client\.smtptrace\.test' "$out/r1.out" &&
+	grep -q '@example.org>' "$out/r1.out" && grep -q '"helo":"h-[0-9a-f]\{16\}"' "$out/r1.out" &&
+	cmp -s "$out/r1.out" "$out/r2.out" && ! cmp -s "$out/r1.out" "$out/r3.out"; then
+	pass "cli redact"
+else
+	fail "cli redact (exit $rc)"
 fi

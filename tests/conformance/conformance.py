@@ -241,7 +241,7 @@ def main():
                                 ports_for(c)) for c in caps}
     runs, sessions = {}, {}
     for c in caps:
-        expect = 2 if c == CORRUPT else 0
+        expect = 3 if c == CORRUPT else 0
         rc, out, err = first[c]
         problems, records = check_output(c, rc, out, err, trace, expect)
         if san:

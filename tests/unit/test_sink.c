@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "sink.h"
 #include "unit/tap.h"
 
@@ -150,6 +152,54 @@ static void cut_back_on_failure(void)
 	free(got);
 }
 
+/* Decompresses path (members back to back, a missing trailer tolerated) into a new string. */
+static char *gunzip(const char *path, size_t *len)
+{
+	gzFile gz = gzopen(path, "rb");
+	char *buf = calloc(1, 1 << 20);
+	int n = gz && buf ? gzread(gz, buf, (1 << 20) - 1) : -1;
+	*len = n > 0 ? (size_t)n : 0;
+	if (gz)
+		gzclose(gz);
+	return buf;
+}
+
+/* ".gz": what is written so far always decompresses to whole records (each flush a sync
+ * point), before the close too; a reopen starts a new member of the same stream. */
+static void gzip_output(void)
+{
+	char err[256], old[300];
+	size_t len;
+	struct sink_file_options o = {.overwrite = true, .per_record = true};
+	struct sink *s = sink_open_file(tpath("g.json.gz"), &o, err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_EQ_INT(write_lines(s, 3, 1), 0);
+	char *got = gunzip(tpath("g.json.gz"), &len); /* still open: no trailer yet */
+	CHECK_EQ_INT(len, 3 * 18);
+	CHECK(len > 0 && got[len - 1] == '\n');
+	free(got);
+	snprintf(old, sizeof(old), "%s", tpath("g.json.gz.1"));
+	CHECK_EQ_INT(rename(tpath("g.json.gz"), old), 0);
+	CHECK_EQ_INT(sink_reopen(s), 0);
+	CHECK_EQ_INT(write_lines(s, 2, 1), 0);
+	CHECK_EQ_INT(sink_close(s), 0);
+	got = gunzip(old, &len);
+	CHECK_EQ_INT(len, 3 * 18);
+	free(got);
+	got = gunzip(tpath("g.json.gz"), &len);
+	CHECK_EQ_STR(got, "{\"n\":0,\"pad\":\" \"}\n{\"n\":1,\"pad\":\" \"}\n");
+	free(got);
+	/* Appending to it adds a member: the stream now holds four records. */
+	o.overwrite = false;
+	s = sink_open_file(tpath("g.json.gz"), &o, err, sizeof(err));
+	CHECK_EQ_INT(write_lines(s, 2, 1), 0);
+	CHECK_EQ_INT(sink_close(s), 0);
+	free(gunzip(tpath("g.json.gz"), &len));
+	CHECK_EQ_INT(len, 4 * 18);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -160,6 +210,7 @@ int main(void)
 	RUN_TEST(flush_modes);
 	RUN_TEST(reopen_after_rename);
 	RUN_TEST(cut_back_on_failure);
+	RUN_TEST(gzip_output);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -1,0 +1,46 @@
+/* emit_int: the record builder's own helpers, shared by its files (emit.c: the session and
+ * stats records; emit_records.c: transaction and --eve-strict records, the size bound,
+ * redaction). Not for other stages: only the record builder includes jansson. */
+#ifndef SMTPTRACE_EMIT_INT_H
+#define SMTPTRACE_EMIT_INT_H
+
+#include <jansson.h>
+
+#include "emit.h"
+
+/* Wire bytes as a JSON string, escaped to valid UTF-8 (docs/record.md). New reference. */
+json_t *wire_json(const char *data, size_t len);
+json_t *bytes_json(const struct smtp_bytes *b);
+
+/* Set a member of o; each returns jansson's status (0, or -1 on failure). */
+int set_str(json_t *o, const char *key, const char *s);
+int set_uint(json_t *o, const char *key, uint64_t v);
+int set_bytes(json_t *o, const char *key, const struct smtp_bytes *b); /* absent: left out */
+int set_ip(json_t *o, const char *key, const struct decode_addr *a);
+int set_filename(json_t *o, const char *name);
+
+/* Takes o; returns it, or NULL (o freed) when rc says a member failed. */
+json_t *done(json_t *o, int rc);
+
+/* Suricata's timestamp: "2026-11-28T14:07:11.123456+0000". */
+void format_ts(uint64_t us, char *out, size_t len);
+
+/* A transaction's recipients, and the whole transaction object of smtp_session.transactions.
+ * New references. */
+json_t *rcpt_list(const struct smtp_tx *tx);
+json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx);
+
+/* The EVE envelope of a flow's record (timestamp: the flow's first packet). New reference. */
+json_t *emit_envelope(const struct flow_info *info, const char *event_type);
+
+/* Takes root: redacts and bounds it as the options say, and writes it as one line. */
+int emit_line(struct emit *e, json_t *root);
+
+/* Fits root into max bytes when dumped (lists cut, with counts of what was left out), and
+ * returns root, or a smaller record that replaces it (root freed then). */
+json_t *emit_bound(json_t *root, size_t max);
+
+/* Replaces mailbox local parts and HELO names by a keyed hash (--redact). */
+void emit_redact(json_t *root, const uint8_t *key, size_t key_len);
+
+#endif
