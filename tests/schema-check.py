@@ -163,7 +163,10 @@ class Node:
         return out
 
     def ident(self):
+        """Where the content is: past $ref, and past an allOf of one that adds no keys."""
         n = self.deref()
+        while len(n.s.get("allOf", [])) == 1 and "properties" not in n.s:
+            n = n.child("allOf", "0").deref()
         return (n.fname, n.pointer.rstrip("/"))
 
     def properties(self):
@@ -179,6 +182,10 @@ class Node:
         names = [p.pointer for p in self.parts()]
         if any(n.endswith("definitions/wire_text") for n in names):
             return "wire text"
+        alts = self.deref().s.get("anyOf")
+        if alts and "type" not in self.deref().s:
+            kinds = {self.deref().child("anyOf", str(i)).kind() for i in range(len(alts))}
+            return kinds.pop() if len(kinds) == 1 else "?"
         for p in self.parts():
             s = p.s
             t = s.get("type")
@@ -302,6 +309,18 @@ def es_mapping(node):
         return {"type": "date", "format": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSZ||strict_date_optional_time"}
     if any(n.endswith("definitions/ip") for n in names):
         return {"type": "ip"}
+    alts = node.deref().s.get("anyOf")
+    if alts and "type" not in node.deref().s:  # the union of the alternatives' mappings
+        merged = {}
+        for i in range(len(alts)):
+            m = es_mapping(node.deref().child("anyOf", str(i)))
+            props = dict(merged.get("properties", {}))
+            for k, v in m.get("properties", {}).items():
+                props.setdefault(k, v)
+            merged = dict(m, **merged)
+            if props:
+                merged["properties"] = props
+        return merged
     kind = node.kind()
     if kind.startswith("array of"):
         item = [q for q in node.parts() if "items" in q.s][0].child("items")
@@ -401,6 +420,13 @@ def breakages():
             timestamp="2026-11-28T14:56:50.054459+0000", event_type="stats",
             stats={"sessions": {"by_outcome": {"delivered": 3}}})),
         ("unknown-event-type", lambda r: r.update(event_type="smtp")),
+        ("truncated-zero", lambda r: r["smtp"].update(rcpt_to_truncated=0)),
+        ("truncated-string", lambda r: r["smtp"].update(rcpt_to_truncated="5")),
+        ("truncated-unknown-key", lambda r: r["smtp"].update(rcpt_to_cut=5)),
+        ("cut-session-extra-key", lambda r: r.update(smtp_session={
+            "outcome": "committed", "close": "quit", "truncated": True, "commands": 1})),
+        ("cut-session-not-marked", lambda r: r.update(smtp_session={
+            "outcome": "committed", "close": "quit"})),
         ("stats-extra-top-key", lambda r: stats_record(r) or r.update(src_ip="127.0.0.1")),
         ("stats-not-object", lambda r: stats_record(r) or r.update(stats=[1])),
         ("flow-unknown-outcome", lambda r: flow_record(r) or r["flow"].update(outcome="tls")),
@@ -447,6 +473,10 @@ def cmd_reject(path):
         ("with-upcoming-fields", lambda r: r["smtp_session"].update(
             inferred=["close"], close="reused",
             auth={"mechanism": "PLAIN", "result": 535, "attempts": 5, "failures": 5})),
+        ("cut-lists", lambda r: r["smtp"].update(rcpt_to_truncated=3) or
+         r["smtp_session"].update(extensions_truncated=5)),
+        ("cut-to-minimum", lambda r: [r.pop(k) for k in ("smtp", "pcap_filename") if k in r] and
+         r.update(smtp_session={"outcome": "committed", "close": "quit", "truncated": True})),
         ("stats-record", stats_record),
         ("flow-record", flow_record),
     ]

@@ -92,12 +92,22 @@ bad = ["%s: %s, want %s" % (k, at(k), v) for k, v in want.items() if at(k) != v]
 print("\n".join(bad))
 sys.exit(1 if bad else 0)' "$sch_tpl"
 
-	# The command line's outputs: every sample plain, with --trace, from stdin, through -o,
-	# several inputs at once, and each link type mkcapture frames.
+	# The command line's outputs: every sample plain, with --trace, with every record type,
+	# in --eve-strict's shape, cut by a small --max-record, redacted; from stdin, through -o,
+	# several inputs at once, and each link type mkcapture frames. (--max-record 1024 runs
+	# without the stats record: cut to its minimum it loses every counter.)
 	: >"$out/sch-cli.json"
+	sch_types=$("$prog" --help 2>/dev/null | sed -n 's/.*record types, comma-separated: //p' | tr -d ' ')
 	for sch_f in samples/*.pcap samples/*.pcap.gz; do
 		"$prog" -r "$sch_f" >>"$out/sch-cli.json" 2>/dev/null
 		"$prog" -r "$sch_f" --trace >>"$out/sch-cli.json" 2>/dev/null
+		[ -n "$sch_types" ] || continue
+		for sch_o in "--records $sch_types" "--eve-strict" "--redact --records $sch_types" \
+			"--max-record 1024 --records session,transaction" \
+			"--max-record 1024 --eve-strict --records session"; do
+			# shellcheck disable=SC2086
+			"$prog" -r "$sch_f" $sch_o >>"$out/sch-cli.json" 2>/dev/null
+		done
 	done
 	"$prog" -r - <samples/normal.pcap >>"$out/sch-cli.json" 2>/dev/null
 	"$prog" -r samples/normal.pcap -r samples/ipv6.pcap -o "$out/sch-o.json" 2>/dev/null &&

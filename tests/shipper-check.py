@@ -11,8 +11,8 @@
       Each must still carry the value sent. Prints the paths that changed type, one line per
       kind of change.
   shipper-check.py cut SENT FAILED LIMIT
-      FAILED holds one line, SENT's line that is longer than LIMIT, cut to its first LIMIT
-      bytes (how a shipper with a message size limit handles a longer record).
+      FAILED holds SENT's lines that are longer than LIMIT (one at least), in order, each cut
+      to its first LIMIT bytes (how a shipper with a message size limit handles them).
 
 Prints "N records intact (TYPE=N ...)" on success; exit 1 with the differences otherwise.
 """
@@ -137,16 +137,17 @@ def cmd_cut(sent_path, failed_path, limit):
         long_lines = [line.rstrip(b"\n") for line in f if len(line.rstrip(b"\n")) > limit]
     with open(failed_path, "rb") as f:
         failed = [line.rstrip(b"\n") for line in f]
-    if len(long_lines) != 1 or len(failed) != 1:
+    if not long_lines or len(long_lines) != len(failed):
         print("%d lines over %d bytes sent, %d unparsed lines" % (len(long_lines), limit,
                                                                  len(failed)))
         return 1
-    if failed[0] != long_lines[0][:limit]:
-        print("the unparsed line (%d bytes) is not the record's first %d bytes" %
-              (len(failed[0]), limit))
-        return 1
-    print("the %d-byte record arrived cut to its first %d bytes, unparsed" %
-          (len(long_lines[0]), limit))
+    for sent, got in zip(long_lines, failed):
+        if got != sent[:limit]:
+            print("an unparsed line (%d bytes) is not its record's first %d bytes" %
+                  (len(got), limit))
+            return 1
+    print("%d records of %s bytes arrived cut to their first %d bytes, unparsed" %
+          (len(long_lines), "/".join(str(len(x)) for x in long_lines), limit))
     return 0
 
 
