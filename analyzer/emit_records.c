@@ -143,15 +143,21 @@ static void find_biggest(json_t *j, bool want_string, struct site *best)
 	}
 }
 
-/* Where a count of what was left out goes: beside the list ("rcpt_to_truncated"), except in
- * Suricata's closed smtp object of an --eve-strict record, where it goes to metadata.flowints. */
+/* Where a count of what was left out goes: beside the list ("rcpt_to_truncated"), except for
+ * Suricata's smtp object, which is closed: then in the record's own object
+ * ("smtp_session.smtp_rcpt_to_truncated"), or in an --eve-strict record in metadata.flowints. */
 static void note_cut(json_t *root, const struct site *s, uint64_t left_out)
 {
 	char name[96];
 	json_t *target = s->parent;
 	snprintf(name, sizeof(name), "%s_truncated", s->key);
 	const char *type = json_string_value(json_object_get(root, "event_type"));
-	if (json_object_get(root, "smtp") == s->parent && type && strcmp(type, "smtp") == 0) {
+	bool eve = type && strcmp(type, "smtp") == 0;
+	json_t *own = type && !eve ? json_object_get(root, type) : NULL;
+	if (json_object_get(root, "smtp") == s->parent && own && json_is_object(own)) {
+		target = own;
+		snprintf(name, sizeof(name), "smtp_%s_truncated", s->key);
+	} else if (json_object_get(root, "smtp") == s->parent && eve) {
 		json_t *meta = json_object_get(root, "metadata");
 		if (!meta) {
 			meta = json_object();
@@ -226,8 +232,22 @@ static json_t *minimal_record(json_t *root)
 	return o;
 }
 
+/* A session record names the last transaction's recipients twice, in smtp (Suricata's
+ * summary) and in its transactions: past the bound the copy in smtp goes first. */
+static void drop_duplicate_recipients(json_t *root)
+{
+	json_t *smtp = json_object_get(root, "smtp"), *list = json_object_get(smtp, "rcpt_to");
+	if (!json_object_get(root, "smtp_session") || !json_is_array(list))
+		return;
+	struct site s = {smtp, "rcpt_to", list, 0};
+	note_cut(root, &s, json_array_size(list));
+	json_object_del(smtp, "rcpt_to");
+}
+
 json_t *emit_bound(json_t *root, size_t max)
 {
+	if (dumped_len(root) + 1 > max)
+		drop_duplicate_recipients(root);
 	for (int round = 0; round < BOUND_ROUNDS; round++) {
 		if (dumped_len(root) + 1 <= max)
 			return root;

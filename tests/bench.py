@@ -1,45 +1,317 @@
 #!/usr/bin/env python3
-"""bench: smtptrace's throughput and memory against a bare libpcap read loop over the same
-capture (tests/tools/pcapcount.c), best of N runs each. Prints one table; the ratio is
-smtptrace's throughput as a fraction of the bare loop's.
-    tests/bench.py BUILD_DIR PROGRAM CAPTURE [RUNS]"""
+"""bench: smtptrace's verdicts against the generator's ground truth, then its throughput and
+memory beside other readers of the same capture, file in the page cache, medians of N runs.
+
+    tests/bench.py --build DIR --prog PROGRAM [--size 1G] [--seed 1] [--concurrency 500]
+                   [--runs 5] [--dir build/bench] [--quick]
+
+The capture and its ground truth come from tests/tools/mkbench.c. Rows: a bare libpcap loop
+(tests/tools/pcapcount.c), smtptrace's own read path (tests/tools/readpath.c), tcpdump -r -w
+/dev/null, tshark on a 100 MB slice, smtptrace; smtptrace at 100, 1,000 and 10,000 sessions
+open at once; the same concurrency over a capture four times as large (peak memory); the
+hash-collision capture of issue 10 against random tuples. It prints one table, and exits
+non-zero only when a verdict differs from the ground truth (no test asserts a time)."""
+import argparse
+import json
 import os
-import re
+import shutil
+import statistics
+import struct
 import subprocess
 import sys
 import time
 
+COMPARED = ("outcome", "close", "close_by", "close_how", "client_style")
+TX_FIELDS = ("outcome", "rejected_at", "method", "size")
 
-def run(cmd):
-    """Runs cmd; returns (seconds, peak memory in KiB as the program itself reports it).
-    A process's peak RSS survives exec, so a program forked straight from Python would
-    report Python's pages: it is started from a small shell that forks it instead."""
-    start = time.perf_counter()
-    done = subprocess.run(["sh", "-c", '"$0" "$@"; exit $?'] + cmd, check=True,
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    found = re.search(r"peak memory:? (\d+) KiB", done.stdout + done.stderr)
-    return elapsed, int(found.group(1)) if found else 0
+
+def parse_size(text):
+    """'1G', '200M', '512K' or bytes, as mkbench reads them (powers of 1024)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def size_name(n):
+    for unit, div in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= div and n % div == 0:
+            return f"{n // div}{unit}"
+    return str(n)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tools = os.path.join(args.build, "tools")
+        self.failures = []
+        self.rows = []
+        self.notes = []
+        os.makedirs(args.dir, exist_ok=True)
+
+    # ---- running things ----
+
+    def measure(self, cmd, stdin=None):
+        """Runs cmd once through tests/tools/runstat.c; returns (wall seconds, CPU seconds,
+        peak RSS in KiB, exit status)."""
+        out = subprocess.run([os.path.join(self.tools, "runstat")] + cmd, stdin=stdin,
+                             check=True, capture_output=True, text=True).stdout.split()
+        return float(out[0]), float(out[1]) + float(out[2]), int(out[3]), int(out[4])
+
+    def timed(self, cmd, runs=None):
+        """Median wall and CPU time and the largest peak RSS over runs of cmd, after one
+        warm-up run that leaves the file in the page cache."""
+        runs = runs or self.args.runs
+        self.measure(cmd)
+        results = [self.measure(cmd) for _ in range(runs)]
+        return (statistics.median(r[0] for r in results),
+                statistics.median(r[1] for r in results), max(r[2] for r in results))
+
+    def generate(self, name, options):
+        """Writes (or reuses, when newer than the generator) NAME.pcap and NAME.truth."""
+        cap = os.path.join(self.args.dir, name + ".pcap")
+        truth = os.path.join(self.args.dir, name + ".truth")
+        gen = os.path.join(self.tools, "mkbench")
+        fresh = all(os.path.exists(p) and os.path.getmtime(p) > os.path.getmtime(gen)
+                    for p in (cap, truth))
+        if not fresh:
+            start = time.perf_counter()
+            subprocess.run([gen] + options + [cap, truth], check=True, stderr=subprocess.DEVNULL)
+            self.notes.append(f"generated {name}.pcap ({os.path.getsize(cap) / 1e6:.0f} MB) "
+                              f"in {time.perf_counter() - start:.1f} s")
+        return cap, truth
+
+    def packets(self, cap):
+        out = subprocess.run([os.path.join(self.tools, "pcapcount"), cap], check=True,
+                             capture_output=True, text=True).stdout
+        return int(out.split()[0])
+
+    # ---- the ground truth ----
+
+    def check(self, name, cap, truth):
+        """smtptrace's session records against the ground truth; returns the sessions seen.
+        Every difference is a failure of the bench."""
+        expected = {}
+        with open(truth) as f:
+            for line in f:
+                t = json.loads(line)
+                expected[(t["src_ip"], t["src_port"], t["dest_ip"], t["dest_port"])] = t
+        out = os.path.join(self.args.dir, name + ".json")
+        with open(out, "wb") as f:
+            rc = subprocess.run([self.args.prog, "-r", cap], stdout=f).returncode
+        if rc != 0:
+            self.fail(name, f"smtptrace exited with status {rc}")
+        seen = 0
+        with open(out) as f:
+            for line in f:
+                seen += self.check_record(name, json.loads(line), expected)
+        for key in list(expected)[:5]:
+            self.fail(name, f"no record for session {key}")
+        if len(expected) > 5:
+            self.fail(name, f"... and {len(expected) - 5} more sessions without a record")
+        return seen
+
+    def check_record(self, name, rec, expected):
+        if rec.get("event_type") != "smtp_session":
+            return 0
+        key = (rec["src_ip"], rec["src_port"], rec["dest_ip"], rec["dest_port"])
+        want = expected.pop(key, None)
+        if want is None:
+            self.fail(name, f"a record the ground truth does not have: {key}")
+            return 1
+        sess = rec["smtp_session"]
+        got = {k: sess.get(k) for k in COMPARED}
+        got["transactions"] = [{k: t[k] for k in TX_FIELDS if k in t}
+                               for t in sess.get("transactions", [])]
+        got["anomalies"] = sorted(sess.get("anomalies", []))
+        want = {k: (sorted(want[k]) if k == "anomalies" else want[k]) for k in got}
+        diff = {k: {"expected": want[k], "got": got[k]} for k in got if got[k] != want[k]}
+        if diff:
+            self.fail(name, f"session {key}: {json.dumps(diff)}")
+        return 1
+
+    def fail(self, name, what):
+        self.failures.append(f"{name}: {what}")
+
+    # ---- rows ----
+
+    def row(self, reader, cap, secs, cpu, rss, packets):
+        size = os.path.getsize(cap)
+        self.rows.append({"reader": reader, "mb": size / 1e6, "secs": secs, "cpu": cpu,
+                          "mbps": size / 1e6 / secs, "mpps": packets / secs / 1e6, "rss": rss})
+        return self.rows[-1]
+
+    def smtptrace_cmd(self, cap):
+        return [self.args.prog, "-r", cap, "-o", "/dev/null"]
+
+    def main_rows(self):
+        a = self.args
+        name = f"mix-{size_name(a.size)}-s{a.seed}-c{a.concurrency}"
+        cap, truth = self.generate(name, ["-s", str(a.size), "-S", str(a.seed),
+                                          "-c", str(a.concurrency)])
+        sessions = self.check(name, cap, truth)
+        packets = self.packets(cap)
+        self.notes.append(f"{name}.pcap: {os.path.getsize(cap) / 1e6:.0f} MB, {packets} "
+                          f"packets, {sessions} sessions, {a.concurrency} open at once")
+        bare = self.row("bare libpcap loop (pcap_next_ex)", cap,
+                        *self.timed([os.path.join(self.tools, "pcapcount"), cap]), packets)
+        self.row("smtptrace's read path (capture_next)", cap,
+                 *self.timed([os.path.join(self.tools, "readpath"), cap]), packets)
+        if shutil.which("tcpdump"):
+            self.row("tcpdump -r -w /dev/null", cap,
+                     *self.timed(["tcpdump", "-r", cap, "-w", "/dev/null"]), packets)
+        else:
+            self.notes.append("tcpdump: not installed, row left out")
+        self.tshark_row(cap)
+        ours = self.row("smtptrace", cap, *self.timed(self.smtptrace_cmd(cap)), packets)
+        self.ratio = (bare["secs"] / ours["secs"], bare["cpu"] / ours["cpu"])
+        self.main_rss = ours["rss"]
+        return cap
+
+    def tshark_row(self, cap):
+        """tshark dissecting SMTP (fields of every command and reply) over the first 100 MB."""
+        if not shutil.which("tshark"):
+            self.notes.append("tshark: not installed, row left out")
+            return
+        part = os.path.join(self.args.dir, "slice-100M.pcap")
+        packets = slice_pcap(cap, part, 100 * 1000 * 1000)
+        cmd = ["tshark", "-n", "-r", part, "-T", "fields", "-e", "smtp.req.command",
+               "-e", "smtp.response.code"]
+        self.row("tshark (SMTP fields), 100 MB slice", part, *self.timed(cmd), packets)
+
+    def concurrency_rows(self):
+        a = self.args
+        rss = {}
+        for open_ in (100, 1000, 10000):
+            # at least 40 KiB a session, so that all of them open before the file ends
+            size = max(a.conc_size, -(-open_ * 40 * 1024 // (1 << 20)) << 20)
+            name = f"mix-{size_name(size)}-s{a.seed}-c{open_}"
+            cap, truth = self.generate(name, ["-s", str(size), "-S", str(a.seed),
+                                              "-c", str(open_)])
+            self.check(name, cap, truth)
+            row = self.row(f"smtptrace, {open_:,} open at once", cap,
+                           *self.timed(self.smtptrace_cmd(cap)), self.packets(cap))
+            rss[open_] = row["rss"]
+        self.per_session = (rss[10000] - rss[1000]) * 1024 / 9000
+        self.conc_rss = rss
+
+    def four_times_rows(self):
+        """Peak memory for the main capture and one four times as large, same concurrency,
+        both piped from the generator (no 4 GiB file on disk)."""
+        a = self.args
+        self.big = {}
+        for factor in (1, 4):
+            size = a.size * factor
+            gen = subprocess.Popen([os.path.join(self.tools, "mkbench"), "-s", str(size),
+                                    "-S", str(a.seed), "-c", str(a.concurrency), "-"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            _, _, peak, rc = self.measure([a.prog, "-r", "-", "-o", "/dev/null"],
+                                          stdin=gen.stdout)
+            gen.stdout.close()
+            if gen.wait() != 0 or rc != 0:
+                self.fail(f"{factor}x pipe", f"generator {gen.returncode}, smtptrace {rc}")
+            self.big[factor] = peak
+            # memory only: through a pipe the generator sets the pace
+            self.rows.append({"reader": f"smtptrace -r - from mkbench, {factor}x size",
+                              "mb": size / 1e6, "secs": None, "cpu": None, "mbps": None,
+                              "mpps": None, "rss": peak})
+
+    def collision_rows(self):
+        a = self.args
+        secs = {}
+        for mode in ("collide", "random"):
+            name = f"{mode}-{a.collide_sessions}"
+            cap, truth = self.generate(name, ["-m", mode, "-n", str(a.collide_sessions)])
+            self.check(name, cap, truth)
+            label = "in one bucket (unkeyed hash)" if mode == "collide" else "random"
+            row = self.row(f"smtptrace, {a.collide_sessions:,} tuples {label}", cap,
+                           *self.timed(self.smtptrace_cmd(cap)), self.packets(cap))
+            secs[mode] = (row["secs"], row["cpu"])
+        self.collision_ratio = [c / r for c, r in zip(secs["collide"], secs["random"])]
+
+    # ---- the table ----
+
+    def print_table(self):
+        print()
+        print(f"{'reader':<52}{'MB':>6}{'wall s':>8}{'CPU s':>8}{'MB/s':>7}{'Mpkt/s':>8}"
+              f"{'peak RSS':>12}")
+        for r in self.rows:
+            cells = [f"{r[k]:.{d}f}" if r[k] is not None else "-"
+                     for k, d in (("secs", 3), ("cpu", 3), ("mbps", 0), ("mpps", 2))]
+            print(f"{r['reader']:<52}{r['mb']:>6.0f}{cells[0]:>8}{cells[1]:>8}{cells[2]:>7}"
+                  f"{cells[3]:>8}{r['rss'] / 1024:>8.1f} MiB")
+        print()
+        if hasattr(self, "ratio"):
+            print(f"smtptrace / bare libpcap loop (throughput): {self.ratio[0]:.2f} by wall "
+                  f"time, {self.ratio[1]:.2f} by CPU time (target 0.75)")
+        if hasattr(self, "per_session"):
+            print(f"memory per open session: {self.per_session / 1024:.1f} KiB "
+                  "(peak RSS at 10,000 open minus 1,000 open, over 9,000)")
+        if hasattr(self, "big"):
+            print(f"peak RSS, {self.args.concurrency} open: {self.big[1] / 1024:.1f} MiB at "
+                  f"{size_name(self.args.size)}, {self.big[4] / 1024:.1f} MiB at four times "
+                  "that size")
+        if hasattr(self, "collision_ratio"):
+            print(f"hash collision: colliding tuples take {self.collision_ratio[0]:.1f}x the "
+                  f"wall time of random ones, {self.collision_ratio[1]:.1f}x the CPU time "
+                  "(target: within 3x)")
+        for n in self.notes:
+            print(n)
+
+
+def slice_pcap(src, dst, limit):
+    """Copies src's pcap header and its whole records up to limit bytes into dst; returns
+    the number of packets copied."""
+    packets = 0
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        head = f.read(24)
+        endian = "<" if head[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+        out.write(head)
+        written = 24
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                break
+            caplen = struct.unpack(endian + "IIII", rec)[2]
+            if written + 16 + caplen > limit:
+                break
+            out.write(rec + f.read(caplen))
+            written += 16 + caplen
+            packets += 1
+    return packets
 
 
 def main():
-    build, prog, capture = sys.argv[1:4]
-    runs = int(sys.argv[4]) if len(sys.argv) > 4 else 5
-    size = os.path.getsize(capture)
-    count = subprocess.run([os.path.join(build, "tools", "pcapcount"), capture], check=True,
-                           capture_output=True, text=True).stdout.split()[0]
-    packets = int(count)
-    bare = min(run([os.path.join(build, "tools", "pcapcount"), capture]) for _ in range(runs))
-    ours = min(run([prog, "-r", capture, "-o", "/dev/null", "--stats"]) for _ in range(runs))
-    sessions = sum(1 for _ in subprocess.run([prog, "-r", capture], check=True,
-                                             capture_output=True).stdout.splitlines())
-    print(f"capture: {capture}: {size / 1e6:.1f} MB, {packets} packets, {sessions} sessions")
-    print(f"{'reader':<22}{'seconds':>9}{'Mpkt/s':>9}{'MB/s':>9}{'peak RSS':>12}")
-    for name, (secs, rss) in (("bare libpcap loop", bare), ("smtptrace", ours)):
-        print(f"{name:<22}{secs:>9.3f}{packets / secs / 1e6:>9.2f}{size / secs / 1e6:>9.0f}"
-              f"{rss / 1024:>9.1f} MiB")
-    print(f"throughput ratio (smtptrace / bare loop): {bare[0] / ours[0]:.2f}")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--build", required=True)
+    p.add_argument("--prog", required=True)
+    p.add_argument("--size", type=parse_size, default=parse_size("1G"))
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--concurrency", type=int, default=500)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--dir", default="build/bench")
+    p.add_argument("--conc-size", type=parse_size, default=parse_size("256M"),
+                   help="size of the 100/1,000/10,000-open captures (at least 40 KiB each)")
+    p.add_argument("--collide-sessions", type=int, default=4000)
+    p.add_argument("--quick", action="store_true",
+                   help="only the ground-truth checks and the main rows")
+    args = p.parse_args()
+    bench = Bench(args)
+    bench.main_rows()
+    bench.collision_rows()
+    if not args.quick:
+        bench.concurrency_rows()
+        bench.four_times_rows()
+    bench.print_table()
+    if bench.failures:
+        print(f"\nFAIL: {len(bench.failures)} differences from the ground truth:")
+        for f in bench.failures[:50]:
+            print("  " + f)
+        return 1
+    print("\nground truth: every session's verdicts match")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

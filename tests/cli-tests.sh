@@ -270,7 +270,7 @@ fi
 
 # Progress on a terminal during a long offline run (a pty from python3), none with -q, none
 # when standard error is not a terminal; --summary's table.
-if [ -x "$build/tools/mkbench" ] && "$build/tools/mkbench" "$out/long.pcap" 8000 >/dev/null 2>&1; then
+if [ -x "$build/tools/mkbench" ] && "$build/tools/mkbench" -s 200M "$out/long.pcap" >/dev/null 2>&1; then
 	for q in "" -q; do
 		python3 - "$prog" "$out/long.pcap" $q >"$out/pty.out" <<'PY'
 import os, pty, subprocess, sys

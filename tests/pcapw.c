@@ -573,3 +573,9 @@ int pcapw_conn_rst(struct pcapw_conn *c, bool from_client)
 
 	return conn_emit(c, from_client, seq, ack, TCP_FLAG_RST | TCP_FLAG_ACK, NULL, 0);
 }
+
+int pcapw_conn_segment(struct pcapw_conn *c, bool from_client, uint32_t seq, uint32_t ack,
+                       uint8_t flags, const void *payload, size_t len)
+{
+	return conn_emit(c, from_client, seq, ack, flags, payload, len);
+}

@@ -74,6 +74,10 @@ int pcapw_conn_handshake(struct pcapw_conn *c);
  * each acknowledging everything the other side sent so far. */
 int pcapw_conn_send(struct pcapw_conn *c, bool to_server, const void *data, size_t len);
 int pcapw_conn_fin(struct pcapw_conn *c, bool from_client);
+/* Writes one segment from one side with the numbers and flags given, at the conversation's
+ * clock, then advances the clock; keeps no numbers (for reordered and repeated segments). */
+int pcapw_conn_segment(struct pcapw_conn *c, bool from_client, uint32_t seq, uint32_t ack,
+                       uint8_t flags, const void *payload, size_t len);
 int pcapw_conn_rst(struct pcapw_conn *c, bool from_client);
 
 /* Parses a dotted IPv4 or an IPv6 address into *a. Returns false when it is neither. */

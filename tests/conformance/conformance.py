@@ -113,7 +113,7 @@ def check_output(capture, rc, out, err, trace, expect_rc):
     problems, records = [], []
     if rc is None:
         return ["timed out"], records
-    if rc < 0 or rc > 2:
+    if rc < 0 or rc > 3:
         problems.append("exit status %d (crash?)" % rc)
     elif rc != expect_rc:
         problems.append("exit status %d, expected %d" % (rc, expect_rc))
@@ -145,8 +145,8 @@ def check_corrupt(corpus, runs):
     rc, out, err, records = runs[CORRUPT]
     problems = []
     lines = [x for x in err.decode("utf-8", "replace").split("\n") if x]
-    if rc != 2:
-        problems.append("exit status %s, expected 2" % rc)
+    if rc != 3:
+        problems.append("exit status %s, expected 3" % rc)
     if len(lines) != 1 or "warning" not in lines[0] or os.path.basename(CORRUPT) not in lines[0]:
         problems.append("expected one warning line naming the file, got %r" % lines)
     elif not re.search(r"bad|damaged|corrupt|truncated|invalid", lines[0], re.I):

@@ -390,7 +390,7 @@ live_pipe() {
 # --- SIGTERM during an offline run of a large capture: exit 0, whole valid records --------
 offline_sigterm() {
 	local cap=$work/big.pcap d
-	"$build/tools/mkbench" "$cap" 8000 >/dev/null 2>&1 || { bad offline-sigterm "mkbench failed"; return; }
+	"$build/tools/mkbench" -s 200M "$cap" >/dev/null 2>&1 || { bad offline-sigterm "mkbench failed"; return; }
 	local total
 	total=$("$prog" -r "$cap" --records session 2>/dev/null | wc -l)
 	for d in 0.02 0.05 0.1 0.2; do
