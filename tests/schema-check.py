@@ -354,9 +354,9 @@ def es_template():
     if clashes:
         raise SystemExit("record types map %s differently" % ", ".join(clashes))
     return {
-        "_meta": {"description": "smtptrace records (smtp_session, stats, flow), one index "
-                                 "per type or one for all; derived from docs/schema/ by "
-                                 "tests/schema-check.py estemplate"},
+        "_meta": {"description": "smtptrace records (smtp_session, smtp_transaction, smtp, "
+                                 "stats, flow), one index per type or one for all; derived "
+                                 "from docs/schema/ by tests/schema-check.py estemplate"},
         "index_patterns": ["smtptrace-*"],
         "priority": 200,
         "template": {"mappings": {"dynamic_templates": COUNTERS, "properties": props}},
