@@ -354,7 +354,7 @@ def es_template():
     if clashes:
         raise SystemExit("record types map %s differently" % ", ".join(clashes))
     return {
-        "_meta": {"description": "smtptrace records (smtp_session, smtp_transaction, smtp, "
+        "_meta": {"description": "smtptrace records (smtp_session, smtp_transaction, smtp_command, smtp, "
                                  "stats, flow), one index per type or one for all; derived "
                                  "from docs/schema/ by tests/schema-check.py estemplate"},
         "index_patterns": ["smtptrace-*"],
@@ -427,6 +427,10 @@ def breakages():
             "outcome": "committed", "close": "quit", "truncated": True, "commands": 1})),
         ("cut-session-not-marked", lambda r: r.update(smtp_session={
             "outcome": "committed", "close": "quit"})),
+        ("command-unknown-verb", lambda r: command_record(r) or
+         r["smtp_command"].update(verb="XYZZY")),
+        ("command-not-pipelined-bool", lambda r: command_record(r) or
+         r["smtp_command"].update(pipelined="no")),
         ("stats-extra-top-key", lambda r: stats_record(r) or r.update(src_ip="127.0.0.1")),
         ("stats-not-object", lambda r: stats_record(r) or r.update(stats=[1])),
         ("flow-unknown-outcome", lambda r: flow_record(r) or r["flow"].update(outcome="tls")),
@@ -446,6 +450,17 @@ def stats_record(rec):
                                    "by_outcome": {"committed": 1, "no_smtp": 2}},
                       "tcp": {"gaps": 0, "retransmissions": {"toserver": 1}},
                       "memory": {"peak_rss_kib": 4000}})
+
+
+def command_record(rec):
+    """Turns rec (an smtp_session record) into an smtp_command record; returns None."""
+    for k in ("smtp", "smtp_session"):
+        rec.pop(k, None)
+    rec.update(event_type="smtp_command",
+               smtp_command={"seq": 1, "verb": "MAIL", "args": "FROM:<a@example.org>",
+                             "pipelined": False, "reply": {"code": 250, "enhanced": "2.1.0",
+                                                           "text": "Ok"},
+                             "latency_ms": 0.5})
 
 
 def flow_record(rec):
@@ -477,6 +492,7 @@ def cmd_reject(path):
          r["smtp_session"].update(extensions_truncated=5)),
         ("cut-to-minimum", lambda r: [r.pop(k) for k in ("smtp", "pcap_filename") if k in r] and
          r.update(smtp_session={"outcome": "committed", "close": "quit", "truncated": True})),
+        ("command-record", command_record),
         ("stats-record", stats_record),
         ("flow-record", flow_record),
     ]

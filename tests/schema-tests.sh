@@ -97,7 +97,8 @@ sys.exit(1 if bad else 0)' "$sch_tpl"
 	# several inputs at once, and each link type mkcapture frames. (--max-record 1024 runs
 	# without the stats record: cut to its minimum it loses every counter.)
 	: >"$out/sch-cli.json"
-	sch_types=$("$prog" --help 2>/dev/null | sed -n 's/.*record types, comma-separated: //p' | tr -d ' ')
+	sch_types=$("$prog" --help 2>/dev/null | tr '\n' ' ' |
+		sed -n 's/.*record types, comma-separated: \([a-z, ]*\).*/\1/p' | tr -d ' ')
 	for sch_f in samples/*.pcap samples/*.pcap.gz; do
 		"$prog" -r "$sch_f" >>"$out/sch-cli.json" 2>/dev/null
 		"$prog" -r "$sch_f" --trace >>"$out/sch-cli.json" 2>/dev/null

@@ -51,7 +51,8 @@ shp_big_dialogue() {
 # --help lists for --records is asked for (the default types when that is refused). Fails
 # (status 1) when smtptrace does.
 shp_input() {
-	shp_records=$("$prog" --help 2>/dev/null | sed -n 's/.*record types, comma-separated: //p' | tr -d ' ')
+	shp_records=$("$prog" --help 2>/dev/null | tr '\n' ' ' |
+		sed -n 's/.*record types, comma-separated: \([a-z, ]*\).*/\1/p' | tr -d ' ')
 	[ -n "$shp_records" ] && shp_records="--records $shp_records"
 	# shellcheck disable=SC2086
 	[ -n "$shp_records" ] && ! "$prog" -r samples/normal.pcap $shp_records >/dev/null 2>&1 && shp_records=
