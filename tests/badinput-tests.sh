@@ -342,6 +342,7 @@ bi_case() {
 	shift 3
 	$bi_timeout "$prog" --stats "$@" >"$out/bi.json" 2>"$out/bi.err" </dev/null
 	bi_rc=$?
+	cat "$out/bi.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 	if BI_INPUT=$bi_input python3 "$bi_check" "$bi_label" "$bi_rc" "$out/bi.json" "$out/bi.err" \
 		"$bi_bound" >"$out/bi.why" 2>&1; then
 		pass "badinput $bi_label"

@@ -174,6 +174,7 @@ else
 		# shellcheck disable=SC2086
 		"$prog" -r "$out/dlg.pcap" $dlg_opts >"$out/dlg.json" 2>"$out/dlg.err"
 		dlg_rc=$?
+		cat "$out/dlg.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 		if [ "$dlg_rc" -ne 0 ]; then
 			fail "dialogue $dlg_name (smtptrace exit $dlg_rc)"
 			sed 's/^/    /' "$out/dlg.err" | head -5

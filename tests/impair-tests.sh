@@ -101,6 +101,7 @@ imp_make() {
 imp_run() {
 	"$prog" -r "$1" >"$2.json" 2>"$2.err"
 	echo "exit $?" >"$2.rc"
+	cat "$2.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 }
 
 # imp_compare KIND LABELS: smtptrace on every original and copy, verdicts.py once on all

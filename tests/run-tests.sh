@@ -13,6 +13,8 @@ failed=0
 skipped=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# Every JSON line the suite's runs write is appended here; tests/schema-tests.sh validates them.
+export SMTPTRACE_TEST_RECORDS="$out/records.jsonl"
 
 pass() { passed=$((passed + 1)); echo "ok $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
@@ -68,6 +70,7 @@ golden() {
 		*) "$@" -r "$src" $options >"$out/got" 2>"$out/err" ;;
 		esac
 		rc=$?
+		cat "$out/got" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 		if [ $rc -eq 0 ] && strip_name <"$out/got" | cmp -s - "tests/golden/$expected" &&
 			! grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$out/err"; then
 			pass "$label $name"
@@ -131,6 +134,12 @@ fi
 
 # The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
 . tests/conformance-tests.sh
+
+# A real shipper (rsyslog: imfile, mmjsonparse) takes every record with its fields intact.
+. tests/shipper-tests.sh
+
+# The JSON Schema of the records (docs/schema/), docs/record.md against it, and every line above.
+. tests/schema-tests.sh
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -102,6 +102,9 @@ def run_prog(prog, corpus, capture, trace):
                              env=env)
     except subprocess.TimeoutExpired:
         return None, b"", b"timeout after 120 s"
+    if os.environ.get("SMTPTRACE_TEST_RECORDS"):  # tests/schema-tests.sh validates them
+        with open(os.environ["SMTPTRACE_TEST_RECORDS"], "ab") as f:
+            f.write(res.stdout)
     return res.returncode, res.stdout, res.stderr
 
 
