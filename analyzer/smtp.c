@@ -98,8 +98,35 @@ struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
 	return s->cur_tx >= 0 ? &s->rec.txs[s->cur_tx] : NULL;
 }
 
+/* Anomalies that rest on what the capture shows of both directions' bytes and timing:
+ * not raised once bytes were lost (DESIGN.md section 4). */
+static bool gap_voids(const struct smtp_session *s, enum smtp_anomaly an)
+{
+	switch (an) {
+	case SMTP_AN_TCP_GAP:
+	case SMTP_AN_MIDSTREAM:
+	case SMTP_AN_OVERLAP_MISMATCH:
+	case SMTP_AN_LIMIT_REACHED:
+	case SMTP_AN_BDAT:
+	case SMTP_AN_AUTH_ATTEMPT:
+		return false;
+	default:
+		return smtp_any_gap(s);
+	}
+}
+
+bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an)
+{
+	if (gap_voids(s, an))
+		return false;
+	smtp_note(s, an);
+	return true;
+}
+
 void smtp_note(struct smtp_session *s, enum smtp_anomaly an)
 {
+	if (gap_voids(s, an))
+		return;
 	s->rec.anomalies |= 1ULL << an;
 	if (s->rec.anomaly_counts[an] < UINT32_MAX)
 		s->rec.anomaly_counts[an]++;
@@ -142,7 +169,8 @@ void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_
 
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an)
 {
-	smtp_note(s, an);
+	if (!smtp_noted(s, an))
+		return;
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	if (tx)
 		tx->anomalies |= 1ULL << an;
@@ -423,31 +451,12 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us)
 {
 	(void)ts_us;
-	smtp_note(s, SMTP_AN_TCP_GAP);
 	s->rec.gap_bytes[dir] += len;
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (tx)
-		tx->gap_hid_end = true;
-	if (dir == SMTP_TO_CLIENT) {
-		smtp_line_reset(&s->sline);
-		s->reply.active = false;
-		smtp_bytes_free(&s->reply.first.text);
-		s->server_offset += len;
-		s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
-		return;
-	}
-	smtp_line_reset(&s->cline);
-	s->cpos += len;
-	s->client_offset += len;
-	if (s->cmode == CM_TEXT)
-		s->text_gap =
-		    true; /* a reply while still in text will say the end was in the gap */
-	if (s->cmode == CM_BDAT) {
-		uint64_t n = len < s->bdat_left ? len : s->bdat_left;
-		s->bdat_left -= n;
-		if (s->bdat_left == 0)
-			s->cmode = CM_COMMAND;
-	}
+	smtp_note(s, SMTP_AN_TCP_GAP);
+	if (dir == SMTP_TO_CLIENT)
+		smtp_gap_server(s, len);
+	else
+		smtp_gap_client(s, len);
 }
 
 /* The client closed without having received the replies to the end of data that its
@@ -577,6 +586,7 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 			if ((s->inferred[dir] >> an) & 1)
 				smtp_note(s, (enum smtp_anomaly)an);
 	}
+	smtp_gap_finish(s);
 	if (why == SMTP_END_EVICTED)
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 }

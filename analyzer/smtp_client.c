@@ -84,7 +84,7 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
-	struct smtp_tx *tx = smtp_cur_tx(s);
+	struct smtp_tx *tx = smtp_tx_after_gap(s);
 	if (!tx)
 		return UINT32_MAX;
 	if (!smtp_parse_path(c->arg, c->arg_len, "TO:", &path, &path_len, &params, &params_len)) {
@@ -132,10 +132,9 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 	} else if (!s->unstuffed_open) {
 		/* nothing to do: the lines after the end of data were not all text */
 	} else if (len == 1 && line[0] == '.') {
-		if (s->residue > 0 && s->eod_tx < s->rec.n_txs) {
+		if (s->residue > 0 && s->eod_tx < s->rec.n_txs &&
+		    smtp_noted(s, SMTP_AN_UNSTUFFED_DOT))
 			s->rec.txs[s->eod_tx].anomalies |= 1ULL << SMTP_AN_UNSTUFFED_DOT;
-			smtp_note(s, SMTP_AN_UNSTUFFED_DOT);
-		}
 	} else {
 		s->residue++;
 	}
@@ -189,7 +188,7 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struc
 
 static void cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
-	(void)p;
+	p->tx = smtp_tx_after_gap(s) ? s->cur_tx : -1;
 	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
 		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
 	hold_for(s, c->verb);
@@ -454,6 +453,13 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		/* an answer to a 334: a credential, counted but never kept */
 		s->cmode = CM_HOLD;
 		return;
+	}
+	if (s->gap_sync) {
+		struct smtp_command c;
+		smtp_parse_command(l->p, l->len, &c);
+		if (c.verb == SMTP_V_UNKNOWN)
+			return;
+		s->gap_sync = false;
 	}
 	if (s->syncing) {
 		/* picked up mid-stream: lines before the first command are the tail of

@@ -28,7 +28,9 @@ enum client_mode {
 };
 
 /* A command awaiting its reply. The greeting and the end of data take a place too. */
-enum pending_kind { PK_COMMAND = 0, PK_GREETING, PK_EOD };
+/* PK_GAP stands for client command bytes the capture lost: zero or more commands, whose
+ * replies it takes until a reply fits the command after it (DESIGN.md section 4). */
+enum pending_kind { PK_COMMAND = 0, PK_GREETING, PK_EOD, PK_GAP };
 
 struct pending {
 	enum pending_kind kind;
@@ -39,6 +41,7 @@ struct pending {
 	int64_t tx;          /* the transaction it belongs to, -1 for none */
 	uint64_t end_pos;    /* client stream offset just after the command line */
 	uint64_t peer_acked; /* server bytes the client had when it sent this */
+	uint32_t answered;   /* PK_GAP: replies it took */
 };
 
 struct line_buf {
@@ -53,6 +56,7 @@ struct line_buf {
 /* The reply being assembled from its lines. */
 struct reply_acc {
 	bool active;
+	uint64_t start_pos;   /* server offset of its first line */
 	uint64_t start_acked; /* client bytes the server had acknowledged at its first line */
 	uint16_t code;
 	struct smtp_reply first;
@@ -106,7 +110,8 @@ struct smtp_session {
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
 	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	bool text_gap;                  /* client bytes were lost while in message text */
-	struct pending *pq;             /* a ring of pq_cap entries, grown up to lim.max_pending */
+	bool gap_sync;      /* after a client gap: lines up to the first known verb may be a tail */
+	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;
 	int64_t cur_tx; /* index of the open transaction, -1 when none */
@@ -145,6 +150,7 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
+bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an);
 void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on);
 void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
 void smtp_trace_code(struct smtp_session *s, uint16_t code);
@@ -179,5 +185,17 @@ void smtp_smuggle_clear(struct smuggle *sm);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 void smtp_smuggle_adopt_now(struct smtp_session *s);
 void smtp_take_helo(struct smtp_session *s);
+
+/* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes
+ * certain (DESIGN.md section 4) */
+bool smtp_any_gap(const struct smtp_session *s);
+struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s);
+void smtp_gap_client(struct smtp_session *s, uint64_t len);
+void smtp_gap_server(struct smtp_session *s, uint64_t len);
+bool smtp_gap_reply(struct smtp_session *s, uint16_t code);
+void smtp_lost_replies(struct smtp_session *s, uint16_t code);
+void smtp_gap_finish(struct smtp_session *s);
+void smtp_clear_extensions(struct smtp_record *rec);
+bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code);
 
 #endif

@@ -204,9 +204,11 @@ static void dispatch_reply(struct smtp_session *s, const struct pending *p,
 }
 
 /* Whether code can answer a command of this kind (RFC 5321 4.3.2 sequences, loosely). */
-static bool plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
+bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
 {
 	bool intermediate = code == 354 || code == 334 || code == 221 || code == 220;
+	if (kind == PK_GAP)
+		return true;
 	if (kind == PK_EOD)
 		return !intermediate;
 	switch (verb) {
@@ -286,8 +288,8 @@ bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code)
 {
 	struct smuggle *sm = &s->smug;
 	const struct pending *next = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	bool lenient = sm->n > 0 && plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
-	               (!next || !plausible(next->kind, next->verb, code));
+	bool lenient = sm->n > 0 && smtp_plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
+	               (!next || !smtp_plausible(next->kind, next->verb, code));
 	s->rec.lookalike_acted = lenient ? SMTP_ACTED_YES : SMTP_ACTED_NO;
 	if (lenient)
 		adopt_shadow(s);
@@ -312,8 +314,11 @@ static void eod_in_gap(struct smtp_session *s)
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
-	if (tx)
+	if (tx) {
 		tx->phase = SMTP_PH_EOD_SENT;
+		tx->size_unknown = true;
+		tx->inferred |= SMTP_INF_TX_OUTCOME;
+	}
 	s->cmode = CM_COMMAND;
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
@@ -325,11 +330,11 @@ static void eod_in_gap(struct smtp_session *s)
 static void resync(struct smtp_session *s, uint16_t code)
 {
 	enum { LOOKAHEAD = 8 };
-	if (!s->pq_len || plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
+	if (!s->pq_len || smtp_plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
 		return;
 	for (uint32_t k = 1; k < s->pq_len && k <= LOOKAHEAD; k++) {
 		const struct pending *p = smtp_pq_at(s, k);
-		if (!p->shadow && plausible(p->kind, p->verb, code)) {
+		if (!p->shadow && smtp_plausible(p->kind, p->verb, code)) {
 			struct pending skipped;
 			while (k-- > 0) {
 				smtp_pq_pop(s, &skipped);
@@ -339,6 +344,33 @@ static void resync(struct smtp_session *s, uint16_t code)
 			return;
 		}
 	}
+}
+
+/* After lost server bytes, a reply that cannot answer the DATA at the head of the queue,
+ * while the held client bytes read as text hold an end of data that the reply's segment
+ * acknowledges: the 354 was in the gap, and this reply answers that end of data. */
+static void lost_354(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || !h || h->kind != PK_COMMAND ||
+	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
+	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->hold_len < 3)
+		return;
+	const uint8_t *eod = s->hold_len >= 3 && memcmp(s->hold, ".\r\n", 3) == 0
+	                         ? s->hold
+	                         : memmem(s->hold, s->hold_len, "\r\n.\r\n", 5);
+	if (!eod)
+		return;
+	uint64_t end = s->hold_pos + (uint64_t)(eod - s->hold) + (eod == s->hold ? 3 : 5);
+	if (s->server_acked < end)
+		return;
+	struct pending data;
+	struct smtp_reply r354 = {.code = 354};
+	smtp_pq_pop(s, &data);
+	reply_data(s, &data, &r354);
+	struct smtp_tx *tx = smtp_tx_of(s, &data);
+	if (tx)
+		tx->inferred |= SMTP_INF_TX_METHOD;
 }
 
 /* A whole reply has arrived; end is the server offset just after it. */
@@ -361,6 +393,13 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		smtp_smuggle_adopt_now(s);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
+	lost_354(s, r.code);
+	smtp_lost_replies(s, r.code);
+	if (smtp_gap_reply(s, r.code)) {
+		s->last_reply_end = end;
+		smtp_bytes_free(&s->reply.first.text);
+		return;
+	}
 	resync(s, r.code);
 	if (!smtp_pq_pop(s, &p)) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
@@ -393,7 +432,7 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 		rec->pipelining_advertised = true;
 }
 
-static void clear_extensions(struct smtp_record *rec)
+void smtp_clear_extensions(struct smtp_record *rec)
 {
 	for (uint32_t i = 0; i < rec->n_extensions; i++)
 		smtp_bytes_free(&rec->extensions[i]);
@@ -401,10 +440,12 @@ static void clear_extensions(struct smtp_record *rec)
 	rec->pipelining_advertised = false;
 }
 
-static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl, uint64_t ts)
+static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl,
+                             uint64_t start, uint64_t ts)
 {
 	struct smtp_reply *f = &s->reply.first;
 	s->reply.active = true;
+	s->reply.start_pos = start;
 	s->reply.start_acked = s->server_acked;
 	f->code = rl->code;
 	f->ts_us = ts;
@@ -413,7 +454,7 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
 	                   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
 	if (s->reply.is_ehlo)
-		clear_extensions(&s->rec);
+		smtp_clear_extensions(&s->rec);
 }
 
 /* A multi-line reply left open ("250-..." and no last line) by a broken server: a later
@@ -437,7 +478,7 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
 	if (!s->reply.active)
-		reply_first_line(s, &rl, ts);
+		reply_first_line(s, &rl, end - l->total, ts);
 	else if (s->reply.is_ehlo)
 		add_extension(s, rl.text, rl.text_len);
 	if (rl.last)
