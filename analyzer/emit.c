@@ -455,8 +455,15 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 		json_t *a = json_object();
 		int arc = set_bytes(a, "mechanism", &rec->auth_mechanism);
 
-		if (rec->auth_result)
+		/* a gap may hold attempts or their replies: then none of these is certain */
+		bool gap = rec->gap_bytes[SMTP_TO_SERVER] || rec->gap_bytes[SMTP_TO_CLIENT];
+
+		if (rec->auth_result && !gap)
 			arc |= set_uint(a, "result", rec->auth_result);
+		if (!gap) {
+			arc |= set_uint(a, "attempts", rec->auth_attempts);
+			arc |= set_uint(a, "failures", rec->auth_failures);
+		}
 		rc |= json_object_set_new(o, "auth", done(a, arc));
 	}
 	return rc;

@@ -204,6 +204,7 @@ static void cmd_auth(struct smtp_session *s, const struct smtp_command *c, struc
 {
 	(void)p;
 	smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
+	s->rec.auth_attempts++;
 	/* the mechanism only: an initial response after it is a credential (RFC 4954) */
 	smtp_bytes_set(&s->rec.auth_mechanism, c->arg, smtp_first_word_len(c->arg, c->arg_len));
 	hold_for(s, c->verb);

@@ -178,6 +178,7 @@ static void reply_session(struct smtp_session *s, const struct pending *p,
 			smtp_pq_push_front(s, *p);
 		} else {
 			s->rec.auth_result = r->code;
+			s->rec.auth_failures += r->code >= 400;
 			s->cmode = CM_COMMAND;
 		}
 		smtp_release_hold(s);

@@ -162,7 +162,9 @@ struct smtp_record {
 	bool starttls_sent, starttls_accepted;
 	bool implicit_tls;
 	struct smtp_bytes auth_mechanism; /* never any credential */
-	uint16_t auth_result;             /* 235, 535, ... 0 when none */
+	uint16_t auth_result;             /* 235, 535, ... 0 when none: the last attempt's */
+	uint32_t auth_attempts;           /* AUTH commands the server read */
+	uint32_t auth_failures;           /* of them, answered 4xx or 5xx at the end */
 	struct smtp_tx *txs;
 	uint32_t n_txs, cap_txs;
 	uint64_t anomalies; /* bit (1 << enum smtp_anomaly) */
