@@ -321,12 +321,17 @@ static void shadow_add(struct smtp_session *s, enum pending_kind kind, enum smtp
 		return; /* enough to decide: the first replies after the look-alike's own */
 	struct shadow_cmd *c = &sm->cmds[sm->n++];
 	*c = (struct shadow_cmd){.kind = kind, .verb = verb};
+	if (kind == PK_EOD) {
+		c->size = sm->text_size;
+		c->text_acked = sm->text_acked;
+		sm->text_size = 0;
+	}
 	if (len)
 		smtp_bytes_set(&c->arg, arg, len);
 }
 
 /* One text line as a server that took the look-alike as the end of data reads it. */
-static void shadow_line(struct smtp_session *s, const struct line *l)
+static void shadow_line(struct smtp_session *s, const struct line *l, uint64_t acked)
 {
 	struct smuggle *sm = &s->smug;
 	struct smtp_command c;
@@ -336,6 +341,10 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 		if (is_dot_line(l)) {
 			shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
 			sm->in_text = false;
+		} else {
+			if (sm->text_size == 0)
+				sm->text_acked = acked;
+			sm->text_size += l->total;
 		}
 		return;
 	}
@@ -346,6 +355,20 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 		smtp_parse_path(c.arg, c.arg_len, "TO:", &path, &path_len, &params, &params_len);
 	shadow_add(s, PK_COMMAND, c.verb, path, path_len);
 	sm->in_text = c.verb == SMTP_V_DATA;
+	sm->text_size = 0;
+	sm->text_acked = UINT64_MAX;
+}
+
+/* Text came after a look-alike: only now is it smuggling (DESIGN.md section 5); a
+ * look-alike that nothing follows is a bare-LF client's own end of data. */
+static void lookalike_followed(struct smtp_session *s)
+{
+	if (s->smug.followed)
+		return;
+	s->smug.followed = true;
+	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
+	if (s->rec.lookalike == SMTP_LA_NONE)
+		s->rec.lookalike = s->smug.kind;
 }
 
 /* cr: the first CR inside the line, NULL when none (most lines: then no search). For
@@ -370,23 +393,24 @@ static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, 
 /* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
  * data to a lenient one. The first starts the lenient reading of what follows. */
 static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
-                           const uint8_t *cr)
+                           const uint8_t *cr, uint64_t acked)
 {
 	struct line rest = {0};
 	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
-	if (s->smug.active)
-		shadow_line(s, l);
-	if (kind == SMTP_LA_NONE)
+	if (s->smug.active) {
+		lookalike_followed(s);
+		shadow_line(s, l, acked);
+	}
+	if (kind == SMTP_LA_NONE || s->smug.active)
 		return;
-	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
-	if (s->rec.lookalike == SMTP_LA_NONE)
-		s->rec.lookalike = kind;
-	if (!s->smug.active) {
-		smtp_smuggle_clear(&s->smug);
-		s->smug.active = true;
-		s->smug.tx = s->cur_tx;
-		if (kind == SMTP_LA_CR_DOT_CR && rest.len)
-			shadow_line(s, &rest);
+	smtp_smuggle_clear(&s->smug);
+	s->smug.active = true;
+	s->smug.tx = s->cur_tx;
+	s->smug.kind = kind;
+	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
+	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
+		lookalike_followed(s);
+		shadow_line(s, &rest, acked);
 	}
 }
 
@@ -439,7 +463,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 	if (cr)
 		smtp_note_tx(s, SMTP_AN_BARE_CR);
 	if (cr || l->len <= 1 || s->smug.active) /* a look-alike needs a CR or a "." line */
-		text_lookalike(s, l, prev_crlf, cr);
+		text_lookalike(s, l, prev_crlf, cr, acked);
 	if (tx)
 		tx->size += l->total;
 }

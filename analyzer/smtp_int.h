@@ -70,12 +70,18 @@ struct shadow_cmd {
 	enum pending_kind kind; /* PK_COMMAND, or PK_EOD for a smuggled message's end */
 	enum smtp_verb verb;
 	struct smtp_bytes arg; /* the path of MAIL and RCPT */
+	uint64_t size;         /* PK_EOD: the smuggled message's octets */
+	uint64_t text_acked;   /* PK_EOD: server bytes its first text line acknowledged */
 };
 
 struct smuggle {
 	bool active;   /* a look-alike was seen in the open message */
 	bool deciding; /* the EOD was answered: the next reply says which reading fits */
 	bool in_text;  /* the lenient reading is inside a smuggled message's text */
+	bool followed; /* text came after the look-alike: without any it is a bare-LF end */
+	enum smtp_lookalike kind;
+	uint64_t la_total;              /* octets of the look-alike's own line, counted as text */
+	uint64_t text_size, text_acked; /* of the smuggled message being read */
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];
 	uint32_t n;

@@ -54,9 +54,14 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (p->shadow) { /* a smuggled DATA: its text was read already, as the outer message's */
+		const struct pending *text = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 		if (tx && r->code >= 400 && tx->end == SMTP_TX_OPEN) {
 			tx->end = SMTP_TX_REJECTED;
 			tx->rejected_at = SMTP_REJ_DATA;
+		} else if (tx && r->code == 354 && text && text->kind == PK_EOD &&
+		           text->peer_acked != UINT64_MAX && text->peer_acked < s->last_reply_end &&
+		           smtp_noted(s, SMTP_AN_DATA_BEFORE_354)) {
+			tx->anomalies |= 1ULL << SMTP_AN_DATA_BEFORE_354;
 		}
 		return;
 	}
@@ -255,6 +260,8 @@ static int64_t adopt_shadow(struct smtp_session *s)
 		} else if (c->kind == PK_EOD && tx >= 0) {
 			s->rec.txs[tx].method = SMTP_METHOD_DATA;
 			s->rec.txs[tx].phase = SMTP_PH_EOD_SENT;
+			s->rec.txs[tx].size = c->size;
+			q[i].peer_acked = c->text_acked;
 		}
 	}
 	for (uint32_t i = sm->n; i-- > 0;)
@@ -271,11 +278,15 @@ void smtp_smuggle_adopt_now(struct smtp_session *s)
 	struct smuggle *sm = &s->smug;
 	struct pending eod = {.kind = PK_EOD, .tx = sm->tx, .peer_acked = UINT64_MAX};
 	bool in_text = sm->in_text;
-	if (sm->tx >= 0 && sm->tx < s->rec.n_txs)
+	if (sm->tx >= 0 && sm->tx < s->rec.n_txs) {
 		s->rec.txs[sm->tx].phase = SMTP_PH_EOD_SENT;
+		if (!sm->followed) /* a bare-LF client's own end: its line is not text */
+			s->rec.txs[sm->tx].size -= sm->la_total;
+	}
 	int64_t smuggled = adopt_shadow(s);
 	smtp_pq_push_front(s, eod);
-	s->rec.lookalike_acted = SMTP_ACTED_YES;
+	if (sm->followed)
+		s->rec.lookalike_acted = SMTP_ACTED_YES;
 	smtp_smuggle_clear(sm);
 	s->cmode = in_text ? CM_TEXT : CM_COMMAND;
 	if (in_text && smuggled >= 0)
