@@ -507,6 +507,8 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)
 		unsee_replies(s, peer_acked);
 	close_open_txs(s, side == SMTP_SIDE_CLIENT);
+	if (side == SMTP_SIDE_SERVER && s->hold_unread)
+		smtp_drop_hold(s);
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;
@@ -566,6 +568,8 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 	if ((s->cline.overflow && s->cmode != CM_TEXT) || s->sline.overflow ||
 	    (s->cmode == CM_TEXT && s->cline.total > SMTP_TEXT_LINE_MAX))
 		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
+	if (s->hold_unread)
+		smtp_drop_hold(s);
 	/* the server's direction is missing: read what the client sent as a server that
 	 * accepted it would have; the verdicts that need replies stay incomplete */
 	while (!s->rec.seen_server_bytes && s->hold_len && s->cmode == CM_HOLD) {

@@ -284,6 +284,29 @@ void smtp_release_hold(struct smtp_session *s)
 	free(buf);
 }
 
+/* Held bytes the server never read (it closed first): not commands, never kept. */
+void smtp_drop_hold(struct smtp_session *s)
+{
+	if (s->hold_len)
+		memset(s->hold, 0, s->hold_len);
+	free(s->hold);
+	s->hold = NULL;
+	s->hold_len = 0;
+	s->hold_unread = false;
+}
+
+/* The server answers again after refusing DATA: it read the bytes sent before that
+ * refusal, as commands (RFC 5321 4.1.1.4: after a 5xx to DATA the client's bytes are
+ * commands). */
+void smtp_read_unread(struct smtp_session *s)
+{
+	if (!s->hold_unread)
+		return;
+	s->hold_unread = false;
+	s->cmode = CM_COMMAND;
+	smtp_release_hold(s);
+}
+
 static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 {
 	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;

@@ -111,8 +111,11 @@ struct smtp_session {
 	uint64_t hold_acked;
 	uint64_t hold_pos;        /* client stream offset of the first held byte */
 	enum smtp_verb hold_verb; /* the command whose reply decides how held bytes read */
-	uint64_t cpos;            /* client stream offset of the bytes being read */
-	uint64_t line_end_pos;    /* client stream offset just after the line being acted on */
+	/* DATA was refused and the held bytes were sent before that reply: the server reads
+	 * them as commands only if it answers again; if it closes first, it never read them */
+	bool hold_unread;
+	uint64_t cpos;         /* client stream offset of the bytes being read */
+	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
 	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	bool text_gap;                  /* client bytes were lost while in message text */
@@ -182,6 +185,8 @@ void smtp_line_reset(struct line_buf *lb);
 /* the two directions */
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
 void smtp_release_hold(struct smtp_session *s);
+void smtp_drop_hold(struct smtp_session *s);
+void smtp_read_unread(struct smtp_session *s);
 void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
                         bool by_order);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);

@@ -81,11 +81,19 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 			s->text.first_line = false;
 		}
 	} else {
-		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
 		/* a refused DATA leaves the transaction open (the client may add recipients and
 		 * try again, RFC 5321 3.3); if nothing better follows, it ended rejected here */
 		if (tx && tx->end == SMTP_TX_OPEN && r->code >= 400)
 			tx->data_refused = r->code;
+		if (s->hold_len &&
+		    (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
+			/* text sent before any reply to DATA: the client's timing, whatever the
+			 * reply; whether the server read it as commands, its next act says */
+			smtp_note_tx(s, SMTP_AN_DATA_BEFORE_354);
+			s->hold_unread = true;
+			return;
+		}
+		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
 	}
 	smtp_release_hold(s);
 }
@@ -489,9 +497,10 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 		return; /* not a reply line: a broken server or not SMTP */
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
-	if (!s->reply.active)
+	if (!s->reply.active) {
+		smtp_read_unread(s);
 		reply_first_line(s, &rl, end - l->total, ts);
-	else if (s->reply.is_ehlo)
+	} else if (s->reply.is_ehlo)
 		add_extension(s, rl.text, rl.text_len);
 	if (rl.last)
 		reply_done(s, end);
