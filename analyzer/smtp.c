@@ -480,6 +480,25 @@ static void unsee_replies(struct smtp_session *s, uint64_t peer_acked)
 	}
 }
 
+/* A smuggled transaction the lenient reading opened but the server never answered a step
+ * of, when the server closes: it never read those commands (its last reply came first). */
+static void drop_unread_smuggled(struct smtp_session *s)
+{
+	struct smtp_record *r = &s->rec;
+	while (r->n_txs > 0) {
+		struct smtp_tx *tx = &r->txs[r->n_txs - 1];
+		if (!tx->smuggled || tx->mail_code || tx->end != SMTP_TX_OPEN)
+			return;
+		for (uint32_t i = 0; i < tx->n_rcpts; i++)
+			if (tx->rcpts[i].code)
+				return;
+		if (s->cur_tx == r->n_txs - 1)
+			s->cur_tx = -1;
+		tx_free(tx);
+		r->n_txs--;
+	}
+}
+
 /* Every transaction still open when the first side closed records how far it had come. */
 static void close_open_txs(struct smtp_session *s, bool by_client)
 {
@@ -509,6 +528,8 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	close_open_txs(s, side == SMTP_SIDE_CLIENT);
 	if (side == SMTP_SIDE_SERVER && s->hold_unread)
 		smtp_drop_hold(s);
+	if (side == SMTP_SIDE_SERVER)
+		drop_unread_smuggled(s);
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;

@@ -470,6 +470,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		s->unstuffed_open = true;
 		smtp_pq_push(s, (struct pending){.kind = PK_EOD,
 		                                 .tx = s->cur_tx,
+		                                 .end_pos = s->line_end_pos,
 		                                 .peer_acked = acked,
 		                                 .decide_smuggle = decide});
 		if (tx) {

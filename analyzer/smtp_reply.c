@@ -301,6 +301,23 @@ void smtp_smuggle_adopt_now(struct smtp_session *s)
 		s->cur_tx = smuggled;
 }
 
+/* A reply to an end of data that followed a look-alike, sent before that end of data
+ * reached the server (its segment does not acknowledge it): it cannot answer the strict
+ * reading, only the lenient one, in which the look-alike ended the data (DESIGN.md
+ * section 4: causality decides what reply codes alone do not). */
+static void smuggle_by_causality(struct smtp_session *s)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct pending strict;
+	if (!h || h->kind != PK_EOD || !h->decide_smuggle || s->server_acked == UINT64_MAX ||
+	    s->server_acked >= h->end_pos || s->smug.n == 0)
+		return;
+	smtp_pq_pop(s, &strict);
+	s->smug.in_text = false; /* the strict end closed any smuggled text already */
+	smtp_smuggle_adopt_now(s);
+	s->cmode = CM_COMMAND;
+}
+
 /* The reply after the one to an end of data that followed a look-alike: the strict
  * reading expects it to answer the next command the client sent; the lenient one, the
  * first command it read in the text. Where both fit, the strict reading stands. */
@@ -407,6 +424,7 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		return; /* the answer to a command sent before the capture began */
 	}
 	count_errors(s, r.code);
+	smuggle_by_causality(s);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
