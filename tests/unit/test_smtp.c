@@ -285,7 +285,9 @@ static void test_dialogue_rejected_data_then_text(void)
 	    {'s', ""},
 	    {'c', ""},
 	    {0, NULL}};
-	check_dialogue(steps, "no_mail quit rfc5321 pipe/300 tx0=rejected/0");
+	/* 0x304: data_before_354 (the text went out before any reply to DATA, whatever that
+	 * reply), unknown_command, repeated_errors */
+	check_dialogue(steps, "no_mail quit rfc5321 pipe/304 tx0=rejected/0");
 	struct smtp_session *s = play(steps, 0);
 	CHECK_EQ_INT(smtp_get_record(s)->txs[0].rejected_at, SMTP_REJ_RCPT);
 	smtp_session_free(s);
