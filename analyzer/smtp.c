@@ -450,11 +450,10 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us)
 {
-	(void)ts_us;
 	s->rec.gap_bytes[dir] += len;
 	smtp_note(s, SMTP_AN_TCP_GAP);
 	if (dir == SMTP_TO_CLIENT)
-		smtp_gap_server(s, len);
+		smtp_gap_server(s, len, ts_us);
 	else
 		smtp_gap_client(s, len);
 }

@@ -3,6 +3,8 @@
  * DESIGN.md section 4, "What the capture lacks"). */
 #include "smtp_int.h"
 
+#include <string.h>
+
 bool smtp_any_gap(const struct smtp_session *s)
 {
 	return s->rec.gap_bytes[SMTP_TO_SERVER] || s->rec.gap_bytes[SMTP_TO_CLIENT];
@@ -58,9 +60,11 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 }
 
 /* Server bytes lost: replies, perhaps half of one (an EHLO reply's extensions). */
-void smtp_gap_server(struct smtp_session *s, uint64_t len)
+void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
-	if (s->reply.active && s->reply.is_ehlo) {
+	bool ehlo = s->reply.active && s->reply.is_ehlo;
+	smtp_reply_cut(s, ts); /* a last reply line cut by the gap still ends its reply */
+	if (ehlo) {
 		smtp_clear_extensions(&s->rec);
 		s->rec.extensions_unknown = true;
 	}
@@ -86,10 +90,19 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 }
 
 /* A reply to a command the capture lost: what its code alone makes certain. */
-static void infer_from_code(struct smtp_session *s, uint16_t code)
+/* A 221 answers a QUIT, but servers also say 221 when they drop a client on their own
+ * (Postfix after too many errors: "221 2.7.0 Error: I can break rules, too"): only a 221
+ * without an enhanced code, or with 2.0.0, is taken as the answer to a lost QUIT. */
+static bool answers_quit(const struct smtp_reply *r)
 {
+	return r->code == 221 && (r->enhanced[0] == '\0' || strcmp(r->enhanced, "2.0.0") == 0);
+}
+
+static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
+{
+	uint16_t code = r->code;
 	struct smtp_tx *tx;
-	if (code == 221) { /* only QUIT is answered 221 */
+	if (answers_quit(r)) {
 		s->rec.quit_sent = true;
 		s->rec.quit_replied = true;
 		s->rec.inferred |= SMTP_INF_CLOSE;
@@ -120,8 +133,9 @@ static void infer_from_code(struct smtp_session *s, uint16_t code)
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
  * command after them, which the server had read when it replied. Returns true when the
  * gap took the reply. */
-bool smtp_gap_reply(struct smtp_session *s, uint16_t code)
+bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
+	uint16_t code = r->code;
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
 	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
@@ -132,7 +146,7 @@ bool smtp_gap_reply(struct smtp_session *s, uint16_t code)
 		return false;
 	}
 	smtp_pq_at(s, 0)->answered++;
-	infer_from_code(s, code);
+	infer_from_code(s, r);
 	return true;
 }
 

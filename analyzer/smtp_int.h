@@ -119,8 +119,9 @@ struct smtp_session {
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
 	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	bool text_gap;                  /* client bytes were lost while in message text */
-	bool gap_sync;      /* after a client gap: lines up to the first known verb may be a tail */
-	struct pending *pq; /* a ring of pq_cap entries, grown up to lim.max_pending */
+	bool gap_sync; /* after a client gap: lines up to the first known verb may be a tail */
+	bool reply_text_cut; /* the reply line being read lost its end: its text is unknown */
+	struct pending *pq;  /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;
 	int64_t cur_tx; /* index of the open transaction, -1 when none */
@@ -202,8 +203,9 @@ void smtp_take_helo(struct smtp_session *s);
 bool smtp_any_gap(const struct smtp_session *s);
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s);
 void smtp_gap_client(struct smtp_session *s, uint64_t len);
-void smtp_gap_server(struct smtp_session *s, uint64_t len);
-bool smtp_gap_reply(struct smtp_session *s, uint16_t code);
+void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts);
+void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
+bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);

@@ -15,7 +15,8 @@ static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 	smtp_bytes_free(&s->rec.greeting.text);
 	s->rec.greeting = *r;
 	s->rec.greeting.text = (struct smtp_bytes){0};
-	smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
+	if (r->text.data) /* none when the capture cut the line */
+		smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
 }
 
 struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p)
@@ -32,7 +33,8 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	smtp_bytes_free(&tx->eod_reply.text);
 	tx->eod_reply = *r;
 	tx->eod_reply.text = (struct smtp_bytes){0};
-	smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
+	if (r->text.data) /* none when the capture cut the line */
+		smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
 	tx->eod_reply_end = s->last_reply_end;
 	if (s->client_closed) { /* too late: the RFC 1047 window; classify decides */
 		tx->eod_reply_after_close = true;
@@ -433,7 +435,7 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		eod_in_gap(s);
 	lost_354(s, r.code);
 	smtp_lost_replies(s, r.code);
-	if (smtp_gap_reply(s, r.code)) {
+	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
 		smtp_bytes_free(&s->reply.first.text);
 		return;
@@ -487,8 +489,19 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 	s->reply.start_acked = s->server_acked;
 	f->code = rl->code;
 	f->ts_us = ts;
-	size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
-	smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
+	f->enhanced[0] = '\0';
+	smtp_bytes_free(&f->text);
+	if (!s->reply_text_cut) {
+		size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
+		smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
+	} else if (s->sline.len > 4) {
+		/* a cut line's text is unknown: left out, not shortened; its enhanced code is kept
+		 * when a space shows it whole */
+		const uint8_t *t = s->sline.buf + 4;
+		size_t n = s->sline.len - 4, skip = smtp_parse_enhanced(t, n, f->enhanced);
+		if (skip == 0 || t[skip - 1] != ' ')
+			f->enhanced[0] = '\0';
+	}
 	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
 	                   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
 	if (s->reply.is_ehlo)
@@ -522,6 +535,21 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 		add_extension(s, rl.text, rl.text_len);
 	if (rl.last)
 		reply_done(s, end);
+}
+
+/* The server line being framed when a gap began: when it shows a code and the space of a
+ * last line (RFC 5321 4.2), its reply ended within the gap; the code is certain, the text
+ * is not. A line that shows less, or "ddd-", says nothing of where its reply ended. */
+void smtp_reply_cut(struct smtp_session *s, uint64_t ts)
+{
+	struct smtp_reply_line rl;
+	struct line l = {.p = s->sline.buf, .len = 4, .total = s->sline.total, .crlf = true};
+	if (s->sline.len < 4 || s->sline.overflow || s->server_opaque ||
+	    !smtp_parse_reply_line(s->sline.buf, 4, &rl) || !rl.last)
+		return;
+	s->reply_text_cut = true;
+	reply_line(s, &l, s->server_offset, ts);
+	s->reply_text_cut = false;
 }
 
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts)
