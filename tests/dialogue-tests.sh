@@ -110,8 +110,8 @@ def lookup(rec, line, key):
         return show(s.get("policy", {}).get(key))
     if key == "txcount":
         return str(len(s.get("transactions", [])))
-    if key == "anomalies":
-        return s.get("anomalies")
+    if key in ("anomalies", "inferred"):
+        return s.get(key, [])
     m = re.fullmatch(r"(smuggling|auth|greeting)\.(\w+)", key)
     if m:
         return show((s.get(m.group(1)) or {}).get(m.group(2)))

@@ -125,6 +125,10 @@ fi
 # and corpus capture must give the same verdicts as the original.
 . tests/impair-tests.sh
 
+# Copies that lost a packet or were cut by a snap length: no confident wrong verdict and no
+# false anomaly beyond the baseline of tests/loss-baseline.txt (DESIGN.md section 4).
+. tests/loss-tests.sh
+
 # The bad-input matrix (tests/badinput/README.md): damaged files, absurd and lying lengths,
 # floods, endless input; each case's defined result, the normal sessions kept, bounded memory.
 . tests/badinput-tests.sh
