@@ -454,7 +454,7 @@ static void parse_one(struct options *o, int c)
 		o->run.eve_strict = true;
 		break;
 	case OPT_MAX_RECORD:
-		o->run.emit.max_record = parse_number("--max-record", optarg, 1024, 1ULL << 30);
+		o->run.emit.max_record = parse_number("--max-record", optarg, 2048, 1ULL << 30);
 		break;
 	case OPT_REDACT:
 		o->run.emit.redact = true;

@@ -94,8 +94,8 @@ sys.exit(1 if bad else 0)' "$sch_tpl"
 
 	# The command line's outputs: every sample plain, with --trace, with every record type,
 	# in --eve-strict's shape, cut by a small --max-record, redacted; from stdin, through -o,
-	# several inputs at once, and each link type mkcapture frames. (--max-record 1024 runs
-	# without the stats record: cut to its minimum it loses every counter.)
+	# several inputs at once, and each link type mkcapture frames. (--max-record 2048, the
+	# least it takes: the stats record, about 1.5 KiB of fixed counters, always fits.)
 	: >"$out/sch-cli.json"
 	sch_types=$("$prog" --help 2>/dev/null | tr '\n' ' ' |
 		sed -n 's/.*record types, comma-separated: \([a-z, ]*\).*/\1/p' | tr -d ' ')
@@ -104,8 +104,8 @@ sys.exit(1 if bad else 0)' "$sch_tpl"
 		"$prog" -r "$sch_f" --trace >>"$out/sch-cli.json" 2>/dev/null
 		[ -n "$sch_types" ] || continue
 		for sch_o in "--records $sch_types" "--eve-strict" "--redact --records $sch_types" \
-			"--max-record 1024 --records session,transaction" \
-			"--max-record 1024 --eve-strict --records session"; do
+			"--max-record 2048 --records session,transaction,stats" \
+			"--max-record 2048 --eve-strict --records session,stats"; do
 			# shellcheck disable=SC2086
 			"$prog" -r "$sch_f" $sch_o >>"$out/sch-cli.json" 2>/dev/null
 		done
