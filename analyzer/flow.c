@@ -385,15 +385,18 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 		dir = cend == 0 ? SMTP_TO_SERVER : SMTP_TO_CLIENT;
 	}
 	dir = settle_roles(f, seg, dir);
+	/* a packet the snap length cut still sent its whole payload */
+	uint32_t wire =
+	    seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len : seg->payload_len;
 	f->info.pkts[dir]++;
-	f->info.bytes[dir] += seg->payload_len;
+	f->info.bytes[dir] += wire;
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
 	if (!f->closed) {
 		list_remove(&t->lru, f);
 		list_append(&t->lru, f);
 	}
-	reasm_feed(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload, seg->payload_len,
-	           seg->ts_us);
+	reasm_feed_wire(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload,
+	                seg->payload_len, wire, seg->ts_us);
 	/* after a reset the flow lingers: the other side's last segments may still come */
 	mark_closed_if_done(t, f, (seg->flags & TCP_FLAG_RST) != 0);
 }

@@ -275,7 +275,7 @@ static int read_input(struct run *run, struct flow_table *t, const char *path, c
 	enum capture_rc rc;
 	while (!run->write_failed && (rc = capture_next(cap, &pkt)) == CAPTURE_PKT) {
 		struct tcp_seg seg;
-		enum decode_status st = decode_packet(dlt, pkt.data, pkt.caplen, &seg);
+		enum decode_status st = decode_packet_wire(dlt, pkt.data, pkt.caplen, pkt.wirelen, &seg);
 		run->stats.packets++;
 		run->stats.decode[st]++;
 		if (st == DECODE_OK) {

@@ -44,7 +44,9 @@ struct tcp_seg {
 	uint8_t flags;
 	uint16_t window;
 	const uint8_t *payload;
-	uint32_t payload_len;
+	uint32_t payload_len;      /* bytes captured */
+	uint32_t payload_wire_len; /* bytes on the wire: above payload_len when the snap length cut
+	                            * the packet (from the IP length); 0 is read as payload_len */
 	uint64_t ts_us; /* packet time, microseconds since the epoch (set by the caller) */
 };
 
@@ -65,6 +67,12 @@ bool decode_dlt_supported(int dlt);
  * On DECODE_OK fills *out (payload borrowed from pkt; ts_us left untouched);
  * on any other status *out is unspecified. Never fails on any input. */
 enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, struct tcp_seg *out);
+
+/* The same for a packet that was wirelen bytes on the wire (the capture record's original
+ * length): when the snap length cut it, payload_wire_len says how much payload the IP length
+ * gives the segment, within what the record lost; with wirelen <= caplen it is payload_len. */
+enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
+                                      uint32_t wirelen, struct tcp_seg *out);
 
 /* Short lower-case name of a status, for statistics ("truncated"). */
 const char *decode_status_name(enum decode_status st);

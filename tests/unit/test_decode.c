@@ -548,6 +548,55 @@ static void test_tcp_data_offset(void)
 	free(copy);
 }
 
+/* ---- what the snap length cut ---- */
+
+/* Decodes the first caplen bytes of frame as a record that was wirelen bytes on the wire. */
+static enum decode_status decode_cut(const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                                     struct tcp_seg *out)
+{
+	uint8_t *copy = malloc(caplen ? caplen : 1);
+	memcpy(copy, frame, caplen);
+	enum decode_status st = decode_packet_wire(DLT_RAW, copy, caplen, wirelen, out);
+	free(copy);
+	return st;
+}
+
+/* A record the snap length cut: the payload on the wire comes from the IP length, within the
+ * bytes the record lost; a whole record's payload is what it holds, whatever the IP length. */
+static void test_wire_length(void)
+{
+	static const char text[] = "Subject: a message long enough to be cut by a snap length\r\n";
+	struct pcapw_link link = {.dlt = DLT_RAW};
+	struct pcapw_tcp s4 = seg_make(4, text), s6 = seg_make(6, text);
+	uint8_t frame[FRAME_CAP];
+	struct tcp_seg out;
+	uint32_t n = (uint32_t)frame_make(&link, &s4, frame), len = s4.len;
+
+	CHECK_EQ_INT(decode_cut(frame, n, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len && out.payload_wire_len == len);
+	CHECK_EQ_INT(decode_cut(frame, n - 20, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len - 20 && out.payload_wire_len == len);
+	/* the record lost 5 bytes but the IP length claims 1000 more: 5 it is */
+	frame[2] = (uint8_t)((n + 1000) >> 8);
+	frame[3] = (uint8_t)((n + 1000) & 0xff);
+	CHECK_EQ_INT(decode_cut(frame, n - 5, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len - 5 && out.payload_wire_len == len);
+	/* a whole record whose IP length lies: the captured bytes are what was sent */
+	CHECK_EQ_INT(decode_cut(frame, n, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len && out.payload_wire_len == len);
+	/* a cut into the TCP options: no payload captured, its size still known */
+	n = (uint32_t)frame_make(&link, &s4, frame);
+	frame[RAW4_TCP + 12] = 8 << 4;
+	CHECK_EQ_INT(decode_cut(frame, RAW4_TCP + 24, n, &out), DECODE_OK);
+	CHECK(out.payload_len == 0 && out.payload_wire_len == len - 12);
+	CHECK_EQ_INT(decode_cut(frame, RAW4_TCP + 24, RAW4_TCP + 24, &out), DECODE_TRUNCATED);
+	CHECK_EQ_INT(decode_cut(frame, RAW4_TCP + 12, n, &out), DECODE_TRUNCATED);
+	/* IPv6 (40-byte header): the payload length gives the wire size */
+	n = (uint32_t)frame_make(&link, &s6, frame);
+	CHECK_EQ_INT(decode_cut(frame, n - 30, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len - 30 && out.payload_wire_len == len);
+}
+
 static void test_tcp_flags(void)
 {
 	struct pcapw_link link = {.dlt = DLT_EN10MB};
@@ -755,6 +804,7 @@ static void test_status_names(void)
 int main(void)
 {
 	RUN_TEST(test_en10mb);
+	RUN_TEST(test_wire_length);
 	RUN_TEST(test_vlan);
 	RUN_TEST(test_qinq);
 	RUN_TEST(test_vlan_stack_limit);
