@@ -89,6 +89,20 @@ static bool rd_peek_u8(const struct rd *r, uint8_t *v)
 	return true;
 }
 
+/* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, not folded; a last
+ * odd byte counts as the high half of a word. Leaves the cursor where it was. */
+static uint64_t rd_sum16(struct rd r)
+{
+	uint64_t sum = 0;
+	uint16_t w;
+	uint8_t b;
+	while (rd_be16(&r, &w))
+		sum += w;
+	if (rd_u8(&r, &b))
+		sum += (uint64_t)b << 8;
+	return sum;
+}
+
 /* Narrows the cursor to at most n bytes: a length field may cut what was captured, never
  * extend it. */
 static void rd_limit(struct rd *r, size_t n)
@@ -386,6 +400,22 @@ static uint32_t payload_on_wire(const struct wire_info *w, size_t hlen, uint32_t
 	return (uint32_t)(ip < most ? ip : most);
 }
 
+/* Checks the TCP checksum over the RFC 9293 (IPv4) or RFC 8200 section 8.1 (IPv6)
+ * pseudo-header, when the whole segment was captured and the IP header gives its length. */
+static uint8_t tcp_checksum(const struct rd *seg, const struct tcp_seg *out,
+                            const struct wire_info *w)
+{
+	if (w->l4_wire == L4_WIRE_UNKNOWN || seg->len != w->l4_wire)
+		return TCP_CSUM_UNCHECKED;
+	size_t alen = out->src.family == 6 ? 16 : 4;
+	uint64_t sum = rd_sum16((struct rd){out->src.bytes, alen}) +
+	               rd_sum16((struct rd){out->dst.bytes, alen});
+	sum += IPPROTO_TCP_NUM + (w->l4_wire >> 16) + (w->l4_wire & 0xffff) + rd_sum16(*seg);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff ? TCP_CSUM_GOOD : TCP_CSUM_BAD;
+}
+
 static enum decode_status tcp_decode(struct rd *r, struct tcp_seg *out, const struct wire_info *w)
 {
 	uint16_t offflags, csum, urg;
@@ -400,6 +430,7 @@ static enum decode_status tcp_decode(struct rd *r, struct tcp_seg *out, const st
 	if (hlen < 20)
 		return DECODE_MALFORMED;
 	out->flags = (uint8_t)(offflags & 0x3f);
+	out->csum = tcp_checksum(r, out, w);
 	/* Options are not needed downstream; skipping them is enough. When the snap length cut
 	 * into them, the fixed header is all there is of a segment whose size is still known. */
 	if (!rd_skip(r, hlen)) {

@@ -45,6 +45,19 @@ struct flow_table {
 	uint64_t now_us;
 };
 
+bool flow_checksum_parse(const char *text, enum flow_checksum *out)
+{
+	static const char *const names[] = {
+	    [FLOW_CSUM_AUTO] = "auto", [FLOW_CSUM_YES] = "yes", [FLOW_CSUM_NO] = "no"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(text, names[i]) == 0) {
+			*out = (enum flow_checksum)i;
+			return true;
+		}
+	}
+	return false;
+}
+
 static const uint16_t default_ports[] = {25, 465, 587, 2525};
 
 void flow_config_default(struct flow_config *cfg)
@@ -173,6 +186,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	}
 	t->reasm_lim.max_held_per_flow = cfg->max_held_per_flow;
 	t->reasm_lim.max_held_total = cfg->max_held_total;
+	t->stats.checksum_on = cfg->checksum == FLOW_CSUM_YES;
 	return t;
 }
 
@@ -363,12 +377,43 @@ static bool is_new_connection(const struct flow *f, const struct tcp_seg *seg, i
 	return f->closed || !h->started || h->base != seg->seq + 1;
 }
 
+/* Whether seg's checksum makes it no segment at all (the receiver dropped it); AUTO's choice
+ * is made here (flow.h). */
+static bool checksum_drops(struct flow_table *t, const struct tcp_seg *seg)
+{
+	struct flow_stats *s = &t->stats;
+	if (seg->csum == TCP_CSUM_UNCHECKED || t->cfg.checksum == FLOW_CSUM_NO)
+		return false;
+	if (t->cfg.checksum == FLOW_CSUM_AUTO && s->csum_sampled < FLOW_CSUM_SAMPLE) {
+		s->csum_sampled++;
+		s->csum_sampled_bad += seg->csum == TCP_CSUM_BAD;
+		s->checksum_on = s->csum_sampled >= FLOW_CSUM_MIN_SAMPLE &&
+		                 s->csum_sampled_bad * FLOW_CSUM_BAD_SHARE <= s->csum_sampled;
+	}
+	return s->checksum_on && seg->csum == TCP_CSUM_BAD;
+}
+
+/* A segment with a bad checksum while checking is on: counted, and noted on its session. */
+static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
+{
+	int dir;
+	struct flow *f = flow_lookup(t, seg, &dir);
+	t->stats.bad_checksums++;
+	t->stats.segments_ignored++;
+	if (f)
+		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
+}
+
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 {
 	t->stats.segments++;
 	if (seg->ts_us > t->now_us)
 		t->now_us = seg->ts_us;
 	expire(t);
+	if (checksum_drops(t, seg)) {
+		drop_bad_checksum(t, seg);
+		return;
+	}
 	int dir = -1;
 	struct flow *f = flow_lookup(t, seg, &dir);
 	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */

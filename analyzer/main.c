@@ -62,6 +62,8 @@ static const char usage_text[] =
     "      --max-rcpts N      recipients kept per transaction (default 1000)\n"
     "      --max-transactions N  transactions kept per session (default 1000)\n"
     "      --max-pending N    commands awaiting a reply (default 1000)\n"
+    "      --checksum WHEN    check TCP checksums: auto (default: yes unless many early\n"
+    "                         packets are bad, as offloading makes them), yes, no\n"
     "      --trace            add each session's command verbs and reply codes, in order\n"
     "      --stats            print counters to standard error at the end\n"
     "  -h, --help             show this help and exit\n"
@@ -144,6 +146,7 @@ enum {
 	OPT_MAX_PENDING,
 	OPT_STATS,
 	OPT_TRACE,
+	OPT_CHECKSUM,
 };
 
 static const struct option long_opts[] = {
@@ -160,6 +163,7 @@ static const struct option long_opts[] = {
     {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
     {"stats", no_argument, NULL, OPT_STATS},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"checksum", required_argument, NULL, OPT_CHECKSUM},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -191,6 +195,10 @@ static void set_limit(struct options *o, int opt, const char *arg)
 		break;
 	case OPT_MAX_TXS:
 		l->max_txs = (uint32_t)parse_number("--max-transactions", arg, 1, 1 << 24);
+		break;
+	case OPT_CHECKSUM:
+		if (!flow_checksum_parse(arg, &o->flow.checksum))
+			usage_error("--checksum: '%s' is not auto, yes or no", arg);
 		break;
 	case OPT_MAX_PENDING:
 		l->max_pending = (uint32_t)parse_number("--max-pending", arg, 2, 1 << 24);
@@ -275,7 +283,8 @@ static int read_input(struct run *run, struct flow_table *t, const char *path, c
 	enum capture_rc rc;
 	while (!run->write_failed && (rc = capture_next(cap, &pkt)) == CAPTURE_PKT) {
 		struct tcp_seg seg;
-		enum decode_status st = decode_packet_wire(dlt, pkt.data, pkt.caplen, pkt.wirelen, &seg);
+		enum decode_status st =
+		    decode_packet_wire(dlt, pkt.data, pkt.caplen, pkt.wirelen, &seg);
 		run->stats.packets++;
 		run->stats.decode[st]++;
 		if (st == DECODE_OK) {

@@ -35,6 +35,10 @@ enum {
 	TCP_FLAG_URG = 0x20,
 };
 
+/* What the TCP checksum says; UNCHECKED when the capture lacks bytes of the segment (snap
+ * length) or the IP header gives no length (TSO, BIG TCP). */
+enum tcp_csum { TCP_CSUM_UNCHECKED = 0, TCP_CSUM_GOOD, TCP_CSUM_BAD };
+
 /* A TCP segment as seen on the wire. A borrowed view: payload points into the
  * packet buffer, valid only until the next packet is read. Never store it. */
 struct tcp_seg {
@@ -42,6 +46,7 @@ struct tcp_seg {
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint8_t flags;
+	uint8_t csum; /* enum tcp_csum */
 	uint16_t window;
 	const uint8_t *payload;
 	uint32_t payload_len;      /* bytes captured */

@@ -25,13 +25,23 @@ struct flow_info {
  * Both arguments are borrowed for the call. */
 typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struct smtp_record *rec);
 
+/* TCP checksum policy (--checksum). AUTO judges by the early checkable segments of the input:
+ * from the FLOW_CSUM_MIN_SAMPLE-th on it checks while at most 1 in FLOW_CSUM_BAD_SHARE of
+ * them is bad, and keeps its choice after FLOW_CSUM_SAMPLE of them. Checksum offloading on
+ * the capture host leaves its own outgoing segments bad: all of them on loopback, about half
+ * when it is one end of every connection; a segment crafted to be dropped is one of many. */
+enum flow_checksum { FLOW_CSUM_AUTO = 0, FLOW_CSUM_YES, FLOW_CSUM_NO };
+
+enum { FLOW_CSUM_MIN_SAMPLE = 16, FLOW_CSUM_SAMPLE = 64, FLOW_CSUM_BAD_SHARE = 4 };
+
 struct flow_config {
 	const uint16_t *server_ports; /* borrowed; SMTP server ports (default 25,465,587,2525) */
 	size_t n_server_ports;
-	uint64_t idle_timeout_us; /* default 600 s */
-	size_t max_flows;         /* default 65536; the least recently used is evicted */
-	size_t max_held_per_flow; /* out-of-order bytes held per flow, default 1 MiB */
-	size_t max_held_total;    /* out-of-order bytes held by all flows, default 256 MiB */
+	uint64_t idle_timeout_us;    /* default 600 s */
+	size_t max_flows;            /* default 65536; the least recently used is evicted */
+	size_t max_held_per_flow;    /* out-of-order bytes held per flow, default 1 MiB */
+	size_t max_held_total;       /* out-of-order bytes held by all flows, default 256 MiB */
+	enum flow_checksum checksum; /* default FLOW_CSUM_AUTO */
 	struct smtp_limits smtp;
 };
 
@@ -39,11 +49,18 @@ struct flow_stats {
 	uint64_t segments, segments_ignored, flows_created, flows_evicted, flows_timed_out;
 	uint64_t flows_active, flows_active_max;
 	uint64_t held_bytes_max, retransmitted, overlap_mismatches, gaps, gap_bytes;
+	uint64_t csum_sampled, csum_sampled_bad; /* AUTO's sample of early checkable segments */
+	uint64_t bad_checksums; /* segments dropped, not data, for a bad checksum */
+	bool checksum_on; /* whether checksums are being checked (AUTO's choice so far; off while
+	                   * it has seen fewer than FLOW_CSUM_MIN_SAMPLE) */
 };
 
 struct flow_table;
 
 void flow_config_default(struct flow_config *cfg);
+
+/* Parses a --checksum value ("auto", "yes", "no") into *out. Returns false when it is none. */
+bool flow_checksum_parse(const char *text, enum flow_checksum *out);
 
 /* Returns a new table (free with flow_table_free), or NULL on out of memory. cfg is copied
  * (server_ports stays borrowed); end is called for every finished session. */

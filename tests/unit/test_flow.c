@@ -37,6 +37,7 @@ struct conv {
 	uint16_t port;
 	uint32_t cseq, sseq;
 	uint64_t ts;
+	uint8_t csum; /* what the checksum of each segment says (enum tcp_csum) */
 };
 
 static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, const char *data,
@@ -56,6 +57,7 @@ static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, c
 		s.flags = TCP_FLAG_SYN;
 	s.payload = (const uint8_t *)data;
 	s.payload_len = (uint32_t)len;
+	s.csum = c->csum;
 	s.ts_us = c->ts;
 	c->ts += 1000;
 	flow_table_feed(c->t, &s);
@@ -84,9 +86,9 @@ static void close_both(struct conv *c)
 	seg(c, true, c->cseq++, TCP_FLAG_FIN, NULL, 0);
 }
 
-static void mail_session(struct conv *c, uint32_t cisn)
+/* The greeting, EHLO, MAIL and RCPT, each answered. */
+static void to_rcpt(struct conv *c)
 {
-	handshake(c, cisn, 5000);
 	say(c, false, "220 mx\r\n");
 	say(c, true, "EHLO c\r\n");
 	say(c, false, "250 mx\r\n");
@@ -94,6 +96,11 @@ static void mail_session(struct conv *c, uint32_t cisn)
 	say(c, false, "250 ok\r\n");
 	say(c, true, "RCPT TO:<b@y>\r\n");
 	say(c, false, "250 ok\r\n");
+}
+
+/* DATA, the message, QUIT, each answered, and the close. */
+static void from_data(struct conv *c)
+{
 	say(c, true, "DATA\r\n");
 	say(c, false, "354 go\r\n");
 	say(c, true, "hello\r\n.\r\n");
@@ -101,6 +108,13 @@ static void mail_session(struct conv *c, uint32_t cisn)
 	say(c, true, "QUIT\r\n");
 	say(c, false, "221 bye\r\n");
 	close_both(c);
+}
+
+static void mail_session(struct conv *c, uint32_t cisn)
+{
+	handshake(c, cisn, 5000);
+	to_rcpt(c);
+	from_data(c);
 }
 
 static struct flow_table *table(struct ended *e, size_t max_flows, size_t max_held)
@@ -315,6 +329,112 @@ static void test_roles_from_replies(void)
 	flow_table_free(t);
 }
 
+static struct flow_table *table_csum(struct ended *e, enum flow_checksum policy)
+{
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	cfg.checksum = policy;
+	memset(e, 0, sizeof(*e));
+	return flow_table_new(&cfg, on_end, e);
+}
+
+/* A session whose client sends a bad-checksum "RSET" where its DATA goes, then the DATA; every
+ * other segment's checksum says good (or all say bad, when all_bad). */
+static void bad_copy_session(struct conv *c, bool all_bad)
+{
+	uint8_t rest = all_bad ? TCP_CSUM_BAD : TCP_CSUM_GOOD;
+	c->csum = rest;
+	handshake(c, 1, 5000);
+	to_rcpt(c);
+	c->csum = TCP_CSUM_BAD;
+	seg(c, true, c->cseq, TCP_FLAG_PSH, "RSET\r\n", 6);
+	c->csum = rest;
+	from_data(c);
+}
+
+/* auto: after enough good segments a bad one is no data (counted, noted); a capture whose
+ * segments are all bad (offloading) is not checked at all. */
+static void test_checksum_auto(void)
+{
+	struct ended e;
+	struct flow_table *t = table_csum(&e, FLOW_CSUM_AUTO);
+	struct conv c = {.t = t, .port = 44999, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	CHECK(!flow_table_stats(t)->checksum_on);
+	mail_session(&c, 1); /* 18 good segments first */
+	c.port = 45000;
+	bad_copy_session(&c, false);
+	flow_table_finish(t);
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.tx0[1], CLS_TX_COMMITTED);
+	CHECK(e.anomalies[1] & (1ULL << SMTP_AN_BAD_CHECKSUM));
+	CHECK(!(e.anomalies[0] & (1ULL << SMTP_AN_BAD_CHECKSUM)));
+	CHECK_EQ_INT(st->bad_checksums, 1);
+	CHECK(st->checksum_on);
+	CHECK_EQ_INT(st->csum_sampled, 18 + 19);
+	CHECK_EQ_INT(st->csum_sampled_bad, 1);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_AUTO);
+	c = (struct conv){.t = t, .port = 45001, .ts = 1000000};
+	bad_copy_session(&c, true);
+	flow_table_finish(t);
+	st = flow_table_stats(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_RESET); /* not checked: the RSET copy came first */
+	CHECK(!(e.anomalies[0] & (1ULL << SMTP_AN_BAD_CHECKSUM)));
+	CHECK_EQ_INT(st->bad_checksums, 0);
+	CHECK(!st->checksum_on);
+	flow_table_free(t);
+}
+
+/* auto decides nothing on fewer than FLOW_CSUM_MIN_SAMPLE segments: the bad copy early in
+ * the input is data. yes drops it there too; no never drops. */
+static void test_checksum_policies(void)
+{
+	struct ended e;
+	struct flow_table *t = table_csum(&e, FLOW_CSUM_AUTO);
+	struct conv c = {.t = t, .port = 45002, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	handshake(&c, 1, 5000);
+	say(&c, false, "220 mx\r\n");
+	c.csum = TCP_CSUM_BAD;
+	seg(&c, true, c.cseq, TCP_FLAG_PSH, "QUIT\r\n", 6); /* the 5th segment: not judged yet */
+	c.cseq += 6;
+	c.csum = TCP_CSUM_GOOD;
+	say(&c, false, "221 bye\r\n");
+	close_both(&c);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_QUIT);
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 0);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_YES);
+	c = (struct conv){.t = t, .port = 45003, .ts = 1000000};
+	CHECK(flow_table_stats(t)->checksum_on);
+	bad_copy_session(&c, false);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_COMMITTED);
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 1);
+	CHECK_EQ_INT(flow_table_stats(t)->csum_sampled, 0);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_NO);
+	c = (struct conv){.t = t, .port = 45004, .ts = 1000000};
+	bad_copy_session(&c, false);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_RESET);
+	CHECK(!flow_table_stats(t)->checksum_on);
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 0);
+	flow_table_free(t);
+
+	enum flow_checksum p = FLOW_CSUM_AUTO;
+	CHECK(flow_checksum_parse("no", &p) && p == FLOW_CSUM_NO);
+	CHECK(flow_checksum_parse("yes", &p) && p == FLOW_CSUM_YES);
+	CHECK(flow_checksum_parse("auto", &p) && p == FLOW_CSUM_AUTO);
+	CHECK(!flow_checksum_parse("on", &p) && !flow_checksum_parse("", &p));
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -325,5 +445,7 @@ int main(void)
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);
 	RUN_TEST(test_roles_from_replies);
+	RUN_TEST(test_checksum_auto);
+	RUN_TEST(test_checksum_policies);
 	TAP_EXIT();
 }
