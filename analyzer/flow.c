@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "reasm.h"
 
@@ -30,6 +32,7 @@ struct flow_list {
 
 struct flow_table {
 	struct flow_config cfg;
+	uint64_t key[2]; /* the bucket hash's secret (SipHash-1-3 key) */
 	flow_end_fn end;
 	void *end_ctx;
 	const char *source;
@@ -136,10 +139,94 @@ static int seg_dir(const struct flow *f, const struct tcp_seg *seg)
 	return -1;
 }
 
+/* ---- the bucket hash: SipHash-1-3 (Aumasson and Bernstein) keyed with a secret per run, so
+ * that tuples chosen to collide cannot be known in advance; used only to pick buckets ---- */
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = ROTL64(v[1], 13) ^ v[0];
+	v[0] = ROTL64(v[0], 32);
+	v[2] += v[3];
+	v[3] = ROTL64(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = ROTL64(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = ROTL64(v[1], 17) ^ v[2];
+	v[2] = ROTL64(v[2], 32);
+}
+
+static uint64_t load_le64(const uint8_t *p, size_t n)
+{
+	uint64_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t)p[i] << (8 * i);
+	return w;
+}
+
+static uint64_t siphash13(const uint64_t key[2], const uint8_t *p, size_t n)
+{
+	uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
+	                 key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL};
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t m = load_le64(p + i, 8);
+		v[3] ^= m;
+		sip_round(v);
+		v[0] ^= m;
+	}
+	uint64_t last = (uint64_t)n << 56 | load_le64(p + i, n - i);
+	v[3] ^= last;
+	sip_round(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	for (int r = 0; r < 3; r++)
+		sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* Writes one end (address, port) into b; returns the bytes written (at most 18). */
+static size_t put_end(uint8_t *b, const struct decode_addr *a, uint16_t port)
+{
+	size_t n = addr_len(a);
+	memcpy(b, a->bytes, n);
+	b[n] = (uint8_t)(port >> 8);
+	b[n + 1] = (uint8_t)port;
+	return n + 2;
+}
+
+/* The keyed hash of a connection, the same for both directions: its two ends in a fixed
+ * order. */
+static uint64_t bucket_hash(const struct flow_table *t, const struct decode_addr *a, uint16_t ap,
+                            const struct decode_addr *b, uint16_t bp)
+{
+	uint8_t ea[18], eb[18], buf[1 + 36];
+	size_t na = put_end(ea, a, ap), nb = put_end(eb, b, bp);
+	bool swap = na == nb && memcmp(ea, eb, na) > 0;
+	buf[0] = a->family;
+	memcpy(buf + 1, swap ? eb : ea, na);
+	memcpy(buf + 1 + na, swap ? ea : eb, nb);
+	return siphash13(t->key, buf, 1 + na + nb);
+}
+
 static struct flow **bucket_of(struct flow_table *t, const struct tcp_seg *seg)
 {
-	uint64_t h = tuple_hash(&seg->src, seg->sport, &seg->dst, seg->dport);
+	uint64_t h = bucket_hash(t, &seg->src, seg->sport, &seg->dst, seg->dport);
 	return &t->buckets[h & (t->n_buckets - 1)];
+}
+
+/* A secret for this run from getrandom(2); should the kernel have none to give, the clock and
+ * an address stand in (weaker, but never fatal). */
+static void draw_key(uint64_t key[2])
+{
+	if (getrandom(key, 2 * sizeof(key[0]), 0) == (ssize_t)(2 * sizeof(key[0])))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+	key[1] = (uint64_t)(uintptr_t)key * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)clock();
 }
 
 static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
@@ -174,6 +261,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	if (!t)
 		return NULL;
 	t->cfg = *cfg;
+	if (cfg->hash_key[0] || cfg->hash_key[1])
+		memcpy(t->key, cfg->hash_key, sizeof(t->key));
+	else
+		draw_key(t->key);
 	t->end = end;
 	t->end_ctx = ctx;
 	t->n_buckets = 1024;
@@ -275,8 +366,8 @@ static void flow_free(struct flow_table *t, struct flow *f)
 
 static void unhash(struct flow_table *t, struct flow *f)
 {
-	uint64_t h =
-	    tuple_hash(&f->info.client, f->info.client_port, &f->info.server, f->info.server_port);
+	uint64_t h = bucket_hash(t, &f->info.client, f->info.client_port, &f->info.server,
+	                         f->info.server_port);
 	struct flow **pp = &t->buckets[h & (t->n_buckets - 1)];
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;

@@ -42,6 +42,8 @@ struct flow_config {
 	size_t max_held_per_flow;    /* out-of-order bytes held per flow, default 1 MiB */
 	size_t max_held_total;       /* out-of-order bytes held by all flows, default 256 MiB */
 	enum flow_checksum checksum; /* default FLOW_CSUM_AUTO */
+	uint64_t hash_key[2];        /* the bucket hash's secret; all zero (the default): drawn
+	                              * at random per table (flow_id never depends on it) */
 	struct smtp_limits smtp;
 };
 

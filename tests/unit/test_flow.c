@@ -14,6 +14,7 @@ struct ended {
 	struct cls_verdict v[8];
 	uint64_t anomalies[8];
 	uint16_t client_port[8];
+	uint64_t flow_id[8];
 	enum cls_tx_outcome tx0[8];
 	uint32_t n_txs[8];
 };
@@ -25,6 +26,7 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 		classify_session(rec, &e->v[e->n]);
 		e->anomalies[e->n] = rec->anomalies;
 		e->client_port[e->n] = info->client_port;
+		e->flow_id[e->n] = info->flow_id;
 		e->n_txs[e->n] = rec->n_txs;
 		e->tx0[e->n] = rec->n_txs ? classify_tx(rec, &rec->txs[0]) : CLS_TX_INCOMPLETE;
 	}
@@ -435,6 +437,37 @@ static void test_checksum_policies(void)
 	CHECK(!flow_checksum_parse("on", &p) && !flow_checksum_parse("", &p));
 }
 
+/* The bucket hash's secret picks buckets only: tables with other secrets (given, or drawn at
+ * random) give the same flow_ids for the same input, and the same records. */
+static void test_hash_secret(void)
+{
+	static const uint64_t keys[3][2] = {{1, 2}, {0x9e3779b97f4a7c15ULL, 7}, {0, 0}};
+	struct ended e[3];
+	for (int k = 0; k < 3; k++) {
+		struct flow_config cfg;
+		flow_config_default(&cfg);
+		cfg.hash_key[0] = keys[k][0];
+		cfg.hash_key[1] = keys[k][1];
+		cfg.max_flows = 4; /* small: a bucket holds several flows at once */
+		memset(&e[k], 0, sizeof(e[k]));
+		struct flow_table *t = flow_table_new(&cfg, on_end, &e[k]);
+		for (uint16_t i = 0; i < 8; i++) {
+			struct conv c = {.t = t, .port = (uint16_t)(46000 + i), .ts = 1000000 + i};
+			mail_session(&c, 100u * i);
+		}
+		flow_table_finish(t);
+		flow_table_free(t);
+		CHECK_EQ_INT(e[k].n, 8);
+	}
+	for (int i = 0; i < 8; i++) {
+		CHECK(e[0].flow_id[i] != 0 && e[0].flow_id[i] < (1ULL << 51));
+		CHECK_EQ_INT(e[1].flow_id[i], e[0].flow_id[i]);
+		CHECK_EQ_INT(e[2].flow_id[i], e[0].flow_id[i]);
+		CHECK_EQ_INT(e[1].client_port[i], e[0].client_port[i]);
+		CHECK_EQ_INT(e[1].tx0[i], CLS_TX_COMMITTED);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -445,6 +478,7 @@ int main(void)
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);
 	RUN_TEST(test_roles_from_replies);
+	RUN_TEST(test_hash_secret);
 	RUN_TEST(test_checksum_auto);
 	RUN_TEST(test_checksum_policies);
 	TAP_EXIT();
