@@ -17,8 +17,9 @@ struct flow {
 	struct flow *hnext;       /* hash chain */
 	struct flow *prev, *next; /* LRU list while open, close list once closed */
 	struct flow_info info;
-	uint64_t serial; /* creation order */
-	uint64_t closed_ts_us;
+	uint64_t serial;        /* creation order */
+	uint64_t seen_clock_us; /* the flow clock when the flow's last segment came */
+	uint64_t closed_ts_us;  /* the flow clock when it closed */
 	bool closed;
 	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
 	struct reasm reasm;
@@ -405,6 +406,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	i->server_port = cend == 0 ? seg->dport : seg->sport;
 	i->first_ts_us = i->last_ts_us = seg->ts_us;
 	i->pcap_filename = t->source;
+	f->seen_clock_us = t->now_us;
 	f->serial = t->next_serial++;
 	i->flow_id = make_flow_id(f);
 	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
@@ -435,13 +437,13 @@ static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg,
 	return NULL;
 }
 
-/* Ends flows whose time is up: closed ones after the linger, open ones after the idle
- * timeout. Both lists are in time order, so only their heads need looking at. */
+/* Ends flows whose time is up on the flow clock: closed ones after the linger, open ones after
+ * the idle timeout. Both lists are in clock order, so only their heads need looking at. */
 static void expire(struct flow_table *t)
 {
 	while (t->closing.head && t->closing.head->closed_ts_us + FLOW_CLOSE_LINGER_US <= t->now_us)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
-	while (t->lru.head && t->lru.head->info.last_ts_us + t->cfg.idle_timeout_us <= t->now_us) {
+	while (t->lru.head && t->lru.head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
 		t->stats.flows_timed_out++;
 		flow_end(t, t->lru.head, SMTP_END_IDLE_TIMEOUT);
 	}
@@ -495,12 +497,23 @@ static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
 }
 
+void flow_table_advance(struct flow_table *t, uint64_t now_us)
+{
+	if (now_us <= t->now_us)
+		return; /* the clock never runs backwards: an older packet expires nothing */
+	t->now_us = now_us;
+	expire(t);
+}
+
+uint64_t flow_table_now(const struct flow_table *t)
+{
+	return t->now_us;
+}
+
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 {
 	t->stats.segments++;
-	if (seg->ts_us > t->now_us)
-		t->now_us = seg->ts_us;
-	expire(t);
+	flow_table_advance(t, seg->ts_us);
 	if (checksum_drops(t, seg)) {
 		drop_bad_checksum(t, seg);
 		return;
@@ -527,6 +540,7 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 	f->info.pkts[dir]++;
 	f->info.bytes[dir] += wire;
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
+	f->seen_clock_us = t->now_us;
 	if (!f->closed) {
 		list_remove(&t->lru, f);
 		list_append(&t->lru, f);

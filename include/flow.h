@@ -1,5 +1,6 @@
 /* flow: the table of TCP connections keyed by the canonical 5-tuple, client and server
- * roles, idle timeouts on packet time, a cap on flows (RFC 9293 connection identity). */
+ * roles, a flow clock that never runs backwards, idle timeouts on it, a cap on flows (RFC 9293
+ * connection identity). */
 #ifndef SMTPTRACE_FLOW_H
 #define SMTPTRACE_FLOW_H
 
@@ -71,8 +72,19 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 /* Sets the input name recorded for flows that start from now on. Borrowed. */
 void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
 
-/* Feeds one segment (borrowed). Segments of other ports are ignored and counted. */
+/* Feeds one segment (borrowed). Segments of other ports are ignored and counted. The
+ * segment's time moves the flow clock first (flow_table_advance); a segment older than the
+ * clock is handled in its flow at the clock's time as far as timeouts go. */
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg);
+
+/* Moves the flow clock to now_us (microseconds since the epoch) unless it is already past it
+ * (the clock never runs backwards), and ends the flows that are then due: closed ones after
+ * their linger, open ones idle for the idle timeout, idle time being measured on this clock.
+ * For a live capture, call it on wall-clock ticks between packets. */
+void flow_table_advance(struct flow_table *t, uint64_t now_us);
+
+/* The flow clock: the latest time it was moved to, 0 before the first. */
+uint64_t flow_table_now(const struct flow_table *t);
 
 /* Ends every open flow (capture_ended) in start order. */
 void flow_table_finish(struct flow_table *t);

@@ -468,6 +468,73 @@ static void test_hash_secret(void)
 	}
 }
 
+/* Time going back by more than the idle timeout (captures merged out of order): the clock
+ * stays where it was, the older sessions are whole, and none is split or timed out. An open
+ * flow of the later time is not expired by the older packets either. */
+static void test_clock_backwards(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	const uint64_t late = 7200ULL * 1000000 + 1000000;
+	struct conv open = {.t = t, .port = 47000, .ts = late};
+	handshake(&open, 1, 5000);
+	say(&open, false, "220 mx\r\n");
+	struct conv a = {.t = t, .port = 47001, .ts = late + 1000};
+	mail_session(&a, 1);
+	uint64_t clock = flow_table_now(t);
+	CHECK_EQ_INT(clock, a.ts - 1000);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct conv b = {
+		    .t = t, .port = (uint16_t)(47002 + i), .ts = 1000000 + 1000000ULL * i};
+		mail_session(&b, 1);
+	}
+	CHECK_EQ_INT(flow_table_now(t), clock);
+	CHECK_EQ_INT(e.n, 0); /* nothing expired by the older packets */
+	CHECK_EQ_INT(flow_table_stats(t)->flows_timed_out, 0);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 5);
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ_INT(e.client_port[i], 47001 + i); /* closed ones first, in close order */
+		CHECK_EQ_INT(e.v[i].outcome, CLS_OUT_COMMITTED);
+		CHECK_EQ_INT(e.v[i].close, CLS_CLOSE_QUIT);
+	}
+	CHECK_EQ_INT(e.client_port[4], 47000);
+	CHECK_EQ_INT(e.v[4].close, CLS_CLOSE_CAPTURE_ENDED);
+	flow_table_free(t);
+}
+
+/* The clock moved without a segment (a live capture's ticks): idle time is counted on it, a
+ * closed flow is written after its linger, and a move backwards does nothing. */
+static void test_advance(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	CHECK_EQ_INT(flow_table_now(t), 0);
+	struct conv a = {.t = t, .port = 48000, .ts = 1000000};
+	handshake(&a, 1, 5000);
+	say(&a, false, "220 mx\r\n");
+	uint64_t last = flow_table_now(t);
+	struct conv b = {.t = t, .port = 48001, .ts = a.ts};
+	mail_session(&b, 1);
+	uint64_t closed = flow_table_now(t);
+	flow_table_advance(t, closed + 1999999);
+	CHECK_EQ_INT(e.n, 0);
+	flow_table_advance(t, closed + 2000000); /* the linger is over */
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 48001);
+	flow_table_advance(t, last + 600ULL * 1000000 - 1);
+	CHECK_EQ_INT(e.n, 1);
+	flow_table_advance(t, 5); /* backwards: nothing */
+	CHECK_EQ_INT(flow_table_now(t), last + 600ULL * 1000000 - 1);
+	flow_table_advance(t, last + 600ULL * 1000000);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.v[1].close, CLS_CLOSE_IDLE_TIMEOUT);
+	CHECK_EQ_INT(flow_table_stats(t)->flows_timed_out, 1);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 2);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -478,6 +545,8 @@ int main(void)
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);
 	RUN_TEST(test_roles_from_replies);
+	RUN_TEST(test_clock_backwards);
+	RUN_TEST(test_advance);
 	RUN_TEST(test_hash_secret);
 	RUN_TEST(test_checksum_auto);
 	RUN_TEST(test_checksum_policies);
