@@ -521,7 +521,7 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 	int dir = -1;
 	struct flow *f = flow_lookup(t, seg, &dir);
 	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */
-		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_CAPTURE_ENDED);
+		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_REUSED);
 		f = NULL;
 	}
 	if (!f) {

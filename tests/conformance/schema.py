@@ -8,7 +8,7 @@ SESSION_OUTCOMES = {"tls", "incomplete", "abandoned_before_eod", "eod_unacknowle
                     "rfc821_drop", "closed_without_quit", "server_closed", "committed",
                     "no_mail"}
 CLOSES = {"quit", "client_closed_without_quit", "server_closed", "idle_timeout",
-          "capture_ended", "unknown"}
+          "capture_ended", "unknown", "reused"}
 TX_OUTCOMES = {"committed", "rejected", "reset", "aborted_by_quit", "abandoned_before_eod",
                "eod_unacknowledged", "incomplete"}
 ANOMALIES = ["early_talker", "pipelining_unadvertised", "data_before_354", "residue_after_eod",

@@ -629,7 +629,9 @@ static void write_port_reuse(struct pcapw *w)
 {
 	struct pcapw_conn c;
 
-	conn_open(&c, w, &eth, PORT_HOSTILE, T0);
+	conn_open_bare(&c, w, PORT_HOSTILE, T0);
+	c.cseq += 123456789u; /* not the ISN the next connection's SYN takes */
+	check(pcapw_conn_handshake(&c));
 	play(&c, good_acts, 3);
 	good_session(w, &eth, PORT_HOSTILE, c.ts_us + 1000000);
 }

@@ -143,6 +143,26 @@ static void test_port_reuse(void)
 	CHECK_EQ_INT(e.v[1].outcome, CLS_OUT_COMMITTED);
 	CHECK_EQ_INT(flow_table_stats(c.t)->flows_created, 2);
 	flow_table_free(c.t);
+
+	/* a new SYN with a new ISN while the session is open ends it: close reused, at once; a
+	 * retransmitted SYN (the same ISN) does not */
+	c = (struct conv){.t = table(&e, 0, 0), .port = 40000, .ts = 1000000};
+	handshake(&c, 100, 5000);
+	say(&c, false, "220 mx\r\n");
+	say(&c, true, "EHLO c\r\n");
+	seg(&c, true, 100, TCP_FLAG_SYN, NULL, 0);
+	CHECK_EQ_INT(e.n, 0);
+	mail_session(&c, 900000);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_REUSED);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_INCOMPLETE);
+	CHECK_EQ_INT(e.v[0].close_by, SMTP_SIDE_NONE);
+	CHECK_EQ_STR(classify_close_name(e.v[0].close), "reused");
+	flow_table_finish(c.t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.v[1].outcome, CLS_OUT_COMMITTED);
+	CHECK_EQ_INT(e.v[1].close, CLS_CLOSE_QUIT);
+	flow_table_free(c.t);
 }
 
 static void test_idle_timeout(void)
