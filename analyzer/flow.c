@@ -22,6 +22,7 @@ struct flow {
 	uint64_t closed_ts_us;  /* the flow clock when it closed */
 	bool closed;
 	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
+	bool syn_seen, synack_seen, server_rst; /* the handshake as the capture shows it */
 	struct reasm reasm;
 	struct reasm_sink sink; /* ctx is this flow */
 	struct smtp_session *smtp;
@@ -376,6 +377,28 @@ static void unhash(struct flow_table *t, struct flow *f)
 		*pp = f->hnext;
 }
 
+const char *flow_kind_name(enum flow_kind k)
+{
+	static const char *const names[FLOW_KIND_COUNT] = {
+	    [FLOW_KIND_SMTP] = "smtp",
+	    [FLOW_KIND_REFUSED] = "refused",
+	    [FLOW_KIND_NO_HANDSHAKE] = "no_handshake",
+	    [FLOW_KIND_NO_SMTP] = "no_smtp",
+	};
+	return (unsigned)k < FLOW_KIND_COUNT ? names[k] : "unknown";
+}
+
+/* A flow that carried no byte is no SMTP session: a SYN refused, unanswered, or a connection
+ * (or its half) without data. */
+static enum flow_kind flow_kind_of(const struct flow *f)
+{
+	if (f->info.bytes[0] + f->info.bytes[1] > 0)
+		return FLOW_KIND_SMTP;
+	if (f->syn_seen && !f->synack_seen)
+		return f->server_rst ? FLOW_KIND_REFUSED : FLOW_KIND_NO_HANDSHAKE;
+	return FLOW_KIND_NO_SMTP;
+}
+
 /* Writes the flow's record and frees it: the one way a flow ends. */
 static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason why)
 {
@@ -385,6 +408,8 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
 	                    f->info.pkts[SMTP_TO_CLIENT] > 0);
 	smtp_finish(f->smtp, why, t->now_us);
+	f->info.kind = flow_kind_of(f);
+	t->stats.flows_kind[f->info.kind]++;
 	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
 	flow_free(t, f);
 }
@@ -497,6 +522,18 @@ static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
 }
 
+/* What the handshake showed, for the flow's kind. */
+static void note_handshake(struct flow *f, const struct tcp_seg *seg, int dir)
+{
+	uint8_t syn_ack = seg->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	if (dir == SMTP_TO_SERVER && syn_ack == TCP_FLAG_SYN)
+		f->syn_seen = true;
+	if (dir == SMTP_TO_CLIENT && syn_ack == (TCP_FLAG_SYN | TCP_FLAG_ACK))
+		f->synack_seen = true;
+	if (dir == SMTP_TO_CLIENT && (seg->flags & TCP_FLAG_RST))
+		f->server_rst = true;
+}
+
 void flow_table_advance(struct flow_table *t, uint64_t now_us)
 {
 	if (now_us <= t->now_us)
@@ -539,6 +576,7 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 	    seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len : seg->payload_len;
 	f->info.pkts[dir]++;
 	f->info.bytes[dir] += wire;
+	note_handshake(f, seg, dir);
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
 	f->seen_clock_us = t->now_us;
 	if (!f->closed) {

@@ -255,6 +255,8 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 {
 	struct run *run = ctx;
 	struct cls_verdict v;
+	if (info->kind != FLOW_KIND_SMTP) /* counted in the flow table's stats, not a session */
+		return;
 	run->stats.sessions++;
 	if (run->write_failed)
 		return;

@@ -11,6 +11,18 @@
 #include "decode.h"
 #include "smtp.h"
 
+/* What a connection turned out to be (DESIGN.md section 5): only SMTP ones are sessions. */
+enum flow_kind {
+	FLOW_KIND_SMTP = 0,     /* carried bytes (SMTP or not yet known otherwise) */
+	FLOW_KIND_REFUSED,      /* the client's SYN answered by a RST, no SYN-ACK */
+	FLOW_KIND_NO_HANDSHAKE, /* the client's SYN never answered */
+	FLOW_KIND_NO_SMTP,      /* no byte in either direction (half-open scans included) */
+	FLOW_KIND_COUNT
+};
+
+/* Short lower-case name of a kind, as records and statistics write it ("no_handshake"). */
+const char *flow_kind_name(enum flow_kind k);
+
 /* What a finished session looks like at the TCP level; borrowed by the end callback. */
 struct flow_info {
 	uint64_t flow_id; /* fits in 51 bits */
@@ -20,10 +32,11 @@ struct flow_info {
 	uint64_t pkts[2];          /* indexed by enum smtp_dir */
 	uint64_t bytes[2];         /* payload bytes, indexed by enum smtp_dir */
 	const char *pcap_filename; /* the input the flow started in; borrowed */
+	enum flow_kind kind;       /* set before the end callback */
 };
 
-/* Called once per session, in close order, then at flow_table_finish() in start order.
- * Both arguments are borrowed for the call. */
+/* Called once per flow, whatever its kind, in close order, then at flow_table_finish() in start
+ * order. Both arguments are borrowed for the call. */
 typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struct smtp_record *rec);
 
 /* TCP checksum policy (--checksum). AUTO judges by the early checkable segments of the input:
@@ -53,7 +66,8 @@ struct flow_stats {
 	uint64_t flows_active, flows_active_max;
 	uint64_t held_bytes_max, retransmitted, overlap_mismatches, gaps, gap_bytes;
 	uint64_t csum_sampled, csum_sampled_bad; /* AUTO's sample of early checkable segments */
-	uint64_t bad_checksums; /* segments dropped, not data, for a bad checksum */
+	uint64_t bad_checksums;               /* segments dropped, not data, for a bad checksum */
+	uint64_t flows_kind[FLOW_KIND_COUNT]; /* flows ended, by what they turned out to be */
 	bool checksum_on; /* whether checksums are being checked (AUTO's choice so far; off while
 	                   * it has seen fewer than FLOW_CSUM_MIN_SAMPLE) */
 };

@@ -15,6 +15,7 @@ struct ended {
 	uint64_t anomalies[8];
 	uint16_t client_port[8];
 	uint64_t flow_id[8];
+	enum flow_kind kind[8];
 	enum cls_tx_outcome tx0[8];
 	uint32_t n_txs[8];
 };
@@ -27,6 +28,7 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 		e->anomalies[e->n] = rec->anomalies;
 		e->client_port[e->n] = info->client_port;
 		e->flow_id[e->n] = info->flow_id;
+		e->kind[e->n] = info->kind;
 		e->n_txs[e->n] = rec->n_txs;
 		e->tx0[e->n] = rec->n_txs ? classify_tx(rec, &rec->txs[0]) : CLS_TX_INCOMPLETE;
 	}
@@ -555,6 +557,50 @@ static void test_advance(void)
 	flow_table_free(t);
 }
 
+/* Connections that never carried a byte are not SMTP sessions: a SYN refused by a RST, a SYN
+ * never answered, a half-open scan, a connection made and closed empty. Each still ends
+ * through the callback, with its kind, and is counted. */
+static void test_flow_kinds(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 49000, .ts = 1000000, .cseq = 10};
+	seg(&c, true, c.cseq++, TCP_FLAG_SYN, NULL, 0); /* refused */
+	c.sseq = 0;
+	seg(&c, false, 0, TCP_FLAG_RST, NULL, 0);
+	c = (struct conv){.t = t, .port = 49001, .ts = c.ts, .cseq = 10};
+	seg(&c, true, c.cseq, TCP_FLAG_SYN, NULL, 0); /* unanswered, sent twice */
+	seg(&c, true, c.cseq, TCP_FLAG_SYN, NULL, 0);
+	c = (struct conv){.t = t, .port = 49002, .ts = c.ts, .cseq = 10, .sseq = 500};
+	seg(&c, true, c.cseq++, TCP_FLAG_SYN, NULL, 0); /* half-open */
+	seg(&c, false, c.sseq++, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0);
+	seg(&c, true, c.cseq, TCP_FLAG_RST, NULL, 0);
+	c = (struct conv){.t = t, .port = 49003, .ts = c.ts};
+	handshake(&c, 10, 500); /* made and closed, no byte */
+	close_both(&c);
+	c = (struct conv){.t = t, .port = 49004, .ts = c.ts};
+	mail_session(&c, 10);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 5);
+	/* the closed ones in close order, then the one still open (unanswered) at the end */
+	static const uint16_t port[] = {49000, 49002, 49003, 49004, 49001};
+	static const enum flow_kind want[] = {FLOW_KIND_REFUSED, FLOW_KIND_NO_SMTP,
+	                                      FLOW_KIND_NO_SMTP, FLOW_KIND_SMTP,
+	                                      FLOW_KIND_NO_HANDSHAKE};
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ_INT(e.client_port[i], port[i]);
+		CHECK_EQ_INT(e.kind[i], want[i]);
+	}
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_SMTP], 1);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_REFUSED], 1);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_HANDSHAKE], 1);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_SMTP], 2);
+	CHECK_EQ_STR(flow_kind_name(FLOW_KIND_NO_HANDSHAKE), "no_handshake");
+	CHECK_EQ_STR(flow_kind_name(FLOW_KIND_COUNT), "unknown");
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -567,6 +613,7 @@ int main(void)
 	RUN_TEST(test_roles_from_replies);
 	RUN_TEST(test_clock_backwards);
 	RUN_TEST(test_advance);
+	RUN_TEST(test_flow_kinds);
 	RUN_TEST(test_hash_secret);
 	RUN_TEST(test_checksum_auto);
 	RUN_TEST(test_checksum_policies);
