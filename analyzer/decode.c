@@ -90,16 +90,19 @@ static bool rd_peek_u8(const struct rd *r, uint8_t *v)
 }
 
 /* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, not folded; a last
- * odd byte counts as the high half of a word. Leaves the cursor where it was. */
+ * odd byte counts as the high half of a word. Leaves the cursor where it was. Words are added
+ * two at a time as 32-bit ones (RFC 1071 section 2(B): the folded sum is the same). */
 static uint64_t rd_sum16(struct rd r)
 {
 	uint64_t sum = 0;
-	uint16_t w;
-	uint8_t b;
-	while (rd_be16(&r, &w))
-		sum += w;
-	if (rd_u8(&r, &b))
-		sum += (uint64_t)b << 8;
+	size_t i = 0;
+	for (; i + 4 <= r.len; i += 4)
+		sum += (uint32_t)r.p[i] << 24 | (uint32_t)r.p[i + 1] << 16 |
+		       (uint32_t)r.p[i + 2] << 8 | r.p[i + 3];
+	for (; i + 2 <= r.len; i += 2)
+		sum += (uint32_t)r.p[i] << 8 | r.p[i + 1];
+	if (i < r.len)
+		sum += (uint32_t)r.p[i] << 8;
 	return sum;
 }
 

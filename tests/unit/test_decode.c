@@ -597,6 +597,57 @@ static void test_wire_length(void)
 	CHECK(out.payload_len == len - 30 && out.payload_wire_len == len);
 }
 
+/* The TCP checksum over the IPv4 and IPv6 pseudo-headers: good as pcapw frames it (odd and
+ * even payload lengths, options, extension headers), bad when a byte or the checksum field
+ * changes, not checkable when the segment is cut or the IP length is 0. */
+static void test_tcp_checksum(void)
+{
+	static const char *const texts[] = {NULL, "x", "MAIL FROM:<a@example.org>\r\n",
+	                                    "Subject: an even length text..\r\n"};
+	static const struct pcapw_link links[] = {{.dlt = DLT_RAW},
+	                                          {.dlt = DLT_EN10MB, .ipv4_options = true},
+	                                          {.dlt = DLT_EN10MB, .ipv6_ext = true}};
+	uint8_t frame[FRAME_CAP], *copy;
+	struct tcp_seg out;
+	for (size_t l = 0; l < sizeof(links) / sizeof(links[0]); l++) {
+		for (int fam = 4; fam <= 6; fam += 2) {
+			for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+				struct pcapw_tcp s = seg_make(fam, texts[i]);
+				size_t n = frame_make(&links[l], &s, frame);
+				CHECK_EQ_INT(decode_exact(links[l].dlt, frame, n, &out, &copy),
+				             DECODE_OK);
+				CHECK_EQ_INT(out.csum, TCP_CSUM_GOOD);
+				free(copy);
+				/* the datagram's last byte (payload, or the urgent pointer), not
+				 * the padding of a minimum Ethernet frame */
+				size_t ip = fam == 4 ? (links[l].ipv4_options ? 24 : 20)
+				                     : (links[l].ipv6_ext ? 56 : 40);
+				size_t end =
+				    (links[l].dlt == DLT_EN10MB ? 14 : 0) + ip + 20 + s.len;
+				frame[end - 1] ^= 0x40;
+				CHECK_EQ_INT(decode_exact(links[l].dlt, frame, n, &out, &copy),
+				             DECODE_OK);
+				CHECK_EQ_INT(out.csum, TCP_CSUM_BAD);
+				free(copy);
+				s.bad_checksum = true;
+				n = frame_make(&links[l], &s, frame);
+				CHECK_EQ_INT(decode_exact(links[l].dlt, frame, n, &out, &copy),
+				             DECODE_OK);
+				CHECK_EQ_INT(out.csum, TCP_CSUM_BAD);
+				free(copy);
+			}
+		}
+	}
+	struct pcapw_link raw = {.dlt = DLT_RAW};
+	struct pcapw_tcp s = seg_make(4, mail_from);
+	uint32_t n = (uint32_t)frame_make(&raw, &s, frame);
+	CHECK_EQ_INT(decode_cut(frame, n - 4, n, &out), DECODE_OK);
+	CHECK_EQ_INT(out.csum, TCP_CSUM_UNCHECKED);
+	frame[2] = frame[3] = 0; /* total length 0 (TSO, BIG TCP) */
+	CHECK_EQ_INT(decode_cut(frame, n, n, &out), DECODE_OK);
+	CHECK_EQ_INT(out.csum, TCP_CSUM_UNCHECKED);
+}
+
 static void test_tcp_flags(void)
 {
 	struct pcapw_link link = {.dlt = DLT_EN10MB};
@@ -805,6 +856,7 @@ int main(void)
 {
 	RUN_TEST(test_en10mb);
 	RUN_TEST(test_wire_length);
+	RUN_TEST(test_tcp_checksum);
 	RUN_TEST(test_vlan);
 	RUN_TEST(test_qinq);
 	RUN_TEST(test_vlan_stack_limit);
