@@ -32,6 +32,22 @@ struct flow_list {
 	struct flow *head, *tail;
 };
 
+/* AUTO's look-ahead (flow.h): the input's first segments, copied, until the checksum choice is
+ * made on them; then they are fed in order, so that no segment is judged before the choice. */
+enum {
+	PREROLL_SEGS = 256,        /* segments held at most, checkable or not */
+	PREROLL_BYTES = 1 << 20,   /* their payload bytes at most */
+	PREROLL_WAIT_US = 1000000, /* on the clock of flow_table_advance (a live capture's) */
+};
+
+struct preroll {
+	struct tcp_seg *segs; /* PREROLL_SEGS of them, payloads pointing into bytes */
+	const char **sources; /* the input each came from (flow_table_set_source), borrowed */
+	uint8_t *bytes;       /* PREROLL_BYTES */
+	size_t n, used;
+	bool done; /* the choice is made: nothing is held any more */
+};
+
 struct flow_table {
 	struct flow_config cfg;
 	uint64_t key[2]; /* the bucket hash's secret (SipHash-1-3 key) */
@@ -48,6 +64,7 @@ struct flow_table {
 	struct reasm_stats reasm_stats;
 	struct flow_stats stats;
 	uint64_t now_us;
+	struct preroll pre;
 };
 
 bool flow_checksum_parse(const char *text, enum flow_checksum *out)
@@ -280,6 +297,20 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	t->reasm_lim.max_held_per_flow = cfg->max_held_per_flow;
 	t->reasm_lim.max_held_total = cfg->max_held_total;
 	t->stats.checksum_on = cfg->checksum == FLOW_CSUM_YES;
+	t->pre.done = cfg->checksum != FLOW_CSUM_AUTO;
+	if (!t->pre.done) {
+		t->pre.segs = malloc(PREROLL_SEGS * sizeof(*t->pre.segs));
+		t->pre.sources = malloc(PREROLL_SEGS * sizeof(*t->pre.sources));
+		t->pre.bytes = malloc(PREROLL_BYTES);
+		if (!t->pre.segs || !t->pre.sources || !t->pre.bytes) {
+			free(t->pre.segs);
+			free(t->pre.sources);
+			free(t->pre.bytes);
+			free(t->buckets);
+			free(t);
+			return NULL;
+		}
+	}
 	return t;
 }
 
@@ -495,20 +526,10 @@ static bool is_new_connection(const struct flow *f, const struct tcp_seg *seg, i
 	return f->closed || !h->started || h->base != seg->seq + 1;
 }
 
-/* Whether seg's checksum makes it no segment at all (the receiver dropped it); AUTO's choice
- * is made here (flow.h). */
-static bool checksum_drops(struct flow_table *t, const struct tcp_seg *seg)
+/* Whether seg's checksum makes it no segment at all (the receiver dropped it). */
+static bool checksum_drops(const struct flow_table *t, const struct tcp_seg *seg)
 {
-	struct flow_stats *s = &t->stats;
-	if (seg->csum == TCP_CSUM_UNCHECKED || t->cfg.checksum == FLOW_CSUM_NO)
-		return false;
-	if (t->cfg.checksum == FLOW_CSUM_AUTO && s->csum_sampled < FLOW_CSUM_SAMPLE) {
-		s->csum_sampled++;
-		s->csum_sampled_bad += seg->csum == TCP_CSUM_BAD;
-		s->checksum_on = s->csum_sampled >= FLOW_CSUM_MIN_SAMPLE &&
-		                 s->csum_sampled_bad * FLOW_CSUM_BAD_SHARE <= s->csum_sampled;
-	}
-	return s->checksum_on && seg->csum == TCP_CSUM_BAD;
+	return t->stats.checksum_on && seg->csum == TCP_CSUM_BAD;
 }
 
 /* A segment with a bad checksum while checking is on: counted, and noted on its session. */
@@ -534,12 +555,74 @@ static void note_handshake(struct flow *f, const struct tcp_seg *seg, int dir)
 		f->server_rst = true;
 }
 
-void flow_table_advance(struct flow_table *t, uint64_t now_us)
+/* Moves the flow clock (never back) and expires what is due. */
+static void clock_to(struct flow_table *t, uint64_t now_us)
 {
 	if (now_us <= t->now_us)
 		return; /* the clock never runs backwards: an older packet expires nothing */
 	t->now_us = now_us;
 	expire(t);
+}
+
+static void feed_now(struct flow_table *t, const struct tcp_seg *seg);
+
+/* AUTO's choice on the segments held (flow.h), then those segments fed in order. */
+static void preroll_release(struct flow_table *t)
+{
+	struct preroll *p = &t->pre;
+	struct flow_stats *s = &t->stats;
+	if (p->done)
+		return;
+	p->done = true;
+	s->checksum_on =
+	    s->csum_sampled > 0 && s->csum_sampled_bad * FLOW_CSUM_BAD_SHARE <= s->csum_sampled;
+	const char *source = t->source;
+	for (size_t i = 0; i < p->n; i++) {
+		t->source = p->sources[i]; /* a flow records the input it started in */
+		feed_now(t, &p->segs[i]);
+	}
+	t->source = source;
+	free(p->segs);
+	free(p->sources);
+	free(p->bytes);
+	p->segs = NULL;
+	p->sources = NULL;
+	p->bytes = NULL;
+	p->n = 0;
+}
+
+/* Holds a copy of seg while AUTO has not chosen; returns false when seg is to be fed now. */
+static bool preroll_hold(struct flow_table *t, const struct tcp_seg *seg)
+{
+	struct preroll *p = &t->pre;
+	struct flow_stats *s = &t->stats;
+	if (p->done)
+		return false;
+	if (p->n == PREROLL_SEGS || seg->payload_len > PREROLL_BYTES - p->used) {
+		preroll_release(t); /* the choice on what came so far */
+		return false;
+	}
+	p->sources[p->n] = t->source;
+	struct tcp_seg *c = &p->segs[p->n++];
+	*c = *seg;
+	c->payload = p->bytes + p->used;
+	if (seg->payload_len)
+		memcpy(p->bytes + p->used, seg->payload, seg->payload_len);
+	p->used += seg->payload_len;
+	if (seg->csum != TCP_CSUM_UNCHECKED) {
+		s->csum_sampled++;
+		s->csum_sampled_bad += seg->csum == TCP_CSUM_BAD;
+		if (s->csum_sampled == FLOW_CSUM_SAMPLE)
+			preroll_release(t);
+	}
+	return true;
+}
+
+void flow_table_advance(struct flow_table *t, uint64_t now_us)
+{
+	if (!t->pre.done && t->pre.n && now_us >= t->pre.segs[0].ts_us + PREROLL_WAIT_US)
+		preroll_release(t);
+	clock_to(t, now_us);
 }
 
 uint64_t flow_table_now(const struct flow_table *t)
@@ -549,8 +632,14 @@ uint64_t flow_table_now(const struct flow_table *t)
 
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 {
+	if (!preroll_hold(t, seg))
+		feed_now(t, seg);
+}
+
+static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
+{
 	t->stats.segments++;
-	flow_table_advance(t, seg->ts_us);
+	clock_to(t, seg->ts_us);
 	if (checksum_drops(t, seg)) {
 		drop_bad_checksum(t, seg);
 		return;
@@ -597,6 +686,7 @@ static int by_serial(const void *a, const void *b)
 
 void flow_table_finish(struct flow_table *t)
 {
+	preroll_release(t);
 	while (t->closing.head)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
 	size_t n = t->n_flows, k = 0;
@@ -635,6 +725,9 @@ void flow_table_free(struct flow_table *t)
 			flow_free(t, f);
 		}
 	}
+	free(t->pre.segs);
+	free(t->pre.sources);
+	free(t->pre.bytes);
 	free(t->buckets);
 	free(t);
 }

@@ -39,14 +39,16 @@ struct flow_info {
  * order. Both arguments are borrowed for the call. */
 typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struct smtp_record *rec);
 
-/* TCP checksum policy (--checksum). AUTO judges by the early checkable segments of the input:
- * from the FLOW_CSUM_MIN_SAMPLE-th on it checks while at most 1 in FLOW_CSUM_BAD_SHARE of
- * them is bad, and keeps its choice after FLOW_CSUM_SAMPLE of them. Checksum offloading on
- * the capture host leaves its own outgoing segments bad: all of them on loopback, about half
- * when it is one end of every connection; a segment crafted to be dropped is one of many. */
+/* TCP checksum policy (--checksum). AUTO chooses once, on the input's first FLOW_CSUM_SAMPLE
+ * checkable segments: it checks when at most 1 in FLOW_CSUM_BAD_SHARE of them is bad. The
+ * first segments are held (copies, at most 256 segments and 1 MiB, or 1 s on the clock of
+ * flow_table_advance) until it has chosen, then fed in order: none is judged before. Checksum
+ * offloading on the capture host leaves its own outgoing segments bad: all of them on
+ * loopback, about half when it is one end of every connection; a segment crafted to be
+ * dropped is one of many. */
 enum flow_checksum { FLOW_CSUM_AUTO = 0, FLOW_CSUM_YES, FLOW_CSUM_NO };
 
-enum { FLOW_CSUM_MIN_SAMPLE = 16, FLOW_CSUM_SAMPLE = 64, FLOW_CSUM_BAD_SHARE = 4 };
+enum { FLOW_CSUM_SAMPLE = 64, FLOW_CSUM_BAD_SHARE = 4 };
 
 struct flow_config {
 	const uint16_t *server_ports; /* borrowed; SMTP server ports (default 25,465,587,2525) */
@@ -68,8 +70,8 @@ struct flow_stats {
 	uint64_t csum_sampled, csum_sampled_bad; /* AUTO's sample of early checkable segments */
 	uint64_t bad_checksums;               /* segments dropped, not data, for a bad checksum */
 	uint64_t flows_kind[FLOW_KIND_COUNT]; /* flows ended, by what they turned out to be */
-	bool checksum_on; /* whether checksums are being checked (AUTO's choice so far; off while
-	                   * it has seen fewer than FLOW_CSUM_MIN_SAMPLE) */
+	bool checksum_on; /* whether checksums are checked (AUTO: off until it has chosen, and when
+	                   * no segment was checkable) */
 };
 
 struct flow_table;

@@ -16,6 +16,7 @@ struct ended {
 	uint16_t client_port[8];
 	uint64_t flow_id[8];
 	enum flow_kind kind[8];
+	const char *source[8];
 	enum cls_tx_outcome tx0[8];
 	uint32_t n_txs[8];
 };
@@ -29,6 +30,7 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 		e->client_port[e->n] = info->client_port;
 		e->flow_id[e->n] = info->flow_id;
 		e->kind[e->n] = info->kind;
+		e->source[e->n] = info->pcap_filename;
 		e->n_txs[e->n] = rec->n_txs;
 		e->tx0[e->n] = rec->n_txs ? classify_tx(rec, &rec->txs[0]) : CLS_TX_INCOMPLETE;
 	}
@@ -129,6 +131,7 @@ static struct flow_table *table(struct ended *e, size_t max_flows, size_t max_he
 		cfg.max_flows = max_flows;
 	if (max_held)
 		cfg.max_held_per_flow = max_held;
+	cfg.checksum = FLOW_CSUM_NO; /* these segments carry no checksum to check */
 	memset(e, 0, sizeof(*e));
 	return flow_table_new(&cfg, on_end, e);
 }
@@ -412,8 +415,9 @@ static void test_checksum_auto(void)
 	flow_table_free(t);
 }
 
-/* auto decides nothing on fewer than FLOW_CSUM_MIN_SAMPLE segments: the bad copy early in
- * the input is data. yes drops it there too; no never drops. */
+/* auto holds the input's first segments until it has chosen, so a bad copy among the very
+ * first is judged too; the choice is made on ending the input, or on the clock of
+ * flow_table_advance when the sample is slow to come. yes drops it; no never drops. */
 static void test_checksum_policies(void)
 {
 	struct ended e;
@@ -422,15 +426,46 @@ static void test_checksum_policies(void)
 	handshake(&c, 1, 5000);
 	say(&c, false, "220 mx\r\n");
 	c.csum = TCP_CSUM_BAD;
-	seg(&c, true, c.cseq, TCP_FLAG_PSH, "QUIT\r\n", 6); /* the 5th segment: not judged yet */
+	seg(&c, true, c.cseq, TCP_FLAG_PSH, "QUIT\r\n", 6); /* the 5th segment */
 	c.cseq += 6;
 	c.csum = TCP_CSUM_GOOD;
 	say(&c, false, "221 bye\r\n");
 	close_both(&c);
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 0); /* all held: no choice yet */
 	flow_table_finish(t);
 	CHECK_EQ_INT(e.n, 1);
-	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_QUIT);
-	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 0);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_SERVER_CLOSED); /* the QUIT never reached it */
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_BAD_CHECKSUM));
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 1);
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 8);
+	CHECK(flow_table_stats(t)->checksum_on);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_AUTO);
+	c = (struct conv){.t = t, .port = 45005, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	handshake(&c, 1, 5000);
+	flow_table_advance(t, 1000000 + 999999);
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 0);
+	flow_table_advance(t, 1000000 + 1000000); /* a second after the first: chosen, fed */
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 3);
+	CHECK(flow_table_stats(t)->checksum_on);
+	say(&c, false, "220 mx\r\n"); /* fed at once now */
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 4);
+	flow_table_finish(t);
+	flow_table_free(t);
+
+	/* held across inputs: each flow still names the input it started in */
+	t = table_csum(&e, FLOW_CSUM_AUTO);
+	flow_table_set_source(t, "one.pcap");
+	c = (struct conv){.t = t, .port = 45006, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	mail_session(&c, 1);
+	flow_table_set_source(t, "two.pcap");
+	c = (struct conv){.t = t, .port = 45007, .ts = c.ts, .csum = TCP_CSUM_GOOD};
+	mail_session(&c, 1);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_STR(e.source[0], "one.pcap");
+	CHECK_EQ_STR(e.source[1], "two.pcap");
 	flow_table_free(t);
 
 	t = table_csum(&e, FLOW_CSUM_YES);
