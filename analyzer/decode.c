@@ -1,5 +1,6 @@
-/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view, every read
- * bounds-checked (RFC 791, RFC 8200, RFC 4302, RFC 6946, RFC 9293; IEEE 802.1Q/802.1ad). */
+/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view with its wire
+ * length and checksum verdict, every read bounds-checked (RFC 791, RFC 8200, RFC 4302,
+ * RFC 6946, RFC 9293, RFC 1071; IEEE 802.1Q/802.1ad). */
 #include "decode.h"
 
 #include <pcap/dlt.h>

@@ -1,5 +1,6 @@
-/* flow: TCP connections keyed by the canonical 5-tuple (RFC 9293 section 3.1), client and
- * server roles, idle timeouts on packet time, LRU eviction under a cap, port reuse. */
+/* flow: TCP connections keyed by the canonical 5-tuple (RFC 9293 section 3.1) in buckets of a
+ * keyed hash, client and server roles, a flow clock that never runs backwards with idle
+ * timeouts on it, LRU eviction under a cap, port reuse, the checksum policy, flow kinds. */
 #include "flow.h"
 
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* reasm: per-direction TCP reassembly (RFC 9293 section 3.4 sequence numbers, compared
  * modulo 2^32; RFC 7323 for the widest window): in order without a copy, out of order held
- * within caps, first copy wins. */
+ * within caps, first copy wins, gaps from every TCP clue (a jump, an ACK, a FIN or RST past
+ * the bytes seen, a snap length's cut). */
 #include "reasm.h"
 
 #include <stdlib.h>

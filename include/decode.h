@@ -1,5 +1,6 @@
-/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view
- * (RFC 791, RFC 8200, RFC 9293; IEEE 802.1Q; Linux cooked v1/v2; BSD loopback). */
+/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view, its length on
+ * the wire and its checksum (RFC 791, RFC 8200, RFC 9293, RFC 1071; IEEE 802.1Q; Linux cooked
+ * v1/v2; BSD loopback). */
 #ifndef SMTPTRACE_DECODE_H
 #define SMTPTRACE_DECODE_H
 

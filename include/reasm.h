@@ -1,6 +1,7 @@
 /* reasm: per-direction TCP stream reassembly (RFC 9293 sequence space, RFC 1982-style
  * modulo-2^32 comparison): in-order bytes handed on without a copy, out-of-order segments
- * held within caps, retransmissions dropped, overlaps resolved first-copy-wins. */
+ * held within caps, retransmissions dropped, overlaps resolved first-copy-wins, bytes the
+ * capture lacks told as gaps of known size. */
 #ifndef SMTPTRACE_REASM_H
 #define SMTPTRACE_REASM_H
 
