@@ -16,8 +16,10 @@ static const char *const outcome_names[] = {
     "no_mail",
 };
 static const char *const close_names[] = {
-    "quit",    "client_closed_without_quit", "server_closed", "idle_timeout", "capture_ended",
-    "unknown",
+    "quit",          "client_closed_without_quit",
+    "server_closed", "idle_timeout",
+    "capture_ended", "unknown",
+    "reused",
 };
 static const char *const style_names[] = {"unknown", "rfc821", "rfc5321"};
 static const char *const side_names[] = {"none", "client", "server"};
@@ -107,6 +109,8 @@ static enum cls_close session_close(const struct smtp_record *rec)
 		return CLS_CLOSE_IDLE_TIMEOUT;
 	if (rec->end_reason == SMTP_END_CAPTURE_ENDED)
 		return CLS_CLOSE_CAPTURE_ENDED;
+	if (rec->end_reason == SMTP_END_REUSED)
+		return CLS_CLOSE_REUSED;
 	return CLS_CLOSE_UNKNOWN;
 }
 

@@ -649,11 +649,30 @@ static json_t *sessions_json(const struct stats *s, const struct flow_stats *fs)
 
 static json_t *flows_json(const struct flow_stats *fs)
 {
-	const char *names[] = {"created",   "active_max", "evicted",
-	                       "timed_out", "segments",   "segments_ignored"};
-	uint64_t v[] = {fs->flows_created,   fs->flows_active_max, fs->flows_evicted,
-	                fs->flows_timed_out, fs->segments,         fs->segments_ignored};
+	const char *names[] = {"created",   "active_max",   "evicted",
+	                       "timed_out", "segments",     "segments_ignored",
+	                       "refused",   "no_handshake", "no_smtp"};
+	uint64_t v[] = {fs->flows_created,
+	                fs->flows_active_max,
+	                fs->flows_evicted,
+	                fs->flows_timed_out,
+	                fs->segments,
+	                fs->segments_ignored,
+	                fs->flows_kind[FLOW_KIND_REFUSED],
+	                fs->flows_kind[FLOW_KIND_NO_HANDSHAKE],
+	                fs->flows_kind[FLOW_KIND_NO_SMTP]};
 	return counter_object(names, v, sizeof(v) / sizeof(v[0]));
+}
+
+/* The checksum policy's outcome: whether segments were checked, and how many were bad. */
+static json_t *checksum_json(const struct flow_stats *fs)
+{
+	json_t *o = json_object();
+	int rc = json_object_set_new(o, "checked", json_boolean(fs->checksum_on));
+	rc |= set_uint(o, "bad", fs->bad_checksums);
+	rc |= set_uint(o, "sampled", fs->csum_sampled);
+	rc |= set_uint(o, "sampled_bad", fs->csum_sampled_bad);
+	return done(o, rc);
 }
 
 static json_t *tcp_json(const struct flow_stats *fs)
@@ -676,6 +695,7 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 	rc |= json_object_set_new(o, "flows", flows_json(fs));
 	rc |= json_object_set_new(o, "sessions", sessions_json(s, fs));
 	rc |= json_object_set_new(o, "tcp", tcp_json(fs));
+	rc |= json_object_set_new(o, "checksum", checksum_json(fs));
 	const char *cap_names[] = {"flows_evicted", "limit_reached"};
 	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED]};
 	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 2));

@@ -27,6 +27,7 @@ static const char *const anomaly_names[SMTP_AN_COUNT] = {
     "overlap_mismatch",
     "reply_without_command",
     "limit_reached",
+    "bad_checksum",
 };
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)

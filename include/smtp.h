@@ -43,6 +43,7 @@ enum smtp_anomaly {
 	SMTP_AN_OVERLAP_MISMATCH,
 	SMTP_AN_REPLY_WITHOUT_COMMAND,
 	SMTP_AN_LIMIT_REACHED,
+	SMTP_AN_BAD_CHECKSUM,
 	SMTP_AN_COUNT
 };
 
@@ -143,6 +144,7 @@ enum smtp_end_reason {
 	SMTP_END_IDLE_TIMEOUT,  /* no packet for longer than the idle timeout */
 	SMTP_END_CAPTURE_ENDED, /* still open at the end of input */
 	SMTP_END_EVICTED,       /* dropped to make room under the flow cap */
+	SMTP_END_REUSED,        /* a new connection (a new client SYN) took the tuple */
 };
 
 /* What the client did last before it closed, as far as the server's stream shows. */

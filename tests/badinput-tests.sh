@@ -145,17 +145,15 @@ def file_warning(msg, n):
 
 
 def flood(max_flows, evicted):
+    # an unanswered SYN is no SMTP session (no_handshake, DESIGN.md section 5): the flood's
+    # flows are made, evicted and counted, and written as no record
     status(0)
-    n_records(100002)
+    n_records(2)
     good(40001)
     good(40002)
     want(flows == (100002, evicted, 0, max_flows), "flows %r, want %r" % (flows, (100002, evicted, 0, max_flows)))
     syn = [r for r in recs if r.get("src_ip", "").startswith("10.")]
-    want(len(syn) == 100000, "%d flood records, want 100000" % len(syn))
-    limited = sum(1 for r in syn if r["smtp_session"]["anomalies"] == ["limit_reached"])
-    want(limited == evicted, "%d flood records with limit_reached, want %d" % (limited, evicted))
-    odd = [r for r in syn if r["smtp_session"]["outcome"] != "incomplete" or r["smtp_session"]["commands"]]
-    want(not odd, "flood records not incomplete: %r" % odd[:1])
+    want(not syn, "%d flood records, want none" % len(syn))
 
 
 NONUTF8_EXT = [b"PIPELINING", b"X-\xed\xa0\x80SURR", b"AUTH PLAIN \xf4\x90\x80\x80", b"8BITMIME"]

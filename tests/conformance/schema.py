@@ -8,13 +8,13 @@ SESSION_OUTCOMES = {"tls", "incomplete", "abandoned_before_eod", "eod_unacknowle
                     "rfc821_drop", "closed_without_quit", "server_closed", "committed",
                     "no_mail"}
 CLOSES = {"quit", "client_closed_without_quit", "server_closed", "idle_timeout",
-          "capture_ended", "unknown"}
+          "capture_ended", "unknown", "reused"}
 TX_OUTCOMES = {"committed", "rejected", "reset", "aborted_by_quit", "abandoned_before_eod",
                "eod_unacknowledged", "incomplete"}
 ANOMALIES = ["early_talker", "pipelining_unadvertised", "data_before_354", "residue_after_eod",
              "unstuffed_dot", "bare_lf", "bare_cr", "smuggling_eod", "repeated_errors",
              "unknown_command", "line_too_long", "auth_attempt", "bdat", "midstream", "tcp_gap",
-             "overlap_mismatch", "reply_without_command", "limit_reached"]
+             "overlap_mismatch", "reply_without_command", "limit_reached", "bad_checksum"]
 LOOKALIKES = {"<LF>.<LF>", "<CR><LF>.<LF>", "<LF>.<CR><LF>", "<CR>.<CR>"}
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000")

@@ -68,8 +68,9 @@ What the impairment modes keep, so that a correct analyzer must give the same ve
   copied, at most 1 s of packet time later (MAX_SHIFT) and never across a step back in
   time (files joined from several captures), so no idle timeout begins or ends. Where the
   input's timestamps do not decrease, the output's do not either.
-Rebuilt frames get correct IPv4 header and TCP checksums, the IP length fields that fit
-their payload, and lose any Ethernet padding; frames not rebuilt keep theirs.
+Rebuilt frames get correct IPv4 header checksums, TCP checksums that are right when the
+segment they come from had a right one and wrong otherwise (bad_checksum), the IP length
+fields that fit their payload, and lose any Ethernet padding; frames not rebuilt keep theirs.
 
 Structure: read_capture() gives a Pcap (linktype, snaplen, records); a mode is a function
 (Pcap, options) -> Pcap registered in MODES; write_pcap() writes it out. Link-layer modes
@@ -430,6 +431,19 @@ def checksum(data):
     return ~s & 0xFFFF
 
 
+def bad_checksum(s):
+    """1 when s's own TCP checksum is wrong (as checksum offloading leaves it, or a segment the
+    receiver drops), so that a frame rebuilt from it stays wrong (a checksum made wrong by
+    flipping its low bit), else 0: smtptrace checks checksums, and a copy must not change
+    which segments are data."""
+    tlen = len(s.tcp) + len(s.payload)
+    if s.version == 4:
+        pseudo = s.src + s.dst + struct.pack(">BBH", 0, 6, tlen)
+    else:
+        pseudo = s.src + s.dst + struct.pack(">IxxxB", tlen, 6)
+    return 0 if checksum(pseudo + s.tcp + s.payload) == 0 else 1
+
+
 def build_frame(s, seq, payload, flags, ack=None):
     """A frame like s's, carrying payload at seq with these flags (and ack, if given): IP
     length fields, IPv4 header checksum and TCP checksum made to fit. Returns the frame
@@ -448,7 +462,7 @@ def build_frame(s, seq, payload, flags, ack=None):
     else:
         struct.pack_into(">H", ip, 4, len(ip) - 40 + tlen)
         pseudo = s.src + s.dst + struct.pack(">IxxxB", tlen, 6)
-    struct.pack_into(">H", tcp, 16, checksum(pseudo + bytes(tcp) + payload))
+    struct.pack_into(">H", tcp, 16, checksum(pseudo + bytes(tcp) + payload) ^ bad_checksum(s))
     ip, tcp = bytes(ip), bytes(tcp)
     seq &= 0xFFFFFFFF
     return (s.link + ip + tcp + payload,
