@@ -668,7 +668,7 @@ static json_t *flows_json(const struct flow_stats *fs)
 static json_t *checksum_json(const struct flow_stats *fs)
 {
 	json_t *o = json_object();
-	int rc = json_object_set_new(o, "checked", json_boolean(fs->checksum_on));
+	int rc = set_uint(o, "checked", fs->checksum_on); /* counters only: 1 checked, 0 not */
 	rc |= set_uint(o, "bad", fs->bad_checksums);
 	rc |= set_uint(o, "sampled", fs->csum_sampled);
 	rc |= set_uint(o, "sampled_bad", fs->csum_sampled_bad);

@@ -58,6 +58,25 @@ int emit_transactions(struct emit *e, const struct flow_info *info, const struct
 	return 0;
 }
 
+/* ---- flow: a connection that never carried SMTP ---- */
+
+int emit_flow(struct emit *e, const struct flow_info *info)
+{
+	uint64_t first = info->first_ts_us, last = info->last_ts_us;
+	json_t *root = emit_envelope(info, "flow"), *f = json_object();
+	int rc = root && f ? 0 : -1;
+	json_object_del(root, "app_proto"); /* no application protocol was seen */
+	rc |= set_str(f, "outcome", flow_kind_name(info->kind));
+	rc |= json_object_set_new(f, "duration",
+	                          json_real(last > first ? (double)(last - first) / 1e6 : 0));
+	rc |= set_uint(f, "pkts_toserver", info->pkts[SMTP_TO_SERVER]);
+	rc |= set_uint(f, "pkts_toclient", info->pkts[SMTP_TO_CLIENT]);
+	rc |= set_uint(f, "bytes_toserver", info->bytes[SMTP_TO_SERVER]);
+	rc |= set_uint(f, "bytes_toclient", info->bytes[SMTP_TO_CLIENT]);
+	rc |= json_object_set_new(root, "flow", f);
+	return emit_line(e, done(root, rc));
+}
+
 /* ---- smtp_command: one record per command and its reply ---- */
 
 static json_t *command_json(const struct smtp_cmd_log *c, uint32_t seq)

@@ -64,7 +64,7 @@ static const char usage_text[] =
     "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
     "                         capture and pipes)\n"
     "      --records LIST     record types, comma-separated: session, transaction,\n"
-    "                         command, stats\n"
+    "                         command, flow, stats\n"
     "                         (default session,stats)\n"
     "      --eve-strict       instead of session and transaction records, one Suricata\n"
     "                         'smtp' event per transaction, valid against its EVE schema\n"
@@ -161,9 +161,8 @@ static unsigned parse_records(const char *list)
 		const char *name;
 		unsigned bit;
 	} types[] = {
-	    {"session", RUN_REC_SESSION},
-	    {"transaction", RUN_REC_TRANSACTION},
-	    {"command", RUN_REC_COMMAND},
+	    {"session", RUN_REC_SESSION}, {"transaction", RUN_REC_TRANSACTION},
+	    {"command", RUN_REC_COMMAND}, {"flow", RUN_REC_FLOW},
 	    {"stats", RUN_REC_STATS},
 	};
 	unsigned bits = 0;
@@ -176,7 +175,7 @@ static unsigned parse_records(const char *list)
 			i++;
 		if (i == sizeof(types) / sizeof(types[0]))
 			usage_error("--records: unknown record type '%.*s' (known: session, "
-			            "transaction, command, stats)",
+			            "transaction, command, flow, stats)",
 			            (int)len, p);
 		bits |= types[i].bit;
 		p += len + (p[len] == ',');

@@ -80,8 +80,12 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 {
 	struct run *r = ctx;
 	struct cls_verdict v;
-	if (info->kind != FLOW_KIND_SMTP) /* counted in the flow table's stats, not a session */
+	if (info->kind != FLOW_KIND_SMTP) { /* counted in the flow table's stats, not a session */
+		if ((r->o->records & RUN_REC_FLOW) && !r->write_failed &&
+		    emit_flow(r->emit, info) != 0)
+			note_write_error(r);
 		return;
+	}
 	classify_session(rec, &v);
 	stats_count_session(&r->stats, &v, rec);
 	if (r->write_failed)

@@ -43,6 +43,10 @@ int emit_session(struct emit *e, const struct flow_info *info, const struct smtp
 int emit_transactions(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
                       const struct cls_verdict *v);
 
+/* Writes one flow record for a connection that never carried SMTP (info->kind: refused,
+ * no_handshake, no_smtp). Returns 0 or -1. */
+int emit_flow(struct emit *e, const struct flow_info *info);
+
 /* Writes one smtp_command record per command the session logged (smtp_limits.log_commands):
  * verb, arguments (AUTH: its mechanism only), pipelined, the reply, its latency. */
 int emit_commands(struct emit *e, const struct flow_info *info, const struct smtp_record *rec);

@@ -23,6 +23,7 @@ enum {
 	RUN_REC_STATS = 1u << 1,
 	RUN_REC_TRANSACTION = 1u << 2,
 	RUN_REC_COMMAND = 1u << 3,
+	RUN_REC_FLOW = 1u << 4,
 };
 
 struct run_options {

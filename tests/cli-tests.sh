@@ -489,3 +489,24 @@ else
 	fail "cli shard-union (mkbench could not make the capture)"
 fi
 expect_run shard-bad 2 "--shard: give I/N" -- -r samples/normal.pcap --shard 3/3
+
+# flow records: connections that never carried SMTP, only with --records flow.
+"$prog" -r samples/scanners.pcap --records session,flow >"$out/flow.out" 2>/dev/null
+rc=$?
+"$prog" -r samples/scanners.pcap >"$out/noflow.out" 2>/dev/null
+if [ $rc -eq 0 ] && python3 - "$out/flow.out" "$out/noflow.out" <<'PY'; then
+import collections, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+kinds = collections.Counter(r["flow"]["outcome"] for r in recs if r["event_type"] == "flow")
+assert kinds == {"refused": 3, "no_handshake": 2, "no_smtp": 2}, kinds
+assert [r["event_type"] for r in recs].count("smtp_session") == 1
+assert all("app_proto" not in r for r in recs if r["event_type"] == "flow")
+plain = [json.loads(l) for l in open(sys.argv[2])]
+assert [r["event_type"] for r in plain] == ["smtp_session", "stats"], plain
+f = plain[-1]["stats"]["flows"]
+assert (f["refused"], f["no_handshake"], f["no_smtp"]) == (3, 2, 2), f
+PY
+	pass "cli flow-records"
+else
+	fail "cli flow-records (exit $rc)"
+fi
