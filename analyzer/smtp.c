@@ -3,6 +3,7 @@
  * RFC 2920; DESIGN.md sections 4 and 5). Commands are in smtp_client.c, replies in
  * smtp_reply.c. */
 #include "smtp_int.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -211,6 +212,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_cmdlog_free(r);
 	free(r->trace_verbs);
 	free(r->trace_codes);
+	tls_free(r->tls);
 	free(s->cline.buf);
 	free(s->sline.buf);
 	free(s->hold);
@@ -408,7 +410,11 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 		s->rec.implicit_tls = true;
 		s->cmode = CM_OPAQUE;
 		s->server_opaque = true;
+		s->rec.tls = tls_new();
 	}
+	if (s->rec.tls) /* what follows STARTTLS's 220, or implicit TLS: the handshake */
+		tls_feed(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, data,
+		         len);
 	if (dir == SMTP_TO_SERVER) {
 		s->client_chunk_start = s->client_offset;
 		s->client_offset += len;
@@ -495,6 +501,8 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 		return;
 	r->how[dir] = rst ? SMTP_HOW_RST : SMTP_HOW_FIN;
 	r->close_ts_us[dir] = ts_us;
+	if (r->tls)
+		tls_close(r->tls);
 	if (r->closed_first == SMTP_SIDE_NONE)
 		r->closed_first = side;
 	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)

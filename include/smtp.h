@@ -137,6 +137,8 @@ enum smtp_client_last {
 	SMTP_LAST_EOD_2XX, /* the last thing before the close was receiving the 2xx to EOD */
 };
 
+struct tls_state;
+
 struct smtp_record {
 	bool greeting_seen;
 	struct smtp_reply greeting;
@@ -147,6 +149,7 @@ struct smtp_record {
 	bool pipelining_advertised;
 	bool starttls_sent, starttls_accepted;
 	bool implicit_tls;
+	struct tls_state *tls; /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
 	struct smtp_bytes auth_mechanism; /* never any credential */
 	uint16_t auth_result;             /* 235, 535, ... 0 when none */
 	struct smtp_tx *txs;

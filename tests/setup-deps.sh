@@ -5,7 +5,7 @@
 # end-to-end tests, tshark for the cross-check).
 set -eu
 what=${1:-build}
-build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev"
+build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev nettle-dev"
 test_pkgs="python3 python3-jsonschema valgrind tcpdump postfix swaks openssl gzip tshark tcpreplay logrotate iproute2 procps"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
