@@ -28,6 +28,7 @@ static const char *const anomaly_names[SMTP_AN_COUNT] = {
     "overlap_mismatch",
     "reply_without_command",
     "limit_reached",
+    "starttls_plaintext",
 };
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)
@@ -400,6 +401,19 @@ static bool looks_like_tls(const uint8_t *p, size_t len)
 	return len >= 1 && p[0] == 0x16 && (len < 2 || p[1] == 0x03);
 }
 
+/* The client's bytes after the 220 to STARTTLS are not TLS but SMTP (a decrypted or
+ * inspected capture): the session is read on as SMTP (RFC 3207 section 4.2: a new EHLO). */
+static void starttls_plaintext(struct smtp_session *s)
+{
+	if (s->rec.implicit_tls)
+		return;
+	tls_free(s->rec.tls);
+	s->rec.tls = NULL;
+	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
+	s->cmode = CM_COMMAND;
+	s->server_opaque = false;
+}
+
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
                uint64_t peer_acked, uint64_t ts_us)
 {
@@ -412,9 +426,10 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 		s->server_opaque = true;
 		s->rec.tls = tls_new();
 	}
-	if (s->rec.tls) /* what follows STARTTLS's 220, or implicit TLS: the handshake */
-		tls_feed(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, data,
-		         len);
+	if (s->rec.tls && /* what follows STARTTLS's 220, or implicit TLS: the handshake */
+	    tls_feed(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, data,
+	             len) == TLS_FEED_NOT_TLS)
+		starttls_plaintext(s);
 	if (dir == SMTP_TO_SERVER) {
 		s->client_chunk_start = s->client_offset;
 		s->client_offset += len;
