@@ -5,12 +5,12 @@
 #   make SAN=1   build with AddressSanitizer and UndefinedBehaviorSanitizer
 
 CC       ?= cc
-PKGS     := libpcap zlib jansson
+PKGS     := libpcap zlib jansson nettle
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lz -ljansson)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lz -ljansson -lnettle)
 
 ifeq ($(SAN),1)
 BUILD    := build/san

@@ -543,6 +543,8 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	int rc = set_verdict(o, info, v);
 
 	rc |= set_dialogue(o, rec);
+	if (rec->tls)
+		rc |= json_object_set_new(o, "tls", tls_json(rec->tls));
 	rc |= json_object_set_new(o, "transactions", tx_list(rec));
 	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);

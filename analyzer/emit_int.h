@@ -33,6 +33,10 @@ json_t *reply_json(const struct smtp_reply *r);
 json_t *rcpt_list(const struct smtp_tx *tx);
 json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx);
 
+/* The session's tls object (emit_tls.c). New reference. */
+struct tls_state;
+json_t *tls_json(const struct tls_state *t);
+
 /* The EVE envelope of a flow's record (timestamp: the flow's first packet). New reference. */
 json_t *emit_envelope(const struct flow_info *info, const char *event_type);
 

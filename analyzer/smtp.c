@@ -3,6 +3,7 @@
  * RFC 2920; DESIGN.md sections 4 and 5). Commands are in smtp_client.c, replies in
  * smtp_reply.c. */
 #include "smtp_int.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static const char *const anomaly_names[SMTP_AN_COUNT] = {
     "reply_without_command",
     "limit_reached",
     "bad_checksum",
+    "starttls_plaintext",
 };
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)
@@ -240,6 +242,7 @@ void smtp_session_free(struct smtp_session *s)
 	smtp_cmdlog_free(r);
 	free(r->trace_verbs);
 	free(r->trace_codes);
+	tls_free(r->tls);
 	free(s->cline.buf);
 	free(s->sline.buf);
 	free(s->hold);
@@ -427,6 +430,19 @@ static bool looks_like_tls(const uint8_t *p, size_t len)
 	return len >= 1 && p[0] == 0x16 && (len < 2 || p[1] == 0x03);
 }
 
+/* The client's bytes after the 220 to STARTTLS are not TLS but SMTP (a decrypted or
+ * inspected capture): the session is read on as SMTP (RFC 3207 section 4.2: a new EHLO). */
+static void starttls_plaintext(struct smtp_session *s)
+{
+	if (s->rec.implicit_tls)
+		return;
+	tls_free(s->rec.tls);
+	s->rec.tls = NULL;
+	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
+	s->cmode = CM_COMMAND;
+	s->server_opaque = false;
+}
+
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
                uint64_t peer_acked, uint64_t ts_us)
 {
@@ -437,7 +453,12 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 		s->rec.implicit_tls = true;
 		s->cmode = CM_OPAQUE;
 		s->server_opaque = true;
+		s->rec.tls = tls_new();
 	}
+	if (s->rec.tls && /* what follows STARTTLS's 220, or implicit TLS: the handshake */
+	    tls_feed(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, data,
+	             len) == TLS_FEED_NOT_TLS)
+		starttls_plaintext(s);
 	if (dir == SMTP_TO_SERVER) {
 		s->client_chunk_start = s->client_offset;
 		s->client_offset += len;
@@ -523,6 +544,8 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 		return;
 	r->how[dir] = rst ? SMTP_HOW_RST : SMTP_HOW_FIN;
 	r->close_ts_us[dir] = ts_us;
+	if (r->tls)
+		tls_close(r->tls);
 	if (r->closed_first == SMTP_SIDE_NONE)
 		r->closed_first = side;
 	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)

@@ -2,6 +2,7 @@
  * reply to the oldest pending command and acting on it (RFC 5321 4.2, RFC 3463, RFC 2920,
  * RFC 3207). */
 #include "smtp_int.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -177,6 +178,7 @@ static void reply_session(struct smtp_session *s, const struct pending *p,
 	case SMTP_V_STARTTLS:
 		if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
 			s->rec.starttls_accepted = true;
+			s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
 			s->cmode = CM_OPAQUE;
 			s->server_opaque = true;
 			free(s->hold);

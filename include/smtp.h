@@ -44,6 +44,7 @@ enum smtp_anomaly {
 	SMTP_AN_REPLY_WITHOUT_COMMAND,
 	SMTP_AN_LIMIT_REACHED,
 	SMTP_AN_BAD_CHECKSUM,
+	SMTP_AN_STARTTLS_PLAINTEXT, /* SMTP after the 220 to STARTTLS: a decrypted capture */
 	SMTP_AN_COUNT
 };
 
@@ -153,6 +154,8 @@ enum smtp_client_last {
 	SMTP_LAST_EOD_2XX, /* the last thing before the close was receiving the 2xx to EOD */
 };
 
+struct tls_state;
+
 struct smtp_record {
 	bool greeting_seen;
 	struct smtp_reply greeting;
@@ -163,6 +166,7 @@ struct smtp_record {
 	bool pipelining_advertised;
 	bool starttls_sent, starttls_accepted;
 	bool implicit_tls;
+	struct tls_state *tls; /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
 	struct smtp_bytes auth_mechanism; /* never any credential */
 	uint16_t auth_result;             /* 235, 535, ... 0 when none: the last attempt's */
 	uint32_t auth_attempts;           /* AUTH commands the server read */

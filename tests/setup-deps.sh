@@ -7,7 +7,7 @@
 # and procps for the live sensor tests).
 set -eu
 what=${1:-build}
-build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev"
+build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev nettle-dev"
 test_pkgs="python3 python3-jsonschema python3-fastjsonschema python3-yaml rsyslog valgrind tcpdump postfix swaks openssl gzip tshark tcpreplay logrotate iproute2 procps"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"

@@ -14,7 +14,8 @@ TX_OUTCOMES = {"committed", "rejected", "reset", "aborted_by_quit", "abandoned_b
 ANOMALIES = ["early_talker", "pipelining_unadvertised", "data_before_354", "residue_after_eod",
              "unstuffed_dot", "bare_lf", "bare_cr", "smuggling_eod", "repeated_errors",
              "unknown_command", "line_too_long", "auth_attempt", "bdat", "midstream", "tcp_gap",
-             "overlap_mismatch", "reply_without_command", "limit_reached", "bad_checksum"]
+             "overlap_mismatch", "reply_without_command", "limit_reached", "bad_checksum",
+             "starttls_plaintext"]
 LOOKALIKES = {"<LF>.<LF>", "<CR><LF>.<LF>", "<LF>.<CR><LF>", "<CR>.<CR>"}
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000")
@@ -92,6 +93,34 @@ def _transaction(c, tx, i, session_outcome):
         c.problems.append("%s: committed without a 2xx reply to end of data" % w)
 
 
+TLS_KEYS = {"handshake", "version", "cipher_suite", "sni", "alpn", "ja4", "certificate", "alert"}
+JA4 = re.compile(r"t(13|12|11|10|s3|s2|00)[di]\d{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}")
+
+
+def _tls(c, t):
+    """smtp_session.tls (docs/record.md, TLS)."""
+    w = "tls"
+    c.need(t, "handshake", lambda v: v in ("completed", "failed", "partial"), "a handshake state", w)
+    for k in ("version", "cipher_suite", "sni"):
+        c.check(t, k, lambda v: isinstance(v, str) and v, "a string", w)
+    c.check(t, "alpn", lambda v: _is_str_list(v) and v, "a non-empty list of strings", w)
+    c.check(t, "ja4", lambda v: isinstance(v, str) and JA4.fullmatch(v), "a JA4 fingerprint", w)
+    if c.check(t, "certificate", lambda v: isinstance(v, dict), "an object", w):
+        for k in ("subject", "issuer", "not_before", "not_after"):
+            c.need(t["certificate"], k, lambda v: isinstance(v, str), "a string", "certificate")
+        c.need(t["certificate"], "sha256", lambda v: isinstance(v, str) and
+               re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){31}", v), "a SHA-256 fingerprint",
+               "certificate")
+    if c.check(t, "alert", lambda v: isinstance(v, dict), "an object", w):
+        c.need(t["alert"], "level", lambda v: v in ("warning", "fatal", "unknown"), "a level", "alert")
+        c.need(t["alert"], "description", lambda v: isinstance(v, str) and v, "a name", "alert")
+    if ("version" in t) != ("cipher_suite" in t):
+        c.problems.append("tls has one of version and cipher_suite without the other")
+    extra = set(t) - TLS_KEYS
+    if extra:
+        c.problems.append("tls carries undocumented keys: %s" % sorted(extra))
+
+
 def check_record(rec, trace=False):
     """Problems with one parsed record (a dict); trace: the record must carry the proposed
     --trace fields command_verbs and reply_codes."""
@@ -132,6 +161,8 @@ def check_record(rec, trace=False):
     c.check(ss, "helo_command", lambda v: v in ("EHLO", "HELO"), "EHLO or HELO", w)
     c.check(ss, "extensions", _is_str_list, "a list of strings", w)
     c.need(ss, "starttls", lambda v: isinstance(v, bool), "a boolean", w)
+    if c.check(ss, "tls", lambda v: isinstance(v, dict), "an object", w):
+        _tls(c, ss["tls"])
     if c.check(ss, "auth", lambda v: isinstance(v, dict) and isinstance(v.get("mechanism"), str),
                "an object with a mechanism", w):
         c.check(ss["auth"], "result", lambda v: _is_int(v) and 100 <= v <= 599, "a reply code", "auth")
