@@ -1,11 +1,11 @@
 #!/bin/sh
 # setup-deps: installs what smtptrace needs with apt-get (Debian 12), or, when not root,
-# prints the exact command and fails. "build": compiler and libraries; "test": also what
+# prints the exact command and fails. "build": compiler and libraries (librdkafka: the Kafka sink); "test": also what
 # the test suite uses (python3 for the tools, valgrind, tcpdump, Postfix and swaks for the
 # end-to-end tests, tshark for the cross-check).
 set -eu
 what=${1:-build}
-build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev"
+build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev librdkafka-dev"
 test_pkgs="python3 python3-jsonschema valgrind tcpdump postfix swaks openssl gzip tshark tcpreplay logrotate iproute2 procps"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
