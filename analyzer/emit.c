@@ -378,18 +378,17 @@ static json_t *tx_list(const struct smtp_record *rec)
 	return done(a, rc);
 }
 
-/* Suricata-style "smtp": helo, and the last transaction's sender and recipients. */
+/* Suricata-style "smtp": helo, and the last transaction's sender. Its recipients are in its
+ * transaction only: a record names each recipient once (the smtp_transaction and
+ * --eve-strict records carry smtp.rcpt_to, one transaction each). */
 static int set_smtp(json_t *root, const struct smtp_record *rec)
 {
 	const struct smtp_tx *last = rec->n_txs ? &rec->txs[rec->n_txs - 1] : NULL;
 	json_t *o = json_object();
 	int rc = set_bytes(o, "helo", &rec->helo);
 
-	if (last) {
+	if (last)
 		rc |= set_bytes(o, "mail_from", &last->mail_from);
-		if (last->n_rcpts > 0)
-			rc |= json_object_set_new(o, "rcpt_to", rcpt_list(last));
-	}
 	if (rc == 0 && o && json_object_size(o) == 0) {
 		json_decref(o);
 		return 0;

@@ -269,22 +269,8 @@ static json_t *minimal_record(json_t *root)
 	return o;
 }
 
-/* A session record names the last transaction's recipients twice, in smtp (Suricata's
- * summary) and in its transactions: past the bound the copy in smtp goes first. */
-static void drop_duplicate_recipients(json_t *root)
-{
-	json_t *smtp = json_object_get(root, "smtp"), *list = json_object_get(smtp, "rcpt_to");
-	if (!json_object_get(root, "smtp_session") || !json_is_array(list))
-		return;
-	struct site s = {smtp, "rcpt_to", list, 0};
-	note_cut(root, &s, json_array_size(list));
-	json_object_del(smtp, "rcpt_to");
-}
-
 json_t *emit_bound(json_t *root, size_t max)
 {
-	if (dumped_len(root) + 1 > max)
-		drop_duplicate_recipients(root);
 	for (int round = 0; round < BOUND_ROUNDS; round++) {
 		if (dumped_len(root) + 1 <= max)
 			return root;

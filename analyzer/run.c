@@ -194,10 +194,16 @@ static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 	r->last_pkt_ts = pkt->ts_us;
 	if (r->timed)
 		r->last_pkt_wall = stats_wall_us();
-	if (st == DECODE_OK && (!r->o->shards || shard_of(&seg, r->o->shards) == r->o->shard)) {
-		seg.ts_us = pkt->ts_us;
-		flow_table_feed(r->t, &seg);
+	if (st != DECODE_OK)
+		return;
+	if (r->o->shards && shard_of(&seg, r->o->shards) != r->o->shard) {
+		/* another shard's: it still moves the clock, as it does in a single run, so
+		 * sessions time out at the same moment in both */
+		flow_table_advance(r->t, pkt->ts_us);
+		return;
 	}
+	seg.ts_us = pkt->ts_us;
+	flow_table_feed(r->t, &seg);
 }
 
 static bool packet_limit_reached(const struct run *r)

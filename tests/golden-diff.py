@@ -4,18 +4,27 @@ keys, for reviewing a regeneration (tests/update-golden.sh) that should change o
 
     tests/golden-diff.py KEY[,KEY...] OLD_DIR NEW_DIR
 
-Prints each file whose records differ once the keys are removed at any depth; exits 1 then.
+Prints each file whose records differ once the keys are removed (a plain name at any depth,
+a dotted one at that path only); exits 1 then.
 """
 import json
 import os
 import sys
 
 
-def strip(v, keys):
+def strip(v, keys, path=""):
+    """Removes every member named in keys: a plain name at any depth, a dotted one
+    ("smtp.rcpt_to") at that path only."""
     if isinstance(v, dict):
-        return {k: strip(x, keys) for k, x in v.items() if k not in keys}
+        out = {}
+        for k, x in v.items():
+            p = path + "." + k if path else k
+            if k in keys or p in keys:
+                continue
+            out[k] = strip(x, keys, p)
+        return out
     if isinstance(v, list):
-        return [strip(x, keys) for x in v]
+        return [strip(x, keys, path) for x in v]
     return v
 
 
