@@ -535,6 +535,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (o->run.kafka_brokers && !sink_kafka_version())
 		usage_error("--kafka-brokers: this build has no Kafka support (built without %s)",
 		            "librdkafka");
+	if (o->run.kafka_brokers && o->run.workers > 1)
+		usage_error(
+		    "--kafka-brokers: not with --workers yet (the workers append to one %s)",
+		    "file");
 	if (o->filter_file && optind < argc)
 		usage_error("give the filter either with -F %s or after the options, not both",
 		            o->filter_file);

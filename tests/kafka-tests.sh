@@ -143,6 +143,9 @@ kafka_usage() {
 		>"$out/kafka.out" 2>"$out/kafka.err"
 	rc=$?
 	[ "$rc" -eq 2 ] && grep -q "is not a Kafka topic name" "$out/kafka.err" || ok=0
+	"$prog" -i lo --workers 2 --kafka-brokers 127.0.0.1:1 --kafka-topic smtp >"$out/kafka.out" 2>"$out/kafka.err"
+	rc=$?
+	[ "$rc" -eq 2 ] && grep -q "not with --workers" "$out/kafka.err" || ok=0
 	SMTPTRACE_KAFKA_QUEUE_MAX=0 "$prog" -r samples/normal.pcap --kafka-brokers 127.0.0.1:1 \
 		--kafka-topic smtp >"$out/kafka.out" 2>"$out/kafka.err"
 	rc=$?
