@@ -88,6 +88,21 @@ check: test-deps
 	@$(MAKE) --no-print-directory SAN=1 all fuzz-replay
 	@sh tests/run-tests.sh $(BUILD) ./$(PROG)
 
+# syslog-ng's json-parser against the records (tests/shipper-tests.sh syslog-ng). Debian's
+# syslog-ng and rsyslog packages replace each other: this installs syslog-ng-core (apt removes
+# rsyslog), runs the check, and installs rsyslog again whatever the result (make check uses it).
+SHIPPER_APT = DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
+	--no-install-recommends
+.PHONY: check-syslog-ng
+check-syslog-ng: test-deps
+	@$(MAKE) --no-print-directory all tools
+	@[ "$$(id -u)" = 0 ] || { echo "smtptrace: make check-syslog-ng installs syslog-ng-core with apt-get: run it as root" >&2; exit 1; }
+	@echo "smtptrace: installing syslog-ng-core (apt removes rsyslog; reinstalled after the check)"
+	@$(SHIPPER_APT) syslog-ng-core >/dev/null
+	@sh tests/shipper-tests.sh syslog-ng ./$(PROG) $(BUILD); rc=$$?; \
+		echo "smtptrace: installing rsyslog again"; \
+		$(SHIPPER_APT) rsyslog >/dev/null || rc=1; exit $$rc
+
 # The benchmark (tests/bench.py): a generated capture (tests/tools/mkbench.c) of BENCH_SIZE
 # with BENCH_CONCURRENCY sessions open at once, smtptrace's verdicts checked against its ground
 # truth, then medians of BENCH_RUNS runs of smtptrace and of other readers; the 100/1,000/10,000

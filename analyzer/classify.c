@@ -16,8 +16,10 @@ static const char *const outcome_names[] = {
     "no_mail",
 };
 static const char *const close_names[] = {
-    "quit",    "client_closed_without_quit", "server_closed", "idle_timeout", "capture_ended",
-    "unknown",
+    "quit",          "client_closed_without_quit",
+    "server_closed", "idle_timeout",
+    "capture_ended", "unknown",
+    "reused",
 };
 static const char *const style_names[] = {"unknown", "rfc821", "rfc5321"};
 static const char *const side_names[] = {"none", "client", "server"};
@@ -58,8 +60,18 @@ static bool is_tls(const struct smtp_record *rec)
 	return rec->starttls_accepted || rec->implicit_tls;
 }
 
+/* Where a gap hid a step of the transaction, only a seen reply to its end of data decides
+ * it: the lost step may have been a refusal, an RSET or a QUIT (DESIGN.md section 4). */
+static bool gap_undecided(const struct smtp_tx *tx)
+{
+	return tx->uncertain && tx->end != SMTP_TX_COMMITTED &&
+	       !(tx->end == SMTP_TX_REJECTED && tx->rejected_at == SMTP_REJ_EOD);
+}
+
 enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp_tx *tx)
 {
+	if (gap_undecided(tx))
+		return CLS_TX_INCOMPLETE;
 	switch (tx->end) {
 	case SMTP_TX_COMMITTED:
 		return CLS_TX_COMMITTED;
@@ -87,6 +99,8 @@ static enum cls_close session_close(const struct smtp_record *rec)
 		return CLS_CLOSE_UNKNOWN;
 	if (rec->quit_sent)
 		return CLS_CLOSE_QUIT;
+	if (rec->quit_unknown)
+		return CLS_CLOSE_UNKNOWN;
 	if (rec->closed_first == SMTP_SIDE_CLIENT)
 		return CLS_CLOSE_CLIENT_WITHOUT_QUIT;
 	if (rec->closed_first == SMTP_SIDE_SERVER)
@@ -95,6 +109,8 @@ static enum cls_close session_close(const struct smtp_record *rec)
 		return CLS_CLOSE_IDLE_TIMEOUT;
 	if (rec->end_reason == SMTP_END_CAPTURE_ENDED)
 		return CLS_CLOSE_CAPTURE_ENDED;
+	if (rec->end_reason == SMTP_END_REUSED)
+		return CLS_CLOSE_REUSED;
 	return CLS_CLOSE_UNKNOWN;
 }
 

@@ -1,5 +1,6 @@
-/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view, every read
- * bounds-checked (RFC 791, RFC 8200, RFC 4302, RFC 6946, RFC 9293; IEEE 802.1Q/802.1ad). */
+/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view with its wire
+ * length and checksum verdict, every read bounds-checked (RFC 791, RFC 8200, RFC 4302,
+ * RFC 6946, RFC 9293, RFC 1071; IEEE 802.1Q/802.1ad). */
 #include "decode.h"
 
 #include <pcap/dlt.h>
@@ -87,6 +88,23 @@ static bool rd_peek_u8(const struct rd *r, uint8_t *v)
 		return false;
 	*v = r->p[0];
 	return true;
+}
+
+/* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, not folded; a last
+ * odd byte counts as the high half of a word. Leaves the cursor where it was. Words are added
+ * two at a time as 32-bit ones (RFC 1071 section 2(B): the folded sum is the same). */
+static uint64_t rd_sum16(struct rd r)
+{
+	uint64_t sum = 0;
+	size_t i = 0;
+	for (; i + 4 <= r.len; i += 4)
+		sum += (uint32_t)r.p[i] << 24 | (uint32_t)r.p[i + 1] << 16 |
+		       (uint32_t)r.p[i + 2] << 8 | r.p[i + 3];
+	for (; i + 2 <= r.len; i += 2)
+		sum += (uint32_t)r.p[i] << 8 | r.p[i + 1];
+	if (i < r.len)
+		sum += (uint32_t)r.p[i] << 8;
+	return sum;
 }
 
 /* Narrows the cursor to at most n bytes: a length field may cut what was captured, never
@@ -260,7 +278,11 @@ static void addr_set(struct decode_addr *a, uint8_t family, const uint8_t *bytes
 	memcpy(a->bytes, bytes, n);
 }
 
-static enum decode_status ipv4_decode(struct rd *r, struct tcp_seg *out)
+/* The network decoders leave l4 at the TCP header and say how many bytes the IP header gives
+ * the TCP segment on the wire (L4_WIRE_UNKNOWN when its length field is 0). */
+#define L4_WIRE_UNKNOWN UINT32_MAX
+
+static enum decode_status ipv4_decode(struct rd *r, struct tcp_seg *out, uint32_t *l4_wire)
 {
 	uint8_t vihl, tos, ttl, proto, src[4], dst[4];
 	uint16_t totlen, id, frag, csum;
@@ -283,6 +305,7 @@ static enum decode_status ipv4_decode(struct rd *r, struct tcp_seg *out)
 	 * later): the captured bytes are all there is to go by (see strip_padding). */
 	if (totlen != 0 && totlen < hlen)
 		return DECODE_MALFORMED;
+	*l4_wire = totlen != 0 ? (uint32_t)(totlen - hlen) : L4_WIRE_UNKNOWN;
 	if (totlen != 0)
 		rd_limit(r, totlen - hlen);
 	/* MF set or a nonzero offset: a piece of a datagram, not a segment we can read. */
@@ -326,7 +349,7 @@ static enum decode_status ipv6_ext_skip(struct rd *r, uint8_t *nh)
 	return DECODE_OK;
 }
 
-static enum decode_status ipv6_decode(struct rd *r, struct tcp_seg *out)
+static enum decode_status ipv6_decode(struct rd *r, struct tcp_seg *out, uint32_t *l4_wire)
 {
 	uint32_t vtcfl;
 	uint16_t plen;
@@ -343,6 +366,7 @@ static enum decode_status ipv6_decode(struct rd *r, struct tcp_seg *out)
 	/* Payload length 0: a jumbogram, or Linux BIG TCP with its jumbo option stripped. */
 	if (plen != 0)
 		rd_limit(r, plen);
+	size_t before_ext = r->len;
 	for (int i = 0; nh != IPPROTO_TCP_NUM; i++) {
 		if (i == IPV6_EXT_MAX)
 			return DECODE_MALFORMED;
@@ -350,6 +374,8 @@ static enum decode_status ipv6_decode(struct rd *r, struct tcp_seg *out)
 		if (st != DECODE_OK)
 			return st;
 	}
+	/* the extension headers were read within plen, so they fit in it */
+	*l4_wire = plen != 0 ? plen - (uint32_t)(before_ext - r->len) : L4_WIRE_UNKNOWN;
 	addr_set(&out->src, 6, src, 16);
 	addr_set(&out->dst, 6, dst, 16);
 	return DECODE_OK;
@@ -357,7 +383,44 @@ static enum decode_status ipv6_decode(struct rd *r, struct tcp_seg *out)
 
 /* ---- transport layer ---- */
 
-static enum decode_status tcp_decode(struct rd *r, struct tcp_seg *out)
+/* What the capture record says beyond its bytes: how many bytes of the packet the snap
+ * length cut off (0 when the record holds it whole), and what the IP header gives the TCP
+ * segment on the wire. */
+struct wire_info {
+	uint32_t cut;
+	uint32_t l4_wire;
+};
+
+/* The segment's payload on the wire: what the IP length says, when the capture record was cut
+ * and the IP length is known, but never more than the record's own wire length allows (an IP
+ * length that lies about a whole record is not believed). */
+static uint32_t payload_on_wire(const struct wire_info *w, size_t hlen, uint32_t captured)
+{
+	if (w->cut == 0 || w->l4_wire == L4_WIRE_UNKNOWN || w->l4_wire < hlen)
+		return captured;
+	uint64_t ip = w->l4_wire - hlen, most = (uint64_t)captured + w->cut;
+	if (ip <= captured)
+		return captured;
+	return (uint32_t)(ip < most ? ip : most);
+}
+
+/* Checks the TCP checksum over the RFC 9293 (IPv4) or RFC 8200 section 8.1 (IPv6)
+ * pseudo-header, when the whole segment was captured and the IP header gives its length. */
+static uint8_t tcp_checksum(const struct rd *seg, const struct tcp_seg *out,
+                            const struct wire_info *w)
+{
+	if (w->l4_wire == L4_WIRE_UNKNOWN || seg->len != w->l4_wire)
+		return TCP_CSUM_UNCHECKED;
+	size_t alen = out->src.family == 6 ? 16 : 4;
+	uint64_t sum = rd_sum16((struct rd){out->src.bytes, alen}) +
+	               rd_sum16((struct rd){out->dst.bytes, alen});
+	sum += IPPROTO_TCP_NUM + (w->l4_wire >> 16) + (w->l4_wire & 0xffff) + rd_sum16(*seg);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff ? TCP_CSUM_GOOD : TCP_CSUM_BAD;
+}
+
+static enum decode_status tcp_decode(struct rd *r, struct tcp_seg *out, const struct wire_info *w)
 {
 	uint16_t offflags, csum, urg;
 	struct rd hdr = *r;
@@ -370,12 +433,18 @@ static enum decode_status tcp_decode(struct rd *r, struct tcp_seg *out)
 	hlen = (size_t)(offflags >> 12) * 4;
 	if (hlen < 20)
 		return DECODE_MALFORMED;
-	/* Options are not needed downstream; skipping them is enough. */
-	if (!rd_skip(r, hlen))
-		return DECODE_TRUNCATED;
 	out->flags = (uint8_t)(offflags & 0x3f);
+	out->csum = tcp_checksum(r, out, w);
+	/* Options are not needed downstream; skipping them is enough. When the snap length cut
+	 * into them, the fixed header is all there is of a segment whose size is still known. */
+	if (!rd_skip(r, hlen)) {
+		if (w->cut == 0 || w->l4_wire == L4_WIRE_UNKNOWN || w->l4_wire < hlen)
+			return DECODE_TRUNCATED;
+		(void)rd_skip(r, r->len);
+	}
 	out->payload = r->p;
 	out->payload_len = (uint32_t)r->len;
+	out->payload_wire_len = payload_on_wire(w, hlen, out->payload_len);
 	return DECODE_OK;
 }
 
@@ -395,22 +464,25 @@ static void strip_padding(struct rd ip, struct tcp_seg *out)
 		if (b != 0)
 			return;
 	out->payload_len = 0;
+	out->payload_wire_len = 0;
 }
 
-static enum decode_status net_decode(uint16_t ethertype, struct rd *r, struct tcp_seg *out)
+static enum decode_status net_decode(uint16_t ethertype, struct rd *r, struct tcp_seg *out,
+                                     uint32_t cut)
 {
 	enum decode_status st;
 	struct rd ip = *r;
+	struct wire_info w = {cut, L4_WIRE_UNKNOWN};
 
 	if (ethertype == ETHERTYPE_IPV4)
-		st = ipv4_decode(r, out);
+		st = ipv4_decode(r, out, &w.l4_wire);
 	else if (ethertype == ETHERTYPE_IPV6)
-		st = ipv6_decode(r, out);
+		st = ipv6_decode(r, out, &w.l4_wire);
 	else
 		return DECODE_NOT_IP;
 	if (st != DECODE_OK)
 		return st;
-	st = tcp_decode(r, out);
+	st = tcp_decode(r, out, &w);
 	if (st == DECODE_OK && ethertype == ETHERTYPE_IPV4)
 		strip_padding(ip, out);
 	return st;
@@ -421,7 +493,8 @@ bool decode_dlt_supported(int dlt)
 	return link_lookup(dlt) != NULL;
 }
 
-enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, struct tcp_seg *out)
+enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
+                                      uint32_t wirelen, struct tcp_seg *out)
 {
 	struct rd r = {pkt, caplen};
 	link_fn link = link_lookup(dlt);
@@ -435,7 +508,12 @@ enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, s
 	st = link(&r, &ethertype);
 	if (st != DECODE_OK)
 		return st;
-	return net_decode(ethertype, &r, out);
+	return net_decode(ethertype, &r, out, wirelen > caplen ? wirelen - caplen : 0);
+}
+
+enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, struct tcp_seg *out)
+{
+	return decode_packet_wire(dlt, pkt, caplen, caplen, out);
 }
 
 const char *decode_status_name(enum decode_status st)

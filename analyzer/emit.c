@@ -355,7 +355,8 @@ json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
 	rc |= set_refused(o, tx);
 	if (method_name(tx->method))
 		rc |= set_str(o, "method", method_name(tx->method));
-	rc |= set_uint(o, "size", tx->size);
+	if (!tx->size_unknown)
+		rc |= set_uint(o, "size", tx->size);
 	rc |= set_str(o, "outcome", classify_tx_outcome_name(out));
 	if (out == CLS_TX_REJECTED)
 		rc |= set_str(o, "rejected_at", classify_reject_at_name(tx->rejected_at));
@@ -431,7 +432,7 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 		rc |= json_object_set_new(o, "greeting", reply_json(&rec->greeting));
 	if (rec->ehlo || rec->helo.data)
 		rc |= set_str(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
-	if (rec->n_extensions > 0 && rec->extensions)
+	if (rec->n_extensions > 0 && rec->extensions && !rec->extensions_unknown)
 		rc |= json_object_set_new(o, "extensions", extension_list(rec));
 	rc |= json_object_set_new(o, "starttls", json_boolean(rec->starttls_accepted));
 	if (rec->auth_mechanism.data) {
@@ -439,8 +440,15 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 		json_t *a = json_object();
 		int arc = set_bytes(a, "mechanism", &rec->auth_mechanism);
 
-		if (rec->auth_result)
+		/* a gap may hold attempts or their replies: then none of these is certain */
+		bool gap = rec->gap_bytes[SMTP_TO_SERVER] || rec->gap_bytes[SMTP_TO_CLIENT];
+
+		if (rec->auth_result && !gap)
 			arc |= set_uint(a, "result", rec->auth_result);
+		if (!gap) {
+			arc |= set_uint(a, "attempts", rec->auth_attempts);
+			arc |= set_uint(a, "failures", rec->auth_failures);
+		}
 		rc |= json_object_set_new(o, "auth", done(a, arc));
 	}
 	return rc;
@@ -501,6 +509,33 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 	return rc;
 }
 
+/* inferred: the fields certain only from the other direction across a gap, by name
+ * ("close", "transactions[0].outcome"); left out when there is none. */
+static int set_inferred(json_t *o, const struct smtp_record *rec)
+{
+	static const char *const tx_fields[] = {"method", "outcome"};
+	char name[64];
+	json_t *a = json_array();
+	int rc = 0;
+
+	if (rec->inferred & SMTP_INF_CLOSE) {
+		rc |= json_array_append_new(a, json_string("close"));
+		rc |= json_array_append_new(a, json_string("client_style"));
+	}
+	for (uint32_t i = 0; i < rec->n_txs; i++)
+		for (unsigned f = 0; f < sizeof(tx_fields) / sizeof(tx_fields[0]); f++)
+			if (rec->txs[i].inferred & (1u << f)) {
+				snprintf(name, sizeof(name), "transactions[%u].%s", i,
+				         tx_fields[f]);
+				rc |= json_array_append_new(a, json_string(name));
+			}
+	if (rc == 0 && a && json_array_size(a) == 0) {
+		json_decref(a);
+		return 0;
+	}
+	return json_object_set_new(o, "inferred", done(a, rc));
+}
+
 static json_t *session_json(const struct flow_info *info, const struct smtp_record *rec,
                             const struct cls_verdict *v)
 {
@@ -509,6 +544,7 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 
 	rc |= set_dialogue(o, rec);
 	rc |= json_object_set_new(o, "transactions", tx_list(rec));
+	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);
 	return done(o, rc);
 }
@@ -613,11 +649,30 @@ static json_t *sessions_json(const struct stats *s, const struct flow_stats *fs)
 
 static json_t *flows_json(const struct flow_stats *fs)
 {
-	const char *names[] = {"created",   "active_max", "evicted",
-	                       "timed_out", "segments",   "segments_ignored"};
-	uint64_t v[] = {fs->flows_created,   fs->flows_active_max, fs->flows_evicted,
-	                fs->flows_timed_out, fs->segments,         fs->segments_ignored};
+	const char *names[] = {"created",   "active_max",   "evicted",
+	                       "timed_out", "segments",     "segments_ignored",
+	                       "refused",   "no_handshake", "no_smtp"};
+	uint64_t v[] = {fs->flows_created,
+	                fs->flows_active_max,
+	                fs->flows_evicted,
+	                fs->flows_timed_out,
+	                fs->segments,
+	                fs->segments_ignored,
+	                fs->flows_kind[FLOW_KIND_REFUSED],
+	                fs->flows_kind[FLOW_KIND_NO_HANDSHAKE],
+	                fs->flows_kind[FLOW_KIND_NO_SMTP]};
 	return counter_object(names, v, sizeof(v) / sizeof(v[0]));
+}
+
+/* The checksum policy's outcome: whether segments were checked, and how many were bad. */
+static json_t *checksum_json(const struct flow_stats *fs)
+{
+	json_t *o = json_object();
+	int rc = json_object_set_new(o, "checked", json_boolean(fs->checksum_on));
+	rc |= set_uint(o, "bad", fs->bad_checksums);
+	rc |= set_uint(o, "sampled", fs->csum_sampled);
+	rc |= set_uint(o, "sampled_bad", fs->csum_sampled_bad);
+	return done(o, rc);
 }
 
 static json_t *tcp_json(const struct flow_stats *fs)
@@ -640,6 +695,7 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 	rc |= json_object_set_new(o, "flows", flows_json(fs));
 	rc |= json_object_set_new(o, "sessions", sessions_json(s, fs));
 	rc |= json_object_set_new(o, "tcp", tcp_json(fs));
+	rc |= json_object_set_new(o, "checksum", checksum_json(fs));
 	const char *cap_names[] = {"flows_evicted", "limit_reached"};
 	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED]};
 	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 2));

@@ -239,6 +239,13 @@ static bool cut_string(json_t *root)
 	size_t n = json_string_length(s.value) / 2;
 	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 		n--;
+	/* nor inside a "\xHH" escape of wire bytes (docs/record.md): a backslash in the last
+	 * three characters kept starts one that the cut would break */
+	for (size_t k = 1; k <= 3 && k <= n; k++)
+		if (text[n - k] == '\\') {
+			n -= k;
+			break;
+		}
 	json_object_set_new(s.parent, s.key, json_stringn(text, n));
 	note_cut(root, &s, 1);
 	return true;

@@ -1,9 +1,12 @@
-/* flow: TCP connections keyed by the canonical 5-tuple (RFC 9293 section 3.1), client and
- * server roles, idle timeouts on packet time, LRU eviction under a cap, port reuse. */
+/* flow: TCP connections keyed by the canonical 5-tuple (RFC 9293 section 3.1) in buckets of a
+ * keyed hash, client and server roles, a flow clock that never runs backwards with idle
+ * timeouts on it, LRU eviction under a cap, port reuse, the checksum policy, flow kinds. */
 #include "flow.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "reasm.h"
 
@@ -15,10 +18,12 @@ struct flow {
 	struct flow *hnext;       /* hash chain */
 	struct flow *prev, *next; /* LRU list while open, close list once closed */
 	struct flow_info info;
-	uint64_t serial; /* creation order */
-	uint64_t closed_ts_us;
+	uint64_t serial;        /* creation order */
+	uint64_t seen_clock_us; /* the flow clock when the flow's last segment came */
+	uint64_t closed_ts_us;  /* the flow clock when it closed */
 	bool closed;
 	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
+	bool syn_seen, synack_seen, server_rst; /* the handshake as the capture shows it */
 	struct reasm reasm;
 	struct reasm_sink sink; /* ctx is this flow */
 	struct smtp_session *smtp;
@@ -28,8 +33,25 @@ struct flow_list {
 	struct flow *head, *tail;
 };
 
+/* AUTO's look-ahead (flow.h): the input's first segments, copied, until the checksum choice is
+ * made on them; then they are fed in order, so that no segment is judged before the choice. */
+enum {
+	PREROLL_SEGS = 256,        /* segments held at most, checkable or not */
+	PREROLL_BYTES = 1 << 20,   /* their payload bytes at most */
+	PREROLL_WAIT_US = 1000000, /* on the clock of flow_table_advance (a live capture's) */
+};
+
+struct preroll {
+	struct tcp_seg *segs; /* PREROLL_SEGS of them, payloads pointing into bytes */
+	const char **sources; /* the input each came from (flow_table_set_source), borrowed */
+	uint8_t *bytes;       /* PREROLL_BYTES */
+	size_t n, used;
+	bool done; /* the choice is made: nothing is held any more */
+};
+
 struct flow_table {
 	struct flow_config cfg;
+	uint64_t key[2]; /* the bucket hash's secret (SipHash-1-3 key) */
 	flow_end_fn end;
 	void *end_ctx;
 	const char *source;
@@ -43,7 +65,21 @@ struct flow_table {
 	struct reasm_stats reasm_stats;
 	struct flow_stats stats;
 	uint64_t now_us;
+	struct preroll pre;
 };
+
+bool flow_checksum_parse(const char *text, enum flow_checksum *out)
+{
+	static const char *const names[] = {
+	    [FLOW_CSUM_AUTO] = "auto", [FLOW_CSUM_YES] = "yes", [FLOW_CSUM_NO] = "no"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(text, names[i]) == 0) {
+			*out = (enum flow_checksum)i;
+			return true;
+		}
+	}
+	return false;
+}
 
 static const uint16_t default_ports[] = {25, 465, 587, 2525};
 
@@ -123,10 +159,94 @@ static int seg_dir(const struct flow *f, const struct tcp_seg *seg)
 	return -1;
 }
 
+/* ---- the bucket hash: SipHash-1-3 (Aumasson and Bernstein) keyed with a secret per run, so
+ * that tuples chosen to collide cannot be known in advance; used only to pick buckets ---- */
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = ROTL64(v[1], 13) ^ v[0];
+	v[0] = ROTL64(v[0], 32);
+	v[2] += v[3];
+	v[3] = ROTL64(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = ROTL64(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = ROTL64(v[1], 17) ^ v[2];
+	v[2] = ROTL64(v[2], 32);
+}
+
+static uint64_t load_le64(const uint8_t *p, size_t n)
+{
+	uint64_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t)p[i] << (8 * i);
+	return w;
+}
+
+static uint64_t siphash13(const uint64_t key[2], const uint8_t *p, size_t n)
+{
+	uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
+	                 key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL};
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t m = load_le64(p + i, 8);
+		v[3] ^= m;
+		sip_round(v);
+		v[0] ^= m;
+	}
+	uint64_t last = (uint64_t)n << 56 | load_le64(p + i, n - i);
+	v[3] ^= last;
+	sip_round(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	for (int r = 0; r < 3; r++)
+		sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* Writes one end (address, port) into b; returns the bytes written (at most 18). */
+static size_t put_end(uint8_t *b, const struct decode_addr *a, uint16_t port)
+{
+	size_t n = addr_len(a);
+	memcpy(b, a->bytes, n);
+	b[n] = (uint8_t)(port >> 8);
+	b[n + 1] = (uint8_t)port;
+	return n + 2;
+}
+
+/* The keyed hash of a connection, the same for both directions: its two ends in a fixed
+ * order. */
+static uint64_t bucket_hash(const struct flow_table *t, const struct decode_addr *a, uint16_t ap,
+                            const struct decode_addr *b, uint16_t bp)
+{
+	uint8_t ea[18], eb[18], buf[1 + 36];
+	size_t na = put_end(ea, a, ap), nb = put_end(eb, b, bp);
+	bool swap = na == nb && memcmp(ea, eb, na) > 0;
+	buf[0] = a->family;
+	memcpy(buf + 1, swap ? eb : ea, na);
+	memcpy(buf + 1 + na, swap ? ea : eb, nb);
+	return siphash13(t->key, buf, 1 + na + nb);
+}
+
 static struct flow **bucket_of(struct flow_table *t, const struct tcp_seg *seg)
 {
-	uint64_t h = tuple_hash(&seg->src, seg->sport, &seg->dst, seg->dport);
+	uint64_t h = bucket_hash(t, &seg->src, seg->sport, &seg->dst, seg->dport);
 	return &t->buckets[h & (t->n_buckets - 1)];
+}
+
+/* A secret for this run from getrandom(2); should the kernel have none to give, the clock and
+ * an address stand in (weaker, but never fatal). */
+static void draw_key(uint64_t key[2])
+{
+	if (getrandom(key, 2 * sizeof(key[0]), 0) == (ssize_t)(2 * sizeof(key[0])))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+	key[1] = (uint64_t)(uintptr_t)key * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)clock();
 }
 
 static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
@@ -161,6 +281,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	if (!t)
 		return NULL;
 	t->cfg = *cfg;
+	if (cfg->hash_key[0] || cfg->hash_key[1])
+		memcpy(t->key, cfg->hash_key, sizeof(t->key));
+	else
+		draw_key(t->key);
 	t->end = end;
 	t->end_ctx = ctx;
 	t->n_buckets = 1024;
@@ -173,6 +297,21 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	}
 	t->reasm_lim.max_held_per_flow = cfg->max_held_per_flow;
 	t->reasm_lim.max_held_total = cfg->max_held_total;
+	t->stats.checksum_on = cfg->checksum == FLOW_CSUM_YES;
+	t->pre.done = cfg->checksum != FLOW_CSUM_AUTO;
+	if (!t->pre.done) {
+		t->pre.segs = malloc(PREROLL_SEGS * sizeof(*t->pre.segs));
+		t->pre.sources = malloc(PREROLL_SEGS * sizeof(*t->pre.sources));
+		t->pre.bytes = malloc(PREROLL_BYTES);
+		if (!t->pre.segs || !t->pre.sources || !t->pre.bytes) {
+			free(t->pre.segs);
+			free(t->pre.sources);
+			free(t->pre.bytes);
+			free(t->buckets);
+			free(t);
+			return NULL;
+		}
+	}
 	return t;
 }
 
@@ -262,13 +401,35 @@ static void flow_free(struct flow_table *t, struct flow *f)
 
 static void unhash(struct flow_table *t, struct flow *f)
 {
-	uint64_t h =
-	    tuple_hash(&f->info.client, f->info.client_port, &f->info.server, f->info.server_port);
+	uint64_t h = bucket_hash(t, &f->info.client, f->info.client_port, &f->info.server,
+	                         f->info.server_port);
 	struct flow **pp = &t->buckets[h & (t->n_buckets - 1)];
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = f->hnext;
+}
+
+const char *flow_kind_name(enum flow_kind k)
+{
+	static const char *const names[FLOW_KIND_COUNT] = {
+	    [FLOW_KIND_SMTP] = "smtp",
+	    [FLOW_KIND_REFUSED] = "refused",
+	    [FLOW_KIND_NO_HANDSHAKE] = "no_handshake",
+	    [FLOW_KIND_NO_SMTP] = "no_smtp",
+	};
+	return (unsigned)k < FLOW_KIND_COUNT ? names[k] : "unknown";
+}
+
+/* A flow that carried no byte is no SMTP session: a SYN refused, unanswered, or a connection
+ * (or its half) without data. */
+static enum flow_kind flow_kind_of(const struct flow *f)
+{
+	if (f->info.bytes[0] + f->info.bytes[1] > 0)
+		return FLOW_KIND_SMTP;
+	if (f->syn_seen && !f->synack_seen)
+		return f->server_rst ? FLOW_KIND_REFUSED : FLOW_KIND_NO_HANDSHAKE;
+	return FLOW_KIND_NO_SMTP;
 }
 
 /* Writes the flow's record and frees it: the one way a flow ends. */
@@ -280,6 +441,8 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
 	                    f->info.pkts[SMTP_TO_CLIENT] > 0);
 	smtp_finish(f->smtp, why, t->now_us);
+	f->info.kind = flow_kind_of(f);
+	t->stats.flows_kind[f->info.kind]++;
 	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
 	flow_free(t, f);
 }
@@ -301,6 +464,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	i->server_port = cend == 0 ? seg->dport : seg->sport;
 	i->first_ts_us = i->last_ts_us = seg->ts_us;
 	i->pcap_filename = t->source;
+	f->seen_clock_us = t->now_us;
 	f->serial = t->next_serial++;
 	i->flow_id = make_flow_id(f);
 	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
@@ -331,13 +495,13 @@ static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg,
 	return NULL;
 }
 
-/* Ends flows whose time is up: closed ones after the linger, open ones after the idle
- * timeout. Both lists are in time order, so only their heads need looking at. */
+/* Ends flows whose time is up on the flow clock: closed ones after the linger, open ones after
+ * the idle timeout. Both lists are in clock order, so only their heads need looking at. */
 static void expire(struct flow_table *t)
 {
 	while (t->closing.head && t->closing.head->closed_ts_us + FLOW_CLOSE_LINGER_US <= t->now_us)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
-	while (t->lru.head && t->lru.head->info.last_ts_us + t->cfg.idle_timeout_us <= t->now_us) {
+	while (t->lru.head && t->lru.head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
 		t->stats.flows_timed_out++;
 		flow_end(t, t->lru.head, SMTP_END_IDLE_TIMEOUT);
 	}
@@ -364,11 +528,103 @@ static bool is_new_connection(const struct flow *f, const struct tcp_seg *seg, i
 	return f->closed || !h->started || h->base != seg->seq + 1;
 }
 
+/* Whether seg's checksum makes it no segment at all (the receiver dropped it). */
+static bool checksum_drops(const struct flow_table *t, const struct tcp_seg *seg)
+{
+	return t->stats.checksum_on && seg->csum == TCP_CSUM_BAD;
+}
+
+/* A segment with a bad checksum while checking is on: counted, and noted on its session. */
+static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
+{
+	int dir;
+	struct flow *f = flow_lookup(t, seg, &dir);
+	t->stats.bad_checksums++;
+	t->stats.segments_ignored++;
+	if (f)
+		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
+}
+
+/* What the handshake showed, for the flow's kind. */
+static void note_handshake(struct flow *f, const struct tcp_seg *seg, int dir)
+{
+	uint8_t syn_ack = seg->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	if (dir == SMTP_TO_SERVER && syn_ack == TCP_FLAG_SYN)
+		f->syn_seen = true;
+	if (dir == SMTP_TO_CLIENT && syn_ack == (TCP_FLAG_SYN | TCP_FLAG_ACK))
+		f->synack_seen = true;
+	if (dir == SMTP_TO_CLIENT && (seg->flags & TCP_FLAG_RST))
+		f->server_rst = true;
+}
+
+/* Moves the flow clock (never back) and expires what is due. */
+static void clock_to(struct flow_table *t, uint64_t now_us)
+{
+	if (now_us <= t->now_us)
+		return; /* the clock never runs backwards: an older packet expires nothing */
+	t->now_us = now_us;
+	expire(t);
+}
+
+static void feed_now(struct flow_table *t, const struct tcp_seg *seg);
+
+/* AUTO's choice on the segments held (flow.h), then those segments fed in order. */
+static void preroll_release(struct flow_table *t)
+{
+	struct preroll *p = &t->pre;
+	struct flow_stats *s = &t->stats;
+	if (p->done)
+		return;
+	p->done = true;
+	s->checksum_on =
+	    s->csum_sampled > 0 && s->csum_sampled_bad * FLOW_CSUM_BAD_SHARE <= s->csum_sampled;
+	const char *source = t->source;
+	for (size_t i = 0; i < p->n; i++) {
+		t->source = p->sources[i]; /* a flow records the input it started in */
+		feed_now(t, &p->segs[i]);
+	}
+	t->source = source;
+	free(p->segs);
+	free(p->sources);
+	free(p->bytes);
+	p->segs = NULL;
+	p->sources = NULL;
+	p->bytes = NULL;
+	p->n = 0;
+}
+
+/* Holds a copy of seg while AUTO has not chosen; returns false when seg is to be fed now. */
+static bool preroll_hold(struct flow_table *t, const struct tcp_seg *seg)
+{
+	struct preroll *p = &t->pre;
+	struct flow_stats *s = &t->stats;
+	if (p->done)
+		return false;
+	if (p->n == PREROLL_SEGS || seg->payload_len > PREROLL_BYTES - p->used) {
+		preroll_release(t); /* the choice on what came so far */
+		return false;
+	}
+	p->sources[p->n] = t->source;
+	struct tcp_seg *c = &p->segs[p->n++];
+	*c = *seg;
+	c->payload = p->bytes + p->used;
+	if (seg->payload_len)
+		memcpy(p->bytes + p->used, seg->payload, seg->payload_len);
+	p->used += seg->payload_len;
+	if (seg->csum != TCP_CSUM_UNCHECKED) {
+		s->csum_sampled++;
+		s->csum_sampled_bad += seg->csum == TCP_CSUM_BAD;
+		if (s->csum_sampled == FLOW_CSUM_SAMPLE)
+			preroll_release(t);
+	}
+	return true;
+}
+
 void flow_table_advance(struct flow_table *t, uint64_t now_us)
 {
-	if (now_us > t->now_us)
-		t->now_us = now_us;
-	expire(t);
+	if (!t->pre.done && t->pre.n && now_us >= t->pre.segs[0].ts_us + PREROLL_WAIT_US)
+		preroll_release(t);
+	clock_to(t, now_us);
 }
 
 uint64_t flow_table_now(const struct flow_table *t)
@@ -378,12 +634,22 @@ uint64_t flow_table_now(const struct flow_table *t)
 
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 {
+	if (!preroll_hold(t, seg))
+		feed_now(t, seg);
+}
+
+static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
+{
 	t->stats.segments++;
-	flow_table_advance(t, seg->ts_us);
+	clock_to(t, seg->ts_us);
+	if (checksum_drops(t, seg)) {
+		drop_bad_checksum(t, seg);
+		return;
+	}
 	int dir = -1;
 	struct flow *f = flow_lookup(t, seg, &dir);
 	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */
-		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_CAPTURE_ENDED);
+		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_REUSED);
 		f = NULL;
 	}
 	if (!f) {
@@ -396,15 +662,20 @@ void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg)
 		dir = cend == 0 ? SMTP_TO_SERVER : SMTP_TO_CLIENT;
 	}
 	dir = settle_roles(f, seg, dir);
+	/* a packet the snap length cut still sent its whole payload */
+	uint32_t wire =
+	    seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len : seg->payload_len;
 	f->info.pkts[dir]++;
-	f->info.bytes[dir] += seg->payload_len;
+	f->info.bytes[dir] += wire;
+	note_handshake(f, seg, dir);
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
+	f->seen_clock_us = t->now_us;
 	if (!f->closed) {
 		list_remove(&t->lru, f);
 		list_append(&t->lru, f);
 	}
-	reasm_feed(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload, seg->payload_len,
-	           seg->ts_us);
+	reasm_feed_wire(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload,
+	                seg->payload_len, wire, seg->ts_us);
 	/* after a reset the flow lingers: the other side's last segments may still come */
 	mark_closed_if_done(t, f, (seg->flags & TCP_FLAG_RST) != 0);
 }
@@ -417,6 +688,7 @@ static int by_serial(const void *a, const void *b)
 
 void flow_table_finish(struct flow_table *t)
 {
+	preroll_release(t);
 	while (t->closing.head)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
 	size_t n = t->n_flows, k = 0;
@@ -455,6 +727,9 @@ void flow_table_free(struct flow_table *t)
 			flow_free(t, f);
 		}
 	}
+	free(t->pre.segs);
+	free(t->pre.sources);
+	free(t->pre.bytes);
 	free(t->buckets);
 	free(t);
 }

@@ -101,6 +101,8 @@ static const char usage_text[] =
     "      --max-rcpts N      recipients kept per transaction (default 1000)\n"
     "      --max-transactions N  transactions kept per session (default 1000)\n"
     "      --max-pending N    commands awaiting a reply (default 1000)\n"
+    "      --checksum WHEN    check TCP checksums: auto (default: yes unless many early\n"
+    "                         packets are bad, as offloading makes them), yes, no\n"
     "  -h, --help             show this help and exit\n"
     "  -V, --version          show the version and the libraries' versions, and exit\n"
     "\n"
@@ -268,6 +270,7 @@ enum {
 	OPT_REDACT_KEY,
 	OPT_SHARD,
 	OPT_WORKERS,
+	OPT_CHECKSUM,
 	OPT_KAFKA_BROKERS,
 	OPT_KAFKA_TOPIC,
 };
@@ -307,6 +310,7 @@ static const struct option long_opts[] = {
     {"kafka-topic", required_argument, NULL, OPT_KAFKA_TOPIC},
     {"quiet", no_argument, NULL, 'q'},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"checksum", required_argument, NULL, OPT_CHECKSUM},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -338,6 +342,10 @@ static void set_limit(struct options *o, int opt, const char *arg)
 		break;
 	case OPT_MAX_TXS:
 		l->max_txs = (uint32_t)parse_number("--max-transactions", arg, 1, 1 << 24);
+		break;
+	case OPT_CHECKSUM:
+		if (!flow_checksum_parse(arg, &o->run.flow.checksum))
+			usage_error("--checksum: '%s' is not auto, yes or no", arg);
 		break;
 	case OPT_MAX_PENDING:
 		l->max_pending = (uint32_t)parse_number("--max-pending", arg, 2, 1 << 24);
@@ -464,7 +472,7 @@ static void parse_one(struct options *o, int c)
 		o->run.eve_strict = true;
 		break;
 	case OPT_MAX_RECORD:
-		o->run.emit.max_record = parse_number("--max-record", optarg, 1024, 1ULL << 30);
+		o->run.emit.max_record = parse_number("--max-record", optarg, 2048, 1ULL << 30);
 		break;
 	case OPT_REDACT:
 		o->run.emit.redact = true;

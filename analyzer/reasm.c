@@ -1,6 +1,7 @@
 /* reasm: per-direction TCP reassembly (RFC 9293 section 3.4 sequence numbers, compared
  * modulo 2^32; RFC 7323 for the widest window): in order without a copy, out of order held
- * within caps, first copy wins. */
+ * within caps, first copy wins, gaps from every TCP clue (a jump, an ACK, a FIN or RST past
+ * the bytes seen, a snap length's cut). */
 #include "reasm.h"
 
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct reasm_held {
 	uint32_t seq;
 	uint32_t len;
 	uint32_t ack;
+	uint32_t
+	    cut; /* bytes of the segment on the wire right after these that were not captured */
 	bool ack_valid;
 	uint64_t ts_us;
 	uint8_t data[];
@@ -112,6 +115,20 @@ static void try_fin(struct reasm *r, int dir)
 	}
 }
 
+/* Tells [next, to) of dir as a gap, bytes that will not be waited for. */
+static void gap_to(struct reasm *r, int dir, uint32_t to, uint64_t ts_us)
+{
+	struct reasm_half *h = &r->half[dir];
+	int32_t hole = SEQ_DIFF(to, h->next);
+	if (hole <= 0)
+		return;
+	r->stats->gaps++;
+	r->stats->gap_bytes += (uint32_t)hole;
+	h->next = to;
+	h->delivered += (uint32_t)hole;
+	r->sink->gap(r->sink->ctx, dir, (uint32_t)hole, ts_us);
+}
+
 /* Delivers the first held segment, which starts at or before next. later, unless NULL, is a
  * later copy of the n bytes at next: the held copy came first, so it wins; the two are compared. */
 static void deliver_first_held(struct reasm *r, int dir, const uint8_t *later, uint32_t n)
@@ -127,6 +144,10 @@ static void deliver_first_held(struct reasm *r, int dir, const uint8_t *later, u
 		deliver(r, dir, s->data + in, left, acked_offset(r, dir, s->ack_valid, s->ack),
 		        s->ts_us);
 	}
+	/* the snap length cut the segment here: its missing tail is a gap of known size, unless a
+	 * later copy is being delivered over it */
+	if (s->cut && !later)
+		gap_to(r, dir, s->seq + s->len + s->cut, s->ts_us);
 	held_free(r, h, s);
 }
 
@@ -172,6 +193,7 @@ static struct reasm_held *held_new(struct reasm *r, struct reasm_half *h, uint32
 	s->seq = seq;
 	s->len = len;
 	s->ack = ack;
+	s->cut = 0;
 	s->ack_valid = ack_valid;
 	s->ts_us = ts_us;
 	memcpy(s->data, p, len);
@@ -188,19 +210,23 @@ static struct reasm_held *held_new(struct reasm *r, struct reasm_half *h, uint32
 static void skip_hole(struct reasm *r, int dir, uint32_t to, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
-	int32_t hole = SEQ_DIFF(to, h->next);
 	if (h->closed) { /* nothing more of a closed direction is delivered, not even a gap */
 		release_half(r, h);
 		return;
 	}
-	if (hole > 0) {
-		r->stats->gaps++;
-		r->stats->gap_bytes += (uint32_t)hole;
-		h->next = to;
-		h->delivered += (uint32_t)hole;
-		r->sink->gap(r->sink->ctx, dir, (uint32_t)hole, ts_us);
-	}
+	gap_to(r, dir, to, ts_us);
 	drain_held(r, dir);
+}
+
+/* TCP says that dir sent every byte before to: what the capture lacks of [next, to) is a gap,
+ * and held bytes inside it are delivered in their places. */
+static void skip_to(struct reasm *r, int dir, uint32_t to, uint64_t ts_us)
+{
+	struct reasm_half *h = &r->half[dir];
+	while (!h->closed && SEQ_DIFF(to, h->next) > 0) {
+		bool held_inside = h->held && SEQ_DIFF(h->held->seq, to) < 0;
+		skip_hole(r, dir, held_inside ? h->held->seq : to, ts_us);
+	}
 }
 
 /* Bytes of [seq, seq + len) that no held segment covers yet, which is what holding it adds,
@@ -344,13 +370,9 @@ static void skip_acked_hole(struct reasm *r, int dir, uint32_t ack, uint64_t ts_
 		to = h->fin_seq; /* the FIN takes a sequence number but is no byte */
 	if (SEQ_DIFF(to, h->next) <= 0 || SEQ_DIFF(to, h->next) > REASM_WINDOW_MAX)
 		return;
-	while (SEQ_DIFF(to, h->next) > 0) {
-		bool held_inside = h->held && SEQ_DIFF(h->held->seq, to) < 0;
-		skip_hole(r, dir, held_inside ? h->held->seq : to, ts_us);
-	}
+	skip_to(r, dir, to, ts_us);
 	try_fin(r, dir);
 }
-
 
 static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
 {
@@ -360,8 +382,44 @@ static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
 	}
 }
 
-void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
-                const uint8_t *payload, uint32_t len, uint64_t ts_us)
+/* A RST closes dir at once; its sequence number says how far dir had sent: the bytes before
+ * it that the capture lacks are a gap first (a FIN before it is no byte, and closes first). */
+static void reset_half(struct reasm *r, int dir, uint32_t seq, uint64_t ts_us)
+{
+	struct reasm_half *h = &r->half[dir];
+	uint32_t to = h->fin_seen && SEQ_DIFF(seq, h->fin_seq) > 0 ? h->fin_seq : seq;
+	if (SEQ_DIFF(to, h->next) > 0 && SEQ_DIFF(to, h->next) <= REASM_WINDOW_MAX) {
+		skip_to(r, dir, to, ts_us);
+		try_fin(r, dir);
+	}
+	if (h->closed)
+		return;
+	release_half(r, h); /* the receiver will never read what was held */
+	h->closed = true;
+	r->sink->close(r->sink->ctx, dir, true, ts_us);
+}
+
+/* The snap length cut the segment at from; it went on to to on the wire. Once the stream has
+ * reached from, [from, to) is a gap of known size; while the captured part is held, the held
+ * piece that ends at from carries the cut until it is delivered. */
+static void cut_tail(struct reasm *r, int dir, uint32_t from, uint32_t to, uint64_t ts_us)
+{
+	struct reasm_half *h = &r->half[dir];
+	if (SEQ_DIFF(h->next, from) >= 0) {
+		skip_to(r, dir, to, ts_us);
+		return;
+	}
+	for (struct reasm_held *s = h->held; s; s = s->next) {
+		if (s->seq + s->len == from) {
+			if ((uint32_t)SEQ_DIFF(to, from) > s->cut)
+				s->cut = (uint32_t)SEQ_DIFF(to, from);
+			return;
+		}
+	}
+}
+
+void reasm_feed_wire(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
+                     const uint8_t *payload, uint32_t len, uint32_t wire_len, uint64_t ts_us)
 {
 	struct reasm_half *h = &r->half[dir];
 	bool ack_valid = (flags & TCP_FLAG_ACK) != 0;
@@ -377,26 +435,35 @@ void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t fl
 	if (h->closed)
 		return;
 	if (flags & TCP_FLAG_RST) {
-		release_half(r, h); /* the receiver will never read what was held */
-		h->closed = true;
-		r->sink->close(r->sink->ctx, dir, true, ts_us);
+		if (ack_valid)
+			skip_acked_hole(r, 1 - dir, ack, ts_us);
+		reset_half(r, dir, seq, ts_us);
 		return;
 	}
 	if (SEQ_DIFF(seq, h->next) > REASM_WINDOW_MAX) {
 		r->stats->out_of_window++;
 		return;
 	}
-	len = before_fin(h, seq, len);
-	if (len > 0 && ack_valid)
+	uint32_t wire = before_fin(h, seq, wire_len > len ? wire_len : len);
+	len = len < wire ? len : wire;
+	if ((wire > 0 || (flags & TCP_FLAG_FIN)) && ack_valid)
 		skip_acked_hole(r, 1 - dir, ack, ts_us);
 	if (len > 0)
 		segment_data(r, dir, seq, ack, ack_valid, payload, len, ts_us);
+	if (wire > len)
+		cut_tail(r, dir, seq + len, seq + wire, ts_us);
 	if ((flags & TCP_FLAG_FIN) && !h->fin_seen) {
 		h->fin_seen = true;
-		h->fin_seq = seq + len;
+		h->fin_seq = seq + wire;
 		h->fin_ts_us = ts_us;
 	}
 	try_fin(r, dir);
+}
+
+void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
+                const uint8_t *payload, uint32_t len, uint64_t ts_us)
+{
+	reasm_feed_wire(r, dir, seq, ack, flags, payload, len, len, ts_us);
 }
 
 void reasm_flush(struct reasm *r, uint64_t ts_us)
@@ -405,6 +472,11 @@ void reasm_flush(struct reasm *r, uint64_t ts_us)
 		struct reasm_half *h = &r->half[dir];
 		if (h->closed)
 			continue; /* after a RST the receiver never read what was held */
+		const struct reasm_half *other = &r->half[1 - dir];
+		if (other->ack_valid) /* nothing more is coming: an ACK says what was sent */
+			skip_acked_hole(r, dir, other->last_ack, ts_us);
+		if (h->closed)
+			continue;
 		while (h->held)
 			skip_hole(r, dir, h->held->seq, ts_us);
 		if (h->fin_seen)

@@ -80,6 +80,8 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 {
 	struct run *r = ctx;
 	struct cls_verdict v;
+	if (info->kind != FLOW_KIND_SMTP) /* counted in the flow table's stats, not a session */
+		return;
 	classify_session(rec, &v);
 	stats_count_session(&r->stats, &v, rec);
 	if (r->write_failed)
@@ -186,7 +188,7 @@ static uint32_t shard_of(const struct tcp_seg *seg, uint32_t shards)
 static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 {
 	struct tcp_seg seg;
-	enum decode_status st = decode_packet(dlt, pkt->data, pkt->caplen, &seg);
+	enum decode_status st = decode_packet_wire(dlt, pkt->data, pkt->caplen, pkt->wirelen, &seg);
 	r->stats.packets++;
 	r->stats.bytes += pkt->wirelen;
 	r->stats.decode[st]++;

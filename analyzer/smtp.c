@@ -27,6 +27,7 @@ static const char *const anomaly_names[SMTP_AN_COUNT] = {
     "overlap_mismatch",
     "reply_without_command",
     "limit_reached",
+    "bad_checksum",
 };
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)
@@ -99,8 +100,35 @@ struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
 	return s->cur_tx >= 0 ? &s->rec.txs[s->cur_tx] : NULL;
 }
 
+/* Anomalies that rest on what the capture shows of both directions' bytes and timing:
+ * not raised once bytes were lost (DESIGN.md section 4). */
+static bool gap_voids(const struct smtp_session *s, enum smtp_anomaly an)
+{
+	switch (an) {
+	case SMTP_AN_TCP_GAP:
+	case SMTP_AN_MIDSTREAM:
+	case SMTP_AN_OVERLAP_MISMATCH:
+	case SMTP_AN_LIMIT_REACHED:
+	case SMTP_AN_BDAT:
+	case SMTP_AN_AUTH_ATTEMPT:
+		return false;
+	default:
+		return smtp_any_gap(s);
+	}
+}
+
+bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an)
+{
+	if (gap_voids(s, an))
+		return false;
+	smtp_note(s, an);
+	return true;
+}
+
 void smtp_note(struct smtp_session *s, enum smtp_anomaly an)
 {
+	if (gap_voids(s, an))
+		return;
 	s->rec.anomalies |= 1ULL << an;
 	if (s->rec.anomaly_counts[an] < UINT32_MAX)
 		s->rec.anomaly_counts[an]++;
@@ -143,7 +171,8 @@ void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_
 
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an)
 {
-	smtp_note(s, an);
+	if (!smtp_noted(s, an))
+		return;
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	if (tx)
 		tx->anomalies |= 1ULL << an;
@@ -424,32 +453,12 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us)
 {
-	(void)ts_us;
-	smtp_note(s, SMTP_AN_TCP_GAP);
 	s->rec.gap_bytes[dir] += len;
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (tx)
-		tx->gap_hid_end = true;
-	if (dir == SMTP_TO_CLIENT) {
-		smtp_line_reset(&s->sline);
-		s->reply.active = false;
-		smtp_bytes_free(&s->reply.first.text);
-		s->server_offset += len;
-		s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
-		return;
-	}
-	smtp_line_reset(&s->cline);
-	s->cpos += len;
-	s->client_offset += len;
-	if (s->cmode == CM_TEXT)
-		s->text_gap =
-		    true; /* a reply while still in text will say the end was in the gap */
-	if (s->cmode == CM_BDAT) {
-		uint64_t n = len < s->bdat_left ? len : s->bdat_left;
-		s->bdat_left -= n;
-		if (s->bdat_left == 0)
-			s->cmode = CM_COMMAND;
-	}
+	smtp_note(s, SMTP_AN_TCP_GAP);
+	if (dir == SMTP_TO_CLIENT)
+		smtp_gap_server(s, len, ts_us);
+	else
+		smtp_gap_client(s, len);
 }
 
 /* The client closed without having received the replies to the end of data that its
@@ -470,6 +479,25 @@ static void unsee_replies(struct smtp_session *s, uint64_t peer_acked)
 		tx->phase_at_close = SMTP_PH_EOD_SENT;
 		tx->eod_reply_after_close = true;
 		s->eod_2xx_last = false;
+	}
+}
+
+/* A smuggled transaction the lenient reading opened but the server never answered a step
+ * of, when the server closes: it never read those commands (its last reply came first). */
+static void drop_unread_smuggled(struct smtp_session *s)
+{
+	struct smtp_record *r = &s->rec;
+	while (r->n_txs > 0) {
+		struct smtp_tx *tx = &r->txs[r->n_txs - 1];
+		if (!tx->smuggled || tx->mail_code || tx->end != SMTP_TX_OPEN)
+			return;
+		for (uint32_t i = 0; i < tx->n_rcpts; i++)
+			if (tx->rcpts[i].code)
+				return;
+		if (s->cur_tx == r->n_txs - 1)
+			s->cur_tx = -1;
+		tx_free(tx);
+		r->n_txs--;
 	}
 }
 
@@ -500,6 +528,10 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)
 		unsee_replies(s, peer_acked);
 	close_open_txs(s, side == SMTP_SIDE_CLIENT);
+	if (side == SMTP_SIDE_SERVER && s->hold_unread)
+		smtp_drop_hold(s);
+	if (side == SMTP_SIDE_SERVER)
+		drop_unread_smuggled(s);
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;
@@ -559,6 +591,8 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 	if ((s->cline.overflow && s->cmode != CM_TEXT) || s->sline.overflow ||
 	    (s->cmode == CM_TEXT && s->cline.total > SMTP_TEXT_LINE_MAX))
 		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
+	if (s->hold_unread)
+		smtp_drop_hold(s);
 	/* the server's direction is missing: read what the client sent as a server that
 	 * accepted it would have; the verdicts that need replies stay incomplete */
 	while (!s->rec.seen_server_bytes && s->hold_len && s->cmode == CM_HOLD) {
@@ -579,6 +613,7 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 			if ((s->inferred[dir] >> an) & 1)
 				smtp_note(s, (enum smtp_anomaly)an);
 	}
+	smtp_gap_finish(s);
 	if (why == SMTP_END_EVICTED)
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 }

@@ -90,7 +90,7 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
-	struct smtp_tx *tx = smtp_cur_tx(s);
+	struct smtp_tx *tx = smtp_tx_after_gap(s);
 	if (!tx)
 		return UINT32_MAX;
 	if (!smtp_parse_path(c->arg, c->arg_len, "TO:", &path, &path_len, &params, &params_len)) {
@@ -138,10 +138,9 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 	} else if (!s->unstuffed_open) {
 		/* nothing to do: the lines after the end of data were not all text */
 	} else if (len == 1 && line[0] == '.') {
-		if (s->residue > 0 && s->eod_tx < s->rec.n_txs) {
+		if (s->residue > 0 && s->eod_tx < s->rec.n_txs &&
+		    smtp_noted(s, SMTP_AN_UNSTUFFED_DOT))
 			s->rec.txs[s->eod_tx].anomalies |= 1ULL << SMTP_AN_UNSTUFFED_DOT;
-			smtp_note(s, SMTP_AN_UNSTUFFED_DOT);
-		}
 	} else {
 		s->residue++;
 	}
@@ -195,7 +194,7 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struc
 
 static void cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
-	(void)p;
+	p->tx = smtp_tx_after_gap(s) ? s->cur_tx : -1;
 	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
 		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
 	hold_for(s, c->verb);
@@ -211,6 +210,7 @@ static void cmd_auth(struct smtp_session *s, const struct smtp_command *c, struc
 {
 	(void)p;
 	smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
+	s->rec.auth_attempts++;
 	/* the mechanism only: an initial response after it is a credential (RFC 4954) */
 	smtp_bytes_set(&s->rec.auth_mechanism, c->arg, smtp_first_word_len(c->arg, c->arg_len));
 	hold_for(s, c->verb);
@@ -291,6 +291,29 @@ void smtp_release_hold(struct smtp_session *s)
 	free(buf);
 }
 
+/* Held bytes the server never read (it closed first): not commands, never kept. */
+void smtp_drop_hold(struct smtp_session *s)
+{
+	if (s->hold_len)
+		memset(s->hold, 0, s->hold_len);
+	free(s->hold);
+	s->hold = NULL;
+	s->hold_len = 0;
+	s->hold_unread = false;
+}
+
+/* The server answers again after refusing DATA: it read the bytes sent before that
+ * refusal, as commands (RFC 5321 4.1.1.4: after a 5xx to DATA the client's bytes are
+ * commands). */
+void smtp_read_unread(struct smtp_session *s)
+{
+	if (!s->hold_unread)
+		return;
+	s->hold_unread = false;
+	s->cmode = CM_COMMAND;
+	smtp_release_hold(s);
+}
+
 static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 {
 	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
@@ -328,12 +351,17 @@ static void shadow_add(struct smtp_session *s, enum pending_kind kind, enum smtp
 		return; /* enough to decide: the first replies after the look-alike's own */
 	struct shadow_cmd *c = &sm->cmds[sm->n++];
 	*c = (struct shadow_cmd){.kind = kind, .verb = verb};
+	if (kind == PK_EOD) {
+		c->size = sm->text_size;
+		c->text_acked = sm->text_acked;
+		sm->text_size = 0;
+	}
 	if (len)
 		smtp_bytes_set(&c->arg, arg, len);
 }
 
 /* One text line as a server that took the look-alike as the end of data reads it. */
-static void shadow_line(struct smtp_session *s, const struct line *l)
+static void shadow_line(struct smtp_session *s, const struct line *l, uint64_t acked)
 {
 	struct smuggle *sm = &s->smug;
 	struct smtp_command c;
@@ -343,6 +371,10 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 		if (is_dot_line(l)) {
 			shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
 			sm->in_text = false;
+		} else {
+			if (sm->text_size == 0)
+				sm->text_acked = acked;
+			sm->text_size += l->total;
 		}
 		return;
 	}
@@ -353,6 +385,20 @@ static void shadow_line(struct smtp_session *s, const struct line *l)
 		smtp_parse_path(c.arg, c.arg_len, "TO:", &path, &path_len, &params, &params_len);
 	shadow_add(s, PK_COMMAND, c.verb, path, path_len);
 	sm->in_text = c.verb == SMTP_V_DATA;
+	sm->text_size = 0;
+	sm->text_acked = UINT64_MAX;
+}
+
+/* Text came after a look-alike: only now is it smuggling (DESIGN.md section 5); a
+ * look-alike that nothing follows is a bare-LF client's own end of data. */
+static void lookalike_followed(struct smtp_session *s)
+{
+	if (s->smug.followed)
+		return;
+	s->smug.followed = true;
+	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
+	if (s->rec.lookalike == SMTP_LA_NONE)
+		s->rec.lookalike = s->smug.kind;
 }
 
 /* cr: the first CR inside the line, NULL when none (most lines: then no search). For
@@ -377,23 +423,24 @@ static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, 
 /* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
  * data to a lenient one. The first starts the lenient reading of what follows. */
 static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
-                           const uint8_t *cr)
+                           const uint8_t *cr, uint64_t acked)
 {
 	struct line rest = {0};
 	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
-	if (s->smug.active)
-		shadow_line(s, l);
-	if (kind == SMTP_LA_NONE)
+	if (s->smug.active) {
+		lookalike_followed(s);
+		shadow_line(s, l, acked);
+	}
+	if (kind == SMTP_LA_NONE || s->smug.active)
 		return;
-	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
-	if (s->rec.lookalike == SMTP_LA_NONE)
-		s->rec.lookalike = kind;
-	if (!s->smug.active) {
-		smtp_smuggle_clear(&s->smug);
-		s->smug.active = true;
-		s->smug.tx = s->cur_tx;
-		if (kind == SMTP_LA_CR_DOT_CR && rest.len)
-			shadow_line(s, &rest);
+	smtp_smuggle_clear(&s->smug);
+	s->smug.active = true;
+	s->smug.tx = s->cur_tx;
+	s->smug.kind = kind;
+	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
+	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
+		lookalike_followed(s);
+		shadow_line(s, &rest, acked);
 	}
 }
 
@@ -430,6 +477,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		s->unstuffed_open = true;
 		smtp_pq_push(s, (struct pending){.kind = PK_EOD,
 		                                 .tx = s->cur_tx,
+		                                 .end_pos = s->line_end_pos,
 		                                 .peer_acked = acked,
 		                                 .decide_smuggle = decide});
 		if (tx) {
@@ -446,7 +494,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 	if (cr)
 		smtp_note_tx(s, SMTP_AN_BARE_CR);
 	if (cr || l->len <= 1 || s->smug.active) /* a look-alike needs a CR or a "." line */
-		text_lookalike(s, l, prev_crlf, cr);
+		text_lookalike(s, l, prev_crlf, cr, acked);
 	if (tx)
 		tx->size += l->total;
 }
@@ -461,6 +509,13 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		/* an answer to a 334: a credential, counted but never kept */
 		s->cmode = CM_HOLD;
 		return;
+	}
+	if (s->gap_sync) {
+		struct smtp_command c;
+		smtp_parse_command(l->p, l->len, &c);
+		if (c.verb == SMTP_V_UNKNOWN)
+			return;
+		s->gap_sync = false;
 	}
 	if (s->syncing) {
 		/* picked up mid-stream: lines before the first command are the tail of

@@ -28,7 +28,9 @@ enum client_mode {
 };
 
 /* A command awaiting its reply. The greeting and the end of data take a place too. */
-enum pending_kind { PK_COMMAND = 0, PK_GREETING, PK_EOD };
+/* PK_GAP stands for client command bytes the capture lost: zero or more commands, whose
+ * replies it takes until a reply fits the command after it (DESIGN.md section 4). */
+enum pending_kind { PK_COMMAND = 0, PK_GREETING, PK_EOD, PK_GAP };
 
 struct pending {
 	enum pending_kind kind;
@@ -40,6 +42,7 @@ struct pending {
 	uint64_t end_pos;    /* client stream offset just after the command line */
 	uint64_t peer_acked; /* server bytes the client had when it sent this */
 	uint32_t log;        /* 1 + its entry in rec.cmds; 0 for none */
+	uint32_t answered;   /* PK_GAP: replies it took */
 };
 
 struct line_buf {
@@ -54,6 +57,7 @@ struct line_buf {
 /* The reply being assembled from its lines. */
 struct reply_acc {
 	bool active;
+	uint64_t start_pos;   /* server offset of its first line */
 	uint64_t start_acked; /* client bytes the server had acknowledged at its first line */
 	uint16_t code;
 	struct smtp_reply first;
@@ -67,12 +71,18 @@ struct shadow_cmd {
 	enum pending_kind kind; /* PK_COMMAND, or PK_EOD for a smuggled message's end */
 	enum smtp_verb verb;
 	struct smtp_bytes arg; /* the path of MAIL and RCPT */
+	uint64_t size;         /* PK_EOD: the smuggled message's octets */
+	uint64_t text_acked;   /* PK_EOD: server bytes its first text line acknowledged */
 };
 
 struct smuggle {
 	bool active;   /* a look-alike was seen in the open message */
 	bool deciding; /* the EOD was answered: the next reply says which reading fits */
 	bool in_text;  /* the lenient reading is inside a smuggled message's text */
+	bool followed; /* text came after the look-alike: without any it is a bare-LF end */
+	enum smtp_lookalike kind;
+	uint64_t la_total;              /* octets of the look-alike's own line, counted as text */
+	uint64_t text_size, text_acked; /* of the smuggled message being read */
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];
 	uint32_t n;
@@ -102,12 +112,17 @@ struct smtp_session {
 	uint64_t hold_acked;
 	uint64_t hold_pos;        /* client stream offset of the first held byte */
 	enum smtp_verb hold_verb; /* the command whose reply decides how held bytes read */
-	uint64_t cpos;            /* client stream offset of the bytes being read */
-	uint64_t line_end_pos;    /* client stream offset just after the line being acted on */
+	/* DATA was refused and the held bytes were sent before that reply: the server reads
+	 * them as commands only if it answers again; if it closes first, it never read them */
+	bool hold_unread;
+	uint64_t cpos;         /* client stream offset of the bytes being read */
+	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
 	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	bool text_gap;                  /* client bytes were lost while in message text */
-	struct pending *pq;             /* a ring of pq_cap entries, grown up to lim.max_pending */
+	bool gap_sync; /* after a client gap: lines up to the first known verb may be a tail */
+	bool reply_text_cut; /* the reply line being read lost its end: its text is unknown */
+	struct pending *pq;  /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
 	struct reply_acc reply;
 	int64_t cur_tx; /* index of the open transaction, -1 when none */
@@ -153,6 +168,7 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
+bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an);
 void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on);
 void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
 void smtp_trace_code(struct smtp_session *s, uint16_t code);
@@ -178,6 +194,8 @@ void smtp_line_reset(struct line_buf *lb);
 /* the two directions */
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
 void smtp_release_hold(struct smtp_session *s);
+void smtp_drop_hold(struct smtp_session *s);
+void smtp_read_unread(struct smtp_session *s);
 void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
                         bool by_order);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
@@ -187,5 +205,18 @@ void smtp_smuggle_clear(struct smuggle *sm);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 void smtp_smuggle_adopt_now(struct smtp_session *s);
 void smtp_take_helo(struct smtp_session *s);
+
+/* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes
+ * certain (DESIGN.md section 4) */
+bool smtp_any_gap(const struct smtp_session *s);
+struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s);
+void smtp_gap_client(struct smtp_session *s, uint64_t len);
+void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts);
+void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
+bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
+void smtp_lost_replies(struct smtp_session *s, uint16_t code);
+void smtp_gap_finish(struct smtp_session *s);
+void smtp_clear_extensions(struct smtp_record *rec);
+bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code);
 
 #endif

@@ -15,7 +15,8 @@ static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 	smtp_bytes_free(&s->rec.greeting.text);
 	s->rec.greeting = *r;
 	s->rec.greeting.text = (struct smtp_bytes){0};
-	smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
+	if (r->text.data) /* none when the capture cut the line */
+		smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
 }
 
 struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p)
@@ -32,7 +33,8 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	smtp_bytes_free(&tx->eod_reply.text);
 	tx->eod_reply = *r;
 	tx->eod_reply.text = (struct smtp_bytes){0};
-	smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
+	if (r->text.data) /* none when the capture cut the line */
+		smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
 	tx->eod_reply_end = s->last_reply_end;
 	if (s->client_closed) { /* too late: the RFC 1047 window; classify decides */
 		tx->eod_reply_after_close = true;
@@ -54,9 +56,14 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (p->shadow) { /* a smuggled DATA: its text was read already, as the outer message's */
+		const struct pending *text = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 		if (tx && r->code >= 400 && tx->end == SMTP_TX_OPEN) {
 			tx->end = SMTP_TX_REJECTED;
 			tx->rejected_at = SMTP_REJ_DATA;
+		} else if (tx && r->code == 354 && text && text->kind == PK_EOD &&
+		           text->peer_acked != UINT64_MAX && text->peer_acked < s->last_reply_end &&
+		           smtp_noted(s, SMTP_AN_DATA_BEFORE_354)) {
+			tx->anomalies |= 1ULL << SMTP_AN_DATA_BEFORE_354;
 		}
 		return;
 	}
@@ -76,11 +83,19 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 			s->text.first_line = false;
 		}
 	} else {
-		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
 		/* a refused DATA leaves the transaction open (the client may add recipients and
 		 * try again, RFC 5321 3.3); if nothing better follows, it ended rejected here */
 		if (tx && tx->end == SMTP_TX_OPEN && r->code >= 400)
 			tx->data_refused = r->code;
+		if (s->hold_len &&
+		    (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
+			/* text sent before any reply to DATA: the client's timing, whatever the
+			 * reply; whether the server read it as commands, its next act says */
+			smtp_note_tx(s, SMTP_AN_DATA_BEFORE_354);
+			s->hold_unread = true;
+			return;
+		}
+		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
 	}
 	smtp_release_hold(s);
 }
@@ -178,6 +193,7 @@ static void reply_session(struct smtp_session *s, const struct pending *p,
 			smtp_pq_push_front(s, *p);
 		} else {
 			s->rec.auth_result = r->code;
+			s->rec.auth_failures += r->code >= 400;
 			s->cmode = CM_COMMAND;
 		}
 		smtp_release_hold(s);
@@ -204,9 +220,11 @@ static void dispatch_reply(struct smtp_session *s, const struct pending *p,
 }
 
 /* Whether code can answer a command of this kind (RFC 5321 4.3.2 sequences, loosely). */
-static bool plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
+bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
 {
 	bool intermediate = code == 354 || code == 334 || code == 221 || code == 220;
+	if (kind == PK_GAP)
+		return true;
 	if (kind == PK_EOD)
 		return !intermediate;
 	switch (verb) {
@@ -252,6 +270,8 @@ static int64_t adopt_shadow(struct smtp_session *s)
 		} else if (c->kind == PK_EOD && tx >= 0) {
 			s->rec.txs[tx].method = SMTP_METHOD_DATA;
 			s->rec.txs[tx].phase = SMTP_PH_EOD_SENT;
+			s->rec.txs[tx].size = c->size;
+			q[i].peer_acked = c->text_acked;
 		}
 	}
 	for (uint32_t i = sm->n; i-- > 0;)
@@ -268,15 +288,36 @@ void smtp_smuggle_adopt_now(struct smtp_session *s)
 	struct smuggle *sm = &s->smug;
 	struct pending eod = {.kind = PK_EOD, .tx = sm->tx, .peer_acked = UINT64_MAX};
 	bool in_text = sm->in_text;
-	if (sm->tx >= 0 && sm->tx < s->rec.n_txs)
+	if (sm->tx >= 0 && sm->tx < s->rec.n_txs) {
 		s->rec.txs[sm->tx].phase = SMTP_PH_EOD_SENT;
+		if (!sm->followed) /* a bare-LF client's own end: its line is not text */
+			s->rec.txs[sm->tx].size -= sm->la_total;
+	}
 	int64_t smuggled = adopt_shadow(s);
 	smtp_pq_push_front(s, eod);
-	s->rec.lookalike_acted = SMTP_ACTED_YES;
+	if (sm->followed)
+		s->rec.lookalike_acted = SMTP_ACTED_YES;
 	smtp_smuggle_clear(sm);
 	s->cmode = in_text ? CM_TEXT : CM_COMMAND;
 	if (in_text && smuggled >= 0)
 		s->cur_tx = smuggled;
+}
+
+/* A reply to an end of data that followed a look-alike, sent before that end of data
+ * reached the server (its segment does not acknowledge it): it cannot answer the strict
+ * reading, only the lenient one, in which the look-alike ended the data (DESIGN.md
+ * section 4: causality decides what reply codes alone do not). */
+static void smuggle_by_causality(struct smtp_session *s)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct pending strict;
+	if (!h || h->kind != PK_EOD || !h->decide_smuggle || s->server_acked == UINT64_MAX ||
+	    s->server_acked >= h->end_pos || s->smug.n == 0)
+		return;
+	smtp_pq_pop(s, &strict);
+	s->smug.in_text = false; /* the strict end closed any smuggled text already */
+	smtp_smuggle_adopt_now(s);
+	s->cmode = CM_COMMAND;
 }
 
 /* The reply after the one to an end of data that followed a look-alike: the strict
@@ -286,8 +327,8 @@ bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code)
 {
 	struct smuggle *sm = &s->smug;
 	const struct pending *next = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	bool lenient = sm->n > 0 && plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
-	               (!next || !plausible(next->kind, next->verb, code));
+	bool lenient = sm->n > 0 && smtp_plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
+	               (!next || !smtp_plausible(next->kind, next->verb, code));
 	s->rec.lookalike_acted = lenient ? SMTP_ACTED_YES : SMTP_ACTED_NO;
 	if (lenient)
 		adopt_shadow(s);
@@ -312,8 +353,11 @@ static void eod_in_gap(struct smtp_session *s)
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
-	if (tx)
+	if (tx) {
 		tx->phase = SMTP_PH_EOD_SENT;
+		tx->size_unknown = true;
+		tx->inferred |= SMTP_INF_TX_OUTCOME;
+	}
 	s->cmode = CM_COMMAND;
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
@@ -325,11 +369,11 @@ static void eod_in_gap(struct smtp_session *s)
 static void resync(struct smtp_session *s, uint16_t code)
 {
 	enum { LOOKAHEAD = 8 };
-	if (!s->pq_len || plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
+	if (!s->pq_len || smtp_plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
 		return;
 	for (uint32_t k = 1; k < s->pq_len && k <= LOOKAHEAD; k++) {
 		const struct pending *p = smtp_pq_at(s, k);
-		if (!p->shadow && plausible(p->kind, p->verb, code)) {
+		if (!p->shadow && smtp_plausible(p->kind, p->verb, code)) {
 			struct pending skipped;
 			while (k-- > 0) {
 				smtp_pq_pop(s, &skipped);
@@ -339,6 +383,33 @@ static void resync(struct smtp_session *s, uint16_t code)
 			return;
 		}
 	}
+}
+
+/* After lost server bytes, a reply that cannot answer the DATA at the head of the queue,
+ * while the held client bytes read as text hold an end of data that the reply's segment
+ * acknowledges: the 354 was in the gap, and this reply answers that end of data. */
+static void lost_354(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || !h || h->kind != PK_COMMAND ||
+	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
+	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->hold_len < 3)
+		return;
+	const uint8_t *eod = s->hold_len >= 3 && memcmp(s->hold, ".\r\n", 3) == 0
+	                         ? s->hold
+	                         : memmem(s->hold, s->hold_len, "\r\n.\r\n", 5);
+	if (!eod)
+		return;
+	uint64_t end = s->hold_pos + (uint64_t)(eod - s->hold) + (eod == s->hold ? 3 : 5);
+	if (s->server_acked < end)
+		return;
+	struct pending data;
+	struct smtp_reply r354 = {.code = 354};
+	smtp_pq_pop(s, &data);
+	reply_data(s, &data, &r354);
+	struct smtp_tx *tx = smtp_tx_of(s, &data);
+	if (tx)
+		tx->inferred |= SMTP_INF_TX_METHOD;
 }
 
 /* A whole reply has arrived; end is the server offset just after it. */
@@ -355,12 +426,20 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		return; /* the answer to a command sent before the capture began */
 	}
 	count_errors(s, r.code);
+	smuggle_by_causality(s);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
 		smtp_smuggle_adopt_now(s);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
+	lost_354(s, r.code);
+	smtp_lost_replies(s, r.code);
+	if (smtp_gap_reply(s, &r)) {
+		s->last_reply_end = end;
+		smtp_bytes_free(&s->reply.first.text);
+		return;
+	}
 	resync(s, r.code);
 	bool popped = smtp_pq_pop(s, &p);
 	if (popped)
@@ -396,7 +475,7 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 		rec->pipelining_advertised = true;
 }
 
-static void clear_extensions(struct smtp_record *rec)
+void smtp_clear_extensions(struct smtp_record *rec)
 {
 	for (uint32_t i = 0; i < rec->n_extensions; i++)
 		smtp_bytes_free(&rec->extensions[i]);
@@ -404,19 +483,32 @@ static void clear_extensions(struct smtp_record *rec)
 	rec->pipelining_advertised = false;
 }
 
-static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl, uint64_t ts)
+static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl,
+                             uint64_t start, uint64_t ts)
 {
 	struct smtp_reply *f = &s->reply.first;
 	s->reply.active = true;
+	s->reply.start_pos = start;
 	s->reply.start_acked = s->server_acked;
 	f->code = rl->code;
 	f->ts_us = ts;
-	size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
-	smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
+	f->enhanced[0] = '\0';
+	smtp_bytes_free(&f->text);
+	if (!s->reply_text_cut) {
+		size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
+		smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
+	} else if (s->sline.len > 4) {
+		/* a cut line's text is unknown: left out, not shortened; its enhanced code is kept
+		 * when a space shows it whole */
+		const uint8_t *t = s->sline.buf + 4;
+		size_t n = s->sline.len - 4, skip = smtp_parse_enhanced(t, n, f->enhanced);
+		if (skip == 0 || t[skip - 1] != ' ')
+			f->enhanced[0] = '\0';
+	}
 	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
 	                   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
 	if (s->reply.is_ehlo)
-		clear_extensions(&s->rec);
+		smtp_clear_extensions(&s->rec);
 }
 
 /* A multi-line reply left open ("250-..." and no last line) by a broken server: a later
@@ -439,12 +531,28 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 		return; /* not a reply line: a broken server or not SMTP */
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
-	if (!s->reply.active)
-		reply_first_line(s, &rl, ts);
-	else if (s->reply.is_ehlo)
+	if (!s->reply.active) {
+		smtp_read_unread(s);
+		reply_first_line(s, &rl, end - l->total, ts);
+	} else if (s->reply.is_ehlo)
 		add_extension(s, rl.text, rl.text_len);
 	if (rl.last)
 		reply_done(s, end);
+}
+
+/* The server line being framed when a gap began: when it shows a code and the space of a
+ * last line (RFC 5321 4.2), its reply ended within the gap; the code is certain, the text
+ * is not. A line that shows less, or "ddd-", says nothing of where its reply ended. */
+void smtp_reply_cut(struct smtp_session *s, uint64_t ts)
+{
+	struct smtp_reply_line rl;
+	struct line l = {.p = s->sline.buf, .len = 4, .total = s->sline.total, .crlf = true};
+	if (s->sline.len < 4 || s->sline.overflow || s->server_opaque ||
+	    !smtp_parse_reply_line(s->sline.buf, 4, &rl) || !rl.last)
+		return;
+	s->reply_text_cut = true;
+	reply_line(s, &l, s->server_offset, ts);
+	s->reply_text_cut = false;
 }
 
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts)

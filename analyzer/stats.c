@@ -150,4 +150,10 @@ void flow_stats_add(struct flow_stats *dst, const struct flow_stats *src)
 	dst->overlap_mismatches += src->overlap_mismatches;
 	dst->gaps += src->gaps;
 	dst->gap_bytes += src->gap_bytes;
+	dst->csum_sampled += src->csum_sampled;
+	dst->csum_sampled_bad += src->csum_sampled_bad;
+	dst->bad_checksums += src->bad_checksums;
+	for (int k = 0; k < FLOW_KIND_COUNT; k++)
+		dst->flows_kind[k] += src->flows_kind[k];
+	dst->checksum_on |= src->checksum_on;
 }

@@ -1,5 +1,6 @@
-/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view
- * (RFC 791, RFC 8200, RFC 9293; IEEE 802.1Q; Linux cooked v1/v2; BSD loopback). */
+/* decode: link layer, IPv4/IPv6 and TCP headers to a borrowed TCP segment view, its length on
+ * the wire and its checksum (RFC 791, RFC 8200, RFC 9293, RFC 1071; IEEE 802.1Q; Linux cooked
+ * v1/v2; BSD loopback). */
 #ifndef SMTPTRACE_DECODE_H
 #define SMTPTRACE_DECODE_H
 
@@ -35,6 +36,10 @@ enum {
 	TCP_FLAG_URG = 0x20,
 };
 
+/* What the TCP checksum says; UNCHECKED when the capture lacks bytes of the segment (snap
+ * length) or the IP header gives no length (TSO, BIG TCP). */
+enum tcp_csum { TCP_CSUM_UNCHECKED = 0, TCP_CSUM_GOOD, TCP_CSUM_BAD };
+
 /* A TCP segment as seen on the wire. A borrowed view: payload points into the
  * packet buffer, valid only until the next packet is read. Never store it. */
 struct tcp_seg {
@@ -42,9 +47,12 @@ struct tcp_seg {
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint8_t flags;
+	uint8_t csum; /* enum tcp_csum */
 	uint16_t window;
 	const uint8_t *payload;
-	uint32_t payload_len;
+	uint32_t payload_len;      /* bytes captured */
+	uint32_t payload_wire_len; /* bytes on the wire: above payload_len when the snap length cut
+	                            * the packet (from the IP length); 0 is read as payload_len */
 	uint64_t ts_us; /* packet time, microseconds since the epoch (set by the caller) */
 };
 
@@ -65,6 +73,12 @@ bool decode_dlt_supported(int dlt);
  * On DECODE_OK fills *out (payload borrowed from pkt; ts_us left untouched);
  * on any other status *out is unspecified. Never fails on any input. */
 enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, struct tcp_seg *out);
+
+/* The same for a packet that was wirelen bytes on the wire (the capture record's original
+ * length): when the snap length cut it, payload_wire_len says how much payload the IP length
+ * gives the segment, within what the record lost; with wirelen <= caplen it is payload_len. */
+enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
+                                      uint32_t wirelen, struct tcp_seg *out);
 
 /* Short lower-case name of a status, for statistics ("truncated"). */
 const char *decode_status_name(enum decode_status st);

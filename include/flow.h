@@ -1,5 +1,6 @@
 /* flow: the table of TCP connections keyed by the canonical 5-tuple, client and server
- * roles, idle timeouts on packet time, a cap on flows (RFC 9293 connection identity). */
+ * roles, a flow clock that never runs backwards, idle timeouts on it, a cap on flows (RFC 9293
+ * connection identity). */
 #ifndef SMTPTRACE_FLOW_H
 #define SMTPTRACE_FLOW_H
 
@@ -10,6 +11,18 @@
 #include "decode.h"
 #include "smtp.h"
 
+/* What a connection turned out to be (DESIGN.md section 5): only SMTP ones are sessions. */
+enum flow_kind {
+	FLOW_KIND_SMTP = 0,     /* carried bytes (SMTP or not yet known otherwise) */
+	FLOW_KIND_REFUSED,      /* the client's SYN answered by a RST, no SYN-ACK */
+	FLOW_KIND_NO_HANDSHAKE, /* the client's SYN never answered */
+	FLOW_KIND_NO_SMTP,      /* no byte in either direction (half-open scans included) */
+	FLOW_KIND_COUNT
+};
+
+/* Short lower-case name of a kind, as records and statistics write it ("no_handshake"). */
+const char *flow_kind_name(enum flow_kind k);
+
 /* What a finished session looks like at the TCP level; borrowed by the end callback. */
 struct flow_info {
 	uint64_t flow_id; /* fits in 51 bits */
@@ -19,19 +32,34 @@ struct flow_info {
 	uint64_t pkts[2];          /* indexed by enum smtp_dir */
 	uint64_t bytes[2];         /* payload bytes, indexed by enum smtp_dir */
 	const char *pcap_filename; /* the input the flow started in; borrowed */
+	enum flow_kind kind;       /* set before the end callback */
 };
 
-/* Called once per session, in close order, then at flow_table_finish() in start order.
- * Both arguments are borrowed for the call. */
+/* Called once per flow, whatever its kind, in close order, then at flow_table_finish() in start
+ * order. Both arguments are borrowed for the call. */
 typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struct smtp_record *rec);
+
+/* TCP checksum policy (--checksum). AUTO chooses once, on the input's first FLOW_CSUM_SAMPLE
+ * checkable segments: it checks when at most 1 in FLOW_CSUM_BAD_SHARE of them is bad. The
+ * first segments are held (copies, at most 256 segments and 1 MiB, or 1 s on the clock of
+ * flow_table_advance) until it has chosen, then fed in order: none is judged before. Checksum
+ * offloading on the capture host leaves its own outgoing segments bad: all of them on
+ * loopback, about half when it is one end of every connection; a segment crafted to be
+ * dropped is one of many. */
+enum flow_checksum { FLOW_CSUM_AUTO = 0, FLOW_CSUM_YES, FLOW_CSUM_NO };
+
+enum { FLOW_CSUM_SAMPLE = 64, FLOW_CSUM_BAD_SHARE = 4 };
 
 struct flow_config {
 	const uint16_t *server_ports; /* borrowed; SMTP server ports (default 25,465,587,2525) */
 	size_t n_server_ports;
-	uint64_t idle_timeout_us; /* default 600 s */
-	size_t max_flows;         /* default 65536; the least recently used is evicted */
-	size_t max_held_per_flow; /* out-of-order bytes held per flow, default 1 MiB */
-	size_t max_held_total;    /* out-of-order bytes held by all flows, default 256 MiB */
+	uint64_t idle_timeout_us;    /* default 600 s */
+	size_t max_flows;            /* default 65536; the least recently used is evicted */
+	size_t max_held_per_flow;    /* out-of-order bytes held per flow, default 1 MiB */
+	size_t max_held_total;       /* out-of-order bytes held by all flows, default 256 MiB */
+	enum flow_checksum checksum; /* default FLOW_CSUM_AUTO */
+	uint64_t hash_key[2];        /* the bucket hash's secret; all zero (the default): drawn
+	                              * at random per table (flow_id never depends on it) */
 	struct smtp_limits smtp;
 };
 
@@ -39,11 +67,19 @@ struct flow_stats {
 	uint64_t segments, segments_ignored, flows_created, flows_evicted, flows_timed_out;
 	uint64_t flows_active, flows_active_max;
 	uint64_t held_bytes_max, retransmitted, overlap_mismatches, gaps, gap_bytes;
+	uint64_t csum_sampled, csum_sampled_bad; /* AUTO's sample of early checkable segments */
+	uint64_t bad_checksums;               /* segments dropped, not data, for a bad checksum */
+	uint64_t flows_kind[FLOW_KIND_COUNT]; /* flows ended, by what they turned out to be */
+	bool checksum_on; /* whether checksums are checked (AUTO: off until it has chosen, and when
+	                   * no segment was checkable) */
 };
 
 struct flow_table;
 
 void flow_config_default(struct flow_config *cfg);
+
+/* Parses a --checksum value ("auto", "yes", "no") into *out. Returns false when it is none. */
+bool flow_checksum_parse(const char *text, enum flow_checksum *out);
 
 /* Returns a new table (free with flow_table_free), or NULL on out of memory. cfg is copied
  * (server_ports stays borrowed); end is called for every finished session. */
@@ -52,14 +88,18 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 /* Sets the input name recorded for flows that start from now on. Borrowed. */
 void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
 
-/* Feeds one segment (borrowed). Segments of other ports are ignored and counted. */
+/* Feeds one segment (borrowed). Segments of other ports are ignored and counted. The
+ * segment's time moves the flow clock first (flow_table_advance); a segment older than the
+ * clock is handled in its flow at the clock's time as far as timeouts go. */
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg);
 
-/* Moves the flow clock to now_us (never back) and ends the flows whose time is up, without
- * a segment: live capture calls it as the wall clock moves while no packet comes. */
+/* Moves the flow clock to now_us (microseconds since the epoch) unless it is already past it
+ * (the clock never runs backwards), and ends the flows that are then due: closed ones after
+ * their linger, open ones idle for the idle timeout, idle time being measured on this clock.
+ * For a live capture, call it on wall-clock ticks between packets. */
 void flow_table_advance(struct flow_table *t, uint64_t now_us);
 
-/* The flow clock: the latest time fed or advanced to, microseconds since the epoch. */
+/* The flow clock: the latest time it was moved to, 0 before the first. */
 uint64_t flow_table_now(const struct flow_table *t);
 
 /* Ends every open flow (capture_ended) in start order. */

@@ -1,6 +1,7 @@
 /* reasm: per-direction TCP stream reassembly (RFC 9293 sequence space, RFC 1982-style
  * modulo-2^32 comparison): in-order bytes handed on without a copy, out-of-order segments
- * held within caps, retransmissions dropped, overlaps resolved first-copy-wins. */
+ * held within caps, retransmissions dropped, overlaps resolved first-copy-wins, bytes the
+ * capture lacks told as gaps of known size. */
 #ifndef SMTPTRACE_REASM_H
 #define SMTPTRACE_REASM_H
 
@@ -72,9 +73,19 @@ void reasm_init(struct reasm *r, const struct reasm_sink *sink, const struct rea
                 struct reasm_stats *stats);
 
 /* Feeds one segment of direction dir. payload is borrowed for the call. A RST closes dir at
- * once (close with rst set), whatever of it is still held or missing. */
+ * once (close with rst set), after a gap for the bytes before its sequence number that the
+ * capture lacks (held bytes before it delivered in their places); what was held past it is
+ * dropped. An ACK of bytes never captured makes them a gap
+ * when its sender sends data, a FIN or a RST, or at the flush; so does a FIN past them, once
+ * acknowledged or at the flush. */
 void reasm_feed(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
                 const uint8_t *payload, uint32_t len, uint64_t ts_us);
+
+/* The same for a segment of which the snap length kept only len of its wire_len payload bytes
+ * (wire_len <= len: it was captured whole). The missing wire_len - len bytes after the
+ * captured ones are a gap of known size, told once the stream reaches them. */
+void reasm_feed_wire(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8_t flags,
+                     const uint8_t *payload, uint32_t len, uint32_t wire_len, uint64_t ts_us);
 
 /* Delivers whatever is held, skipping holes as gaps, then a FIN seen (the bytes missing before
  * it are a gap too). Used when the flow ends; a half closed by RST keeps its held bytes. */

@@ -43,6 +43,7 @@ enum smtp_anomaly {
 	SMTP_AN_OVERLAP_MISMATCH,
 	SMTP_AN_REPLY_WITHOUT_COMMAND,
 	SMTP_AN_LIMIT_REACHED,
+	SMTP_AN_BAD_CHECKSUM,
 	SMTP_AN_COUNT
 };
 
@@ -112,12 +113,26 @@ struct smtp_tx {
 	bool closed_by_client;
 	enum smtp_tx_phase phase_at_close;
 	bool gap_hid_end; /* a gap in the capture swallowed the end of this transaction */
+	/* a gap hid one of its steps (a command or a reply): only a seen reply to its end of
+	 * data still decides it (DESIGN.md section 4) */
+	bool uncertain;
+	bool size_unknown; /* the end of data was in a gap: its size cannot be counted */
+	uint8_t inferred;  /* SMTP_INF_TX_* bits: fields certain only from the other side */
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close;  /* the reply came after the client had closed */
 	bool smuggled; /* a message the server read inside another's text (a look-alike EOD) */
 	uint64_t eod_reply_end; /* server stream offset just after the reply to EOD */
 	uint64_t anomalies;     /* bit (1 << enum smtp_anomaly) */
+};
+
+/* Fields known only by inference from the other direction across a gap (`inferred`). */
+enum {
+	SMTP_INF_TX_METHOD = 1 << 0,  /* a 354 answered a DATA the capture lost */
+	SMTP_INF_TX_OUTCOME = 1 << 1, /* a 2xx answered an end of data the capture lost */
+};
+enum {
+	SMTP_INF_CLOSE = 1 << 0, /* a 221 answered a QUIT the capture lost */
 };
 
 enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER };
@@ -129,6 +144,7 @@ enum smtp_end_reason {
 	SMTP_END_IDLE_TIMEOUT,  /* no packet for longer than the idle timeout */
 	SMTP_END_CAPTURE_ENDED, /* still open at the end of input */
 	SMTP_END_EVICTED,       /* dropped to make room under the flow cap */
+	SMTP_END_REUSED,        /* a new connection (a new client SYN) took the tuple */
 };
 
 /* What the client did last before it closed, as far as the server's stream shows. */
@@ -148,7 +164,9 @@ struct smtp_record {
 	bool starttls_sent, starttls_accepted;
 	bool implicit_tls;
 	struct smtp_bytes auth_mechanism; /* never any credential */
-	uint16_t auth_result;             /* 235, 535, ... 0 when none */
+	uint16_t auth_result;             /* 235, 535, ... 0 when none: the last attempt's */
+	uint32_t auth_attempts;           /* AUTH commands the server read */
+	uint32_t auth_failures;           /* of them, answered 4xx or 5xx at the end */
 	struct smtp_tx *txs;
 	uint32_t n_txs, cap_txs;
 	uint64_t anomalies; /* bit (1 << enum smtp_anomaly) */
@@ -175,6 +193,9 @@ struct smtp_record {
 	bool gap_hid_end; /* a gap or missing direction hides how the session ended */
 	bool midstream;
 	uint64_t gap_bytes[2];
+	bool extensions_unknown;       /* the EHLO reply was (partly) in a gap */
+	bool quit_unknown;             /* client bytes no reply accounts for may have held a QUIT */
+	uint8_t inferred;              /* SMTP_INF_* bits */
 	enum smtp_lookalike lookalike; /* the first end-of-data look-alike seen */
 	enum smtp_acted lookalike_acted;
 };

@@ -145,17 +145,15 @@ def file_warning(msg, n):
 
 
 def flood(max_flows, evicted):
+    # an unanswered SYN is no SMTP session (no_handshake, DESIGN.md section 5): the flood's
+    # flows are made, evicted and counted, and written as no record
     status(0)
-    n_records(100002)
+    n_records(2)
     good(40001)
     good(40002)
     want(flows == (100002, evicted, 0, max_flows), "flows %r, want %r" % (flows, (100002, evicted, 0, max_flows)))
     syn = [r for r in recs if r.get("src_ip", "").startswith("10.")]
-    want(len(syn) == 100000, "%d flood records, want 100000" % len(syn))
-    limited = sum(1 for r in syn if r["smtp_session"]["anomalies"] == ["limit_reached"])
-    want(limited == evicted, "%d flood records with limit_reached, want %d" % (limited, evicted))
-    odd = [r for r in syn if r["smtp_session"]["outcome"] != "incomplete" or r["smtp_session"]["commands"]]
-    want(not odd, "flood records not incomplete: %r" % odd[:1])
+    want(not syn, "%d flood records, want none" % len(syn))
 
 
 NONUTF8_EXT = [b"PIPELINING", b"X-\xed\xa0\x80SURR", b"AUTH PLAIN \xf4\x90\x80\x80", b"8BITMIME"]
@@ -311,7 +309,8 @@ elif label == "non-utf8":
            s__greeting__text=esc(b"mx.example.net ESMTP \xff\xfe caf\xc3\xa9"),
            smtp__helo=esc(b"cl\xc0\xafient\\x"),
            s__extensions=[esc(x) for x in NONUTF8_EXT],
-           s__auth={"mechanism": esc(b"X\xe2\x82\x41"), "result": 504},
+           s__auth={"mechanism": esc(b"X\xe2\x82\x41"), "result": 504, "attempts": 1,
+                    "failures": 1},
            smtp__mail_from=esc(b"<s\xe9nder@example.org>"),
            t0__mail_params=esc(b"SIZE=10 X=\x80"),
            t0__rcpt_to=[esc(b"<r\xc3\xa9\xff@example.net>"), esc(b"<\xff\xfe@example.net>")],
@@ -342,6 +341,7 @@ bi_case() {
 	shift 3
 	$bi_timeout "$prog" --stats "$@" >"$out/bi.json" 2>"$out/bi.err" </dev/null
 	bi_rc=$?
+	cat "$out/bi.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 	if BI_INPUT=$bi_input python3 "$bi_check" "$bi_label" "$bi_rc" "$out/bi.json" "$out/bi.err" \
 		"$bi_bound" >"$out/bi.why" 2>&1; then
 		pass "badinput $bi_label"

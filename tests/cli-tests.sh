@@ -32,6 +32,10 @@ expect_run no-input 2 "no input" --
 expect_run bad-option 2 "Try 'smtptrace --help'" -- --no-such-option
 expect_run bad-ports 2 "--ports" -- --ports 25,x -r samples/normal.pcap
 expect_run bad-idle 2 "--idle-timeout" -- --idle-timeout -5 -r samples/normal.pcap
+expect_run bad-checksum 2 "--checksum: 'on' is not auto, yes or no" -- --checksum on -r samples/normal.pcap
+expect_run checksum-no 0 "" -- --checksum no -r samples/normal.pcap
+grep -q '"outcome":"committed"' "$out/cli.out" && pass "cli checksum-no-output" ||
+	fail "cli checksum-no-output"
 expect_run bad-filter 2 "bad filter" -- -r samples/normal.pcap "tcp port and and"
 expect_run help 0 "" -- --help
 grep -q -- '--ports LIST' "$out/cli.out" && pass "cli help-lists-options" || fail "cli help-lists-options"

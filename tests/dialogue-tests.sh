@@ -110,8 +110,8 @@ def lookup(rec, line, key):
         return show(s.get("policy", {}).get(key))
     if key == "txcount":
         return str(len(s.get("transactions", [])))
-    if key == "anomalies":
-        return s.get("anomalies")
+    if key in ("anomalies", "inferred"):
+        return s.get(key, [])
     m = re.fullmatch(r"(smuggling|auth|greeting)\.(\w+)", key)
     if m:
         return show((s.get(m.group(1)) or {}).get(m.group(2)))
@@ -174,6 +174,7 @@ else
 		# shellcheck disable=SC2086
 		"$prog" -r "$out/dlg.pcap" $dlg_opts >"$out/dlg.json" 2>"$out/dlg.err"
 		dlg_rc=$?
+		cat "$out/dlg.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 		if [ "$dlg_rc" -ne 0 ]; then
 			fail "dialogue $dlg_name (smtptrace exit $dlg_rc)"
 			sed 's/^/    /' "$out/dlg.err" | head -5

@@ -98,9 +98,11 @@ imp_make() {
 
 # imp_run CAPTURE BASE: smtptrace's output in BASE.json, its stderr in BASE.err, its exit
 # status in BASE.rc.
+# --checksum no: auto's choice rests on counts of packets, which copies change by design.
 imp_run() {
-	"$prog" -r "$1" >"$2.json" 2>"$2.err"
+	"$prog" -r "$1" --checksum no >"$2.json" 2>"$2.err"
 	echo "exit $?" >"$2.rc"
+	cat "$2.json" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 }
 
 # imp_compare KIND LABELS: smtptrace on every original and copy, verdicts.py once on all

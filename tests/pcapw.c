@@ -416,7 +416,23 @@ static void frame_tcp(struct wr *o, const struct pcapw_tcp *seg)
 	put_be16_at(pseudo + 2, (uint16_t)(o->len - start));
 	sum = csum_add(sum, pseudo, 4);
 	sum = csum_add(sum, o->p + start, o->len - start);
-	put_be16_at(o->p + start + 16, csum_fold(sum));
+	put_be16_at(o->p + start + 16, (uint16_t)(csum_fold(sum) ^ (seg->bad_checksum ? 1 : 0)));
+}
+
+void pcapw_fix_tcp_checksum4(uint8_t *ip, size_t len)
+{
+	size_t hlen = len >= 20 ? (size_t)(ip[0] & 0x0f) * 4 : 0;
+	size_t total = len >= 20 ? (size_t)(ip[2] << 8 | ip[3]) : 0;
+	uint8_t pseudo[4] = {0, 6, 0, 0};
+
+	if (len < 20 || ip[0] >> 4 != 4 || ip[9] != 6 || hlen < 20 || total < hlen + 20 ||
+	    total > len)
+		return;
+	put_be16_at(pseudo + 2, (uint16_t)(total - hlen));
+	put_be16_at(ip + hlen + 16, 0);
+	uint32_t sum =
+	    csum_add(csum_add(csum_add(0, ip + 12, 8), pseudo, 4), ip + hlen, total - hlen);
+	put_be16_at(ip + hlen + 16, csum_fold(sum));
 }
 
 size_t pcapw_frame_tcp(const struct pcapw_link *link, const struct pcapw_tcp *seg, uint8_t *out,

@@ -35,6 +35,7 @@ struct pcapw_tcp {
 	uint16_t window;
 	const uint8_t *payload;
 	uint32_t len;
+	bool bad_checksum; /* write a wrong TCP checksum (a segment the receiver drops) */
 };
 
 /* Link-layer options for framing. */
@@ -48,6 +49,11 @@ struct pcapw_link {
 /* Frames seg for link into out (cap bytes). Returns the frame length, 0 if cap is short. */
 size_t pcapw_frame_tcp(const struct pcapw_link *link, const struct pcapw_tcp *seg, uint8_t *out,
                        size_t cap);
+
+/* Sets the TCP checksum of the IPv4 datagram at ip (len bytes of it at hand) right for what
+ * its header says, after a test has edited the frame; leaves it alone when the datagram is
+ * not IPv4 TCP or its total length runs past len. */
+void pcapw_fix_tcp_checksum4(uint8_t *ip, size_t len);
 
 /* Frames and writes one segment. 0 or -1. */
 int pcapw_write_tcp(struct pcapw *w, const struct pcapw_link *link, uint64_t ts_us,

@@ -13,6 +13,8 @@ failed=0
 skipped=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# Every JSON line the suite's runs write is appended here; tests/schema-tests.sh validates them.
+export SMTPTRACE_TEST_RECORDS="$out/records.jsonl"
 
 pass() { passed=$((passed + 1)); echo "ok $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
@@ -68,6 +70,7 @@ golden() {
 		*) "$@" -r "$src" $options >"$out/got" 2>"$out/err" ;;
 		esac
 		rc=$?
+		cat "$out/got" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 		if [ $rc -eq 0 ] && strip_name <"$out/got" | cmp -s - "tests/golden/$expected" &&
 			! grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$out/err"; then
 			pass "$label $name"
@@ -123,6 +126,10 @@ fi
 # and corpus capture must give the same verdicts as the original.
 . tests/impair-tests.sh
 
+# Copies that lost a packet or were cut by a snap length: no confident wrong verdict and no
+# false anomaly beyond the baseline of tests/loss-baseline.txt (DESIGN.md section 4).
+. tests/loss-tests.sh
+
 # The bad-input matrix (tests/badinput/README.md): damaged files, absurd and lying lengths,
 # floods, endless input; each case's defined result, the normal sessions kept, bounded memory.
 . tests/badinput-tests.sh
@@ -132,6 +139,12 @@ fi
 
 # The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
 . tests/conformance-tests.sh
+
+# A real shipper (rsyslog: imfile, mmjsonparse) takes every record with its fields intact.
+. tests/shipper-tests.sh
+
+# The JSON Schema of the records (docs/schema/), docs/record.md against it, and every line above.
+. tests/schema-tests.sh
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -127,7 +127,7 @@ static void read_packets(struct capture *cap, struct flow_table *t)
 	FUZZ_CHECK(decode_dlt_supported(dlt));
 	while ((rc = capture_next(cap, &pkt)) == CAPTURE_PKT) {
 		struct tcp_seg seg;
-		if (decode_packet(dlt, pkt.data, pkt.caplen, &seg) == DECODE_OK) {
+		if (decode_packet_wire(dlt, pkt.data, pkt.caplen, pkt.wirelen, &seg) == DECODE_OK) {
 			seg.ts_us = pkt.ts_us;
 			flow_table_feed(t, &seg);
 		}

@@ -9,7 +9,8 @@
  *   seq u32    offset from the direction's isn
  *   ack u16    ack number = the other direction's isn + 1 + this
  *   len u16    payload length, its low 11 bits only unless URG is set (a segment over 2 KiB
- *              costs time on every run; URG itself means nothing to the reassembler)
+ *              costs time on every run; URG itself means nothing to the reassembler); without
+ *              URG the top 5 bits times 97 are wire bytes past the captured ones (a snap cut)
  * A payload is not in the input: the byte at sequence number n is pattern(n), the same in
  * every copy (a dirty one is inverted), in a buffer of exactly len bytes. So the sink can
  * check every byte it is handed against the sequence number it must have come from. */
@@ -118,8 +119,11 @@ static void feed_record(struct check *c, const uint32_t isn[2], struct fuzz_in *
 	uint16_t len = fuzz_u16(in);
 	int dir = (f & REC_DIR) != 0;
 	uint8_t flags = f & REC_TCP_FLAGS;
-	if (!(flags & TCP_FLAG_URG))
+	uint32_t cut = 0; /* bytes on the wire past the captured ones (a snap length's cut) */
+	if (!(flags & TCP_FLAG_URG)) {
+		cut = (uint32_t)(len >> 11) * 97;
 		len &= 0x7ff;
+	}
 	uint32_t seq = isn[dir] + off;
 	uint32_t first = seq + ((flags & TCP_FLAG_SYN) ? 1 : 0); /* data follows a SYN */
 	uint8_t *payload = malloc(len ? len : 1);
@@ -130,7 +134,8 @@ static void feed_record(struct check *c, const uint32_t isn[2], struct fuzz_in *
 	if (f & REC_DIRTY)
 		c->dirty[dir] = true;
 	c->fed[dir] += len;
-	reasm_feed(&c->r, dir, seq, isn[1 - dir] + 1 + ack16, flags, payload, len, ts);
+	reasm_feed_wire(&c->r, dir, seq, isn[1 - dir] + 1 + ack16, flags, payload, len, len + cut,
+	                ts);
 	free(payload);
 	check_offsets(c);
 }

@@ -39,6 +39,7 @@ cleanup() {
 	cp -p "$work/main.cf" "$PFDIR/main.cf"
 	cp -p "$work/master.cf" "$PFDIR/master.cf"
 	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	cat "$work"/*.json >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}" 2>/dev/null # tests/schema-tests.sh
 	rm -rf "$work"
 }
 trap cleanup EXIT

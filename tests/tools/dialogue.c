@@ -4,6 +4,7 @@
  * k = 1..K every send cut once at offset k. Used by tests/dialogue-tests.sh.
  *   dialogue [-v] SCRIPT OUT.pcap   writes the capture, prints the number of connections
  *                                   (-v: then one line per connection: "PORT WHAT")
+ *   dialogue -1 SCRIPT OUT.pcap     only the reference connection (every send whole)
  *   dialogue --expect SCRIPT        prints the script's EXPECT items, one key=value a line
  *   dialogue --options SCRIPT       prints the script's OPTIONS (smtptrace arguments) */
 #include <errno.h>
@@ -687,7 +688,8 @@ static void idle_packet(struct segs *out, const struct pcapw_link *link, uint64_
 		store(out, &c, frame, n);
 }
 
-static int write_capture(const struct script *sc, const char *out_path, bool verbose)
+static int write_capture(const struct script *sc, const char *out_path, bool verbose,
+                         bool ref_only)
 {
 	uint32_t n_cuts = sc->longest > 1 ? (uint32_t)(sc->longest - 1) : 0;
 	uint32_t n_conns;
@@ -701,7 +703,7 @@ static int write_capture(const struct script *sc, const char *out_path, bool ver
 
 	if (n_cuts > CUTS_MAX)
 		n_cuts = CUTS_MAX;
-	n_conns = 2 + n_cuts;
+	n_conns = ref_only ? 1 : 2 + n_cuts;
 	desc = xrealloc(NULL, n_conns * sizeof(*desc));
 	for (uint32_t v = 0; v < n_conns; v++) {
 		memset(&c, 0, sizeof(c));
@@ -751,7 +753,7 @@ static int write_capture(const struct script *sc, const char *out_path, bool ver
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: dialogue [-v] SCRIPT OUT.pcap\n"
+	fprintf(stderr, "usage: dialogue [-v|-1] SCRIPT OUT.pcap\n"
 	                "       dialogue --expect SCRIPT\n"
 	                "       dialogue --options SCRIPT\n");
 	return 2;
@@ -761,6 +763,7 @@ int main(int argc, char **argv)
 {
 	struct script sc;
 	bool verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+	bool ref_only = argc > 1 && strcmp(argv[1], "-1") == 0;
 	int rc = 0;
 
 	if (argc == 3 && (strcmp(argv[1], "--expect") == 0 || strcmp(argv[1], "--options") == 0)) {
@@ -770,9 +773,9 @@ int main(int argc, char **argv)
 				printf("%s\n", sc.expect[i]);
 		else if (sc.options)
 			printf("%s\n", sc.options);
-	} else if (argc == 3 + verbose && argv[1 + verbose][0] != '-') {
-		script_load(&sc, argv[1 + verbose]);
-		rc = write_capture(&sc, argv[2 + verbose], verbose);
+	} else if (argc == 3 + (verbose || ref_only) && argv[1 + (verbose || ref_only)][0] != '-') {
+		script_load(&sc, argv[1 + (verbose || ref_only)]);
+		rc = write_capture(&sc, argv[2 + (verbose || ref_only)], verbose, ref_only);
 	} else {
 		return usage();
 	}

@@ -1,7 +1,9 @@
 /* mkhostile: writes the hostile captures of the bad-input matrix (tests/badinput/README.md):
  * damaged capture files (draft-ietf-opsawg-pcap, -pcapng), absurd and lying lengths in link,
  * IPv4/IPv6 (RFC 791, RFC 8200) and TCP (RFC 9293) headers, a SYN flood, and SMTP input that
- * never ends or breaks every limit (RFC 5321, RFC 3030), each next to a normal session.
+ * never ends or breaks every limit (RFC 5321, RFC 3030), each next to a normal session; and
+ * the crafted golden captures of samples/ that a real client cannot make (bad checksums, time
+ * going backwards, port reuse, scanners).
  *   mkhostile CASE OUT.pcap      (mkhostile -l lists the cases) */
 #include <pcap/dlt.h>
 #include <stdbool.h>
@@ -89,6 +91,14 @@ static void conn_open(struct pcapw_conn *c, struct pcapw *w, const struct pcapw_
 	                7000u * cport);
 	c->ts_us = ts;
 	check(pcapw_conn_handshake(c));
+}
+
+/* The same without the handshake. */
+static void conn_open_bare(struct pcapw_conn *c, struct pcapw *w, uint16_t cport, uint64_t ts)
+{
+	pcapw_conn_init(c, w, &eth, CLIENT_IP, cport, SERVER_IP, SMTP_PORT, 1000u * cport,
+	                7000u * cport);
+	c->ts_us = ts;
 }
 
 /* Client FIN, server FIN, the client's last ACK. Returns the time after. */
@@ -321,8 +331,12 @@ static size_t syn6(void)
 	return n;
 }
 
+/* Writes frame[] as edited: its TCP checksum made right for what its IPv4 header now says,
+ * so that the lie under test, not a checksum, decides what becomes of it. */
 static void raw(struct pcapw_conn *c, size_t caplen)
 {
+	if (caplen > ETH_HLEN && frame[12] == 0x08 && frame[13] == 0x00)
+		pcapw_fix_tcp_checksum4(frame + ETH_HLEN, caplen - ETH_HLEN);
 	conn_write_raw(c, (uint32_t)caplen, (uint32_t)caplen);
 }
 
@@ -565,6 +579,92 @@ static void write_tcp_doff(struct pcapw *w)
 	send_str(&c, true, "QUIT\r\n");
 	send_str(&c, false, "221 2.0.0 Bye\r\n");
 	good_session(w, &eth, PORT_GOOD_AFTER, conn_close(&c));
+}
+
+/* ---- crafted golden captures (samples/, tests/TESTLIST) ---- */
+
+/* One segment of c with these flags and c's numbers, written as framed (its checksum made
+ * wrong when bad), sending nothing: c's numbers do not move. */
+static void seg_out(struct pcapw_conn *c, bool from_client, uint8_t flags, const char *s, bool bad)
+{
+	size_t n = conn_frame(c, from_client, flags, s, s ? strlen(s) : 0);
+
+	if (bad)
+		frame[L2L3 + 16] ^= 1;
+	conn_write_raw(c, (uint32_t)n, (uint32_t)n);
+}
+
+/* A session whose client sends a copy of "RSET" with a bad TCP checksum where its DATA goes,
+ * then the DATA: the server never saw the RSET (its receiver dropped the copy), so the message
+ * is committed; taken as data, first copy wins, the RSET would reset the transaction. A normal
+ * session comes first, so that the checksum check has seen enough good segments. */
+static void write_bad_checksum(struct pcapw *w)
+{
+	struct pcapw_conn c;
+	uint64_t ts = good_session(w, &eth, PORT_GOOD_BEFORE, T0);
+
+	conn_open(&c, w, &eth, PORT_HOSTILE, ts);
+	play(&c, good_acts, 7);
+	seg_out(&c, true, TCP_FLAG_ACK | TCP_FLAG_PSH, "RSET\r\n", true);
+	play(&c, good_acts + 7, N_OF(good_acts) - 7);
+	good_session(w, &eth, PORT_GOOD_AFTER, conn_close(&c));
+}
+
+/* Two normal sessions, the second two hours before the first (files merged out of order):
+ * more than the idle timeout back in time. part 1 writes the first alone, part 2 the second
+ * alone, 0 both. */
+static void write_time_backwards(struct pcapw *w, int part)
+{
+	const uint64_t later = T0 + 7200ull * 1000000ull;
+
+	if (part != 2)
+		good_session(w, &eth, PORT_GOOD_BEFORE, later);
+	if (part != 1)
+		good_session(w, &eth, PORT_GOOD_AFTER, T0);
+}
+
+/* A session left open after its EHLO reply, then a new SYN from the same client port with a
+ * new initial sequence number, and a whole session on the tuple. */
+static void write_port_reuse(struct pcapw *w)
+{
+	struct pcapw_conn c;
+
+	conn_open_bare(&c, w, PORT_HOSTILE, T0);
+	c.cseq += 123456789u; /* not the ISN the next connection's SYN takes */
+	check(pcapw_conn_handshake(&c));
+	play(&c, good_acts, 3);
+	good_session(w, &eth, PORT_HOSTILE, c.ts_us + 1000000);
+}
+
+/* Scanners on port 25: SYNs answered by a RST (closed), SYNs never answered (sent twice), a
+ * half-open scan (SYN, SYN-ACK, the scanner's RST), a connection made and closed with no
+ * byte; then one real session. */
+static void write_scanners(struct pcapw *w)
+{
+	struct pcapw_conn c;
+	uint64_t ts = T0;
+
+	for (uint16_t i = 0; i < 3; i++, ts += 1000) {
+		conn_open_bare(&c, w, (uint16_t)(42000 + i), ts);
+		seg_out(&c, true, TCP_FLAG_SYN, NULL, false);
+		c.cseq++;
+		c.sseq = 0;
+		seg_out(&c, false, TCP_FLAG_RST | TCP_FLAG_ACK, NULL, false);
+	}
+	for (uint16_t i = 0; i < 2; i++, ts += 1000) {
+		conn_open_bare(&c, w, (uint16_t)(43000 + i), ts);
+		seg_out(&c, true, TCP_FLAG_SYN, NULL, false);
+		seg_out(&c, true, TCP_FLAG_SYN, NULL, false);
+	}
+	conn_open_bare(&c, w, 44000, ts);
+	seg_out(&c, true, TCP_FLAG_SYN, NULL, false);
+	c.cseq++;
+	seg_out(&c, false, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, false);
+	c.sseq++;
+	seg_out(&c, true, TCP_FLAG_RST, NULL, false);
+	conn_open(&c, w, &eth, 44001, c.ts_us + 1000);
+	ts = conn_close(&c);
+	good_session(w, &eth, PORT_GOOD_BEFORE, ts + 1000);
 }
 
 /* ---- floods and input without end ---- */
@@ -828,6 +928,12 @@ enum writer {
 	W_BDAT_NEGATIVE,
 	W_NUL_BYTES,
 	W_NON_UTF8,
+	W_BAD_CHECKSUM,
+	W_TIME_BACK,
+	W_TIME_BACK_1,
+	W_TIME_BACK_2,
+	W_PORT_REUSE,
+	W_SCANNERS,
 };
 
 struct hcase {
@@ -881,6 +987,18 @@ static const struct hcase cases[] = {
     {"nul-bytes", W_NUL_BYTES, DLT_EN10MB, 0, PCAPW_PCAP, "NUL bytes in commands and text"},
     {"non-utf8", W_NON_UTF8, DLT_EN10MB, 0, PCAPW_PCAP,
      "bytes that are not UTF-8 in every text field of the record"},
+    {"bad-checksum", W_BAD_CHECKSUM, DLT_EN10MB, 0, PCAPW_PCAP,
+     "golden: a bad-checksum RSET sent where the DATA goes, then the DATA"},
+    {"time-backwards", W_TIME_BACK, DLT_EN10MB, 0, PCAPW_PCAP,
+     "golden: two sessions, the second two hours before the first"},
+    {"time-backwards-1", W_TIME_BACK_1, DLT_EN10MB, 0, PCAPW_PCAP,
+     "golden: the first of them alone"},
+    {"time-backwards-2", W_TIME_BACK_2, DLT_EN10MB, 0, PCAPW_PCAP,
+     "golden: the second of them alone"},
+    {"port-reuse", W_PORT_REUSE, DLT_EN10MB, 0, PCAPW_PCAP,
+     "golden: a session left open, then a new SYN on its tuple and a whole session"},
+    {"scanners", W_SCANNERS, DLT_EN10MB, 0, PCAPW_PCAP,
+     "golden: refused, unanswered and half-open SYNs, an empty connection, one session"},
 };
 
 /* Writes what goes through pcapw; the file-level cases finish (and close w) themselves.
@@ -947,6 +1065,20 @@ static bool write_case(const struct hcase *hc, struct pcapw *w, const char *path
 		break;
 	case W_NON_UTF8:
 		write_non_utf8(w);
+		break;
+	case W_BAD_CHECKSUM:
+		write_bad_checksum(w);
+		break;
+	case W_TIME_BACK:
+	case W_TIME_BACK_1:
+	case W_TIME_BACK_2:
+		write_time_backwards(w, (int)(hc->writer - W_TIME_BACK));
+		break;
+	case W_PORT_REUSE:
+		write_port_reuse(w);
+		break;
+	case W_SCANNERS:
+		write_scanners(w);
 		break;
 	case W_SHORT_HEADER:
 		check(pcapw_close(w));

@@ -5,6 +5,9 @@ copies of the TCP streams (re-segmented, reordered, duplicated, overlapping).
 
     pcaptool.py MODE IN OUT [--size N] [--seed S] [--window W] [--rate R]
     pcaptool.py MODE+MODE... IN OUT [options]   several modes in turn, e.g. resegment+reorder
+    pcaptool.py drop IN OUT        one copy per data-carrying TCP packet, without it: OUT holds
+                                   %d, replaced by the packet's number among them (1, 2, ...)
+    pcaptool.py snap IN OUT --snaplen N   every record's captured length cut to N bytes
     pcaptool.py --list
     pcaptool.py streams IN [OUT]   one line per TCP direction: bytes, SHA-1, holes, conflicts
     pcaptool.py --batch FILE       one such command per line of FILE (- for stdin), in one
@@ -27,6 +30,12 @@ Impairment modes (any link type below; the stream bytes stay exactly what they w
                of the previous and part of the next segment of its direction
     impair     resegment (random sizes), duplicate (rate 0.5), overlap (rate 0.5), reorder,
                each from --seed
+
+Loss modes (any link type; they destroy information on purpose, for tests/loss-tests.sh):
+    drop   one copy per data-carrying TCP segment (payload, not cut by the snaplen), each
+           without that one record: a packet the sensor lost. Everything else is unchanged.
+    snap   every record's captured bytes cut to --snaplen N, its original length kept, and
+           the file's snaplen set to N: what a sensor run with a snap length writes
 
 Input: a classic pcap file (either byte order, microsecond or nanosecond timestamps) or a
 pcapng file, either of them gzip-compressed or not. Output is always a classic pcap: in the
@@ -59,8 +68,9 @@ What the impairment modes keep, so that a correct analyzer must give the same ve
   copied, at most 1 s of packet time later (MAX_SHIFT) and never across a step back in
   time (files joined from several captures), so no idle timeout begins or ends. Where the
   input's timestamps do not decrease, the output's do not either.
-Rebuilt frames get correct IPv4 header and TCP checksums, the IP length fields that fit
-their payload, and lose any Ethernet padding; frames not rebuilt keep theirs.
+Rebuilt frames get correct IPv4 header checksums, TCP checksums that are right when the
+segment they come from had a right one and wrong otherwise (bad_checksum), the IP length
+fields that fit their payload, and lose any Ethernet padding; frames not rebuilt keep theirs.
 
 Structure: read_capture() gives a Pcap (linktype, snaplen, records); a mode is a function
 (Pcap, options) -> Pcap registered in MODES; write_pcap() writes it out. Link-layer modes
@@ -421,6 +431,19 @@ def checksum(data):
     return ~s & 0xFFFF
 
 
+def bad_checksum(s):
+    """1 when s's own TCP checksum is wrong (as checksum offloading leaves it, or a segment the
+    receiver drops), so that a frame rebuilt from it stays wrong (a checksum made wrong by
+    flipping its low bit), else 0: smtptrace checks checksums, and a copy must not change
+    which segments are data."""
+    tlen = len(s.tcp) + len(s.payload)
+    if s.version == 4:
+        pseudo = s.src + s.dst + struct.pack(">BBH", 0, 6, tlen)
+    else:
+        pseudo = s.src + s.dst + struct.pack(">IxxxB", tlen, 6)
+    return 0 if checksum(pseudo + s.tcp + s.payload) == 0 else 1
+
+
 def build_frame(s, seq, payload, flags, ack=None):
     """A frame like s's, carrying payload at seq with these flags (and ack, if given): IP
     length fields, IPv4 header checksum and TCP checksum made to fit. Returns the frame
@@ -439,7 +462,7 @@ def build_frame(s, seq, payload, flags, ack=None):
     else:
         struct.pack_into(">H", ip, 4, len(ip) - 40 + tlen)
         pseudo = s.src + s.dst + struct.pack(">IxxxB", tlen, 6)
-    struct.pack_into(">H", tcp, 16, checksum(pseudo + bytes(tcp) + payload))
+    struct.pack_into(">H", tcp, 16, checksum(pseudo + bytes(tcp) + payload) ^ bad_checksum(s))
     ip, tcp = bytes(ip), bytes(tcp)
     seq &= 0xFFFFFFFF
     return (s.link + ip + tcp + payload,
@@ -664,6 +687,34 @@ def mode_impair(p, opt):
     return mode_reorder(p, o)
 
 
+def mode_snap(p, opt):
+    """Every record's captured bytes cut to --snaplen, its wire length kept."""
+    if opt.snaplen is None or opt.snaplen < 1:
+        raise ValueError("snap wants --snaplen N, N 1 or more")
+    for r in p.records:
+        r.data, r.seg = r.data[:opt.snaplen], False
+    p.snaplen = opt.snaplen
+    return p
+
+
+def drop_copies(p):
+    """The copies of p that each lack one data-carrying TCP record, in file order."""
+    lost = [i for i, s in enumerate(views(p)) if s is not None and s.payload and not s.cut]
+    for i in lost:
+        yield Pcap(p.endian, p.magic, p.version, p.snaplen, p.linktype,
+                   p.records[:i] + p.records[i + 1:], p.trailer)
+
+
+def write_drops(p, pattern):
+    """Writes every drop copy of p to pattern % k (k from 1); returns how many."""
+    if "%d" not in pattern:
+        raise ValueError("drop wants an output name holding %d")
+    n = 0
+    for n, q in enumerate(drop_copies(p), 1):
+        write_pcap(pattern % n, q)
+    return n
+
+
 def streams(p):
     """One line per TCP direction: its bytes as sequence numbers place them (first copy of
     each byte), how many of them a later copy contradicted, holes, FIN/RST seen. The check
@@ -729,6 +780,7 @@ MODES = {
     "duplicate": mode_duplicate,
     "overlap": mode_overlap,
     "impair": mode_impair,
+    "snap": mode_snap,
 }
 
 
@@ -751,9 +803,13 @@ def run(args):
         ap.add_argument("--seed", default="1", help="seed of every random choice")
         ap.add_argument("--window", type=int, default=3, help="reorder/duplicate window")
         ap.add_argument("--rate", type=float, default=None, help="duplicate/overlap rate 0..1")
+        ap.add_argument("--snaplen", type=int, default=None, help="snap: captured length")
         opt = ap.parse_args(args)
         if opt.size < 0 or opt.window < 1:
             ap.error("--size must be 0 or more, --window 1 or more")
+        if opt.mode == "drop":
+            write_drops(read_capture(opt.input), opt.output)
+            return 0
         if not all(m in MODES for m in opt.mode.split("+")):
             ap.error("unknown mode %s (modes: %s)" % (opt.mode, ", ".join(MODES)))
         p = read_capture(opt.input)
@@ -770,7 +826,7 @@ def run(args):
 
 def main(argv):
     if len(argv) == 2 and argv[1] == "--list":
-        for name, fn in MODES.items():
+        for name, fn in list(MODES.items()) + [("drop", drop_copies)]:
             print("%-10s %s" % (name, fn.__doc__.split("\n")[0]))
         return 0
     if len(argv) == 3 and argv[1] == "--batch":

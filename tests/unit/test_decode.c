@@ -548,6 +548,106 @@ static void test_tcp_data_offset(void)
 	free(copy);
 }
 
+/* ---- what the snap length cut ---- */
+
+/* Decodes the first caplen bytes of frame as a record that was wirelen bytes on the wire. */
+static enum decode_status decode_cut(const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                                     struct tcp_seg *out)
+{
+	uint8_t *copy = malloc(caplen ? caplen : 1);
+	memcpy(copy, frame, caplen);
+	enum decode_status st = decode_packet_wire(DLT_RAW, copy, caplen, wirelen, out);
+	free(copy);
+	return st;
+}
+
+/* A record the snap length cut: the payload on the wire comes from the IP length, within the
+ * bytes the record lost; a whole record's payload is what it holds, whatever the IP length. */
+static void test_wire_length(void)
+{
+	static const char text[] = "Subject: a message long enough to be cut by a snap length\r\n";
+	struct pcapw_link link = {.dlt = DLT_RAW};
+	struct pcapw_tcp s4 = seg_make(4, text), s6 = seg_make(6, text);
+	uint8_t frame[FRAME_CAP];
+	struct tcp_seg out;
+	uint32_t n = (uint32_t)frame_make(&link, &s4, frame), len = s4.len;
+
+	CHECK_EQ_INT(decode_cut(frame, n, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len && out.payload_wire_len == len);
+	CHECK_EQ_INT(decode_cut(frame, n - 20, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len - 20 && out.payload_wire_len == len);
+	/* the record lost 5 bytes but the IP length claims 1000 more: 5 it is */
+	frame[2] = (uint8_t)((n + 1000) >> 8);
+	frame[3] = (uint8_t)((n + 1000) & 0xff);
+	CHECK_EQ_INT(decode_cut(frame, n - 5, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len - 5 && out.payload_wire_len == len);
+	/* a whole record whose IP length lies: the captured bytes are what was sent */
+	CHECK_EQ_INT(decode_cut(frame, n, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len && out.payload_wire_len == len);
+	/* a cut into the TCP options: no payload captured, its size still known */
+	n = (uint32_t)frame_make(&link, &s4, frame);
+	frame[RAW4_TCP + 12] = 8 << 4;
+	CHECK_EQ_INT(decode_cut(frame, RAW4_TCP + 24, n, &out), DECODE_OK);
+	CHECK(out.payload_len == 0 && out.payload_wire_len == len - 12);
+	CHECK_EQ_INT(decode_cut(frame, RAW4_TCP + 24, RAW4_TCP + 24, &out), DECODE_TRUNCATED);
+	CHECK_EQ_INT(decode_cut(frame, RAW4_TCP + 12, n, &out), DECODE_TRUNCATED);
+	/* IPv6 (40-byte header): the payload length gives the wire size */
+	n = (uint32_t)frame_make(&link, &s6, frame);
+	CHECK_EQ_INT(decode_cut(frame, n - 30, n, &out), DECODE_OK);
+	CHECK(out.payload_len == len - 30 && out.payload_wire_len == len);
+}
+
+/* The TCP checksum over the IPv4 and IPv6 pseudo-headers: good as pcapw frames it (odd and
+ * even payload lengths, options, extension headers), bad when a byte or the checksum field
+ * changes, not checkable when the segment is cut or the IP length is 0. */
+static void test_tcp_checksum(void)
+{
+	static const char *const texts[] = {NULL, "x", "MAIL FROM:<a@example.org>\r\n",
+	                                    "Subject: an even length text..\r\n"};
+	static const struct pcapw_link links[] = {{.dlt = DLT_RAW},
+	                                          {.dlt = DLT_EN10MB, .ipv4_options = true},
+	                                          {.dlt = DLT_EN10MB, .ipv6_ext = true}};
+	uint8_t frame[FRAME_CAP], *copy;
+	struct tcp_seg out;
+	for (size_t l = 0; l < sizeof(links) / sizeof(links[0]); l++) {
+		for (int fam = 4; fam <= 6; fam += 2) {
+			for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+				struct pcapw_tcp s = seg_make(fam, texts[i]);
+				size_t n = frame_make(&links[l], &s, frame);
+				CHECK_EQ_INT(decode_exact(links[l].dlt, frame, n, &out, &copy),
+				             DECODE_OK);
+				CHECK_EQ_INT(out.csum, TCP_CSUM_GOOD);
+				free(copy);
+				/* the datagram's last byte (payload, or the urgent pointer), not
+				 * the padding of a minimum Ethernet frame */
+				size_t ip = fam == 4 ? (links[l].ipv4_options ? 24 : 20)
+				                     : (links[l].ipv6_ext ? 56 : 40);
+				size_t end =
+				    (links[l].dlt == DLT_EN10MB ? 14 : 0) + ip + 20 + s.len;
+				frame[end - 1] ^= 0x40;
+				CHECK_EQ_INT(decode_exact(links[l].dlt, frame, n, &out, &copy),
+				             DECODE_OK);
+				CHECK_EQ_INT(out.csum, TCP_CSUM_BAD);
+				free(copy);
+				s.bad_checksum = true;
+				n = frame_make(&links[l], &s, frame);
+				CHECK_EQ_INT(decode_exact(links[l].dlt, frame, n, &out, &copy),
+				             DECODE_OK);
+				CHECK_EQ_INT(out.csum, TCP_CSUM_BAD);
+				free(copy);
+			}
+		}
+	}
+	struct pcapw_link raw = {.dlt = DLT_RAW};
+	struct pcapw_tcp s = seg_make(4, mail_from);
+	uint32_t n = (uint32_t)frame_make(&raw, &s, frame);
+	CHECK_EQ_INT(decode_cut(frame, n - 4, n, &out), DECODE_OK);
+	CHECK_EQ_INT(out.csum, TCP_CSUM_UNCHECKED);
+	frame[2] = frame[3] = 0; /* total length 0 (TSO, BIG TCP) */
+	CHECK_EQ_INT(decode_cut(frame, n, n, &out), DECODE_OK);
+	CHECK_EQ_INT(out.csum, TCP_CSUM_UNCHECKED);
+}
+
 static void test_tcp_flags(void)
 {
 	struct pcapw_link link = {.dlt = DLT_EN10MB};
@@ -755,6 +855,8 @@ static void test_status_names(void)
 int main(void)
 {
 	RUN_TEST(test_en10mb);
+	RUN_TEST(test_wire_length);
+	RUN_TEST(test_tcp_checksum);
 	RUN_TEST(test_vlan);
 	RUN_TEST(test_qinq);
 	RUN_TEST(test_vlan_stack_limit);

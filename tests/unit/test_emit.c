@@ -395,19 +395,24 @@ static void record_auth(void)
 	base_verdict(&v);
 	rec.auth_mechanism = BYTES("PLAIN");
 	rec.auth_result = 535;
+	rec.auth_attempts = 5;
+	rec.auth_failures = 5;
 	rec.anomalies = 1u << SMTP_AN_AUTH_ATTEMPT;
 	line = emit_line(&info, &rec, &v);
 	j = parse(line);
 	s = json_object_get(j, "smtp_session");
-	check_member(s, "auth", NULL, "{\"mechanism\":\"PLAIN\",\"result\":535}");
+	check_member(s, "auth", NULL,
+	             "{\"mechanism\":\"PLAIN\",\"result\":535,\"attempts\":5,\"failures\":5}");
 	check_member(s, "anomalies", NULL, "[\"auth_attempt\"]");
 	CHECK(line && strstr(line, "\"starttls\":false,\"auth\":{\"mechanism\":\"PLAIN\","
-	                           "\"result\":535},\"transactions\":["));
+	                           "\"result\":535,\"attempts\":5,\"failures\":5},"
+	                           "\"transactions\":["));
 	rec.auth_result = 0;
 	free(line);
 	json_decref(j);
 	line = emit_line(&info, &rec, &v);
-	CHECK(line && strstr(line, "\"auth\":{\"mechanism\":\"PLAIN\"},"));
+	CHECK(line && strstr(line, "\"auth\":{\"mechanism\":\"PLAIN\",\"attempts\":5,"
+	                           "\"failures\":5},"));
 	free(line);
 }
 

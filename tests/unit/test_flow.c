@@ -14,6 +14,9 @@ struct ended {
 	struct cls_verdict v[8];
 	uint64_t anomalies[8];
 	uint16_t client_port[8];
+	uint64_t flow_id[8];
+	enum flow_kind kind[8];
+	const char *source[8];
 	enum cls_tx_outcome tx0[8];
 	uint32_t n_txs[8];
 };
@@ -25,6 +28,9 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 		classify_session(rec, &e->v[e->n]);
 		e->anomalies[e->n] = rec->anomalies;
 		e->client_port[e->n] = info->client_port;
+		e->flow_id[e->n] = info->flow_id;
+		e->kind[e->n] = info->kind;
+		e->source[e->n] = info->pcap_filename;
 		e->n_txs[e->n] = rec->n_txs;
 		e->tx0[e->n] = rec->n_txs ? classify_tx(rec, &rec->txs[0]) : CLS_TX_INCOMPLETE;
 	}
@@ -37,6 +43,7 @@ struct conv {
 	uint16_t port;
 	uint32_t cseq, sseq;
 	uint64_t ts;
+	uint8_t csum; /* what the checksum of each segment says (enum tcp_csum) */
 };
 
 static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, const char *data,
@@ -56,6 +63,7 @@ static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, c
 		s.flags = TCP_FLAG_SYN;
 	s.payload = (const uint8_t *)data;
 	s.payload_len = (uint32_t)len;
+	s.csum = c->csum;
 	s.ts_us = c->ts;
 	c->ts += 1000;
 	flow_table_feed(c->t, &s);
@@ -84,9 +92,9 @@ static void close_both(struct conv *c)
 	seg(c, true, c->cseq++, TCP_FLAG_FIN, NULL, 0);
 }
 
-static void mail_session(struct conv *c, uint32_t cisn)
+/* The greeting, EHLO, MAIL and RCPT, each answered. */
+static void to_rcpt(struct conv *c)
 {
-	handshake(c, cisn, 5000);
 	say(c, false, "220 mx\r\n");
 	say(c, true, "EHLO c\r\n");
 	say(c, false, "250 mx\r\n");
@@ -94,6 +102,11 @@ static void mail_session(struct conv *c, uint32_t cisn)
 	say(c, false, "250 ok\r\n");
 	say(c, true, "RCPT TO:<b@y>\r\n");
 	say(c, false, "250 ok\r\n");
+}
+
+/* DATA, the message, QUIT, each answered, and the close. */
+static void from_data(struct conv *c)
+{
 	say(c, true, "DATA\r\n");
 	say(c, false, "354 go\r\n");
 	say(c, true, "hello\r\n.\r\n");
@@ -101,6 +114,13 @@ static void mail_session(struct conv *c, uint32_t cisn)
 	say(c, true, "QUIT\r\n");
 	say(c, false, "221 bye\r\n");
 	close_both(c);
+}
+
+static void mail_session(struct conv *c, uint32_t cisn)
+{
+	handshake(c, cisn, 5000);
+	to_rcpt(c);
+	from_data(c);
 }
 
 static struct flow_table *table(struct ended *e, size_t max_flows, size_t max_held)
@@ -111,6 +131,7 @@ static struct flow_table *table(struct ended *e, size_t max_flows, size_t max_he
 		cfg.max_flows = max_flows;
 	if (max_held)
 		cfg.max_held_per_flow = max_held;
+	cfg.checksum = FLOW_CSUM_NO; /* these segments carry no checksum to check */
 	memset(e, 0, sizeof(*e));
 	return flow_table_new(&cfg, on_end, e);
 }
@@ -126,6 +147,26 @@ static void test_port_reuse(void)
 	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_COMMITTED);
 	CHECK_EQ_INT(e.v[1].outcome, CLS_OUT_COMMITTED);
 	CHECK_EQ_INT(flow_table_stats(c.t)->flows_created, 2);
+	flow_table_free(c.t);
+
+	/* a new SYN with a new ISN while the session is open ends it: close reused, at once; a
+	 * retransmitted SYN (the same ISN) does not */
+	c = (struct conv){.t = table(&e, 0, 0), .port = 40000, .ts = 1000000};
+	handshake(&c, 100, 5000);
+	say(&c, false, "220 mx\r\n");
+	say(&c, true, "EHLO c\r\n");
+	seg(&c, true, 100, TCP_FLAG_SYN, NULL, 0);
+	CHECK_EQ_INT(e.n, 0);
+	mail_session(&c, 900000);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_REUSED);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_INCOMPLETE);
+	CHECK_EQ_INT(e.v[0].close_by, SMTP_SIDE_NONE);
+	CHECK_EQ_STR(classify_close_name(e.v[0].close), "reused");
+	flow_table_finish(c.t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.v[1].outcome, CLS_OUT_COMMITTED);
+	CHECK_EQ_INT(e.v[1].close, CLS_CLOSE_QUIT);
 	flow_table_free(c.t);
 }
 
@@ -315,6 +356,286 @@ static void test_roles_from_replies(void)
 	flow_table_free(t);
 }
 
+static struct flow_table *table_csum(struct ended *e, enum flow_checksum policy)
+{
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	cfg.checksum = policy;
+	memset(e, 0, sizeof(*e));
+	return flow_table_new(&cfg, on_end, e);
+}
+
+/* A session whose client sends a bad-checksum "RSET" where its DATA goes, then the DATA; every
+ * other segment's checksum says good (or all say bad, when all_bad). */
+static void bad_copy_session(struct conv *c, bool all_bad)
+{
+	uint8_t rest = all_bad ? TCP_CSUM_BAD : TCP_CSUM_GOOD;
+	c->csum = rest;
+	handshake(c, 1, 5000);
+	to_rcpt(c);
+	c->csum = TCP_CSUM_BAD;
+	seg(c, true, c->cseq, TCP_FLAG_PSH, "RSET\r\n", 6);
+	c->csum = rest;
+	from_data(c);
+}
+
+/* auto: after enough good segments a bad one is no data (counted, noted); a capture whose
+ * segments are all bad (offloading) is not checked at all. */
+static void test_checksum_auto(void)
+{
+	struct ended e;
+	struct flow_table *t = table_csum(&e, FLOW_CSUM_AUTO);
+	struct conv c = {.t = t, .port = 44999, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	CHECK(!flow_table_stats(t)->checksum_on);
+	mail_session(&c, 1); /* 18 good segments first */
+	c.port = 45000;
+	bad_copy_session(&c, false);
+	flow_table_finish(t);
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.tx0[1], CLS_TX_COMMITTED);
+	CHECK(e.anomalies[1] & (1ULL << SMTP_AN_BAD_CHECKSUM));
+	CHECK(!(e.anomalies[0] & (1ULL << SMTP_AN_BAD_CHECKSUM)));
+	CHECK_EQ_INT(st->bad_checksums, 1);
+	CHECK(st->checksum_on);
+	CHECK_EQ_INT(st->csum_sampled, 18 + 19);
+	CHECK_EQ_INT(st->csum_sampled_bad, 1);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_AUTO);
+	c = (struct conv){.t = t, .port = 45001, .ts = 1000000};
+	bad_copy_session(&c, true);
+	flow_table_finish(t);
+	st = flow_table_stats(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_RESET); /* not checked: the RSET copy came first */
+	CHECK(!(e.anomalies[0] & (1ULL << SMTP_AN_BAD_CHECKSUM)));
+	CHECK_EQ_INT(st->bad_checksums, 0);
+	CHECK(!st->checksum_on);
+	flow_table_free(t);
+}
+
+/* auto holds the input's first segments until it has chosen, so a bad copy among the very
+ * first is judged too; the choice is made on ending the input, or on the clock of
+ * flow_table_advance when the sample is slow to come. yes drops it; no never drops. */
+static void test_checksum_policies(void)
+{
+	struct ended e;
+	struct flow_table *t = table_csum(&e, FLOW_CSUM_AUTO);
+	struct conv c = {.t = t, .port = 45002, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	handshake(&c, 1, 5000);
+	say(&c, false, "220 mx\r\n");
+	c.csum = TCP_CSUM_BAD;
+	seg(&c, true, c.cseq, TCP_FLAG_PSH, "QUIT\r\n", 6); /* the 5th segment */
+	c.cseq += 6;
+	c.csum = TCP_CSUM_GOOD;
+	say(&c, false, "221 bye\r\n");
+	close_both(&c);
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 0); /* all held: no choice yet */
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.v[0].close, CLS_CLOSE_SERVER_CLOSED); /* the QUIT never reached it */
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_BAD_CHECKSUM));
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 1);
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 8);
+	CHECK(flow_table_stats(t)->checksum_on);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_AUTO);
+	c = (struct conv){.t = t, .port = 45005, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	handshake(&c, 1, 5000);
+	flow_table_advance(t, 1000000 + 999999);
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 0);
+	flow_table_advance(t, 1000000 + 1000000); /* a second after the first: chosen, fed */
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 3);
+	CHECK(flow_table_stats(t)->checksum_on);
+	say(&c, false, "220 mx\r\n"); /* fed at once now */
+	CHECK_EQ_INT(flow_table_stats(t)->segments, 4);
+	flow_table_finish(t);
+	flow_table_free(t);
+
+	/* held across inputs: each flow still names the input it started in */
+	t = table_csum(&e, FLOW_CSUM_AUTO);
+	flow_table_set_source(t, "one.pcap");
+	c = (struct conv){.t = t, .port = 45006, .ts = 1000000, .csum = TCP_CSUM_GOOD};
+	mail_session(&c, 1);
+	flow_table_set_source(t, "two.pcap");
+	c = (struct conv){.t = t, .port = 45007, .ts = c.ts, .csum = TCP_CSUM_GOOD};
+	mail_session(&c, 1);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_STR(e.source[0], "one.pcap");
+	CHECK_EQ_STR(e.source[1], "two.pcap");
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_YES);
+	c = (struct conv){.t = t, .port = 45003, .ts = 1000000};
+	CHECK(flow_table_stats(t)->checksum_on);
+	bad_copy_session(&c, false);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_COMMITTED);
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 1);
+	CHECK_EQ_INT(flow_table_stats(t)->csum_sampled, 0);
+	flow_table_free(t);
+
+	t = table_csum(&e, FLOW_CSUM_NO);
+	c = (struct conv){.t = t, .port = 45004, .ts = 1000000};
+	bad_copy_session(&c, false);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_RESET);
+	CHECK(!flow_table_stats(t)->checksum_on);
+	CHECK_EQ_INT(flow_table_stats(t)->bad_checksums, 0);
+	flow_table_free(t);
+
+	enum flow_checksum p = FLOW_CSUM_AUTO;
+	CHECK(flow_checksum_parse("no", &p) && p == FLOW_CSUM_NO);
+	CHECK(flow_checksum_parse("yes", &p) && p == FLOW_CSUM_YES);
+	CHECK(flow_checksum_parse("auto", &p) && p == FLOW_CSUM_AUTO);
+	CHECK(!flow_checksum_parse("on", &p) && !flow_checksum_parse("", &p));
+}
+
+/* The bucket hash's secret picks buckets only: tables with other secrets (given, or drawn at
+ * random) give the same flow_ids for the same input, and the same records. */
+static void test_hash_secret(void)
+{
+	static const uint64_t keys[3][2] = {{1, 2}, {0x9e3779b97f4a7c15ULL, 7}, {0, 0}};
+	struct ended e[3];
+	for (int k = 0; k < 3; k++) {
+		struct flow_config cfg;
+		flow_config_default(&cfg);
+		cfg.hash_key[0] = keys[k][0];
+		cfg.hash_key[1] = keys[k][1];
+		cfg.max_flows = 4; /* small: a bucket holds several flows at once */
+		memset(&e[k], 0, sizeof(e[k]));
+		struct flow_table *t = flow_table_new(&cfg, on_end, &e[k]);
+		for (uint16_t i = 0; i < 8; i++) {
+			struct conv c = {.t = t, .port = (uint16_t)(46000 + i), .ts = 1000000 + i};
+			mail_session(&c, 100u * i);
+		}
+		flow_table_finish(t);
+		flow_table_free(t);
+		CHECK_EQ_INT(e[k].n, 8);
+	}
+	for (int i = 0; i < 8; i++) {
+		CHECK(e[0].flow_id[i] != 0 && e[0].flow_id[i] < (1ULL << 51));
+		CHECK_EQ_INT(e[1].flow_id[i], e[0].flow_id[i]);
+		CHECK_EQ_INT(e[2].flow_id[i], e[0].flow_id[i]);
+		CHECK_EQ_INT(e[1].client_port[i], e[0].client_port[i]);
+		CHECK_EQ_INT(e[1].tx0[i], CLS_TX_COMMITTED);
+	}
+}
+
+/* Time going back by more than the idle timeout (captures merged out of order): the clock
+ * stays where it was, the older sessions are whole, and none is split or timed out. An open
+ * flow of the later time is not expired by the older packets either. */
+static void test_clock_backwards(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	const uint64_t late = 7200ULL * 1000000 + 1000000;
+	struct conv open = {.t = t, .port = 47000, .ts = late};
+	handshake(&open, 1, 5000);
+	say(&open, false, "220 mx\r\n");
+	struct conv a = {.t = t, .port = 47001, .ts = late + 1000};
+	mail_session(&a, 1);
+	uint64_t clock = flow_table_now(t);
+	CHECK_EQ_INT(clock, a.ts - 1000);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct conv b = {
+		    .t = t, .port = (uint16_t)(47002 + i), .ts = 1000000 + 1000000ULL * i};
+		mail_session(&b, 1);
+	}
+	CHECK_EQ_INT(flow_table_now(t), clock);
+	CHECK_EQ_INT(e.n, 0); /* nothing expired by the older packets */
+	CHECK_EQ_INT(flow_table_stats(t)->flows_timed_out, 0);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 5);
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ_INT(e.client_port[i], 47001 + i); /* closed ones first, in close order */
+		CHECK_EQ_INT(e.v[i].outcome, CLS_OUT_COMMITTED);
+		CHECK_EQ_INT(e.v[i].close, CLS_CLOSE_QUIT);
+	}
+	CHECK_EQ_INT(e.client_port[4], 47000);
+	CHECK_EQ_INT(e.v[4].close, CLS_CLOSE_CAPTURE_ENDED);
+	flow_table_free(t);
+}
+
+/* The clock moved without a segment (a live capture's ticks): idle time is counted on it, a
+ * closed flow is written after its linger, and a move backwards does nothing. */
+static void test_advance(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	CHECK_EQ_INT(flow_table_now(t), 0);
+	struct conv a = {.t = t, .port = 48000, .ts = 1000000};
+	handshake(&a, 1, 5000);
+	say(&a, false, "220 mx\r\n");
+	uint64_t last = flow_table_now(t);
+	struct conv b = {.t = t, .port = 48001, .ts = a.ts};
+	mail_session(&b, 1);
+	uint64_t closed = flow_table_now(t);
+	flow_table_advance(t, closed + 1999999);
+	CHECK_EQ_INT(e.n, 0);
+	flow_table_advance(t, closed + 2000000); /* the linger is over */
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 48001);
+	flow_table_advance(t, last + 600ULL * 1000000 - 1);
+	CHECK_EQ_INT(e.n, 1);
+	flow_table_advance(t, 5); /* backwards: nothing */
+	CHECK_EQ_INT(flow_table_now(t), last + 600ULL * 1000000 - 1);
+	flow_table_advance(t, last + 600ULL * 1000000);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(e.v[1].close, CLS_CLOSE_IDLE_TIMEOUT);
+	CHECK_EQ_INT(flow_table_stats(t)->flows_timed_out, 1);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 2);
+	flow_table_free(t);
+}
+
+/* Connections that never carried a byte are not SMTP sessions: a SYN refused by a RST, a SYN
+ * never answered, a half-open scan, a connection made and closed empty. Each still ends
+ * through the callback, with its kind, and is counted. */
+static void test_flow_kinds(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 49000, .ts = 1000000, .cseq = 10};
+	seg(&c, true, c.cseq++, TCP_FLAG_SYN, NULL, 0); /* refused */
+	c.sseq = 0;
+	seg(&c, false, 0, TCP_FLAG_RST, NULL, 0);
+	c = (struct conv){.t = t, .port = 49001, .ts = c.ts, .cseq = 10};
+	seg(&c, true, c.cseq, TCP_FLAG_SYN, NULL, 0); /* unanswered, sent twice */
+	seg(&c, true, c.cseq, TCP_FLAG_SYN, NULL, 0);
+	c = (struct conv){.t = t, .port = 49002, .ts = c.ts, .cseq = 10, .sseq = 500};
+	seg(&c, true, c.cseq++, TCP_FLAG_SYN, NULL, 0); /* half-open */
+	seg(&c, false, c.sseq++, TCP_FLAG_SYN | TCP_FLAG_ACK, NULL, 0);
+	seg(&c, true, c.cseq, TCP_FLAG_RST, NULL, 0);
+	c = (struct conv){.t = t, .port = 49003, .ts = c.ts};
+	handshake(&c, 10, 500); /* made and closed, no byte */
+	close_both(&c);
+	c = (struct conv){.t = t, .port = 49004, .ts = c.ts};
+	mail_session(&c, 10);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 5);
+	/* the closed ones in close order, then the one still open (unanswered) at the end */
+	static const uint16_t port[] = {49000, 49002, 49003, 49004, 49001};
+	static const enum flow_kind want[] = {FLOW_KIND_REFUSED, FLOW_KIND_NO_SMTP,
+	                                      FLOW_KIND_NO_SMTP, FLOW_KIND_SMTP,
+	                                      FLOW_KIND_NO_HANDSHAKE};
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ_INT(e.client_port[i], port[i]);
+		CHECK_EQ_INT(e.kind[i], want[i]);
+	}
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_SMTP], 1);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_REFUSED], 1);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_HANDSHAKE], 1);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_SMTP], 2);
+	CHECK_EQ_STR(flow_kind_name(FLOW_KIND_NO_HANDSHAKE), "no_handshake");
+	CHECK_EQ_STR(flow_kind_name(FLOW_KIND_COUNT), "unknown");
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -325,5 +646,11 @@ int main(void)
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);
 	RUN_TEST(test_roles_from_replies);
+	RUN_TEST(test_clock_backwards);
+	RUN_TEST(test_advance);
+	RUN_TEST(test_flow_kinds);
+	RUN_TEST(test_hash_secret);
+	RUN_TEST(test_checksum_auto);
+	RUN_TEST(test_checksum_policies);
 	TAP_EXIT();
 }

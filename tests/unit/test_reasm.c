@@ -1109,6 +1109,199 @@ static void test_property_small_cap(void)
 	CHECK(getenv("REASM_SEED") || (sum.gaps > 0 && sum.overlaps > 0));
 }
 
+/* ---- gaps from every TCP clue (DESIGN.md section 4) ---- */
+
+/* Sends [off, off + caplen) of dir's stream as a segment that was wirelen bytes on the wire. */
+static void tx_cut(struct tc *c, int dir, uint64_t off, uint32_t caplen, uint32_t wirelen,
+                   uint8_t flags)
+{
+	reasm_feed_wire(&c->r, dir, sq(c, dir, off), sq(c, 1 - dir, 0), flags | TCP_FLAG_ACK,
+	                stream[dir] + off, caplen, wirelen, c->ts++);
+}
+
+/* The one gap of dir starts at off and is len long, and comes before dir's close (if any). */
+static void check_one_gap(const struct tc *c, int dir, uint64_t off, uint64_t len)
+{
+	long gap = first_ev(&c->rc, EV_GAP, dir), cl = first_ev(&c->rc, EV_CLOSE, dir);
+	CHECK_EQ_INT(c->rc.gaps[dir], 1);
+	CHECK(gap >= 0 && (cl < 0 || gap < cl));
+	if (gap >= 0) {
+		CHECK_EQ_INT(c->rc.ev[gap].off, off);
+		CHECK_EQ_INT(c->rc.ev[gap].len, len);
+	}
+	CHECK_EQ_INT(c->rc.gaps[1 - dir], 0);
+}
+
+/* An ACK of bytes never captured: a FIN carrying it makes them a gap at once, and held bytes
+ * inside the acknowledged range are delivered in their places. */
+static void case_clue_ack_fin(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	int o = 1 - d;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx(&c, d, 30, 10, 0); /* [10, 30) lost */
+	CHECK_EQ_INT(c.rc.gaps[d], 0);
+	tx_bytes(&c, o, 0, NULL, 0, TCP_FLAG_FIN, 40);
+	check_one_gap(&c, d, 10, 20);
+	CHECK(c.rc.len[d] == 20 && memcmp(c.rc.buf[d], stream[d], 10) == 0 &&
+	      memcmp(c.rc.buf[d] + 10, stream[d] + 30, 10) == 0);
+	CHECK_EQ_INT(c.rc.closes[o], 1);
+	CHECK_EQ_INT(c.st.gap_bytes, 20);
+	tc_free(&c);
+}
+
+static void test_clue_ack_fin(void)
+{
+	each_isn(case_clue_ack_fin);
+}
+
+/* A bare ACK of bytes never captured waits (the segment may still come), until the flush. */
+static void case_clue_ack_flush(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, 1 - d, 0, NULL, 0, 0, 30);
+	CHECK_EQ_INT(c.rc.gaps[d], 0);
+	reasm_flush(&c.r, c.ts);
+	check_one_gap(&c, d, 10, 20);
+	CHECK(got(&c, d, 0, 10));
+	CHECK_EQ_INT(c.rc.closes[d] + c.rc.closes[1 - d], 0);
+	tc_free(&c);
+}
+
+static void test_clue_ack_flush(void)
+{
+	each_isn(case_clue_ack_flush);
+}
+
+/* A FIN past the bytes seen: once the other side acknowledges the FIN, the bytes before it are
+ * a gap and the close follows, before the other side's own close. */
+static void case_clue_fin(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	int o = 1 - d;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx(&c, d, 30, 0, TCP_FLAG_FIN);
+	CHECK_EQ_INT(c.rc.closes[d], 0);
+	tx_bytes(&c, o, 0, NULL, 0, TCP_FLAG_FIN, 31);
+	check_one_gap(&c, d, 10, 20);
+	long cd = first_ev(&c.rc, EV_CLOSE, d), co = first_ev(&c.rc, EV_CLOSE, o);
+	CHECK(cd >= 0 && co >= 0 && cd < co);
+	CHECK(!c.rc.rst[d]);
+	tc_free(&c);
+}
+
+static void test_clue_fin(void)
+{
+	each_isn(case_clue_fin);
+}
+
+/* A RST past the bytes seen: the bytes before it are a gap, then the close; held bytes before
+ * it are delivered in their places. After a FIN past the bytes seen, the FIN closes. */
+static void case_clue_rst(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	feed(&c, d, sq(&c, d, 30), sq(&c, 1 - d, 0), TCP_FLAG_RST | TCP_FLAG_ACK, NULL, 0);
+	check_one_gap(&c, d, 10, 20);
+	CHECK_EQ_INT(c.rc.closes[d], 1);
+	CHECK(c.rc.rst[d]);
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx(&c, d, 20, 5, 0);
+	feed(&c, d, sq(&c, d, 30), 0, TCP_FLAG_RST, NULL, 0);
+	CHECK_EQ_INT(c.rc.gaps[d], 2);
+	CHECK_EQ_INT(c.rc.gap_bytes[d], 15);
+	CHECK(c.rc.len[d] == 15 && memcmp(c.rc.buf[d] + 10, stream[d] + 20, 5) == 0);
+	CHECK(c.rc.rst[d] && c.rc.closes[d] == 1);
+	CHECK_EQ_INT(c.st.held_bytes, 0);
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx(&c, d, 30, 0, TCP_FLAG_FIN);
+	feed(&c, d, sq(&c, d, 31), 0, TCP_FLAG_RST, NULL, 0);
+	check_one_gap(&c, d, 10, 20);
+	CHECK(c.rc.closes[d] == 1 && !c.rc.rst[d]);
+	tc_free(&c);
+}
+
+static void test_clue_rst(void)
+{
+	each_isn(case_clue_rst);
+}
+
+/* A segment the snap length cut: the captured bytes, then a gap of the bytes it lacks, so the
+ * stream offset counts what was sent; the next segment follows without a gap. */
+static void case_clue_cut(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_cut(&c, d, 10, 5, 20, 0);
+	check_one_gap(&c, d, 15, 15);
+	tx(&c, d, 30, 10, 0);
+	CHECK_EQ_INT(c.st.held_bytes_max, 0);
+	tx_cut(&c, d, 40, 3, 10, TCP_FLAG_FIN);
+	CHECK_EQ_INT(c.rc.gaps[d], 2);
+	CHECK_EQ_INT(c.rc.gap_bytes[d], 22);
+	CHECK_EQ_INT(c.rc.off[d], 50);
+	CHECK_EQ_INT(c.rc.len[d], 28);
+	CHECK(c.rc.closes[d] == 1 && last_ev(&c.rc, EV_GAP, d) < last_ev(&c.rc, EV_CLOSE, d));
+	CHECK_EQ_INT(c.rc.gaps[1 - d], 0);
+	tc_free(&c);
+}
+
+static void test_clue_cut(void)
+{
+	each_isn(case_clue_cut);
+}
+
+/* A cut segment that comes early is held with its cut; delivered, its missing tail is the gap.
+ * A cut retransmission whose wire length reaches past the stream's end is a gap too. */
+static void case_clue_cut_held(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_cut(&c, d, 20, 5, 10, 0);
+	tx(&c, d, 30, 10, 0);
+	CHECK_EQ_INT(c.rc.gaps[d], 0);
+	tx(&c, d, 10, 10, 0);
+	check_one_gap(&c, d, 25, 5);
+	CHECK_EQ_INT(c.rc.off[d], 40);
+	CHECK_EQ_INT(c.rc.len[d], 35);
+	CHECK_EQ_INT(c.st.held_bytes, 0);
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 20, 0);
+	tx_cut(&c, d, 10, 5, 30, 0);
+	check_one_gap(&c, d, 20, 20);
+	CHECK(got(&c, d, 0, 20));
+	tc_free(&c);
+}
+
+static void test_clue_cut_held(void)
+{
+	each_isn(case_clue_cut_held);
+}
+
 int main(void)
 {
 	uint64_t rng = 42;
@@ -1139,6 +1332,12 @@ int main(void)
 	RUN_TEST(test_peer_acked_after_gap);
 	RUN_TEST(test_out_of_window);
 	RUN_TEST(test_release);
+	RUN_TEST(test_clue_ack_fin);
+	RUN_TEST(test_clue_ack_flush);
+	RUN_TEST(test_clue_fin);
+	RUN_TEST(test_clue_rst);
+	RUN_TEST(test_clue_cut);
+	RUN_TEST(test_clue_cut_held);
 	RUN_TEST(test_property_whole);
 	RUN_TEST(test_property_small_cap);
 	TAP_EXIT();

@@ -285,10 +285,88 @@ static void test_dialogue_rejected_data_then_text(void)
 	    {'s', ""},
 	    {'c', ""},
 	    {0, NULL}};
-	check_dialogue(steps, "no_mail quit rfc5321 pipe/300 tx0=rejected/0");
+	/* 0x304: data_before_354 (the text went out before any reply to DATA, whatever that
+	 * reply), unknown_command, repeated_errors */
+	check_dialogue(steps, "no_mail quit rfc5321 pipe/304 tx0=rejected/0");
 	struct smtp_session *s = play(steps, 0);
 	CHECK_EQ_INT(smtp_get_record(s)->txs[0].rejected_at, SMTP_REJ_RCPT);
 	smtp_session_free(s);
+}
+
+/* Feeds one direction's bytes whole. */
+static void feed(struct smtp_session *s, enum smtp_dir dir, const char *bytes, uint64_t ts)
+{
+	smtp_feed(s, dir, (const uint8_t *)bytes, strlen(bytes), UINT64_MAX, ts);
+}
+
+/* A snap length cut the message text (its end of data in the gap) and the reply to it
+ * ("250 " and part of its text seen): the cut line still ends its reply, a 2xx while in text
+ * after a gap answers the end of data (inferred, size unknown), the reply's text is left out,
+ * and QUIT then closes (DESIGN.md section 4). */
+static void test_gap_cut_reply(void)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	struct smtp_session *s = smtp_session_new(&lim);
+	feed(s, SMTP_TO_CLIENT, GREETING, 1);
+	feed(s, SMTP_TO_SERVER, "EHLO c\r\n", 2);
+	feed(s, SMTP_TO_CLIENT, EHLO_REPLY, 3);
+	feed(s, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n", 4);
+	feed(s, SMTP_TO_CLIENT, "250 Ok\r\n", 5);
+	feed(s, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n", 6);
+	feed(s, SMTP_TO_CLIENT, "250 Ok\r\n", 7);
+	feed(s, SMTP_TO_SERVER, "DATA\r\n", 8);
+	feed(s, SMTP_TO_CLIENT, "354 go\r\n", 9);
+	feed(s, SMTP_TO_SERVER, "Subject: x\r\n\r\nbo", 10);
+	smtp_gap(s, SMTP_TO_SERVER, 7, 10); /* "dy\r\n.\r\n" */
+	feed(s, SMTP_TO_CLIENT, "250 2.0.0 Ok: que", 11);
+	smtp_gap(s, SMTP_TO_CLIENT, 12, 11); /* "ued as 4F3\r\n" */
+	feed(s, SMTP_TO_SERVER, "QUIT\r\n", 12);
+	feed(s, SMTP_TO_CLIENT, "221 Bye\r\n", 13);
+	smtp_close(s, SMTP_TO_CLIENT, false, UINT64_MAX, 14);
+	smtp_close(s, SMTP_TO_SERVER, false, UINT64_MAX, 15);
+	smtp_set_directions(s, true, true);
+	smtp_finish(s, SMTP_END_CLOSED, 16);
+	const struct smtp_record *r = smtp_get_record(s);
+	struct cls_verdict v;
+	classify_session(r, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "committed");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 250);
+	CHECK(r->txs[0].eod_reply.text.data == NULL);
+	CHECK(r->txs[0].size_unknown);
+	CHECK(r->txs[0].inferred & SMTP_INF_TX_OUTCOME);
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	CHECK_EQ_STR(classify_outcome_name(v.outcome), "committed");
+	CHECK_EQ_INT(r->anomalies, 1ULL << SMTP_AN_TCP_GAP);
+	smtp_session_free(s);
+}
+
+/* Postfix drops a client after too many errors with "221 2.7.0 ...": after a client gap that
+ * 221 is no answer to a lost QUIT; only a 221 with no enhanced code or 2.0.0 is. */
+static void test_gap_221_not_quit(void)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	const char *bye[] = {"221 2.7.0 Error: I can break rules, too. Goodbye.\r\n",
+	                     "221 2.0.0 Bye\r\n"};
+	for (int i = 0; i < 2; i++) {
+		struct smtp_session *s = smtp_session_new(&lim);
+		struct cls_verdict v;
+		feed(s, SMTP_TO_CLIENT, GREETING, 1);
+		feed(s, SMTP_TO_SERVER, "EHLO c\r\n", 2);
+		feed(s, SMTP_TO_CLIENT, EHLO_REPLY, 3);
+		smtp_gap(s, SMTP_TO_SERVER, 6, 4);
+		feed(s, SMTP_TO_CLIENT, bye[i], 5);
+		smtp_close(s, SMTP_TO_CLIENT, false, UINT64_MAX, 6);
+		smtp_close(s, SMTP_TO_SERVER, false, UINT64_MAX, 7);
+		smtp_set_directions(s, true, true);
+		smtp_finish(s, SMTP_END_CLOSED, 8);
+		classify_session(smtp_get_record(s), &v);
+		CHECK_EQ_STR(classify_close_name(v.close), i == 0 ? "server_closed" : "quit");
+		CHECK_EQ_INT(smtp_get_record(s)->inferred, i == 0 ? 0 : SMTP_INF_CLOSE);
+		smtp_session_free(s);
+	}
 }
 
 static void test_dialogue_eod_unacknowledged(void)
@@ -372,6 +450,8 @@ int main(void)
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
 	RUN_TEST(test_dialogue_eod_unacknowledged);
+	RUN_TEST(test_gap_cut_reply);
+	RUN_TEST(test_gap_221_not_quit);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);

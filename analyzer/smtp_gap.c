@@ -1,0 +1,195 @@
+/* smtp_gap: what a capture that lost bytes still makes certain: the commands and replies a
+ * gap hid, and what the other direction proves about them (RFC 5321 4.2, 4.3.2; RFC 2920;
+ * DESIGN.md section 4, "What the capture lacks"). */
+#include "smtp_int.h"
+
+#include <string.h>
+
+bool smtp_any_gap(const struct smtp_session *s)
+{
+	return s->rec.gap_bytes[SMTP_TO_SERVER] || s->rec.gap_bytes[SMTP_TO_CLIENT];
+}
+
+/* A transaction open while bytes were lost: a step of it may be in the gap. */
+static void tx_touched(struct smtp_tx *tx)
+{
+	if (!tx)
+		return;
+	tx->uncertain = true;
+	tx->gap_hid_end = true;
+}
+
+/* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
+ * their replies); in message text they are text, or the end of data (a reply will say). */
+void smtp_gap_client(struct smtp_session *s, uint64_t len)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	tx_touched(tx);
+	smtp_line_reset(&s->cline);
+	s->cpos += len;
+	s->client_offset += len;
+	switch (s->cmode) {
+	case CM_TEXT:
+		s->text_gap = true; /* a reply while still in text: the end was in the gap */
+		s->text.prev_crlf = true;
+		if (tx)
+			tx->size += len; /* text, unless the end of data was in it (size_unknown) */
+		break;
+	case CM_BDAT: {
+		uint64_t n = len < s->bdat_left ? len : s->bdat_left;
+		s->bdat_left -= n;
+		if (tx)
+			tx->size += n;
+		if (s->bdat_left == 0)
+			s->cmode = CM_COMMAND;
+		break;
+	}
+	case CM_AUTH_LINE:
+		s->cmode = CM_HOLD; /* the answer to the 334 was lost: AUTH's reply comes next */
+		break;
+	case CM_COMMAND:
+		s->gap_sync = true;
+		smtp_pq_push(s, (struct pending){.kind = PK_GAP,
+		                                 .tx = s->cur_tx,
+		                                 .end_pos = s->cpos,
+		                                 .peer_acked = UINT64_MAX});
+		break;
+	default:
+		break;
+	}
+}
+
+/* Server bytes lost: replies, perhaps half of one (an EHLO reply's extensions). */
+void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
+{
+	bool ehlo = s->reply.active && s->reply.is_ehlo;
+	smtp_reply_cut(s, ts); /* a last reply line cut by the gap still ends its reply */
+	if (ehlo) {
+		smtp_clear_extensions(&s->rec);
+		s->rec.extensions_unknown = true;
+	}
+	tx_touched(smtp_cur_tx(s));
+	smtp_line_reset(&s->sline);
+	s->reply.active = false;
+	smtp_bytes_free(&s->reply.first.text);
+	s->server_offset += len;
+	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
+}
+
+/* The transaction a command after a client gap belongs to: the open one, or one whose MAIL
+ * the gap hid (RCPT, DATA and a 354 prove the server had one open). */
+struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx || !s->rec.gap_bytes[SMTP_TO_SERVER])
+		return tx;
+	tx = smtp_tx_open(s);
+	tx->uncertain = true;
+	tx->gap_hid_end = true;
+	return tx;
+}
+
+/* A reply to a command the capture lost: what its code alone makes certain. */
+/* A 221 answers a QUIT, but servers also say 221 when they drop a client on their own
+ * (Postfix after too many errors: "221 2.7.0 Error: I can break rules, too"): only a 221
+ * without an enhanced code, or with 2.0.0, is taken as the answer to a lost QUIT. */
+static bool answers_quit(const struct smtp_reply *r)
+{
+	return r->code == 221 && (r->enhanced[0] == '\0' || strcmp(r->enhanced, "2.0.0") == 0);
+}
+
+static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
+{
+	uint16_t code = r->code;
+	struct smtp_tx *tx;
+	if (answers_quit(r)) {
+		s->rec.quit_sent = true;
+		s->rec.quit_replied = true;
+		s->rec.inferred |= SMTP_INF_CLOSE;
+		tx = smtp_cur_tx(s);
+		if (tx && tx->phase < SMTP_PH_EOD_SENT)
+			smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
+	} else if (code == 354) { /* only DATA is answered 354 */
+		tx = smtp_tx_after_gap(s);
+		if (tx) {
+			tx->method = SMTP_METHOD_DATA;
+			tx->phase = SMTP_PH_DATA;
+			tx->inferred |= SMTP_INF_TX_METHOD;
+		}
+		s->cmode = CM_TEXT;
+		s->text_gap = false;
+		s->text.prev_crlf = true;
+		s->text.first_line = false;
+		s->gap_sync = false;
+	} else if (code == 334) { /* only AUTH is answered 334: the next line answers it */
+		smtp_pq_push_front(s, (struct pending){.kind = PK_COMMAND,
+		                                       .verb = SMTP_V_AUTH,
+		                                       .tx = -1,
+		                                       .peer_acked = UINT64_MAX});
+		s->cmode = CM_AUTH_LINE;
+	}
+}
+
+/* A reply while lost commands head the queue: it answers one of them unless it fits the
+ * command after them, which the server had read when it replied. Returns true when the
+ * gap took the reply. */
+bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
+{
+	uint16_t code = r->code;
+	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
+		return false;
+	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
+	if (n && smtp_plausible(n->kind, n->verb, code) &&
+	    (s->server_acked == UINT64_MAX || s->server_acked >= n->end_pos)) {
+		struct pending gone;
+		smtp_pq_pop(s, &gone);
+		return false;
+	}
+	smtp_pq_at(s, 0)->answered++;
+	infer_from_code(s, r);
+	return true;
+}
+
+/* A command whose reply the capture lost. */
+static void reply_lost(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (tx)
+		tx->uncertain = true;
+	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
+		smtp_take_helo(s);
+		s->rec.extensions_unknown = true;
+	}
+}
+
+/* After server bytes were lost: the client's ACK numbers show which replies were in the
+ * gap. A command sent after receiving server bytes that no seen reply accounts for, and
+ * before the reply now starting, came after the reply to the command before it: that
+ * reply was lost (exact for clients that wait; pipelined commands acknowledge nothing
+ * new and stop the search). */
+void smtp_lost_replies(struct smtp_session *s, uint16_t code)
+{
+	(void)code;
+	if (!s->rec.gap_bytes[SMTP_TO_CLIENT])
+		return;
+	while (s->pq_len >= 2) {
+		const struct pending *h = smtp_pq_at(s, 0), *n = smtp_pq_at(s, 1);
+		struct pending gone;
+		if (h->kind == PK_GAP || n->peer_acked == UINT64_MAX ||
+		    n->peer_acked <= s->last_reply_end || n->peer_acked > s->reply.start_pos)
+			return;
+		uint64_t seen = n->peer_acked;
+		smtp_pq_pop(s, &gone);
+		reply_lost(s, &gone);
+		s->last_reply_end = seen;
+	}
+}
+
+/* Lost client bytes that no reply accounts for may have held a QUIT. */
+void smtp_gap_finish(struct smtp_session *s)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->kind == PK_GAP && !smtp_pq_at(s, i)->answered &&
+		    !s->rec.quit_sent)
+			s->rec.quit_unknown = true;
+}
