@@ -11,6 +11,12 @@ CFLAGS   ?= -O2 -g
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lz -ljansson -lnettle)
+# The Kafka sink, when librdkafka is there (Debian's librdkafka-dev); KAFKA=0 leaves it out.
+KAFKA    ?= $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1 || echo 0)
+ifeq ($(KAFKA),1)
+CPPFLAGS += -DSMTPTRACE_KAFKA $(shell pkg-config --cflags rdkafka)
+LDLIBS   += $(shell pkg-config --libs rdkafka)
+endif
 
 ifeq ($(SAN),1)
 BUILD    := build/san
@@ -27,6 +33,9 @@ LIBOBJS  := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
+ifneq ($(KAFKA),1)
+TOOL_SRCS := $(filter-out tests/tools/kafkamock.c,$(TOOL_SRCS))
+endif
 TOOLS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 TEST_LIB  := $(BUILD)/tests/pcapw.o
 

@@ -17,6 +17,7 @@
 #include "emit.h"
 #include "flow.h"
 #include "run.h"
+#include "sink.h"
 #include "workers.h"
 
 #ifndef SMTPTRACE_VERSION
@@ -61,6 +62,8 @@ static const char usage_text[] =
     "  -o, --output FILE      append JSON Lines to FILE (default: standard output); SIGHUP\n"
     "                         closes and reopens it (logrotate)\n"
     "      --overwrite        empty FILE first instead of appending\n"
+    "      --kafka-brokers LIST --kafka-topic T  records to the Kafka topic T instead,\n"
+    "                         through the brokers LIST (host:port,...), keyed by Community ID\n"
     "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
     "                         capture and pipes)\n"
     "      --records LIST     record types, comma-separated: session, transaction,\n"
@@ -267,6 +270,8 @@ enum {
 	OPT_SHARD,
 	OPT_WORKERS,
 	OPT_CHECKSUM,
+	OPT_KAFKA_BROKERS,
+	OPT_KAFKA_TOPIC,
 };
 
 static const struct option long_opts[] = {
@@ -300,6 +305,8 @@ static const struct option long_opts[] = {
     {"redact-key", required_argument, NULL, OPT_REDACT_KEY},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"kafka-brokers", required_argument, NULL, OPT_KAFKA_BROKERS},
+    {"kafka-topic", required_argument, NULL, OPT_KAFKA_TOPIC},
     {"quiet", no_argument, NULL, 'q'},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"checksum", required_argument, NULL, OPT_CHECKSUM},
@@ -435,6 +442,9 @@ static void print_version(void)
 {
 	printf("smtptrace %s\n", SMTPTRACE_VERSION);
 	printf("%s, %s\n", capture_library_versions(), emit_library_version());
+	const char *rdkafka = sink_kafka_version();
+	printf("%s%s\n", rdkafka ? "librdkafka " : "no Kafka support (built without librdkafka)",
+	       rdkafka ? rdkafka : "");
 }
 
 static void parse_one(struct options *o, int c)
@@ -474,6 +484,10 @@ static void parse_one(struct options *o, int c)
 		break;
 	case OPT_WORKERS:
 		o->run.workers = (uint32_t)parse_number("--workers", optarg, 1, 64);
+		break;
+	case OPT_KAFKA_BROKERS:
+	case OPT_KAFKA_TOPIC:
+		*(c == OPT_KAFKA_TOPIC ? &o->run.kafka_topic : &o->run.kafka_brokers) = optarg;
 		break;
 	case 'q':
 		o->run.quiet = true;
@@ -523,6 +537,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage_error("--workers is for live capture (-i); offline, split a capture set with "
 		            "--shard %s",
 		            "I/N");
+	if (!o->run.kafka_brokers != !o->run.kafka_topic || (o->run.kafka_brokers && o->run.output))
+		usage_error("give --kafka-brokers and --kafka-topic together, and not -o%s", "");
+	if (o->run.kafka_brokers && !sink_kafka_version())
+		usage_error("--kafka-brokers: this build has no Kafka support (built without %s)",
+		            "librdkafka");
+	if (o->run.kafka_brokers && o->run.workers > 1)
+		usage_error(
+		    "--kafka-brokers: not with --workers yet (the workers append to one %s)",
+		    "file");
 	if (o->filter_file && optind < argc)
 		usage_error("give the filter either with -F %s or after the options, not both",
 		            o->filter_file);

@@ -353,7 +353,9 @@ static bool open_output(struct run *r)
 	    .overwrite = r->o->overwrite,
 	    .per_record = r->o->per_record || r->o->iface || any_stream_input(r->o),
 	};
-	r->out = sink_open_file(r->o->output, &so, err, sizeof(err));
+	r->out = r->o->kafka_brokers
+	             ? sink_open_kafka(r->o->kafka_brokers, r->o->kafka_topic, err, sizeof(err))
+	             : sink_open_file(r->o->output, &so, err, sizeof(err));
 	if (!r->out) {
 		fprintf(stderr, "smtptrace: %s\n", err);
 		return false;

@@ -263,6 +263,11 @@ const char *sink_error(const struct sink *s)
 	return s && s->failed ? s->err : "";
 }
 
+void sink_set_close_error(const char *err)
+{
+	snprintf(close_err, sizeof(close_err), "%s", err);
+}
+
 const char *sink_close_error(void)
 {
 	return close_err;

@@ -52,6 +52,9 @@ struct run_options {
 	bool print_summary; /* --summary: outcomes, anomalies, delivered, on stderr */
 	bool quiet;         /* -q: no progress, no counts on stderr */
 	struct flow_config flow;
+
+	const char *kafka_brokers; /* --kafka-brokers: records to Kafka instead of the output */
+	const char *kafka_topic;   /* --kafka-topic: the topic (both given, or neither) */
 };
 
 /* Runs the whole analysis. Every error is one line on stderr, said before the output is

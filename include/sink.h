@@ -1,11 +1,12 @@
 /* sink: where finished records go. One small interface (write a whole record, flush, reopen,
- * close) behind which the outputs live: the file sink (standard output or a file) now; gzip
- * and Kafka later, each a new implementation of struct sink_ops. */
+ * close) behind which the outputs live: the file sink (standard output or a file, plain or
+ * gzip) and the Kafka sink, each an implementation of struct sink_ops. */
 #ifndef SMTPTRACE_SINK_H
 #define SMTPTRACE_SINK_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sink;
 
@@ -43,6 +44,33 @@ struct sink_file_options {
  * cut line. Returns a new sink (free with sink_close), or NULL with one line in err. */
 struct sink *sink_open_file(const char *path, const struct sink_file_options *o, char *err,
                             size_t errlen);
+
+/* Opens the Kafka sink (--kafka-brokers, --kafka-topic): each record one message on topic
+ * (without its '\n'), keyed by its "community_id" (records without one, such as stats, have
+ * no key), through librdkafka to the brokers (a comma-separated host:port list). Delivery
+ * is checked; a full local queue drops records, counted; close waits a bounded time for what
+ * is undelivered, then counts it as failed and fails with one line. Returns a new sink, or
+ * NULL with one line in err (also when the build has no Kafka support). */
+struct sink *sink_open_kafka(const char *brokers, const char *topic, char *err, size_t errlen);
+
+/* What the Kafka sink did with the records written to it. written = delivered + failed +
+ * dropped + in_flight at any time; in_flight is 0 after close. */
+struct sink_kafka_counts {
+	uint64_t written;   /* records written to the sink */
+	uint64_t delivered; /* acknowledged by the brokers */
+	uint64_t failed;    /* refused, timed out, or still undelivered at close */
+	uint64_t dropped;   /* never queued: the local queue stayed full */
+	uint64_t in_flight; /* queued or sent, not yet acknowledged */
+};
+
+/* Copies s's counts into c and returns true; false (and zeros) when s is not a Kafka sink. */
+bool sink_kafka_counts(const struct sink *s, struct sink_kafka_counts *c);
+
+/* librdkafka's version ("2.0.2"), or NULL when the build has no Kafka support. Static. */
+const char *sink_kafka_version(void);
+
+/* For implementations' close: the line sink_close_error() returns ("" for none). */
+void sink_set_close_error(const char *err);
 
 /* The calls of the interface. Each returns 0, or -1 with sink_error() set. sink_close(NULL)
  * returns 0. */

@@ -1,13 +1,14 @@
 #!/bin/sh
 # setup-deps: installs what smtptrace needs with apt-get (Debian 12), or, when not root,
-# prints the exact command and fails. "build": compiler and libraries; "test": also what
-# the test suite uses (python3 for the tools; jsonschema, fastjsonschema and yaml for the
+# prints the exact command and fails. "build": compiler and libraries (librdkafka for the
+# Kafka sink); "test": also what the test suite uses (python3 for the tools; jsonschema,
+# fastjsonschema and yaml for the
 # record schema and the examples; rsyslog for the shipper test; valgrind, tcpdump, Postfix and
 # swaks for the end-to-end tests; tshark for the cross-check; tcpreplay, logrotate, iproute2
 # and procps for the live sensor tests).
 set -eu
 what=${1:-build}
-build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev nettle-dev"
+build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev nettle-dev librdkafka-dev"
 test_pkgs="python3 python3-jsonschema python3-fastjsonschema python3-yaml rsyslog valgrind tcpdump postfix swaks openssl gzip tshark tcpreplay logrotate iproute2 procps"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
