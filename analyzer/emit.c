@@ -704,6 +704,12 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 	const char *mem_names[] = {"peak_rss_kib"};
 	uint64_t mem[] = {stats_peak_rss_kib()};
 	rc |= json_object_set_new(o, "memory", counter_object(mem_names, mem, 1));
+	if (s->have_output) { /* the Kafka sink: records delivered, failed, dropped so far */
+		const char *k_names[] = {"written", "delivered", "failed", "dropped", "in_flight"};
+		uint64_t k[] = {s->out_written, s->out_delivered, s->out_failed, s->out_dropped,
+		                s->out_in_flight};
+		rc |= json_object_set_new(o, "output", counter_object(k_names, k, 5));
+	}
 	if (s->workers) { /* --workers: whose counters these are; worker 0 is their total */
 		const char *w_names[] = {"id", "of"};
 		uint64_t w[] = {s->worker, s->workers};

@@ -115,6 +115,15 @@ static void write_stats_record(struct run *r)
 	}
 	if (r->write_failed || !(r->o->records & RUN_REC_STATS))
 		return;
+	struct sink_kafka_counts kc;
+	if (sink_flush(r->out) == 0 && sink_kafka_counts(r->out, &kc)) {
+		r->stats.have_output = true; /* what Kafka did with the records so far */
+		r->stats.out_written = kc.written;
+		r->stats.out_delivered = kc.delivered;
+		r->stats.out_failed = kc.failed;
+		r->stats.out_dropped = kc.dropped;
+		r->stats.out_in_flight = kc.in_flight;
+	}
 	if (emit_stats(r->emit, &r->stats, flow_table_stats(r->t), stats_wall_us()) != 0)
 		note_write_error(r);
 	else if (sink_flush(r->out) != 0)

@@ -28,6 +28,8 @@ struct stats {
 	uint64_t start_wall_us;   /* when the run started, for uptime */
 	uint64_t records;         /* records written */
 	uint32_t worker, workers; /* --workers: this one's number from 1 (0: the total), of N */
+	bool have_output; /* the output counts its records (the Kafka sink): the five below */
+	uint64_t out_written, out_delivered, out_failed, out_dropped, out_in_flight;
 };
 
 /* Adds src's counters to dst (the workers' total). */

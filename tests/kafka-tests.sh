@@ -4,7 +4,7 @@
 # Community ID; brokers that go away, or were never there, give counted failures and drops
 # (delivered + failed + dropped = written) within a bounded time; SIGTERM flushes.
 
-kafka_names="kafka-roundtrip kafka-keys kafka-roundtrip-asan kafka-usage kafka-broker-down kafka-no-broker kafka-sigterm"
+kafka_names="kafka-roundtrip kafka-stats-output kafka-keys kafka-roundtrip-asan kafka-usage kafka-broker-down kafka-no-broker kafka-sigterm"
 
 # km_start TOPIC: starts the mock cluster (commands on fd 8); its bootstrap list in km_bs.
 km_start() {
@@ -102,6 +102,22 @@ kafka_roundtrip() {
 	else
 		fail "kafka-roundtrip (exit $rc, mock $km_rc, $stats stats records; $(head -c 300 "$out/kafka.err"))"
 		diff "$out/kref.values" "$out/km.values" | head -6 | cut -c1-200 | sed 's/^/    /'
+	fi
+	# the stats record counts what the sink did with the records before it: all written,
+	# none failed or dropped (delivered or still in flight when it was written)
+	if python3 - "$out/km.msgs" <<'PY'; then
+import json, sys
+for line in open(sys.argv[1]):
+    v = line.rstrip("\n").split("\t", 2)[2]  # partition, key (none for stats), value
+    if '"event_type":"stats"' not in v:
+        continue
+    o = json.loads(v)["stats"]["output"]
+    assert o["failed"] == 0 and o["dropped"] == 0, o
+    assert o["written"] >= 1 and o["written"] == o["delivered"] + o["in_flight"], o
+PY
+		pass "kafka-stats-output (the stats record counts the sink's deliveries and drops)"
+	else
+		fail "kafka-stats-output"
 	fi
 	keys=$(check_keys)
 	case "$keys" in
