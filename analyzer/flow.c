@@ -141,6 +141,24 @@ static uint64_t tuple_hash(const struct decode_addr *a, uint16_t ap, const struc
 	return (ha ^ hb) + (ha < hb ? ha : hb) * 31;
 }
 
+uint32_t flow_shard(const struct tcp_seg *seg, uint32_t shards)
+{
+	size_t alen = addr_len(&seg->src);
+	int cmp = memcmp(seg->src.bytes, seg->dst.bytes, alen);
+	bool src_low = cmp < 0 || (cmp == 0 && seg->sport <= seg->dport);
+	const struct decode_addr *lo = src_low ? &seg->src : &seg->dst;
+	const struct decode_addr *hi = src_low ? &seg->dst : &seg->src;
+	uint16_t lo_port = src_low ? seg->sport : seg->dport;
+	uint16_t hi_port = src_low ? seg->dport : seg->sport;
+	uint8_t ports[4] = {(uint8_t)(lo_port >> 8), (uint8_t)lo_port, (uint8_t)(hi_port >> 8),
+	                    (uint8_t)hi_port};
+	uint64_t h = hash_bytes(0xcbf29ce484222325ULL, &seg->src.family, 1);
+	h = hash_bytes(h, lo->bytes, alen);
+	h = hash_bytes(h, hi->bytes, alen);
+	h = hash_bytes(h, ports, sizeof(ports));
+	return (uint32_t)(h % shards);
+}
+
 static bool addr_eq(const struct decode_addr *a, const struct decode_addr *b)
 {
 	return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;

@@ -170,34 +170,6 @@ static bool idle_hook(void *ctx)
 	return run_tick(ctx, true);
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-/* --shard: the shard of a segment's connection, the same for both directions, every run and
- * every machine: FNV-1a over the canonical tuple (the lower address and port first). */
-static uint32_t shard_of(const struct tcp_seg *seg, uint32_t shards)
-{
-	size_t alen = seg->src.family == 6 ? 16 : 4;
-	int cmp = memcmp(seg->src.bytes, seg->dst.bytes, alen);
-	bool src_low = cmp < 0 || (cmp == 0 && seg->sport <= seg->dport);
-	const struct decode_addr *lo = src_low ? &seg->src : &seg->dst;
-	const struct decode_addr *hi = src_low ? &seg->dst : &seg->src;
-	uint8_t ports[4] = {(uint8_t)((src_low ? seg->sport : seg->dport) >> 8),
-	                    (uint8_t)(src_low ? seg->sport : seg->dport),
-	                    (uint8_t)((src_low ? seg->dport : seg->sport) >> 8),
-	                    (uint8_t)(src_low ? seg->dport : seg->sport)};
-	uint64_t h = fnv1a(0xcbf29ce484222325ULL, &seg->src.family, 1);
-	h = fnv1a(h, lo->bytes, alen);
-	h = fnv1a(h, hi->bytes, alen);
-	h = fnv1a(h, ports, sizeof(ports));
-	return (uint32_t)(h % shards);
-}
-
 static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 {
 	struct tcp_seg seg;
@@ -211,7 +183,7 @@ static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 		r->last_pkt_wall = stats_wall_us();
 	if (st != DECODE_OK)
 		return;
-	if (r->o->shards && shard_of(&seg, r->o->shards) != r->o->shard) {
+	if (r->o->shards && flow_shard(&seg, r->o->shards) != r->o->shard) {
 		/* another shard's: it still moves the clock, as it does in a single run, so
 		 * sessions time out at the same moment in both */
 		flow_table_advance(r->t, pkt->ts_us);

@@ -93,6 +93,11 @@ void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
  * clock is handled in its flow at the clock's time as far as timeouts go. */
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg);
 
+/* --shard: which of shards (at least 1) seg's connection falls in, the same for both
+ * directions, every run and every machine: FNV-1a over the canonical tuple (the lower address
+ * and port first, ports in network order), not the keyed bucket hash. */
+uint32_t flow_shard(const struct tcp_seg *seg, uint32_t shards);
+
 /* Moves the flow clock to now_us (microseconds since the epoch) unless it is already past it
  * (the clock never runs backwards), and ends the flows that are then due: closed ones after
  * their linger, open ones idle for the idle timeout, idle time being measured on this clock.

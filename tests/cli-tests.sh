@@ -519,3 +519,22 @@ for f in s.out p.out two.out all-records.json tx.out cmd.out flow.out noflow.out
 	big.out z.json; do
 	[ -f "$out/$f" ] && cat "$out/$f" >>"${SMTPTRACE_TEST_RECORDS:-/dev/null}"
 done
+
+# -U: each record leaves in a write of its own as its session ends (strace counts the writes
+# of records); without it, records of a file input leave in batches.
+if command -v strace >/dev/null 2>&1; then
+	for u in -U ""; do
+		# shellcheck disable=SC2086
+		strace -e trace=write -s 20 -o "$out/strace.$u" "$prog" -r samples/two-transactions.pcap \
+			--records session,transaction,stats $u -o "$out/u.json" --overwrite 2>/dev/null
+	done
+	n_u=$(grep -c '^write([0-9]*, "{\\"timestamp' "$out/strace.-U")
+	n_plain=$(grep -c '^write([0-9]*, "{\\"timestamp' "$out/strace.")
+	if [ "$n_u" -eq 4 ] && [ "$(wc -l <"$out/u.json")" -eq 4 ] && [ "$n_plain" -lt 4 ]; then
+		pass "cli packet-buffered (4 records in $n_u writes with -U, $n_plain without)"
+	else
+		fail "cli packet-buffered ($n_u writes with -U, $n_plain without)"
+	fi
+else
+	skip "cli packet-buffered" "strace not installed"
+fi
