@@ -21,11 +21,13 @@ skip_all() { for c in $CHECKS; do echo "skip $c ($1)"; done; exit 0; }
 die() { echo "FAIL live setup ($*)"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip_all "needs root"
+# The lock first: a recording script may have swapped Postfix out for another MTA
+# (tests/record/) and holds the lock until Postfix is back; wait for it rather than skip.
+exec 9>"$LOCK"
+flock -w 1200 9 || skip_all "another recording or test holds $LOCK"
 for t in postfix postconf swaks tcpdump tcpreplay logrotate ip openssl python3 ss; do
 	command -v "$t" >/dev/null || skip_all "$t not installed"
 done
-exec 9>"$LOCK"
-flock -n 9 || skip_all "another recording or test holds $LOCK"
 postfix status >/dev/null 2>&1 && skip_all "Postfix is already running (someone else's)"
 
 work=$(mktemp -d /tmp/smtptrace-live.XXXXXX)
