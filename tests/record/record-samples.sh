@@ -193,6 +193,9 @@ cleanup() {
 	exit $rc
 }
 
+# Sourced by exim.sh for the helpers above (die and note it redefines): stop here.
+[ -z "${RECORD_HELPERS_ONLY:-}" ] || return 0
+
 # --- main --------------------------------------------------------------------------------
 fn_of() { local f=${1//[-.]/_}; case $1 in smuggle-*) echo smuggle;; *) echo "s_$f";; esac; }
 
