@@ -138,25 +138,43 @@ static enum detect_verdict judge(struct detect_probe *p)
 	return judge_smtp(p);
 }
 
+/* The chunk n bytes of dir go in: the last one when it is of dir with the same peer_acked,
+ * else a new one; NULL when dir has DETECT_MAX_CHUNKS already. */
+static struct detect_chunk *chunk_for(struct detect_probe *p, int dir, uint64_t peer_acked,
+                                      uint64_t ts_us)
+{
+	struct detect_chunk *last = p->n_chunks ? &p->chunk[p->n_chunks - 1] : NULL;
+	if (last && last->dir == dir && last->peer_acked == peer_acked)
+		return last;
+	if (p->n_dir[dir] == DETECT_MAX_CHUNKS)
+		return NULL;
+	p->n_dir[dir]++;
+	struct detect_chunk *c = &p->chunk[p->n_chunks++];
+	*c = (struct detect_chunk){peer_acked, ts_us, (uint16_t)p->len[dir], 0, (uint8_t)dir};
+	return c;
+}
+
 enum detect_verdict detect_feed(struct detect_probe *p, int dir, const uint8_t *data, size_t len,
                                 uint64_t peer_acked, uint64_t ts_us, size_t *kept)
 {
 	*kept = 0;
 	if (p->verdict != DETECT_MORE || len == 0)
 		return p->verdict;
+	struct detect_chunk *c = chunk_for(p, dir, peer_acked, ts_us);
+	if (!c)
+		return p->verdict = DETECT_NOT_SMTP;
 	size_t room = DETECT_MAX_BYTES - p->len[dir];
 	size_t n = len < room ? len : room;
-	struct detect_chunk *c = &p->chunk[p->n_chunks++];
-	*c = (struct detect_chunk){peer_acked, ts_us, (uint16_t)p->len[dir], (uint16_t)n,
-	                           (uint8_t)dir};
 	memcpy(p->buf[dir] + p->len[dir], data, n);
 	p->len[dir] += (uint32_t)n;
-	p->n_dir[dir]++;
+	c->len = (uint16_t)(c->len + n);
+	p->n_pkts[dir]++;
 	*kept = n;
-	p->verdict = judge(p);
+	if (memchr(data, '\n', n) || p->len[dir] - p->inner[dir] <= DETECT_EARLY)
+		p->verdict = judge(p);
 	/* undecided at a cap: the probe ends here */
 	if (p->verdict == DETECT_MORE &&
-	    (n < len || p->len[dir] == DETECT_MAX_BYTES || p->n_dir[dir] == DETECT_MAX_CHUNKS))
+	    (n < len || p->len[dir] == DETECT_MAX_BYTES || p->n_pkts[dir] == DETECT_MAX_PKTS))
 		p->verdict = DETECT_NOT_SMTP;
 	return p->verdict;
 }

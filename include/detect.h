@@ -19,17 +19,27 @@ enum detect_how {
 	DETECT_HOW_NONE
 };
 
-/* The probe's bounds: it decides within DETECT_MAX_BYTES bytes and DETECT_MAX_CHUNKS deliveries
+/* The probe's bounds: it decides within DETECT_MAX_BYTES bytes and DETECT_MAX_PKTS deliveries
  * of each direction, or the flow is not SMTP. The bytes are copied (a flow's delivered bytes
  * are borrowed for the call, and the SMTP layer must get them once the verdict is SMTP); the
  * copy is bounded by these caps, and it ends with the verdict. 1024 bytes hold a CONNECT
  * request with its headers, its reply and a greeting line of the 512 octets RFC 5321 4.5.3.1
- * allows. */
-enum { DETECT_MAX_BYTES = 1024, DETECT_MAX_CHUNKS = 16 };
+ * allows. Deliveries that follow one of the same direction with the same peer_acked extend
+ * its chunk (one-byte segments take one chunk a line); at most DETECT_MAX_CHUNKS chunks a
+ * direction are kept, or the flow is not SMTP. The bytes are judged again only on a delivery
+ * that holds a line end, or while a direction has at most DETECT_EARLY bytes (past
+ * any CONNECT part), so the work per
+ * flow is bounded too. */
+enum {
+	DETECT_MAX_BYTES = 1024,
+	DETECT_MAX_PKTS = 256,
+	DETECT_MAX_CHUNKS = 16,
+	DETECT_EARLY = 16,
+};
 
 struct detect_chunk {
-	uint64_t peer_acked, ts_us;
-	uint16_t off, len; /* where in its direction's buffer */
+	uint64_t peer_acked, ts_us; /* those of the chunk's first delivery */
+	uint16_t off, len;          /* where in its direction's buffer */
 	uint8_t dir;
 };
 
@@ -38,7 +48,7 @@ struct detect_probe {
 	uint32_t len[2];
 	uint32_t inner[2]; /* where SMTP starts in each direction: past the CONNECT and its reply */
 	struct detect_chunk chunk[2 * DETECT_MAX_CHUNKS]; /* in arrival order */
-	uint32_t n_chunks, n_dir[2];
+	uint32_t n_chunks, n_dir[2], n_pkts[2];
 	bool tunnel; /* a CONNECT answered by 2xx: what follows is probed */
 	enum detect_verdict verdict;
 };

@@ -52,6 +52,21 @@ static void test_not_smtp(void)
 	CHECK_EQ_INT(detect_how_of(&p), DETECT_HOW_NONE);
 }
 
+/* The same dialogue in one-byte deliveries of each direction is decided the same way. */
+static void test_one_byte_segments(void)
+{
+	static const char *const text[2] = {"EHLO client.example.org\r\n",
+	                                    "220 mx.example.net ESMTP Postfix (Debian)\r\n"};
+	struct detect_probe p;
+	size_t kept;
+	detect_init(&p);
+	for (int d = 1; d >= 0; d--)
+		for (size_t i = 0; text[d][i]; i++)
+			detect_feed(&p, d, (const uint8_t *)text[d] + i, 1, 0, 1, &kept);
+	CHECK_EQ_INT(p.verdict, DETECT_SMTP);
+	CHECK_EQ_INT(p.n_chunks, 2);
+}
+
 static void test_http_connect(void)
 {
 	struct detect_probe p;
@@ -126,12 +141,19 @@ static void test_caps(void)
 	/* a greeting line longer than the cap: the probe ends, not SMTP */
 	CHECK_EQ_INT(detect_feed(&p, 1, big, sizeof(big), 0, 1, &kept), DETECT_NOT_SMTP);
 	CHECK_EQ_INT(kept, DETECT_MAX_BYTES);
-	/* one byte at a time: DETECT_MAX_CHUNKS deliveries, then not SMTP */
+	/* one byte at a time: DETECT_MAX_PKTS deliveries, kept in one chunk, then not SMTP */
 	detect_init(&p);
 	int i;
+	for (i = 0; i < 1000 && p.verdict == DETECT_MORE; i++)
+		detect_feed(&p, 1, &big[i < 4 ? i : 5], 1, 0, 1, &kept);
+	CHECK_EQ_INT(i, DETECT_MAX_PKTS);
+	CHECK_EQ_INT(p.verdict, DETECT_NOT_SMTP);
+	CHECK_EQ_INT(p.n_chunks, 1);
+	/* deliveries that each acknowledge more of the other side: a chunk each, then the cap */
+	detect_init(&p);
 	for (i = 0; i < 100 && p.verdict == DETECT_MORE; i++)
-		detect_feed(&p, 1, &big[i % 4], 1, 0, 1, &kept);
-	CHECK_EQ_INT(i, DETECT_MAX_CHUNKS);
+		detect_feed(&p, 1, &big[i < 4 ? i : 5], 1, (uint64_t)i, 1, &kept);
+	CHECK_EQ_INT(i, DETECT_MAX_CHUNKS + 1);
 	CHECK_EQ_INT(p.verdict, DETECT_NOT_SMTP);
 	/* after a verdict nothing more is copied */
 	CHECK_EQ_INT(detect_feed(&p, 0, big, 4, 0, 1, &kept), DETECT_NOT_SMTP);
@@ -144,6 +166,7 @@ int main(void)
 {
 	RUN_TEST(test_smtp_by_content);
 	RUN_TEST(test_not_smtp);
+	RUN_TEST(test_one_byte_segments);
 	RUN_TEST(test_http_connect);
 	RUN_TEST(test_replay_skips_connect);
 	RUN_TEST(test_caps);

@@ -16,6 +16,7 @@ struct ended {
 	uint16_t client_port[8];
 	uint64_t flow_id[8];
 	enum flow_kind kind[8];
+	enum detect_how detected[8];
 	const char *source[8];
 	enum cls_tx_outcome tx0[8];
 	uint32_t n_txs[8];
@@ -25,6 +26,11 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 {
 	struct ended *e = ctx;
 	if (e->n < 8) {
+		e->kind[e->n] = info->kind;
+		e->detected[e->n] = info->detected;
+		e->client_port[e->n] = info->client_port;
+	}
+	if (e->n < 8 && rec) {
 		classify_session(rec, &e->v[e->n]);
 		e->anomalies[e->n] = rec->anomalies;
 		e->client_port[e->n] = info->client_port;
