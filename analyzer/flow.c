@@ -31,6 +31,7 @@ struct flow {
 	 * it has any), then a session (smtp set) or a tombstone (tomb: the probe and the held
 	 * segments freed, later segments only counted; fins says which directions sent a FIN). */
 	bool tomb;
+	bool ending; /* flow_end has taken it off its list: entomb must not put it on another */
 	uint8_t fins;
 	uint32_t skip[2]; /* bytes of each direction before SMTP (an HTTP CONNECT and its reply) */
 	struct detect_probe *probe;
@@ -71,6 +72,7 @@ struct flow_table {
 	size_t n_flows;
 	uint64_t next_serial;
 	struct flow_list lru;     /* open flows, least recently used first */
+	struct flow_list tombs;   /* open tombstones, the same way: evicted before any flow */
 	struct flow_list closing; /* closed flows, in close order */
 	struct reasm_limits reasm_lim;
 	struct reasm_stats reasm_stats;
@@ -129,6 +131,12 @@ static void list_append(struct flow_list *l, struct flow *f)
 	else
 		l->head = f;
 	l->tail = f;
+}
+
+/* The list a flow is on: closing once closed; open tombstones apart from the other open ones. */
+static struct flow_list *list_of(struct flow_table *t, const struct flow *f)
+{
+	return f->closed ? &t->closing : f->tomb ? &t->tombs : &t->lru;
 }
 
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
@@ -304,6 +312,11 @@ static void entomb(struct flow *f)
 	f->tomb = true;
 	f->fins = (uint8_t)(f->reasm.half[0].fin_seen | f->reasm.half[1].fin_seen << 1);
 	f->info.detected = DETECT_HOW_NONE;
+	if (!f->closed &&
+	    !f->ending) { /* a tombstone makes room before any flow that may be SMTP */
+		list_remove(&f->table->lru, f);
+		list_append(&f->table->tombs, f);
+	}
 }
 
 /* A probed flow found SMTP: a session, fed the probed bytes past any CONNECT part. */
@@ -545,7 +558,8 @@ static enum flow_kind flow_kind_of(const struct flow *f)
 /* Writes the flow's record and frees it: the one way a flow ends. */
 static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason why)
 {
-	list_remove(f->closed ? &t->closing : &t->lru, f);
+	list_remove(list_of(t, f), f);
+	f->ending = true;
 	unhash(t, f);
 	if (!f->tomb)
 		reasm_flush(&f->reasm, t->now_us);
@@ -564,11 +578,12 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 
 static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend)
 {
-	if (t->n_flows >= t->cfg.max_flows && t->lru.head) {
+	struct flow *victim = t->tombs.head ? t->tombs.head : t->lru.head;
+	if (t->n_flows >= t->cfg.max_flows && victim) {
 		t->stats.flows_evicted++;
-		if (t->lru.head->smtp)
-			smtp_note(t->lru.head->smtp, SMTP_AN_LIMIT_REACHED);
-		flow_end(t, t->lru.head, SMTP_END_EVICTED);
+		if (victim->smtp)
+			smtp_note(victim->smtp, SMTP_AN_LIMIT_REACHED);
+		flow_end(t, victim, SMTP_END_EVICTED);
 	}
 	bool by_port = is_server_port(t, seg->sport) || is_server_port(t, seg->dport);
 	struct flow *f = calloc(1, sizeof(*f));
@@ -623,10 +638,11 @@ static void expire(struct flow_table *t)
 {
 	while (t->closing.head && t->closing.head->closed_ts_us + FLOW_CLOSE_LINGER_US <= t->now_us)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
-	while (t->lru.head && t->lru.head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
-		t->stats.flows_timed_out++;
-		flow_end(t, t->lru.head, SMTP_END_IDLE_TIMEOUT);
-	}
+	for (struct flow_list *l = &t->lru; l; l = l == &t->lru ? &t->tombs : NULL)
+		while (l->head && l->head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
+			t->stats.flows_timed_out++;
+			flow_end(t, l->head, SMTP_END_IDLE_TIMEOUT);
+		}
 }
 
 static void mark_closed_if_done(struct flow_table *t, struct flow *f, bool rst)
@@ -635,9 +651,9 @@ static void mark_closed_if_done(struct flow_table *t, struct flow *f, bool rst)
 	bool both = f->tomb ? f->fins == 3 : h[0].closed && h[1].closed;
 	if (f->closed || !(rst || both))
 		return;
+	list_remove(list_of(t, f), f);
 	f->closed = true;
 	f->closed_ts_us = t->now_us;
-	list_remove(&t->lru, f);
 	list_append(&t->closing, f);
 }
 
@@ -794,8 +810,8 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
 	f->seen_clock_us = t->now_us;
 	if (!f->closed) {
-		list_remove(&t->lru, f);
-		list_append(&t->lru, f);
+		list_remove(list_of(t, f), f);
+		list_append(list_of(t, f), f);
 	}
 	if (f->tomb) /* a tombstone only counts (and sees the FINs, for its close) */
 		f->fins |= (uint8_t)((seg->flags & TCP_FLAG_FIN) ? 1u << dir : 0);
@@ -825,6 +841,8 @@ void flow_table_finish(struct flow_table *t)
 		abort();
 	for (struct flow *f = t->lru.head; f; f = f->next)
 		open[k++] = f;
+	for (struct flow *f = t->tombs.head; f; f = f->next)
+		open[k++] = f;
 	if (k > 1)
 		qsort(open, k, sizeof(*open), by_serial);
 	for (size_t i = 0; i < k; i++)
@@ -847,8 +865,8 @@ void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	struct flow_list *lists[] = {&t->lru, &t->closing};
-	for (size_t i = 0; i < 2; i++) {
+	struct flow_list *lists[] = {&t->lru, &t->tombs, &t->closing};
+	for (size_t i = 0; i < 3; i++) {
 		while (lists[i]->head) {
 			struct flow *f = lists[i]->head;
 			list_remove(lists[i], f);

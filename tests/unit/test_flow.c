@@ -740,6 +740,29 @@ static void test_detect_tombstone(void)
 	flow_table_free(t);
 }
 
+/* Under --max-flows a tombstone makes room before an older flow that is SMTP. */
+static void test_detect_tombstone_evicted_first(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 2, 0);
+	struct conv a = {.t = t, .port = 40000, .ts = 1000000};
+	handshake(&a, 100, 5000);
+	to_rcpt(&a); /* an SMTP session, open, the least recently used */
+	struct conv b = {.t = t, .port = 40001, .srv = 8080, .ts = a.ts};
+	handshake(&b, 100, 5000);
+	say(&b, true, "GET / HTTP/1.1\r\n\r\n");
+	struct conv c = {.t = t, .port = 40002, .ts = b.ts};
+	handshake(&c, 100, 5000); /* a third flow: one must go */
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 40001);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_NO_SMTP);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 3);
+	CHECK_EQ_INT(e.client_port[1], 40000);
+	CHECK_EQ_INT(e.kind[1], FLOW_KIND_SMTP);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -756,6 +779,7 @@ int main(void)
 	RUN_TEST(test_detect_promote);
 	RUN_TEST(test_detect_midstream_roles);
 	RUN_TEST(test_detect_tombstone);
+	RUN_TEST(test_detect_tombstone_evicted_first);
 	RUN_TEST(test_hash_secret);
 	RUN_TEST(test_checksum_auto);
 	RUN_TEST(test_checksum_policies);
