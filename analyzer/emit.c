@@ -700,9 +700,10 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 	rc |= json_object_set_new(o, "sessions", sessions_json(s, fs));
 	rc |= json_object_set_new(o, "tcp", tcp_json(fs));
 	rc |= json_object_set_new(o, "checksum", checksum_json(fs));
-	const char *cap_names[] = {"flows_evicted", "limit_reached"};
-	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED]};
-	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 2));
+	const char *cap_names[] = {"flows_evicted", "limit_reached", "probes_refused"};
+	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED],
+	                   fs->probes_refused};
+	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 3));
 	const char *mem_names[] = {"peak_rss_kib"};
 	uint64_t mem[] = {stats_peak_rss_kib()};
 	rc |= json_object_set_new(o, "memory", counter_object(mem_names, mem, 1));

@@ -79,6 +79,7 @@ struct flow_table {
 	struct flow_stats stats;
 	uint64_t now_us;
 	struct preroll pre;
+	size_t n_probes; /* probe buffers allocated now (at most cfg.max_probes) */
 };
 
 bool flow_checksum_parse(const char *text, enum flow_checksum *out)
@@ -106,6 +107,7 @@ void flow_config_default(struct flow_config *cfg)
 	cfg->max_held_per_flow = 1 << 20;
 	cfg->max_held_total = (size_t)256 << 20;
 	cfg->detect = true;
+	cfg->max_probes = 4096;
 	smtp_limits_default(&cfg->smtp);
 }
 
@@ -303,17 +305,25 @@ static void feed_smtp(void *ctx, int dir, const uint8_t *data, size_t len, uint6
 	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, smtp_acked(f, dir, peer_acked), ts_us);
 }
 
-/* A probed flow found not SMTP: the probe goes, the held segments go once the reassembler has
- * returned (feed_now), and later segments are only counted. */
-static void entomb(struct flow *f)
+static void probe_release(struct flow *f)
 {
+	if (!f->probe)
+		return;
 	free(f->probe);
 	f->probe = NULL;
+	f->table->n_probes--;
+}
+
+/* A probed flow found not SMTP: the probe goes, the held segments go once the reassembler has
+ * returned (feed_now), and later segments are only counted. An open tombstone goes on a list
+ * of its own, so that it makes room before any flow that may be SMTP. */
+static void entomb(struct flow *f)
+{
+	probe_release(f);
 	f->tomb = true;
 	f->fins = (uint8_t)(f->reasm.half[0].fin_seen | f->reasm.half[1].fin_seen << 1);
 	f->info.detected = DETECT_HOW_NONE;
-	if (!f->closed &&
-	    !f->ending) { /* a tombstone makes room before any flow that may be SMTP */
+	if (!f->closed && !f->ending) {
 		list_remove(&f->table->lru, f);
 		list_append(&f->table->tombs, f);
 	}
@@ -330,8 +340,7 @@ static void promote(struct flow *f)
 	for (int d = 0; d < 2; d++)
 		f->skip[d] = detect_skip(f->probe, d);
 	detect_replay(f->probe, feed_smtp, f);
-	free(f->probe);
-	f->probe = NULL;
+	probe_release(f);
 }
 
 /* Bytes of a flow still probing: copied into the probe (bounded by its caps, detect.h) until
@@ -339,9 +348,16 @@ static void promote(struct flow *f)
 static void probe_data(struct flow *f, int dir, const uint8_t *data, size_t len,
                        uint64_t peer_acked, uint64_t ts_us)
 {
+	struct flow_table *t = f->table;
+	if (!f->probe && t->n_probes >= t->cfg.max_probes) {
+		t->stats.probes_refused++; /* bounded memory first: this one is not probed */
+		entomb(f);
+		return;
+	}
 	if (!f->probe) {
 		if (!(f->probe = malloc(sizeof(*f->probe))))
 			abort();
+		t->n_probes++;
 		detect_init(f->probe);
 	}
 	size_t kept;
@@ -516,7 +532,7 @@ static void flow_free(struct flow_table *t, struct flow *f)
 {
 	reasm_release(&f->reasm);
 	smtp_session_free(f->smtp);
-	free(f->probe);
+	probe_release(f);
 	free(f);
 	t->n_flows--;
 	t->stats.flows_active = t->n_flows;

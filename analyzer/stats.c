@@ -156,5 +156,6 @@ void flow_stats_add(struct flow_stats *dst, const struct flow_stats *src)
 	for (int k = 0; k < FLOW_KIND_COUNT; k++)
 		dst->flows_kind[k] += src->flows_kind[k];
 	dst->flows_probed += src->flows_probed;
+	dst->probes_refused += src->probes_refused;
 	dst->checksum_on |= src->checksum_on;
 }

@@ -64,8 +64,11 @@ struct flow_config {
 	enum flow_checksum checksum; /* default FLOW_CSUM_AUTO */
 	uint64_t hash_key[2];        /* the bucket hash's secret; all zero (the default): drawn
 	                              * at random per table (flow_id never depends on it) */
-	bool detect; /* flows of other ports probed by content (detect.h); default true,
-	              * --no-detect: false (only server_ports are followed) */
+	bool detect;       /* flows of other ports probed by content (detect.h); default true,
+	                    * --no-detect: false (only server_ports are followed) */
+	size_t max_probes; /* probes under way at once (each holds a struct detect_probe, about
+	                    * 3 KiB), default 4096; a flow that finds none free is not probed
+	                    * (not SMTP, counted in probes_refused) */
 	struct smtp_limits smtp;
 };
 
@@ -76,7 +79,8 @@ struct flow_stats {
 	uint64_t csum_sampled, csum_sampled_bad; /* AUTO's sample of early checkable segments */
 	uint64_t bad_checksums;               /* segments dropped, not data, for a bad checksum */
 	uint64_t flows_kind[FLOW_KIND_COUNT]; /* flows ended, by what they turned out to be */
-	uint64_t flows_probed; /* flows of other ports whose first bytes were probed */
+	uint64_t flows_probed;   /* flows of other ports whose first bytes were probed */
+	uint64_t probes_refused; /* of them, found no probe free (max_probes): taken for not SMTP */
 	bool checksum_on; /* whether checksums are checked (AUTO: off until it has chosen, and when
 	                   * no segment was checkable) */
 };

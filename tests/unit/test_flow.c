@@ -763,6 +763,34 @@ static void test_detect_tombstone_evicted_first(void)
 	flow_table_free(t);
 }
 
+/* Probes under way at once are capped (max_probes): a flow that finds none free is not
+ * probed, and taken for not SMTP; a probe is free again once its flow is decided. */
+static void test_detect_probe_cap(void)
+{
+	struct ended e;
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	cfg.checksum = FLOW_CSUM_NO;
+	cfg.max_probes = 1;
+	memset(&e, 0, sizeof(e));
+	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	struct conv a = {.t = t, .port = 40000, .srv = 8025, .ts = 1000000};
+	handshake(&a, 100, 5000);
+	say(&a, false, "220 mx\r\n"); /* undecided until the EHLO: holds the one probe */
+	struct conv b = {.t = t, .port = 40001, .srv = 8025, .ts = a.ts};
+	mail_session(&b, 100);       /* SMTP, but no probe is free when its greeting comes */
+	say(&a, true, "EHLO c\r\n"); /* a is decided: its probe is free again */
+	struct conv c = {.t = t, .port = 40002, .srv = 8025, .ts = a.ts + 10000};
+	mail_session(&c, 100);
+	flow_table_finish(t);
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->probes_refused, 1);
+	CHECK_EQ_INT(st->flows_probed, 3);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_SMTP], 2);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_SMTP], 1);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -780,6 +808,7 @@ int main(void)
 	RUN_TEST(test_detect_midstream_roles);
 	RUN_TEST(test_detect_tombstone);
 	RUN_TEST(test_detect_tombstone_evicted_first);
+	RUN_TEST(test_detect_probe_cap);
 	RUN_TEST(test_hash_secret);
 	RUN_TEST(test_checksum_auto);
 	RUN_TEST(test_checksum_policies);
