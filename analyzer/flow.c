@@ -829,13 +829,13 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 		list_remove(list_of(t, f), f);
 		list_append(list_of(t, f), f);
 	}
-	if (f->tomb) /* a tombstone only counts (and sees the FINs, for its close) */
-		f->fins |= (uint8_t)((seg->flags & TCP_FLAG_FIN) ? 1u << dir : 0);
-	else
+	if (!f->tomb) /* a tombstone only counts */
 		reasm_feed_wire(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload,
 		                seg->payload_len, wire, seg->ts_us);
-	if (f->tomb) /* decided now or before: nothing held any more */
+	if (f->tomb) { /* decided now or before: nothing held; its FINs close it */
+		f->fins |= (uint8_t)((seg->flags & TCP_FLAG_FIN) ? 1u << dir : 0);
 		reasm_release(&f->reasm);
+	}
 	/* after a reset the flow lingers: the other side's last segments may still come */
 	mark_closed_if_done(t, f, (seg->flags & TCP_FLAG_RST) != 0);
 }
