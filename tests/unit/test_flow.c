@@ -740,6 +740,25 @@ static void test_detect_tombstone(void)
 	flow_table_free(t);
 }
 
+/* A tombstone made by a segment that also carries the FIN closes when the other side's FIN
+ * comes (ended after the linger, not at the end of input). */
+static void test_detect_tombstone_fin_with_data(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 40000, .srv = 8080, .ts = 1000000};
+	handshake(&c, 100, 5000);
+	static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+	seg(&c, true, c.cseq, TCP_FLAG_PSH | TCP_FLAG_FIN, get, sizeof(get) - 1);
+	c.cseq += (uint32_t)sizeof(get); /* the text and the FIN */
+	seg(&c, false, c.sseq++, TCP_FLAG_FIN, NULL, 0);
+	flow_table_advance(t, c.ts + 1000000);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_NO_SMTP);
+	flow_table_finish(t);
+	flow_table_free(t);
+}
+
 /* Under --max-flows a tombstone makes room before an older flow that is SMTP. */
 static void test_detect_tombstone_evicted_first(void)
 {
@@ -807,6 +826,7 @@ int main(void)
 	RUN_TEST(test_detect_promote);
 	RUN_TEST(test_detect_midstream_roles);
 	RUN_TEST(test_detect_tombstone);
+	RUN_TEST(test_detect_tombstone_fin_with_data);
 	RUN_TEST(test_detect_tombstone_evicted_first);
 	RUN_TEST(test_detect_probe_cap);
 	RUN_TEST(test_hash_secret);
