@@ -649,15 +649,17 @@ static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg,
 }
 
 /* Ends flows whose time is up on the flow clock: closed ones after the linger, open ones after
- * the idle timeout. Both lists are in clock order, so only their heads need looking at. */
+ * the idle timeout. The lists are in clock order, so only their heads need looking at. */
 static void expire(struct flow_table *t)
 {
 	while (t->closing.head && t->closing.head->closed_ts_us + FLOW_CLOSE_LINGER_US <= t->now_us)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
-	for (struct flow_list *l = &t->lru; l; l = l == &t->lru ? &t->tombs : NULL)
-		while (l->head && l->head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
+	struct flow_list *open[] = {&t->lru, &t->tombs};
+	for (size_t i = 0; i < 2; i++)
+		while (open[i]->head &&
+		       open[i]->head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
 			t->stats.flows_timed_out++;
-			flow_end(t, l->head, SMTP_END_IDLE_TIMEOUT);
+			flow_end(t, open[i]->head, SMTP_END_IDLE_TIMEOUT);
 		}
 }
 
