@@ -542,6 +542,7 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	json_t *o = json_object();
 	int rc = set_verdict(o, info, v);
 
+	rc |= set_str(o, "detected", detect_how_name(info->detected));
 	rc |= set_dialogue(o, rec);
 	if (rec->tls)
 		rc |= json_object_set_new(o, "tls", tls_json(rec->tls));
@@ -651,9 +652,9 @@ static json_t *sessions_json(const struct stats *s, const struct flow_stats *fs)
 
 static json_t *flows_json(const struct flow_stats *fs)
 {
-	const char *names[] = {"created",   "active_max",   "evicted",
-	                       "timed_out", "segments",     "segments_ignored",
-	                       "refused",   "no_handshake", "no_smtp"};
+	const char *names[] = {
+	    "created",          "active_max", "evicted",      "timed_out", "segments",
+	    "segments_ignored", "refused",    "no_handshake", "no_smtp",   "probed"};
 	uint64_t v[] = {fs->flows_created,
 	                fs->flows_active_max,
 	                fs->flows_evicted,
@@ -662,7 +663,8 @@ static json_t *flows_json(const struct flow_stats *fs)
 	                fs->segments_ignored,
 	                fs->flows_kind[FLOW_KIND_REFUSED],
 	                fs->flows_kind[FLOW_KIND_NO_HANDSHAKE],
-	                fs->flows_kind[FLOW_KIND_NO_SMTP]};
+	                fs->flows_kind[FLOW_KIND_NO_SMTP],
+	                fs->flows_probed};
 	return counter_object(names, v, sizeof(v) / sizeof(v[0]));
 }
 
@@ -698,9 +700,10 @@ static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, ui
 	rc |= json_object_set_new(o, "sessions", sessions_json(s, fs));
 	rc |= json_object_set_new(o, "tcp", tcp_json(fs));
 	rc |= json_object_set_new(o, "checksum", checksum_json(fs));
-	const char *cap_names[] = {"flows_evicted", "limit_reached"};
-	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED]};
-	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 2));
+	const char *cap_names[] = {"flows_evicted", "limit_reached", "probes_refused"};
+	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED],
+	                   fs->probes_refused};
+	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 3));
 	const char *mem_names[] = {"peak_rss_kib"};
 	uint64_t mem[] = {stats_peak_rss_kib()};
 	rc |= json_object_set_new(o, "memory", counter_object(mem_names, mem, 1));

@@ -67,6 +67,7 @@ int emit_flow(struct emit *e, const struct flow_info *info)
 	int rc = root && f ? 0 : -1;
 	json_object_del(root, "app_proto"); /* no application protocol was seen */
 	rc |= set_str(f, "outcome", flow_kind_name(info->kind));
+	rc |= set_str(f, "detected", detect_how_name(info->detected));
 	rc |= json_object_set_new(f, "duration",
 	                          json_real(last > first ? (double)(last - first) / 1e6 : 0));
 	rc |= set_uint(f, "pkts_toserver", info->pkts[SMTP_TO_SERVER]);

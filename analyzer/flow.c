@@ -1,6 +1,7 @@
 /* flow: TCP connections keyed by the canonical 5-tuple (RFC 9293 section 3.1) in buckets of a
  * keyed hash, client and server roles, a flow clock that never runs backwards with idle
- * timeouts on it, LRU eviction under a cap, port reuse, the checksum policy, flow kinds. */
+ * timeouts on it, LRU eviction under a cap, port reuse, the checksum policy, flow kinds, and
+ * flows of other ports probed by content (detect.h) until they are sessions or tombstones. */
 #include "flow.h"
 
 #include <stdlib.h>
@@ -22,8 +23,19 @@ struct flow {
 	uint64_t seen_clock_us; /* the flow clock when the flow's last segment came */
 	uint64_t closed_ts_us;  /* the flow clock when it closed */
 	bool closed;
-	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
+	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports (or neither, while
+	                     * probing): content decides */
 	bool syn_seen, synack_seen, server_rst; /* the handshake as the capture shows it */
+	bool midstream;                         /* picked up without a SYN */
+	/* A flow of another port is probing (smtp and tomb unset: probe holds its first bytes, once
+	 * it has any), then a session (smtp set) or a tombstone (tomb: the probe and the held
+	 * segments freed, later segments only counted; fins says which directions sent a FIN). */
+	bool tomb;
+	bool ending; /* flow_end has taken it off its list: entomb must not put it on another */
+	uint8_t fins;
+	uint32_t skip[2]; /* bytes of each direction before SMTP (an HTTP CONNECT and its reply) */
+	struct detect_probe *probe;
+	struct flow_table *table;
 	struct reasm reasm;
 	struct reasm_sink sink; /* ctx is this flow */
 	struct smtp_session *smtp;
@@ -60,12 +72,14 @@ struct flow_table {
 	size_t n_flows;
 	uint64_t next_serial;
 	struct flow_list lru;     /* open flows, least recently used first */
+	struct flow_list tombs;   /* open tombstones, the same way: evicted before any flow */
 	struct flow_list closing; /* closed flows, in close order */
 	struct reasm_limits reasm_lim;
 	struct reasm_stats reasm_stats;
 	struct flow_stats stats;
 	uint64_t now_us;
 	struct preroll pre;
+	size_t n_probes; /* probe buffers allocated now (at most cfg.max_probes) */
 };
 
 bool flow_checksum_parse(const char *text, enum flow_checksum *out)
@@ -92,6 +106,8 @@ void flow_config_default(struct flow_config *cfg)
 	cfg->max_flows = 65536;
 	cfg->max_held_per_flow = 1 << 20;
 	cfg->max_held_total = (size_t)256 << 20;
+	cfg->detect = true;
+	cfg->max_probes = 4096;
 	smtp_limits_default(&cfg->smtp);
 }
 
@@ -117,6 +133,12 @@ static void list_append(struct flow_list *l, struct flow *f)
 	else
 		l->head = f;
 	l->tail = f;
+}
+
+/* The list a flow is on: closing once closed; open tombstones apart from the other open ones. */
+static struct flow_list *list_of(struct flow_table *t, const struct flow *f)
+{
+	return f->closed ? &t->closing : f->tomb ? &t->tombs : &t->lru;
 }
 
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
@@ -267,30 +289,124 @@ static void draw_key(uint64_t key[2])
 	key[1] = (uint64_t)(uintptr_t)key * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)clock();
 }
 
+/* peer_acked counted from where SMTP starts in the other direction (past a CONNECT's reply). */
+static uint64_t smtp_acked(const struct flow *f, int dir, uint64_t peer_acked)
+{
+	uint32_t skip = f->skip[1 - dir];
+	if (peer_acked == UINT64_MAX || skip == 0)
+		return peer_acked;
+	return peer_acked > skip ? peer_acked - skip : 0;
+}
+
+static void feed_smtp(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
+                      uint64_t ts_us)
+{
+	struct flow *f = ctx;
+	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, smtp_acked(f, dir, peer_acked), ts_us);
+}
+
+static void probe_release(struct flow *f)
+{
+	if (!f->probe)
+		return;
+	free(f->probe);
+	f->probe = NULL;
+	f->table->n_probes--;
+}
+
+/* A probed flow found not SMTP: the probe goes, the held segments go once the reassembler has
+ * returned (feed_now), and later segments are only counted. An open tombstone goes on a list
+ * of its own, so that it makes room before any flow that may be SMTP. */
+static void entomb(struct flow *f)
+{
+	probe_release(f);
+	f->tomb = true;
+	f->fins = (uint8_t)(f->reasm.half[0].fin_seen | f->reasm.half[1].fin_seen << 1);
+	f->info.detected = DETECT_HOW_NONE;
+	if (!f->closed && !f->ending) {
+		list_remove(&f->table->lru, f);
+		list_append(&f->table->tombs, f);
+	}
+}
+
+/* A probed flow found SMTP: a session, fed the probed bytes past any CONNECT part. */
+static void promote(struct flow *f)
+{
+	if (!(f->smtp = smtp_session_new(&f->table->cfg.smtp)))
+		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	if (f->midstream)
+		smtp_set_midstream(f->smtp);
+	f->info.detected = detect_how_of(f->probe);
+	for (int d = 0; d < 2; d++)
+		f->skip[d] = detect_skip(f->probe, d);
+	detect_replay(f->probe, feed_smtp, f);
+	probe_release(f);
+}
+
+/* Bytes of a flow still probing: copied into the probe (bounded by its caps, detect.h) until
+ * it decides; the part of this delivery it did not copy goes to the new session directly. */
+static void probe_data(struct flow *f, int dir, const uint8_t *data, size_t len,
+                       uint64_t peer_acked, uint64_t ts_us)
+{
+	struct flow_table *t = f->table;
+	if (!f->probe && t->n_probes >= t->cfg.max_probes) {
+		t->stats.probes_refused++; /* bounded memory first: this one is not probed */
+		entomb(f);
+		return;
+	}
+	if (!f->probe) {
+		if (!(f->probe = malloc(sizeof(*f->probe))))
+			abort();
+		t->n_probes++;
+		detect_init(f->probe);
+	}
+	size_t kept;
+	enum detect_verdict v = detect_feed(f->probe, dir, data, len, peer_acked, ts_us, &kept);
+	if (v == DETECT_NOT_SMTP)
+		entomb(f);
+	if (v != DETECT_SMTP)
+		return;
+	promote(f);
+	if (kept < len)
+		feed_smtp(f, dir, data + kept, len - kept, peer_acked, ts_us);
+}
+
 static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
                       uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, peer_acked, ts_us);
+	if (f->smtp)
+		feed_smtp(f, dir, data, len, peer_acked, ts_us);
+	else if (!f->tomb)
+		probe_data(f, dir, data, len, peer_acked, ts_us);
 }
 
+/* A gap or a close before the probe has decided ends the probe: not SMTP. */
 static void sink_gap(void *ctx, int dir, uint64_t len, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_gap(f->smtp, (enum smtp_dir)dir, len, ts_us);
+	if (f->smtp)
+		smtp_gap(f->smtp, (enum smtp_dir)dir, len, ts_us);
+	else if (!f->tomb)
+		entomb(f);
 }
 
 static void sink_close(void *ctx, int dir, bool rst, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_close(f->smtp, (enum smtp_dir)dir, rst, reasm_peer_acked(&f->reasm, dir), ts_us);
+	if (f->smtp)
+		smtp_close(f->smtp, (enum smtp_dir)dir, rst,
+		           smtp_acked(f, dir, reasm_peer_acked(&f->reasm, dir)), ts_us);
+	else if (!f->tomb)
+		entomb(f);
 }
 
 static void sink_overlap(void *ctx, int dir)
 {
 	struct flow *f = ctx;
 	(void)dir;
-	smtp_note(f->smtp, SMTP_AN_OVERLAP_MISMATCH);
+	if (f->smtp)
+		smtp_note(f->smtp, SMTP_AN_OVERLAP_MISMATCH);
 }
 
 struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end, void *ctx)
@@ -346,17 +462,21 @@ static bool is_server_port(const struct flow_table *t, uint16_t port)
 	return false;
 }
 
-/* Which end of seg is the client: 0 its source, 1 its destination, -1 not SMTP. */
+/* Which end of seg is the client: 0 its source, 1 its destination, -1 not SMTP. Without a
+ * SYN on a flow of other ports (probed), the higher port is taken for the client's until the
+ * first data says otherwise (settle_roles). */
 static int client_end(const struct flow_table *t, const struct tcp_seg *seg)
 {
 	bool syn = (seg->flags & TCP_FLAG_SYN) != 0, ack = (seg->flags & TCP_FLAG_ACK) != 0;
 	bool dport_srv = is_server_port(t, seg->dport), sport_srv = is_server_port(t, seg->sport);
-	if (!dport_srv && !sport_srv)
+	if (!dport_srv && !sport_srv && !t->cfg.detect)
 		return -1;
 	if (syn && !ack)
 		return 0;
 	if (syn && ack)
 		return 1;
+	if (!dport_srv && !sport_srv)
+		return seg->sport > seg->dport ? 0 : 1;
 	return dport_srv ? 0 : 1;
 }
 
@@ -412,6 +532,7 @@ static void flow_free(struct flow_table *t, struct flow *f)
 {
 	reasm_release(&f->reasm);
 	smtp_session_free(f->smtp);
+	probe_release(f);
 	free(f);
 	t->n_flows--;
 	t->stats.flows_active = t->n_flows;
@@ -440,11 +561,11 @@ const char *flow_kind_name(enum flow_kind k)
 }
 
 /* A flow that carried no byte is no SMTP session: a SYN refused, unanswered, or a connection
- * (or its half) without data. */
+ * (or its half) without data; nor is one whose bytes the probe found not SMTP. */
 static enum flow_kind flow_kind_of(const struct flow *f)
 {
 	if (f->info.bytes[0] + f->info.bytes[1] > 0)
-		return FLOW_KIND_SMTP;
+		return f->smtp ? FLOW_KIND_SMTP : FLOW_KIND_NO_SMTP;
 	if (f->syn_seen && !f->synack_seen)
 		return f->server_rst ? FLOW_KIND_REFUSED : FLOW_KIND_NO_HANDSHAKE;
 	return FLOW_KIND_NO_SMTP;
@@ -453,29 +574,41 @@ static enum flow_kind flow_kind_of(const struct flow *f)
 /* Writes the flow's record and frees it: the one way a flow ends. */
 static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason why)
 {
-	list_remove(f->closed ? &t->closing : &t->lru, f);
+	list_remove(list_of(t, f), f);
+	f->ending = true;
 	unhash(t, f);
-	reasm_flush(&f->reasm, t->now_us);
-	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
-	                    f->info.pkts[SMTP_TO_CLIENT] > 0);
-	smtp_finish(f->smtp, why, t->now_us);
+	if (!f->tomb)
+		reasm_flush(&f->reasm, t->now_us);
+	if (!f->smtp && !f->tomb) /* still probing: no more bytes will come */
+		entomb(f);
+	if (f->smtp) {
+		smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
+		                    f->info.pkts[SMTP_TO_CLIENT] > 0);
+		smtp_finish(f->smtp, why, t->now_us);
+	}
 	f->info.kind = flow_kind_of(f);
 	t->stats.flows_kind[f->info.kind]++;
-	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
+	t->end(t->end_ctx, &f->info, f->smtp ? smtp_get_record(f->smtp) : NULL);
 	flow_free(t, f);
 }
 
 static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend)
 {
-	if (t->n_flows >= t->cfg.max_flows && t->lru.head) {
+	struct flow *victim = t->tombs.head ? t->tombs.head : t->lru.head;
+	if (t->n_flows >= t->cfg.max_flows && victim) {
 		t->stats.flows_evicted++;
-		smtp_note(t->lru.head->smtp, SMTP_AN_LIMIT_REACHED);
-		flow_end(t, t->lru.head, SMTP_END_EVICTED);
+		if (victim->smtp)
+			smtp_note(victim->smtp, SMTP_AN_LIMIT_REACHED);
+		flow_end(t, victim, SMTP_END_EVICTED);
 	}
+	bool by_port = is_server_port(t, seg->sport) || is_server_port(t, seg->dport);
 	struct flow *f = calloc(1, sizeof(*f));
-	if (!f || !(f->smtp = smtp_session_new(&t->cfg.smtp)))
+	if (!f || (by_port && !(f->smtp = smtp_session_new(&t->cfg.smtp))))
 		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->table = t;
+	t->stats.flows_probed += !by_port;
 	struct flow_info *i = &f->info;
+	i->detected = by_port ? DETECT_HOW_PORT : DETECT_HOW_NONE;
 	i->client = cend == 0 ? seg->src : seg->dst;
 	i->server = cend == 0 ? seg->dst : seg->src;
 	i->client_port = cend == 0 ? seg->sport : seg->dport;
@@ -488,8 +621,10 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
 	reasm_init(&f->reasm, &f->sink, &t->reasm_lim, &t->reasm_stats);
 	if (!(seg->flags & TCP_FLAG_SYN)) {
-		smtp_set_midstream(f->smtp);
-		f->roles_guessed = is_server_port(t, seg->sport) && is_server_port(t, seg->dport);
+		f->midstream = true;
+		if (f->smtp)
+			smtp_set_midstream(f->smtp);
+		f->roles_guessed = is_server_port(t, seg->sport) == is_server_port(t, seg->dport);
 	}
 	struct flow **b = bucket_of(t, seg);
 	f->hnext = *b;
@@ -514,25 +649,29 @@ static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg,
 }
 
 /* Ends flows whose time is up on the flow clock: closed ones after the linger, open ones after
- * the idle timeout. Both lists are in clock order, so only their heads need looking at. */
+ * the idle timeout. The lists are in clock order, so only their heads need looking at. */
 static void expire(struct flow_table *t)
 {
 	while (t->closing.head && t->closing.head->closed_ts_us + FLOW_CLOSE_LINGER_US <= t->now_us)
 		flow_end(t, t->closing.head, SMTP_END_CLOSED);
-	while (t->lru.head && t->lru.head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
-		t->stats.flows_timed_out++;
-		flow_end(t, t->lru.head, SMTP_END_IDLE_TIMEOUT);
-	}
+	struct flow_list *open[] = {&t->lru, &t->tombs};
+	for (size_t i = 0; i < 2; i++)
+		while (open[i]->head &&
+		       open[i]->head->seen_clock_us + t->cfg.idle_timeout_us <= t->now_us) {
+			t->stats.flows_timed_out++;
+			flow_end(t, open[i]->head, SMTP_END_IDLE_TIMEOUT);
+		}
 }
 
 static void mark_closed_if_done(struct flow_table *t, struct flow *f, bool rst)
 {
 	const struct reasm_half *h = f->reasm.half;
-	if (f->closed || !(rst || (h[0].closed && h[1].closed)))
+	bool both = f->tomb ? f->fins == 3 : h[0].closed && h[1].closed;
+	if (f->closed || !(rst || both))
 		return;
+	list_remove(list_of(t, f), f);
 	f->closed = true;
 	f->closed_ts_us = t->now_us;
-	list_remove(&t->lru, f);
 	list_append(&t->closing, f);
 }
 
@@ -559,7 +698,7 @@ static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 	struct flow *f = flow_lookup(t, seg, &dir);
 	t->stats.bad_checksums++;
 	t->stats.segments_ignored++;
-	if (f)
+	if (f && f->smtp)
 		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
 }
 
@@ -689,11 +828,16 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
 	f->seen_clock_us = t->now_us;
 	if (!f->closed) {
-		list_remove(&t->lru, f);
-		list_append(&t->lru, f);
+		list_remove(list_of(t, f), f);
+		list_append(list_of(t, f), f);
 	}
-	reasm_feed_wire(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload,
-	                seg->payload_len, wire, seg->ts_us);
+	if (!f->tomb) /* a tombstone only counts */
+		reasm_feed_wire(&f->reasm, dir, seg->seq, seg->ack, seg->flags, seg->payload,
+		                seg->payload_len, wire, seg->ts_us);
+	if (f->tomb) { /* decided now or before: nothing held; its FINs close it */
+		f->fins |= (uint8_t)((seg->flags & TCP_FLAG_FIN) ? 1u << dir : 0);
+		reasm_release(&f->reasm);
+	}
 	/* after a reset the flow lingers: the other side's last segments may still come */
 	mark_closed_if_done(t, f, (seg->flags & TCP_FLAG_RST) != 0);
 }
@@ -714,6 +858,8 @@ void flow_table_finish(struct flow_table *t)
 	if (n && !open)
 		abort();
 	for (struct flow *f = t->lru.head; f; f = f->next)
+		open[k++] = f;
+	for (struct flow *f = t->tombs.head; f; f = f->next)
 		open[k++] = f;
 	if (k > 1)
 		qsort(open, k, sizeof(*open), by_serial);
@@ -737,8 +883,8 @@ void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	struct flow_list *lists[] = {&t->lru, &t->closing};
-	for (size_t i = 0; i < 2; i++) {
+	struct flow_list *lists[] = {&t->lru, &t->tombs, &t->closing};
+	for (size_t i = 0; i < 3; i++) {
 		while (lists[i]->head) {
 			struct flow *f = lists[i]->head;
 			list_remove(lists[i], f);

@@ -88,8 +88,13 @@ static const char usage_text[] =
     "                         packet counts on standard error\n"
     "\n"
     "Analysis:\n"
-    "      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525);\n"
-    "                         live, the default filter takes these ports\n"
+    "      --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525):\n"
+    "                         their flows are SMTP without probing; other ports' flows\n"
+    "                         are probed by content (a 220 greeting and EHLO/HELO, or\n"
+    "                         both after an HTTP CONNECT); live, the default filter is\n"
+    "                         all of TCP\n"
+    "      --no-detect        follow only the --ports flows (no probing by content); live,\n"
+    "                         the default filter takes these ports\n"
     "      --idle-timeout SEC end a session after SEC seconds without a packet (default\n"
     "                         600, RFC 5321 4.5.3.2); live, on the wall clock too\n"
     "      --max-flows N      connections tracked at once; the least recently used is\n"
@@ -229,16 +234,19 @@ static char *read_filter_file(const char *path)
 	return s;
 }
 
-/* Live, without a filter of the user's: the SMTP ports, and every VLAN-tagged frame (with
- * the kernel's tag offload, libpcap cannot look at the ports under a QinQ tag; the flow
- * table sorts them). with_vlan false: the ports alone, for link types without VLANs. */
+/* Live, without a filter of the user's: the SMTP ports (all of TCP while detection by content
+ * is on: SMTP may be on any port), and every VLAN-tagged frame (with the kernel's tag offload,
+ * libpcap cannot look at the ports under a QinQ tag; the flow table sorts them). with_vlan
+ * false: the ports alone, for link types without VLANs. */
 static char *ports_filter(const struct flow_config *f, bool with_vlan)
 {
 	size_t cap = 32 + f->n_server_ports * 20;
 	char *s = calloc(1, cap);
 	if (!s)
 		abort();
-	for (size_t i = 0; i < f->n_server_ports; i++)
+	if (f->detect)
+		snprintf(s, cap, "tcp");
+	for (size_t i = 0; i < f->n_server_ports && !f->detect; i++)
 		snprintf(s + strlen(s), cap - strlen(s), "%stcp port %u", i ? " or " : "",
 		         f->server_ports[i]);
 	if (with_vlan)
@@ -270,6 +278,7 @@ enum {
 	OPT_SHARD,
 	OPT_WORKERS,
 	OPT_CHECKSUM,
+	OPT_NO_DETECT,
 	OPT_KAFKA_BROKERS,
 	OPT_KAFKA_TOPIC,
 };
@@ -310,6 +319,7 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"checksum", required_argument, NULL, OPT_CHECKSUM},
+    {"no-detect", no_argument, NULL, OPT_NO_DETECT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -345,6 +355,9 @@ static void set_limit(struct options *o, int opt, const char *arg)
 	case OPT_CHECKSUM:
 		if (!flow_checksum_parse(arg, &o->run.flow.checksum))
 			usage_error("--checksum: '%s' is not auto, yes or no", arg);
+		break;
+	case OPT_NO_DETECT:
+		f->detect = false;
 		break;
 	case OPT_MAX_PENDING:
 		l->max_pending = (uint32_t)parse_number("--max-pending", arg, 2, 1 << 24);

@@ -155,5 +155,7 @@ void flow_stats_add(struct flow_stats *dst, const struct flow_stats *src)
 	dst->bad_checksums += src->bad_checksums;
 	for (int k = 0; k < FLOW_KIND_COUNT; k++)
 		dst->flows_kind[k] += src->flows_kind[k];
+	dst->flows_probed += src->flows_probed;
+	dst->probes_refused += src->probes_refused;
 	dst->checksum_on |= src->checksum_on;
 }

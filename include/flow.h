@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "decode.h"
+#include "detect.h"
 #include "smtp.h"
 
 /* What a connection turned out to be (DESIGN.md section 5): only SMTP ones are sessions. */
@@ -16,7 +17,8 @@ enum flow_kind {
 	FLOW_KIND_SMTP = 0,     /* carried bytes (SMTP or not yet known otherwise) */
 	FLOW_KIND_REFUSED,      /* the client's SYN answered by a RST, no SYN-ACK */
 	FLOW_KIND_NO_HANDSHAKE, /* the client's SYN never answered */
-	FLOW_KIND_NO_SMTP,      /* no byte in either direction (half-open scans included) */
+	FLOW_KIND_NO_SMTP,      /* no byte in either direction (half-open scans included), or
+	                         * probed by content and found not SMTP */
 	FLOW_KIND_COUNT
 };
 
@@ -33,10 +35,12 @@ struct flow_info {
 	uint64_t bytes[2];         /* payload bytes, indexed by enum smtp_dir */
 	const char *pcap_filename; /* the input the flow started in; borrowed */
 	enum flow_kind kind;       /* set before the end callback */
+	enum detect_how detected;  /* how the flow was taken for SMTP (NONE: probed, not SMTP) */
 };
 
 /* Called once per flow, whatever its kind, in close order, then at flow_table_finish() in start
- * order. Both arguments are borrowed for the call. */
+ * order. Both arguments are borrowed for the call; rec is NULL for a flow that never had an
+ * SMTP session (probed by content and found not SMTP: its kind is not FLOW_KIND_SMTP). */
 typedef void (*flow_end_fn)(void *ctx, const struct flow_info *info, const struct smtp_record *rec);
 
 /* TCP checksum policy (--checksum). AUTO chooses once, on the input's first FLOW_CSUM_SAMPLE
@@ -60,6 +64,11 @@ struct flow_config {
 	enum flow_checksum checksum; /* default FLOW_CSUM_AUTO */
 	uint64_t hash_key[2];        /* the bucket hash's secret; all zero (the default): drawn
 	                              * at random per table (flow_id never depends on it) */
+	bool detect;       /* flows of other ports probed by content (detect.h); default true,
+	                    * --no-detect: false (only server_ports are followed) */
+	size_t max_probes; /* probes under way at once (each holds a struct detect_probe, about
+	                    * 3 KiB), default 4096; a flow that finds none free is not probed
+	                    * (not SMTP, counted in probes_refused) */
 	struct smtp_limits smtp;
 };
 
@@ -70,6 +79,8 @@ struct flow_stats {
 	uint64_t csum_sampled, csum_sampled_bad; /* AUTO's sample of early checkable segments */
 	uint64_t bad_checksums;               /* segments dropped, not data, for a bad checksum */
 	uint64_t flows_kind[FLOW_KIND_COUNT]; /* flows ended, by what they turned out to be */
+	uint64_t flows_probed;   /* flows of other ports whose first bytes were probed */
+	uint64_t probes_refused; /* of them, found no probe free (max_probes): taken for not SMTP */
 	bool checksum_on; /* whether checksums are checked (AUTO: off until it has chosen, and when
 	                   * no segment was checkable) */
 };
@@ -88,7 +99,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 /* Sets the input name recorded for flows that start from now on. Borrowed. */
 void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
 
-/* Feeds one segment (borrowed). Segments of other ports are ignored and counted. The
+/* Feeds one segment (borrowed). With cfg.detect off, segments of other ports are ignored and
+ * counted; with it on, a flow of another port is probed (detect.h): it becomes an SMTP session
+ * with the bytes probed so far, or a tombstone (no session, no reassembly buffer, its later
+ * segments only counted) that ends as FLOW_KIND_NO_SMTP. The
  * segment's time moves the flow clock first (flow_table_advance); a segment older than the
  * clock is handled in its flow at the clock's time as far as timeouts go. */
 void flow_table_feed(struct flow_table *t, const struct tcp_seg *seg);

@@ -217,6 +217,22 @@ class Bench:
                               "mb": size / 1e6, "secs": None, "cpu": None, "mbps": None,
                               "mpps": None, "rss": peak})
 
+    def detect_rows(self):
+        """Probing by content (analyzer/detect.c): a capture whose every other connection is
+        HTTP on port 8080 (mkbench -H), with detection on (each HTTP flow probed, then a
+        tombstone) and with --no-detect (its segments ignored)."""
+        a = self.args
+        name = f"half-http-{size_name(a.conc_size)}-s{a.seed}-c{a.concurrency}"
+        cap, truth = self.generate(name, ["-s", str(a.conc_size), "-S", str(a.seed),
+                                          "-c", str(a.concurrency), "-H"])
+        self.check(name, cap, truth)
+        packets = self.packets(cap)
+        on = self.row("smtptrace, half the flows HTTP (probed)", cap,
+                      *self.timed(self.smtptrace_cmd(cap)), packets)
+        off = self.row("smtptrace --no-detect, the same capture", cap,
+                       *self.timed(self.smtptrace_cmd(cap) + ["--no-detect"]), packets)
+        self.detect_ratio = (on["secs"] / off["secs"], on["cpu"] / off["cpu"])
+
     def collision_rows(self):
         a = self.args
         secs = {}
@@ -252,6 +268,10 @@ class Bench:
             print(f"peak RSS, {self.args.concurrency} open: {self.big[1] / 1024:.1f} MiB at "
                   f"{size_name(self.args.size)}, {self.big[4] / 1024:.1f} MiB at four times "
                   "that size")
+        if hasattr(self, "detect_ratio"):
+            print(f"detection by content: probing every flow (half of them HTTP) takes "
+                  f"{self.detect_ratio[0]:.2f}x the wall time of --no-detect, "
+                  f"{self.detect_ratio[1]:.2f}x the CPU time")
         if hasattr(self, "collision_ratio"):
             print(f"hash collision: colliding tuples take {self.collision_ratio[0]:.1f}x the "
                   f"wall time of random ones, {self.collision_ratio[1]:.1f}x the CPU time "
@@ -300,6 +320,7 @@ def main():
     bench = Bench(args)
     bench.main_rows()
     bench.collision_rows()
+    bench.detect_rows()
     if not args.quick:
         bench.concurrency_rows()
         bench.four_times_rows()

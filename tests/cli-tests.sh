@@ -86,7 +86,7 @@ no_sessions() {	# NAME: $out/p.out holds the stats record and nothing else, exit
 		fail "cli $2 (exit $1)"
 	fi
 }
-"$prog" -r samples/normal.pcap --ports 25 >"$out/p.out" 2>/dev/null
+"$prog" -r samples/normal.pcap --ports 25 --no-detect >"$out/p.out" 2>/dev/null
 no_sessions $? ports-excludes
 "$prog" -r samples/normal.pcap "tcp port 9999" >"$out/p.out" 2>/dev/null
 rc=$?

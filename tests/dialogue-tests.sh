@@ -96,7 +96,7 @@ if ref is not None:
             " ".join(str(p) for p, _, _, _ in differing[:40]) + (
                 " ..." if len(differing) > 40 else "")))
 
-SESSION_KEYS = ("outcome", "close", "close_by", "close_how", "client_style", "starttls",
+SESSION_KEYS = ("outcome", "close", "close_by", "close_how", "client_style", "starttls", "detected",
                 "commands", "replies")
 POLICY_KEYS = ("rfc5321_delivered", "strict_quit_delivered")
 SETS = ("anomalies",)

@@ -101,6 +101,7 @@ fi
 
 # Command-line behaviour: exit codes, error lines, options.
 . tests/cli-tests.sh
+. tests/detect-tests.sh # SMTP found by content on any port (analyzer/detect.c)
 . tests/kafka-tests.sh # the Kafka sink against librdkafka's mock cluster
 
 # The live sensor, end to end (tests/live/live-tests.sh: root, Postfix, namespaces): its

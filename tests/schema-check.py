@@ -468,7 +468,7 @@ def flow_record(rec):
     for k in ("app_proto", "smtp", "smtp_session"):
         rec.pop(k, None)
     rec.update(event_type="flow",
-               flow={"outcome": "refused", "duration": 0.0, "pkts_toserver": 1,
+               flow={"outcome": "refused", "detected": "port", "duration": 0.0, "pkts_toserver": 1,
                      "pkts_toclient": 1, "bytes_toserver": 0, "bytes_toclient": 0})
 
 

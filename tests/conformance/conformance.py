@@ -20,7 +20,8 @@ differences (smtptrace bugs / other tools), not comparable fields.
 
 Notes on running smtptrace: --ports covers the corpus's SMTP servers: the defaults plus,
 per capture, the odd ports of EXTRA_PORTS (the ports SUMMARY.md's decode-as column names,
-except 143, IMAP traffic in the same capture). --trace is passed when smtptrace's --help
+except 143, IMAP traffic in the same capture, and 8240, where smtptrace finds the SMTP after
+an HTTP CONNECT by content, analyzer/detect.c). --trace is passed when smtptrace's --help
 lists it (a build that writes command_verbs unasked counts too); the tshark groups are
 skipped until then."""
 
@@ -45,9 +46,11 @@ from common import Session  # noqa: E402
 DEFAULT_PORTS = [25, 465, 587, 2525]
 EXTRA_PORTS = {
     "arkime/socks5-smtp-503/socks5-smtp-503.pcap": [1080],       # SMTP inside SOCKS5
-    "zeek/http-connect-with-smtp/connect-with-smtp.pcap": [8240],  # SMTP after HTTP CONNECT
+    # zeek/http-connect-with-smtp (SMTP after an HTTP CONNECT on 8240): found by content
     "arkime/smtp-html/smtp-html.pcap": [8000],                    # one SMTP packet to 8000
 }
+# tshark finds SMTP by port only: the ports smtptrace finds it on by content, decoded as SMTP
+TSHARK_DECODE_AS = {"zeek/http-connect-with-smtp/connect-with-smtp.pcap": [8240]}
 # The one damaged capture: libpcap stops after 18 packets (MANIFEST.tsv); the intact
 # original it was edited from.
 CORRUPT = "suricata-verify/smtp-to-comma/10.7.29.101_49898-178.63.41.150_25.pcap"
@@ -240,7 +243,7 @@ def main():
     tfuts = {}
     if trace and args.tshark:
         tfuts = {c: pool.submit(tshark.run_tshark, args.tshark, os.path.join(args.corpus, c),
-                                ports_for(c)) for c in caps}
+                                ports_for(c) + TSHARK_DECODE_AS.get(c, [])) for c in caps}
     runs, sessions = {}, {}
     for c in caps:
         expect = 3 if c == CORRUPT else 0

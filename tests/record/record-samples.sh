@@ -44,6 +44,7 @@ SAMPLES=(normal normal.pcap.gz vlan qinq cooked cooked-sll two-transactions rfc8
 	smuggle-lf-dot-lf smuggle-crlf-dot-lf smuggle-lf-dot-crlf
 	smuggle-lf-dot-lf-forbid smuggle-crlf-dot-lf-forbid smuggle-lf-dot-crlf-forbid
 	too-many-errors eod-then-rst eod-unacknowledged bare-lf bare-cr)
+SAMPLES+=(port-8025)
 
 swaks_msg() {	# swaks with the fixed identities and message; extra options appended
 	swaks --server 127.0.0.1 --port "$PORT" --helo "$HELO" --from "$FROM" --to "$TO" \
@@ -86,6 +87,17 @@ s_eod_unacknowledged()         { local LINGER=4; with smtpd_end_of_data_restrict
 					rec eod-unacknowledged "$client" eod-unacknowledged; }
 s_bare_lf()                    { rec bare-lf "$client" bare-lf; }
 s_bare_cr()                    { rec bare-cr "$client" bare-cr; }
+# SMTP on a port that no --ports default names (found by content): a second listener on 8025
+# for this sample only, removed right after it.
+s_port_8025() {
+	postconf -M "8025/inet=8025 inet n - n - - smtpd"
+	local PORT=8025
+	pf_reload
+	rec port-8025 swaks_msg
+	postconf -MX 8025/inet
+	postfix reload 2>/dev/null
+	sleep 1
+}
 
 smuggle() {	# smuggle-LOOKALIKE[-forbid]
 	local name=$1 scen=${1%-forbid}

@@ -2,9 +2,11 @@
  * (RFC 5321, RFC 2920 pipelining, RFC 3030 BDAT) over TCP (RFC 9293), IPv4 and IPv6, with
  * every session and transaction verdict, MSS-sized segments, pure ACKs, reordering and
  * retransmissions; or committed sessions all open at once whose tuples collide in the flow
- * table's bucket index (mode collide) or are random (mode random), for the same size.
+ * table's bucket index (mode collide) or are random (mode random), for the same size. -H: every
+ * other connection is HTTP on port 8080 instead (an upload of a message's size; not SMTP, so
+ * in no ground truth line): what probing flows by content costs.
  *   mkbench [-s SIZE] [-S SEED] [-c OPEN] [-m mix|collide|random] [-n SESSIONS] [-t ROUND_US]
- *           OUT.pcap [TRUTH.jsonl]
+ *           [-H] OUT.pcap [TRUTH.jsonl]
  * TRUTH gets one JSON line per session: its tuple and the verdicts smtptrace must give. */
 #include <arpa/inet.h>
 #include <pcap/dlt.h>
@@ -66,6 +68,7 @@ struct gen {
 	uint64_t sessions, packets;
 	uint32_t collide_addr, collide_port; /* where the search for colliding tuples goes on */
 	bool failed;
+	bool half_http;                 /* -H: every other connection HTTP on 8080 */
 	uint8_t payload[2 * FRAME_CAP]; /* two segments */
 };
 
@@ -626,6 +629,22 @@ static void plan_session(struct gen *g, struct sess *s)
 	write_truth(g, s, &t, &v);
 }
 
+/* -H: an HTTP upload on port 8080 of a message's size, answered 200; no ground truth. */
+static void plan_http(struct gen *g, struct sess *s)
+{
+	uint32_t n = body_size(g);
+	s->conn.sport = 8080;
+	add(s, A_HANDSHAKE, NULL);
+	stream(s,
+	       fmt_text(s,
+	                "POST /upload HTTP/1.1\r\nHost: www.example.net\r\n"
+	                "Content-Length: %u\r\n\r\n",
+	                n),
+	       n, "");
+	server(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	client_closes(s);
+}
+
 /* ---- tuples ---- */
 
 static void set_v4(struct decode_addr *a, uint32_t v)
@@ -718,7 +737,10 @@ static void session_start(struct gen *g, struct sess *s, uint64_t n)
 		mix_tuple(g, s, n);
 	s->conn.cseq = (uint32_t)next_rng(&g->rng);
 	s->conn.sseq = (uint32_t)next_rng(&g->rng);
-	plan_session(g, s);
+	if (g->half_http && n % 2)
+		plan_http(g, s);
+	else
+		plan_session(g, s);
 	s->live = true;
 	g->pending += s->planned;
 	g->sessions++;
@@ -791,7 +813,7 @@ static void run(struct gen *g, struct sess *slots)
 static int usage(void)
 {
 	fprintf(stderr, "usage: mkbench [-s SIZE] [-S SEED] [-c OPEN] [-m mix|collide|random] "
-	                "[-n SESSIONS] [-t ROUND_US] OUT.pcap [TRUTH.jsonl]\n");
+	                "[-n SESSIONS] [-t ROUND_US] [-H] OUT.pcap [TRUTH.jsonl]\n");
 	return 2;
 }
 
@@ -799,7 +821,7 @@ static int usage(void)
 static bool parse_options(struct gen *g, int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "s:S:c:m:n:t:")) != -1) {
+	while ((c = getopt(argc, argv, "s:S:c:m:n:t:H")) != -1) {
 		if (c == 's')
 			g->size = parse_size(optarg);
 		else if (c == 'S')
@@ -816,6 +838,8 @@ static bool parse_options(struct gen *g, int argc, char **argv)
 			g->limit = strtoull(optarg, NULL, 10);
 		else if (c == 't')
 			g->round_us = strtoull(optarg, NULL, 10);
+		else if (c == 'H')
+			g->half_http = true;
 		else
 			return false;
 	}

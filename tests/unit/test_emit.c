@@ -204,7 +204,8 @@ static void record_committed(void)
 	    "\"mail_from\":\"<a@example.org>\"},"
 	    "\"smtp_session\":{\"outcome\":\"committed\",\"close\":\"quit\","
 	    "\"close_by\":\"client\",\"close_how\":\"fin\",\"client_style\":\"rfc5321\","
-	    "\"duration\":0.41,\"greeting\":{\"code\":220,\"text\":\"mx.example ESMTP\"},"
+	    "\"duration\":0.41,\"detected\":\"port\",\"greeting\":{\"code\":220,\"text\":\"mx."
+	    "example ESMTP\"},"
 	    "\"helo_command\":\"EHLO\","
 	    "\"extensions\":[\"PIPELINING\",\"SIZE 10240000\",\"CHUNKING\"],"
 	    "\"starttls\":false,\"transactions\":[{\"tx_id\":0,"
@@ -238,6 +239,7 @@ static void record_hostile_bytes(void)
 	static const char expect_session_head[] =
 	    "{\"outcome\":\"committed\",\"close\":\"quit\",\"close_by\":\"client\","
 	    "\"close_how\":\"fin\",\"client_style\":\"rfc5321\",\"duration\":0.41,"
+	    "\"detected\":\"port\","
 	    "\"greeting\":{\"code\":220,\"text\":\"mx \\\\xed\\\\xa0\\\\x80 \\u0001\"},"
 	    "\"helo_command\":\"EHLO\",\"extensions\":[\"X\\\\x80Y\",\"8BITMIME\"],"
 	    "\"starttls\":false,\"transactions\":[{\"tx_id\":0,"
@@ -420,7 +422,8 @@ static void record_minimal(void)
 	static const char expect_session[] =
 	    "\"smtp_session\":{\"outcome\":\"no_mail\",\"close\":\"quit\","
 	    "\"close_by\":\"client\",\"close_how\":\"fin\",\"client_style\":\"rfc5321\","
-	    "\"duration\":0.0,\"greeting\":{\"code\":554,\"enhanced\":\"5.7.1\","
+	    "\"duration\":0.0,\"detected\":\"port\",\"greeting\":{\"code\":554,\"enhanced\":\"5.7."
+	    "1\","
 	    "\"text\":\"go away\"},\"starttls\":true,\"transactions\":[],"
 	    "\"policy\":{\"rfc5321_delivered\":0,\"strict_quit_delivered\":0},"
 	    "\"anomalies\":[],\"commands\":1,\"replies\":2,\"pkts_toserver\":9,"

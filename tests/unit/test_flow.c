@@ -16,6 +16,7 @@ struct ended {
 	uint16_t client_port[8];
 	uint64_t flow_id[8];
 	enum flow_kind kind[8];
+	enum detect_how detected[8];
 	const char *source[8];
 	enum cls_tx_outcome tx0[8];
 	uint32_t n_txs[8];
@@ -25,6 +26,11 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 {
 	struct ended *e = ctx;
 	if (e->n < 8) {
+		e->kind[e->n] = info->kind;
+		e->detected[e->n] = info->detected;
+		e->client_port[e->n] = info->client_port;
+	}
+	if (e->n < 8 && rec) {
 		classify_session(rec, &e->v[e->n]);
 		e->anomalies[e->n] = rec->anomalies;
 		e->client_port[e->n] = info->client_port;
@@ -37,10 +43,11 @@ static void on_end(void *ctx, const struct flow_info *info, const struct smtp_re
 	e->n++;
 }
 
-/* A client (10.0.0.1:port) and the server (10.0.0.2:25), with their next sequence numbers. */
+/* A client (10.0.0.1:port) and the server (10.0.0.2:srv, 25 when 0), with their next sequence
+ * numbers. */
 struct conv {
 	struct flow_table *t;
-	uint16_t port;
+	uint16_t port, srv;
 	uint32_t cseq, sseq;
 	uint64_t ts;
 	uint8_t csum; /* what the checksum of each segment says (enum tcp_csum) */
@@ -54,8 +61,9 @@ static void seg(struct conv *c, bool from_client, uint32_t seq, uint8_t flags, c
 	uint8_t client[4] = {10, 0, 0, 1}, server[4] = {10, 0, 0, 2};
 	memcpy(s.src.bytes, from_client ? client : server, 4);
 	memcpy(s.dst.bytes, from_client ? server : client, 4);
-	s.sport = from_client ? c->port : 25;
-	s.dport = from_client ? 25 : c->port;
+	uint16_t srv = c->srv ? c->srv : 25;
+	s.sport = from_client ? c->port : srv;
+	s.dport = from_client ? srv : c->port;
 	s.seq = seq;
 	s.ack = from_client ? c->sseq : c->cseq;
 	s.flags = flags | ((flags & TCP_FLAG_SYN) && !(flags & TCP_FLAG_ACK) ? 0 : TCP_FLAG_ACK);
@@ -638,6 +646,170 @@ static void test_flow_kinds(void)
 	flow_table_free(t);
 }
 
+/* A flow on a port outside the server ports is probed: SMTP by content becomes a session
+ * (detected "content"), whatever its segmentation; --no-detect ignores it. */
+static void test_detect_promote(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 40000, .srv = 8025, .ts = 1000000};
+	mail_session(&c, 100);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_SMTP);
+	CHECK_EQ_INT(e.detected[0], DETECT_HOW_CONTENT);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_COMMITTED);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_COMMITTED);
+	CHECK_EQ_INT(flow_table_stats(t)->flows_probed, 1);
+	flow_table_free(t);
+
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	cfg.checksum = FLOW_CSUM_NO;
+	cfg.detect = false;
+	memset(&e, 0, sizeof(e));
+	t = flow_table_new(&cfg, on_end, &e);
+	c = (struct conv){.t = t, .port = 40000, .srv = 8025, .ts = 1000000};
+	mail_session(&c, 100);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 0);
+	CHECK_EQ_INT(flow_table_stats(t)->flows_probed, 0);
+	CHECK_EQ_INT(flow_table_stats(t)->segments_ignored, flow_table_stats(t)->segments);
+	flow_table_free(t);
+}
+
+/* Picked up without a SYN on ports outside the server ports, the side that sends the 220 is
+ * the server, whichever port is the higher. */
+static void test_detect_midstream_roles(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 1000, .srv = 8025, .ts = 1000000, .cseq = 10, .sseq = 90};
+	to_rcpt(&c);
+	from_data(&c);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 1000);
+	CHECK_EQ_INT(e.detected[0], DETECT_HOW_CONTENT);
+	CHECK_EQ_INT(e.tx0[0], CLS_TX_COMMITTED);
+	CHECK(e.anomalies[0] & (1ULL << SMTP_AN_MIDSTREAM));
+	flow_table_free(t);
+}
+
+/* Sends an out-of-order segment from the server (a hole before it): held, unless a tombstone. */
+static void ahead(struct conv *c)
+{
+	seg(c, false, c->sseq + 100, TCP_FLAG_PSH, "held if reassembled\r\n", 21);
+}
+
+/* A flow found not SMTP is a tombstone: no session (the end callback gets no record), no
+ * reassembly buffer for what comes after, counted as no_smtp; a port-25 flow holds the same
+ * out-of-order segment. */
+static void test_detect_tombstone(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 40000, .srv = 8080, .ts = 1000000};
+	handshake(&c, 100, 5000);
+	say(&c, true, "GET / HTTP/1.1\r\nHost: www.example\r\n\r\n");
+	ahead(&c);
+	say(&c, false, "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK_EQ_INT(flow_table_stats(t)->held_bytes_max, 0);
+	close_both(&c);
+	seg(&c, true, c.cseq, 0, NULL, 0); /* the last ACK: the tombstone is closed */
+	flow_table_advance(t, c.ts + 1000000);
+	CHECK_EQ_INT(e.n, 1); /* ended at the close, not at the finish */
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_NO_SMTP);
+	CHECK_EQ_INT(e.detected[0], DETECT_HOW_NONE);
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_SMTP], 1);
+	CHECK_EQ_INT(st->flows_probed, 1);
+	flow_table_free(t);
+
+	t = table(&e, 0, 0);
+	c = (struct conv){.t = t, .port = 40000, .ts = 1000000};
+	handshake(&c, 100, 5000);
+	say(&c, true, "GET / HTTP/1.1\r\n\r\n");
+	ahead(&c);
+	CHECK_EQ_INT(flow_table_stats(t)->held_bytes_max, 21);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_SMTP);
+	CHECK_EQ_INT(e.detected[0], DETECT_HOW_PORT);
+	flow_table_free(t);
+}
+
+/* A tombstone made by a segment that also carries the FIN closes when the other side's FIN
+ * comes (ended after the linger, not at the end of input). */
+static void test_detect_tombstone_fin_with_data(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	struct conv c = {.t = t, .port = 40000, .srv = 8080, .ts = 1000000};
+	handshake(&c, 100, 5000);
+	static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+	seg(&c, true, c.cseq, TCP_FLAG_PSH | TCP_FLAG_FIN, get, sizeof(get) - 1);
+	c.cseq += (uint32_t)sizeof(get); /* the text and the FIN */
+	seg(&c, false, c.sseq++, TCP_FLAG_FIN, NULL, 0);
+	flow_table_advance(t, c.ts + 1000000);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_NO_SMTP);
+	flow_table_finish(t);
+	flow_table_free(t);
+}
+
+/* Under --max-flows a tombstone makes room before an older flow that is SMTP. */
+static void test_detect_tombstone_evicted_first(void)
+{
+	struct ended e;
+	struct flow_table *t = table(&e, 2, 0);
+	struct conv a = {.t = t, .port = 40000, .ts = 1000000};
+	handshake(&a, 100, 5000);
+	to_rcpt(&a); /* an SMTP session, open, the least recently used */
+	struct conv b = {.t = t, .port = 40001, .srv = 8080, .ts = a.ts};
+	handshake(&b, 100, 5000);
+	say(&b, true, "GET / HTTP/1.1\r\n\r\n");
+	struct conv c = {.t = t, .port = 40002, .ts = b.ts};
+	handshake(&c, 100, 5000); /* a third flow: one must go */
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.client_port[0], 40001);
+	CHECK_EQ_INT(e.kind[0], FLOW_KIND_NO_SMTP);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, 3);
+	CHECK_EQ_INT(e.client_port[1], 40000);
+	CHECK_EQ_INT(e.kind[1], FLOW_KIND_SMTP);
+	flow_table_free(t);
+}
+
+/* Probes under way at once are capped (max_probes): a flow that finds none free is not
+ * probed, and taken for not SMTP; a probe is free again once its flow is decided. */
+static void test_detect_probe_cap(void)
+{
+	struct ended e;
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	cfg.checksum = FLOW_CSUM_NO;
+	cfg.max_probes = 1;
+	memset(&e, 0, sizeof(e));
+	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	struct conv a = {.t = t, .port = 40000, .srv = 8025, .ts = 1000000};
+	handshake(&a, 100, 5000);
+	say(&a, false, "220 mx\r\n"); /* undecided until the EHLO: holds the one probe */
+	struct conv b = {.t = t, .port = 40001, .srv = 8025, .ts = a.ts};
+	mail_session(&b, 100);       /* SMTP, but no probe is free when its greeting comes */
+	say(&a, true, "EHLO c\r\n"); /* a is decided: its probe is free again */
+	struct conv c = {.t = t, .port = 40002, .srv = 8025, .ts = a.ts + 10000};
+	mail_session(&c, 100);
+	flow_table_finish(t);
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->probes_refused, 1);
+	CHECK_EQ_INT(st->flows_probed, 3);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_SMTP], 2);
+	CHECK_EQ_INT(st->flows_kind[FLOW_KIND_NO_SMTP], 1);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	RUN_TEST(test_port_reuse);
@@ -651,6 +823,12 @@ int main(void)
 	RUN_TEST(test_clock_backwards);
 	RUN_TEST(test_advance);
 	RUN_TEST(test_flow_kinds);
+	RUN_TEST(test_detect_promote);
+	RUN_TEST(test_detect_midstream_roles);
+	RUN_TEST(test_detect_tombstone);
+	RUN_TEST(test_detect_tombstone_fin_with_data);
+	RUN_TEST(test_detect_tombstone_evicted_first);
+	RUN_TEST(test_detect_probe_cap);
 	RUN_TEST(test_hash_secret);
 	RUN_TEST(test_checksum_auto);
 	RUN_TEST(test_checksum_policies);
