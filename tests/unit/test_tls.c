@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rd.h"
 #include "tap.h"
 #include "tls.h"
 
@@ -551,6 +552,33 @@ static void test_names(void)
 	CHECK_EQ_STR(tls_handshake_name(TLS_HS_FAILED), "failed");
 }
 
+/* The cursor both parsers share (include/rd.h): checked reads leave it unchanged when the
+ * bytes are not there; sticky reads empty it and set bad, and every read after gives zeros. */
+static void test_cursor(void)
+{
+	static const uint8_t wire[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x02, 0xaa, 0xbb, 0x09};
+	struct rd r = {wire, 3, false};
+	uint32_t v32 = 0;
+	uint16_t v16 = 0;
+	CHECK(!rd_be32(&r, &v32));
+	CHECK(r.p == wire && r.len == 3 && !r.bad);
+	CHECK(rd_be16(&r, &v16));
+	CHECK_EQ_INT(v16, 0x0102);
+	rd_limit(&r, 5);
+	CHECK_EQ_INT(r.len, 1);
+	struct rd s = {wire + 5, 4, false};
+	struct rd vec = rd_vec(&s, 1); /* length 2: aa bb */
+	CHECK(!vec.bad && vec.len == 2 && vec.p[0] == 0xaa);
+	CHECK_EQ_INT(rd_uint(&s, 1), 0x09);
+	CHECK(!s.bad);
+	CHECK_EQ_INT(rd_uint(&s, 2), 0); /* past the end */
+	CHECK(s.bad && s.len == 0);
+	struct rd after = rd_sub(&s, 0);
+	CHECK(after.bad && after.len == 0 && rd_take(&s, 0) == NULL);
+	struct rd lying = {wire + 5, 2, false}; /* says 2 bytes follow, holds 1 */
+	CHECK(rd_vec(&lying, 1).bad && lying.bad);
+}
+
 /* ---- seeds for tests/fuzz/fuzz_tls.c (its framing: a byte of direction and length) ---- */
 
 static void seed_chunks(FILE *f, const struct bb *b, enum tls_dir dir)
@@ -610,5 +638,6 @@ int main(int argc, char **argv)
 	RUN_TEST(test_truncated_and_lying);
 	RUN_TEST(test_caps);
 	RUN_TEST(test_names);
+	RUN_TEST(test_cursor);
 	TAP_EXIT();
 }
