@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "rd.h" /* the cursor: the only way this file reads a packet */
+
 /* LINKTYPE_RAW: what files store for raw IP; libpcap normally maps it to DLT_RAW. */
 #define LINKTYPE_RAW 101
 
@@ -23,73 +25,6 @@ enum {
 	IPV6_EXT_MAX = 8,
 };
 
-/* A cursor over wire bytes: the only way this file reads a packet. Every read checks the
- * remaining length first and leaves the cursor unchanged when it fails. */
-struct rd {
-	const uint8_t *p;
-	size_t len;
-};
-
-static bool rd_skip(struct rd *r, size_t n)
-{
-	if (n > r->len)
-		return false;
-	r->p += n;
-	r->len -= n;
-	return true;
-}
-
-static bool rd_u8(struct rd *r, uint8_t *v)
-{
-	if (r->len < 1)
-		return false;
-	*v = r->p[0];
-	return rd_skip(r, 1);
-}
-
-static bool rd_be16(struct rd *r, uint16_t *v)
-{
-	if (r->len < 2)
-		return false;
-	*v = (uint16_t)(r->p[0] << 8 | r->p[1]);
-	return rd_skip(r, 2);
-}
-
-static bool rd_be32(struct rd *r, uint32_t *v)
-{
-	if (r->len < 4)
-		return false;
-	*v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 |
-	     (uint32_t)r->p[3];
-	return rd_skip(r, 4);
-}
-
-static bool rd_le32(struct rd *r, uint32_t *v)
-{
-	if (r->len < 4)
-		return false;
-	*v = (uint32_t)r->p[3] << 24 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[1] << 8 |
-	     (uint32_t)r->p[0];
-	return rd_skip(r, 4);
-}
-
-static bool rd_copy(struct rd *r, void *dst, size_t n)
-{
-	if (n > r->len)
-		return false;
-	memcpy(dst, r->p, n);
-	return rd_skip(r, n);
-}
-
-/* Looks at the byte under the cursor without consuming it. */
-static bool rd_peek_u8(const struct rd *r, uint8_t *v)
-{
-	if (r->len < 1)
-		return false;
-	*v = r->p[0];
-	return true;
-}
-
 /* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, not folded; a last
  * odd byte counts as the high half of a word. Leaves the cursor where it was. Words are added
  * two at a time as 32-bit ones (RFC 1071 section 2(B): the folded sum is the same). */
@@ -105,14 +40,6 @@ static uint64_t rd_sum16(struct rd r)
 	if (i < r.len)
 		sum += (uint32_t)r.p[i] << 8;
 	return sum;
-}
-
-/* Narrows the cursor to at most n bytes: a length field may cut what was captured, never
- * extend it. */
-static void rd_limit(struct rd *r, size_t n)
-{
-	if (n < r->len)
-		r->len = n;
 }
 
 /* ---- link layer: each handler leaves r at the network header and says what it holds ---- */
@@ -412,8 +339,8 @@ static uint8_t tcp_checksum(const struct rd *seg, const struct tcp_seg *out,
 	if (w->l4_wire == L4_WIRE_UNKNOWN || seg->len != w->l4_wire)
 		return TCP_CSUM_UNCHECKED;
 	size_t alen = out->src.family == 6 ? 16 : 4;
-	uint64_t sum = rd_sum16((struct rd){out->src.bytes, alen}) +
-	               rd_sum16((struct rd){out->dst.bytes, alen});
+	uint64_t sum = rd_sum16((struct rd){out->src.bytes, alen, false}) +
+	               rd_sum16((struct rd){out->dst.bytes, alen, false});
 	sum += IPPROTO_TCP_NUM + (w->l4_wire >> 16) + (w->l4_wire & 0xffff) + rd_sum16(*seg);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -458,7 +385,7 @@ static void strip_padding(struct rd ip, struct tcp_seg *out)
 	if (!rd_skip(&ip, 2) || !rd_be16(&ip, &totlen) || totlen != 0 ||
 	    ip.len + 4 > ETHER_MIN_IP_BYTES)
 		return;
-	struct rd pay = {out->payload, out->payload_len};
+	struct rd pay = {out->payload, out->payload_len, false};
 	uint8_t b;
 	while (rd_u8(&pay, &b))
 		if (b != 0)
@@ -496,7 +423,7 @@ bool decode_dlt_supported(int dlt)
 enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
                                       uint32_t wirelen, struct tcp_seg *out)
 {
-	struct rd r = {pkt, caplen};
+	struct rd r = {pkt, caplen, false};
 	link_fn link = link_lookup(dlt);
 	uint16_t ethertype = 0;
 	enum decode_status st;

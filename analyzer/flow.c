@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "reasm.h"
+#include "starttls.h"
 
 /* How long a closed flow lingers for late segments (a reply to the end of data after the
  * client's reset, the last ACKs) before its record is written, in packet time. */
@@ -96,12 +97,15 @@ bool flow_checksum_parse(const char *text, enum flow_checksum *out)
 }
 
 static const uint16_t default_ports[] = {25, 465, 587, 2525};
+static const uint16_t default_tls_ports[] = {465};
 
 void flow_config_default(struct flow_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->server_ports = default_ports;
 	cfg->n_server_ports = sizeof(default_ports) / sizeof(default_ports[0]);
+	cfg->tls_ports = default_tls_ports;
+	cfg->n_tls_ports = 1;
 	cfg->idle_timeout_us = 600ULL * 1000000ULL;
 	cfg->max_flows = 65536;
 	cfg->max_held_per_flow = 1 << 20;
@@ -614,6 +618,9 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	i->client_port = cend == 0 ? seg->sport : seg->dport;
 	i->server_port = cend == 0 ? seg->dport : seg->sport;
 	i->first_ts_us = i->last_ts_us = seg->ts_us;
+	for (size_t k = 0; k < t->cfg.n_tls_ports; k++)
+		if (t->cfg.tls_ports[k] == i->server_port)
+			starttls_set_tls_port(f->smtp); /* --tls-ports: TLS from the first byte */
 	i->pcap_filename = t->source;
 	f->seen_clock_us = t->now_us;
 	f->serial = t->next_serial++;

@@ -29,7 +29,8 @@ enum { MAX_INPUTS = 1024, MAX_PORTS = 64, MAX_FILTER_FILE = 64 * 1024 };
 
 struct options {
 	const char *inputs[MAX_INPUTS];
-	uint16_t ports[MAX_PORTS];
+	uint16_t ports[MAX_PORTS * 2]; /* --ports, then the --tls-ports not among them */
+	uint16_t tls_ports[MAX_PORTS];
 	const char *filter_file;
 	bool list_devices;
 	struct run_options run;
@@ -95,6 +96,9 @@ static const char usage_text[] =
     "                         all of TCP\n"
     "      --no-detect        follow only the --ports flows (no probing by content); live,\n"
     "                         the default filter takes these ports\n"
+    "      --tls-ports LIST   implicit-TLS ports (RFC 8314), comma-separated (default 465):\n"
+    "                         read as TLS from the first byte unless it starts plaintext\n"
+    "                         SMTP (tls_port_plaintext); followed even when not in --ports\n"
     "      --idle-timeout SEC end a session after SEC seconds without a packet (default\n"
     "                         600, RFC 5321 4.5.3.2); live, on the wall clock too\n"
     "      --max-flows N      connections tracked at once; the least recently used is\n"
@@ -141,7 +145,8 @@ static uint64_t parse_number(const char *opt, const char *text, uint64_t min, ui
 	return v;
 }
 
-static void parse_ports(struct options *o, const char *list)
+/* A comma-separated port list for option opt ("ports") into out: how many. */
+static size_t parse_port_list(const char *opt, const char *list, uint16_t *out)
 {
 	size_t n = 0;
 	const char *p = list;
@@ -150,16 +155,45 @@ static void parse_ports(struct options *o, const char *list)
 		errno = 0;
 		unsigned long v = strtoul(p, &end, 10);
 		if (errno || end == p || v == 0 || v > 65535 || (*end && *end != ','))
-			usage_error("--ports: bad port list '%s'", list);
+			usage_error("--%s: bad port list '%s'", opt, list);
 		if (n == MAX_PORTS)
-			usage_error("--ports: too many ports in '%s'", list);
-		o->ports[n++] = (uint16_t)v;
+			usage_error("--%s: too many ports in '%s'", opt, list);
+		out[n++] = (uint16_t)v;
 		p = *end ? end + 1 : end;
 	}
 	if (n == 0)
-		usage_error("--ports: empty port list '%s'", list);
+		usage_error("--%s: empty port list '%s'", opt, list);
+	return n;
+}
+
+static void parse_ports(struct options *o, const char *list)
+{
+	o->run.flow.n_server_ports = parse_port_list("ports", list, o->ports);
 	o->run.flow.server_ports = o->ports;
-	o->run.flow.n_server_ports = n;
+}
+
+static void parse_tls_ports(struct options *o, const char *list)
+{
+	o->run.flow.n_tls_ports = parse_port_list("tls-ports", list, o->tls_ports);
+	o->run.flow.tls_ports = o->tls_ports;
+}
+
+/* The implicit-TLS ports are SMTP ports too: followed, and in the live filter. */
+static void add_tls_ports(struct options *o)
+{
+	struct flow_config *f = &o->run.flow;
+	size_t n = f->n_server_ports;
+	if (f->server_ports != o->ports)
+		memcpy(o->ports, f->server_ports, n * sizeof(o->ports[0]));
+	for (size_t i = 0; i < f->n_tls_ports; i++) {
+		bool have = false;
+		for (size_t k = 0; k < n; k++)
+			have = have || o->ports[k] == f->tls_ports[i];
+		if (!have)
+			o->ports[n++] = f->tls_ports[i];
+	}
+	f->server_ports = o->ports;
+	f->n_server_ports = n;
 }
 
 /* --records: the names of the record types written. */
@@ -256,6 +290,7 @@ static char *ports_filter(const struct flow_config *f, bool with_vlan)
 
 enum {
 	OPT_PORTS = 256,
+	OPT_TLS_PORTS,
 	OPT_IDLE,
 	OPT_MAX_FLOWS,
 	OPT_MAX_HELD,
@@ -298,6 +333,7 @@ static const struct option long_opts[] = {
     {"records", required_argument, NULL, OPT_RECORDS},
     {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
     {"ports", required_argument, NULL, OPT_PORTS},
+    {"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
     {"max-held", required_argument, NULL, OPT_MAX_HELD},
@@ -474,6 +510,9 @@ static void parse_one(struct options *o, int c)
 	case OPT_PORTS:
 		parse_ports(o, optarg);
 		break;
+	case OPT_TLS_PORTS:
+		parse_tls_ports(o, optarg);
+		break;
 	case OPT_STATS:
 		o->run.print_stats = true;
 		break;
@@ -562,6 +601,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (o->filter_file && optind < argc)
 		usage_error("give the filter either with -F %s or after the options, not both",
 		            o->filter_file);
+	add_tls_ports(o);
 	char *bpf = o->filter_file  ? read_filter_file(o->filter_file)
 	            : optind < argc ? join_args(argc - optind, argv + optind)
 	            : o->run.iface  ? ports_filter(&o->run.flow, true)

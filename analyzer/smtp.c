@@ -30,6 +30,9 @@ static const char *const anomaly_names[SMTP_AN_COUNT] = {
     "limit_reached",
     "bad_checksum",
     "starttls_plaintext",
+    "starttls_command_injection",
+    "starttls_response_injection",
+    "tls_port_plaintext",
 };
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)
@@ -423,42 +426,12 @@ void smtp_line_reset(struct line_buf *lb)
 
 /* ---- the session's inputs ---- */
 
-/* A TLS handshake record (content type 22, version 3.x) where SMTP text should start. */
-static bool looks_like_tls(const uint8_t *p, size_t len)
-{
-	/* 0x16 starts neither a command (letters) nor a reply (digits): one byte decides */
-	return len >= 1 && p[0] == 0x16 && (len < 2 || p[1] == 0x03);
-}
-
-/* The client's bytes after the 220 to STARTTLS are not TLS but SMTP (a decrypted or
- * inspected capture): the session is read on as SMTP (RFC 3207 section 4.2: a new EHLO). */
-static void starttls_plaintext(struct smtp_session *s)
-{
-	if (s->rec.implicit_tls)
-		return;
-	tls_free(s->rec.tls);
-	s->rec.tls = NULL;
-	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
-	s->cmode = CM_COMMAND;
-	s->server_opaque = false;
-}
-
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
                uint64_t peer_acked, uint64_t ts_us)
 {
 	if (len == 0)
 		return;
-	if (!s->rec.seen_client_bytes && !s->rec.seen_server_bytes && looks_like_tls(data, len)) {
-		/* implicit TLS (RFC 8314, port 465 and others): nothing of SMTP can be read */
-		s->rec.implicit_tls = true;
-		s->cmode = CM_OPAQUE;
-		s->server_opaque = true;
-		s->rec.tls = tls_new();
-	}
-	if (s->rec.tls && /* what follows STARTTLS's 220, or implicit TLS: the handshake */
-	    tls_feed(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, data,
-	             len) == TLS_FEED_NOT_TLS)
-		starttls_plaintext(s);
+	starttls_feed(s, dir, data, len, peer_acked); /* implicit TLS, or after STARTTLS */
 	if (dir == SMTP_TO_SERVER) {
 		s->client_chunk_start = s->client_offset;
 		s->client_offset += len;

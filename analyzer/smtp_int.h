@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "smtp.h"
+#include "starttls.h"
 
 #define SMTP_CMD_LINE_MAX   512          /* RFC 5321 4.5.3.1.4, including CRLF */
 #define SMTP_TEXT_LINE_MAX  1000         /* RFC 5321 4.5.3.1.6, including CRLF */
@@ -145,6 +146,7 @@ struct smtp_session {
 	uint64_t last_reply_end;  /* server offset at the end of the last complete reply */
 	struct pending last_done; /* the command the last complete reply answered */
 	uint64_t client_ts;
+	struct starttls_state st; /* the TLS handshake's start (starttls.c) */
 };
 
 struct line {

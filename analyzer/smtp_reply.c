@@ -177,13 +177,7 @@ static void reply_session(struct smtp_session *s, const struct pending *p,
 		break;
 	case SMTP_V_STARTTLS:
 		if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
-			s->rec.starttls_accepted = true;
-			s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
-			s->cmode = CM_OPAQUE;
-			s->server_opaque = true;
-			free(s->hold);
-			s->hold = NULL;
-			s->hold_len = 0;
+			starttls_accepted(s);
 		} else {
 			s->cmode = CM_COMMAND;
 			smtp_release_hold(s);
@@ -569,6 +563,8 @@ void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 		if (done) {
 			reply_line(s, &l, s->server_offset, ts);
 			smtp_line_reset(&s->sline);
+			if (s->server_opaque) /* the 220 to STARTTLS: the rest is not SMTP */
+				starttls_server_rest(s, p, len);
 		}
 	}
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rd.h" /* the cursor: every read of handshake bytes goes through it */
+
 enum {
 	CT_CCS = 20,
 	CT_ALERT = 21,
@@ -47,50 +49,6 @@ struct tls_state {
 	struct tls_info info;
 	struct tls_half half[2];
 };
-
-/* ---- the cursor: every read of handshake bytes goes through it ---- */
-
-/* A read past the end sets bad, gives zeros and empty slices, and leaves the cursor empty. */
-struct cur {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *cur_take(struct cur *c, size_t n)
-{
-	if (c->bad || n > c->left) {
-		c->bad = true;
-		c->left = 0;
-		return NULL;
-	}
-	const uint8_t *p = c->p;
-	c->p += n;
-	c->left -= n;
-	return p;
-}
-
-static uint32_t cur_uint(struct cur *c, size_t n)
-{
-	const uint8_t *p = cur_take(c, n);
-	uint32_t v = 0;
-	for (size_t i = 0; p && i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static struct cur cur_sub(struct cur *c, size_t n)
-{
-	const uint8_t *p = cur_take(c, n);
-	return (struct cur){p, p ? n : 0, p == NULL};
-}
-
-/* A vector with a length prefix of lenbytes (RFC 8446 section 3.4). */
-static struct cur cur_vec(struct cur *c, size_t lenbytes)
-{
-	uint32_t n = cur_uint(c, lenbytes);
-	return cur_sub(c, n);
-}
 
 /* ---- strings ---- */
 
@@ -277,37 +235,37 @@ static void ja4_make(struct ja4_in *j, char *out, size_t cap)
 
 /* ---- ClientHello and ServerHello (RFC 8446 section 4.1) ---- */
 
-static void client_sni(struct tls_info *i, struct cur body)
+static void client_sni(struct tls_info *i, struct rd body)
 {
-	struct cur list = cur_vec(&body, 2);
-	while (list.left > 0 && !list.bad) {
-		uint8_t type = (uint8_t)cur_uint(&list, 1);
-		struct cur name = cur_vec(&list, 2);
+	struct rd list = rd_vec(&body, 2);
+	while (list.len > 0 && !list.bad) {
+		uint8_t type = (uint8_t)rd_uint(&list, 1);
+		struct rd name = rd_vec(&list, 2);
 		if (type == 0 && !name.bad && !i->sni[0]) {
-			copy_esc(i->sni, sizeof(i->sni), name.p, name.left);
+			copy_esc(i->sni, sizeof(i->sni), name.p, name.len);
 			return;
 		}
 	}
 }
 
-static void client_alpn(struct tls_info *i, struct ja4_in *j, struct cur body)
+static void client_alpn(struct tls_info *i, struct ja4_in *j, struct rd body)
 {
-	struct cur list = cur_vec(&body, 2);
-	while (list.left > 0 && !list.bad) {
-		struct cur proto = cur_vec(&list, 1);
+	struct rd list = rd_vec(&body, 2);
+	while (list.len > 0 && !list.bad) {
+		struct rd proto = rd_vec(&list, 1);
 		if (proto.bad)
 			return;
 		if (!j->alpn) {
 			j->alpn = proto.p;
-			j->alpn_len = proto.left;
+			j->alpn_len = proto.len;
 		}
 		if (i->n_alpn < TLS_MAX_ALPN)
 			copy_esc(i->alpn[i->n_alpn++], sizeof(i->alpn[0]), proto.p,
-			         proto.left < TLS_ALPN_MAX ? proto.left : TLS_ALPN_MAX);
+			         proto.len < TLS_ALPN_MAX ? proto.len : TLS_ALPN_MAX);
 	}
 }
 
-static void client_ext(struct tls_info *i, struct ja4_in *j, uint16_t type, struct cur body)
+static void client_ext(struct tls_info *i, struct ja4_in *j, uint16_t type, struct rd body)
 {
 	if (is_grease(type))
 		return;
@@ -319,47 +277,47 @@ static void client_ext(struct tls_info *i, struct ja4_in *j, uint16_t type, stru
 	} else if (type == EXT_ALPN) {
 		client_alpn(i, j, body);
 	} else if (type == EXT_VERSIONS) {
-		struct cur l = cur_vec(&body, 1);
-		while (l.left >= 2) {
-			uint16_t v = (uint16_t)cur_uint(&l, 2);
+		struct rd l = rd_vec(&body, 1);
+		while (l.len >= 2) {
+			uint16_t v = (uint16_t)rd_uint(&l, 2);
 			if (!is_grease(v) && v > j->max_version)
 				j->max_version = v;
 		}
 	} else if (type == EXT_SIGALGS) {
-		struct cur l = cur_vec(&body, 2);
-		while (l.left >= 2) {
-			uint16_t v = (uint16_t)cur_uint(&l, 2);
+		struct rd l = rd_vec(&body, 2);
+		while (l.len >= 2) {
+			uint16_t v = (uint16_t)rd_uint(&l, 2);
 			if (!is_grease(v))
 				keep_u16(j->sigalgs, &j->n_sigalgs, TLS_MAX_SIGALGS, v);
 		}
 	}
 }
 
-static bool parse_client_hello(struct tls_info *i, struct cur c)
+static bool parse_client_hello(struct tls_info *i, struct rd c)
 {
 	struct ja4_in j;
 	memset(&j, 0, sizeof(j));
-	j.legacy = (uint16_t)cur_uint(&c, 2);
-	cur_take(&c, 32);
-	cur_vec(&c, 1);
-	struct cur cs = cur_vec(&c, 2);
-	while (cs.left >= 2) {
-		uint16_t v = (uint16_t)cur_uint(&cs, 2);
+	j.legacy = (uint16_t)rd_uint(&c, 2);
+	rd_take(&c, 32);
+	rd_vec(&c, 1);
+	struct rd cs = rd_vec(&c, 2);
+	while (cs.len >= 2) {
+		uint16_t v = (uint16_t)rd_uint(&cs, 2);
 		if (!is_grease(v))
 			keep_u16(j.ciphers, &j.n_ciphers, TLS_MAX_CIPHERS, v);
 	}
-	cur_vec(&c, 1);
-	if (c.left > 0 && !c.bad) {
-		struct cur ex = cur_vec(&c, 2);
-		while (ex.left > 0 && !ex.bad) {
-			uint16_t type = (uint16_t)cur_uint(&ex, 2);
-			struct cur body = cur_vec(&ex, 2);
+	rd_vec(&c, 1);
+	if (c.len > 0 && !c.bad) {
+		struct rd ex = rd_vec(&c, 2);
+		while (ex.len > 0 && !ex.bad) {
+			uint16_t type = (uint16_t)rd_uint(&ex, 2);
+			struct rd body = rd_vec(&ex, 2);
 			if (!ex.bad)
 				client_ext(i, &j, type, body);
 		}
 		c.bad |= ex.bad;
 	}
-	if (c.bad || cs.left != 0) {
+	if (c.bad || cs.len != 0) {
 		i->sni[0] = 0;
 		i->sni_seen = false;
 		i->n_alpn = 0;
@@ -370,20 +328,20 @@ static bool parse_client_hello(struct tls_info *i, struct cur c)
 	return true;
 }
 
-static bool parse_server_hello(struct tls_info *i, struct cur c)
+static bool parse_server_hello(struct tls_info *i, struct rd c)
 {
-	uint16_t version = (uint16_t)cur_uint(&c, 2), selected = 0;
-	cur_take(&c, 32);
-	cur_vec(&c, 1);
-	uint16_t cipher = (uint16_t)cur_uint(&c, 2);
-	cur_uint(&c, 1);
-	if (c.left > 0 && !c.bad) {
-		struct cur ex = cur_vec(&c, 2);
-		while (ex.left > 0 && !ex.bad) {
-			uint16_t type = (uint16_t)cur_uint(&ex, 2);
-			struct cur body = cur_vec(&ex, 2);
-			if (type == EXT_VERSIONS && body.left == 2)
-				selected = (uint16_t)cur_uint(&body, 2);
+	uint16_t version = (uint16_t)rd_uint(&c, 2), selected = 0;
+	rd_take(&c, 32);
+	rd_vec(&c, 1);
+	uint16_t cipher = (uint16_t)rd_uint(&c, 2);
+	rd_uint(&c, 1);
+	if (c.len > 0 && !c.bad) {
+		struct rd ex = rd_vec(&c, 2);
+		while (ex.len > 0 && !ex.bad) {
+			uint16_t type = (uint16_t)rd_uint(&ex, 2);
+			struct rd body = rd_vec(&ex, 2);
+			if (type == EXT_VERSIONS && body.len == 2)
+				selected = (uint16_t)rd_uint(&body, 2);
 		}
 		c.bad |= ex.bad;
 	}
@@ -399,19 +357,19 @@ static bool parse_server_hello(struct tls_info *i, struct cur c)
 
 /* One DER element: its tag and its contents. Only the low-tag-number form, and definite
  * lengths of up to three octets (a certificate message is itself under 2^24). */
-static uint8_t der_next(struct cur *c, struct cur *val)
+static uint8_t der_next(struct rd *c, struct rd *val)
 {
-	uint8_t tag = (uint8_t)cur_uint(c, 1);
-	uint32_t len = cur_uint(c, 1);
+	uint8_t tag = (uint8_t)rd_uint(c, 1);
+	uint32_t len = rd_uint(c, 1);
 	if (len & 0x80) {
 		size_t n = len & 0x7f;
 		if (n == 0 || n > 3) {
 			c->bad = true;
-			c->left = 0;
+			c->len = 0;
 		}
-		len = cur_uint(c, n);
+		len = rd_uint(c, n);
 	}
-	*val = cur_sub(c, len);
+	*val = rd_sub(c, len);
 	return c->bad ? 0 : tag;
 }
 
@@ -432,18 +390,18 @@ static const struct {
 };
 
 /* An attribute type: its short name, or its dotted form (X.690 8.19). */
-static void oid_name(struct sbuf *b, struct cur oid)
+static void oid_name(struct sbuf *b, struct rd oid)
 {
 	for (size_t k = 0; k < sizeof(attr_names) / sizeof(attr_names[0]); k++)
-		if (oid.left == attr_names[k].len && !memcmp(oid.p, attr_names[k].der, oid.left)) {
+		if (oid.len == attr_names[k].len && !memcmp(oid.p, attr_names[k].der, oid.len)) {
 			sb_str(b, attr_names[k].name);
 			return;
 		}
 	uint64_t v = 0;
 	bool first = true;
 	char num[48];
-	while (oid.left > 0) {
-		uint8_t x = (uint8_t)cur_uint(&oid, 1);
+	while (oid.len > 0) {
+		uint8_t x = (uint8_t)rd_uint(&oid, 1);
 		v = v << 7 | (x & 0x7f);
 		if (v > UINT32_MAX)
 			return;
@@ -461,15 +419,15 @@ static void oid_name(struct sbuf *b, struct cur oid)
 }
 
 /* A Name as "CN=..., O=...", in the certificate's order. */
-static void der_name(char *dst, size_t cap, struct cur name)
+static void der_name(char *dst, size_t cap, struct rd name)
 {
 	struct sbuf b = {dst, cap, 0};
 	dst[0] = 0;
-	while (name.left > 0 && !name.bad) {
-		struct cur set, atv, oid, val;
+	while (name.len > 0 && !name.bad) {
+		struct rd set, atv, oid, val;
 		if (der_next(&name, &set) != 0x31)
 			return;
-		while (set.left > 0 && !set.bad) {
+		while (set.len > 0 && !set.bad) {
 			if (der_next(&set, &atv) != 0x30 || der_next(&atv, &oid) != 0x06)
 				return;
 			der_next(&atv, &val);
@@ -477,7 +435,7 @@ static void der_name(char *dst, size_t cap, struct cur name)
 				sb_str(&b, ", ");
 			oid_name(&b, oid);
 			sb_char(&b, '=');
-			sb_esc(&b, val.p, val.left);
+			sb_esc(&b, val.p, val.len);
 		}
 	}
 }
@@ -492,18 +450,18 @@ static bool digits(const uint8_t *p, size_t n)
 
 /* UTCTime (YYMMDDHHMMSSZ, RFC 5280 4.1.2.5.1) or GeneralizedTime as YYYY-MM-DDTHH:MM:SS;
  * anything else as sent. */
-static void der_time(char *dst, size_t cap, uint8_t tag, struct cur t)
+static void der_time(char *dst, size_t cap, uint8_t tag, struct rd t)
 {
 	char y[5];
 	const uint8_t *p = t.p;
-	if (tag == 0x17 && t.left == 13 && digits(p, 12) && p[12] == 'Z') {
+	if (tag == 0x17 && t.len == 13 && digits(p, 12) && p[12] == 'Z') {
 		snprintf(y, sizeof(y), "%s%c%c", p[0] < '5' ? "20" : "19", p[0], p[1]);
 		p += 2;
-	} else if (tag == 0x18 && t.left == 15 && digits(p, 14) && p[14] == 'Z') {
+	} else if (tag == 0x18 && t.len == 15 && digits(p, 14) && p[14] == 'Z') {
 		snprintf(y, sizeof(y), "%c%c%c%c", p[0], p[1], p[2], p[3]);
 		p += 4;
 	} else {
-		copy_esc(dst, cap, t.p, t.left);
+		copy_esc(dst, cap, t.p, t.len);
 		return;
 	}
 	snprintf(dst, cap, "%s-%c%c-%c%cT%c%c:%c%c:%c%c", y, p[0], p[1], p[2], p[3], p[4], p[5],
@@ -521,9 +479,9 @@ static void cert_fingerprint(struct tls_cert *c, const uint8_t *der, size_t n)
 	}
 }
 
-static bool parse_cert(struct tls_cert *out, struct cur der)
+static bool parse_cert(struct tls_cert *out, struct rd der)
 {
-	struct cur whole = der, cert, tbs, el, issuer, validity, subject, t1, t2;
+	struct rd whole = der, cert, tbs, el, issuer, validity, subject, t1, t2;
 	if (der_next(&der, &cert) != 0x30 || der_next(&cert, &tbs) != 0x30)
 		return false;
 	uint8_t tag = der_next(&tbs, &el);
@@ -539,16 +497,16 @@ static bool parse_cert(struct tls_cert *out, struct cur der)
 	der_name(out->issuer, sizeof(out->issuer), issuer);
 	der_time(out->not_before, sizeof(out->not_before), tag1, t1);
 	der_time(out->not_after, sizeof(out->not_after), tag2, t2);
-	cert_fingerprint(out, whole.p, whole.left);
+	cert_fingerprint(out, whole.p, whole.len);
 	out->seen = true;
 	return true;
 }
 
 /* Certificate (RFC 5246 7.4.2): a list of DER certificates, the server's own first. */
-static bool parse_certificate(struct tls_info *i, struct cur c)
+static bool parse_certificate(struct tls_info *i, struct rd c)
 {
-	struct cur list = cur_vec(&c, 3);
-	struct cur first = cur_vec(&list, 3);
+	struct rd list = rd_vec(&c, 3);
+	struct rd first = rd_vec(&list, 3);
 	if (list.bad || c.bad)
 		return false;
 	return parse_cert(&i->cert, first);
@@ -576,7 +534,7 @@ static void stop(struct tls_state *t, enum tls_dir dir, bool capped)
 static void msg_end(struct tls_state *t, enum tls_dir dir)
 {
 	struct tls_half *h = &t->half[dir];
-	struct cur c = {h->buf, h->buf_len, false};
+	struct rd c = {h->buf, h->buf_len, false};
 	bool ok = true;
 	h->mhdr_len = 0;
 	if (!h->keep)

@@ -57,6 +57,8 @@ enum { FLOW_CSUM_SAMPLE = 64, FLOW_CSUM_BAD_SHARE = 4 };
 struct flow_config {
 	const uint16_t *server_ports; /* borrowed; SMTP server ports (default 25,465,587,2525) */
 	size_t n_server_ports;
+	const uint16_t *tls_ports; /* borrowed; of those, the implicit-TLS ones (default 465) */
+	size_t n_tls_ports;
 	uint64_t idle_timeout_us;    /* default 600 s */
 	size_t max_flows;            /* default 65536; the least recently used is evicted */
 	size_t max_held_per_flow;    /* out-of-order bytes held per flow, default 1 MiB */

@@ -45,6 +45,9 @@ enum smtp_anomaly {
 	SMTP_AN_LIMIT_REACHED,
 	SMTP_AN_BAD_CHECKSUM,
 	SMTP_AN_STARTTLS_PLAINTEXT, /* SMTP after the 220 to STARTTLS: a decrypted capture */
+	SMTP_AN_STARTTLS_COMMAND_INJECTION,  /* client plaintext after STARTTLS, before its 220 */
+	SMTP_AN_STARTTLS_RESPONSE_INJECTION, /* server bytes after its 220, before the handshake */
+	SMTP_AN_TLS_PORT_PLAINTEXT,          /* plaintext SMTP on an implicit-TLS port */
 	SMTP_AN_COUNT
 };
 

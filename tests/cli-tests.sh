@@ -39,6 +39,17 @@ grep -q '"outcome":"committed"' "$out/cli.out" && pass "cli checksum-no-output" 
 expect_run bad-filter 2 "bad filter" -- -r samples/normal.pcap "tcp port and and"
 expect_run help 0 "" -- --help
 grep -q -- '--ports LIST' "$out/cli.out" && pass "cli help-lists-options" || fail "cli help-lists-options"
+grep -q -- '--tls-ports LIST' "$out/cli.out" && pass "cli help-lists-tls-ports" ||
+	fail "cli help-lists-tls-ports"
+expect_run bad-tls-ports 2 "--tls-ports: bad port list '465,0'" -- --tls-ports 465,0 -r samples/normal.pcap
+# --tls-ports: its ports are followed even when not in --ports; a session there that starts
+# with plaintext SMTP (Postfix's 220) is followed as SMTP, with tls_port_plaintext.
+expect_run tls-ports-followed 0 "" -- --ports 25 --tls-ports 2525 -r samples/normal.pcap
+if grep -q '"outcome":"committed".*"anomalies":\["tls_port_plaintext"\]' "$out/cli.out"; then
+	pass "cli tls-ports-plaintext"
+else
+	fail "cli tls-ports-plaintext"
+fi
 expect_run version 0 "" -- --version
 grep -q '^smtptrace [0-9]' "$out/cli.out" && pass "cli version-line" || fail "cli version-line"
 

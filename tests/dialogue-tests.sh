@@ -112,7 +112,7 @@ def lookup(rec, line, key):
         return str(len(s.get("transactions", [])))
     if key in ("anomalies", "inferred"):
         return s.get(key, [])
-    m = re.fullmatch(r"(smuggling|auth|greeting)\.(\w+)", key)
+    m = re.fullmatch(r"(smuggling|auth|greeting|tls)\.(\w+)", key)
     if m:
         return show((s.get(m.group(1)) or {}).get(m.group(2)))
     m = re.fullmatch(r"tx(\d+)\.(\w+)", key)
@@ -139,6 +139,7 @@ with open(expect_path) as f:
 if ref is not None:
     rec, line = ref[2], ref[3]
     for key, want in expects:
+        want = want.replace("\\s", " ")  # values hold no blanks: \s is one
         if key == "notcontains":
             if want in line:
                 problems.append("the record contains %r" % want)

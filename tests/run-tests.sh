@@ -141,6 +141,9 @@ fi
 # The peer corpus against Suricata, Zeek, Arkime and tshark (tests/known-differences.tsv).
 . tests/conformance-tests.sh
 
+# Every TLS session of the samples and the corpus against tshark's TLS dissector.
+. tests/tls-tshark-tests.sh
+
 # A real shipper (rsyslog: imfile, mmjsonparse) takes every record with its fields intact.
 . tests/shipper-tests.sh
 

@@ -9,7 +9,7 @@
 set -eu
 what=${1:-build}
 build_pkgs="gcc make pkg-config libpcap-dev zlib1g-dev libjansson-dev nettle-dev librdkafka-dev"
-test_pkgs="python3 python3-jsonschema python3-fastjsonschema python3-yaml rsyslog valgrind tcpdump postfix swaks openssl gzip tshark tcpreplay logrotate iproute2 procps strace"
+test_pkgs="python3 python3-jsonschema python3-fastjsonschema python3-yaml rsyslog valgrind tcpdump postfix swaks libnet-ssleay-perl libio-socket-ssl-perl openssl gzip tshark tcpreplay logrotate iproute2 procps strace"
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
 

@@ -15,7 +15,8 @@ ANOMALIES = ["early_talker", "pipelining_unadvertised", "data_before_354", "resi
              "unstuffed_dot", "bare_lf", "bare_cr", "smuggling_eod", "repeated_errors",
              "unknown_command", "line_too_long", "auth_attempt", "bdat", "midstream", "tcp_gap",
              "overlap_mismatch", "reply_without_command", "limit_reached", "bad_checksum",
-             "starttls_plaintext"]
+             "starttls_plaintext", "starttls_command_injection", "starttls_response_injection",
+             "tls_port_plaintext"]
 LOOKALIKES = {"<LF>.<LF>", "<CR><LF>.<LF>", "<LF>.<CR><LF>", "<CR>.<CR>"}
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000")

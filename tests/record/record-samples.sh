@@ -7,7 +7,8 @@
 #   tests/record/record-samples.sh --list       list the sample names
 #
 # Needs root, Postfix, swaks, tcpdump, openssl, python3 and gzip (tests/setup-deps.sh test).
-# Refuses to run while Postfix is already running (someone else is using it). It saves
+# Waits for the MTA lock (LOCK_WAIT seconds, default 1800), then refuses to run while Postfix
+# is already running (someone else is using it). It saves
 # /etc/postfix/main.cf and master.cf, configures a loopback-only test server (test domain
 # smtptrace.test, users alice, bob and carol, everything delivered to discard:, a listener on
 # port 2525, a self-signed certificate for STARTTLS), starts Postfix, records each sample
@@ -43,7 +44,8 @@ SAMPLES=(normal normal.pcap.gz vlan qinq cooked cooked-sll two-transactions rfc8
 	auth-refused rejected-rcpt rejected-eod blaster unstuffed-dot
 	smuggle-lf-dot-lf smuggle-crlf-dot-lf smuggle-lf-dot-crlf
 	smuggle-lf-dot-lf-forbid smuggle-crlf-dot-lf-forbid smuggle-lf-dot-crlf-forbid
-	too-many-errors eod-then-rst eod-unacknowledged bare-lf bare-cr)
+	too-many-errors eod-then-rst eod-unacknowledged bare-lf bare-cr
+	starttls-tls12 starttls-tls13 starttls-failed implicit-tls)
 SAMPLES+=(port-8025)
 
 swaks_msg() {	# swaks with the fixed identities and message; extra options appended
@@ -74,6 +76,24 @@ s_early_talker_rejected() {
 }
 s_bdat()                       { rec bdat "$client" bdat; }
 s_starttls()                   { rec starttls swaks_msg --tls; }
+# TLS versions forced from either end: swaks offers only TLS 1.2, or only TLS 1.3; for the
+# failed handshake Postfix takes TLS 1.3 only and swaks offers only TLS 1.2 (a
+# protocol_version alert).
+s_starttls_tls12()             { rec starttls-tls12 swaks_msg --tls --tls-protocol tlsv1_2; }
+s_starttls_tls13()             { with 'smtpd_tls_protocols=>=TLSv1.3' -- \
+					rec starttls-tls13 swaks_msg --tls; }
+s_starttls_failed()            { with 'smtpd_tls_protocols=>=TLSv1.3' -- \
+					rec starttls-failed swaks_msg --tls --tls-protocol tlsv1_2; }
+# Implicit TLS (RFC 8314): Postfix's smtps service, a wrapper-mode listener on port 465
+# for this sample only.
+s_implicit_tls() {
+	postconf -M "465/inet=465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes"
+	pf_reload
+	PORT=465 wait_listener
+	PORT=465 rec implicit-tls swaks_msg --tls-on-connect
+	postconf -MX 465/inet
+	pf_reload
+}
 s_auth_refused()               { rec auth-refused "$client" auth-refused; }
 s_rejected_rcpt()              { rec rejected-rcpt swaks_msg --to mallory@smtptrace.test; }
 s_rejected_eod()               { with message_size_limit=100 -- rec rejected-eod swaks_msg; }
@@ -237,7 +257,9 @@ for t in postfix postconf swaks tcpdump openssl python3 gzip ss; do
 	command -v "$t" >/dev/null || die "$t is missing: tests/setup-deps.sh test"
 done
 exec 9>"$LOCK"
-flock -n 9 || die "another recording or test holds $LOCK"
+# Another recording, a live test or an MTA swap may hold it: wait (LOCK_WAIT seconds)
+note "waiting for $LOCK"
+flock -w "${LOCK_WAIT:-1800}" 9 || die "another recording or test holds $LOCK"
 postfix status >/dev/null 2>&1 && die "Postfix is already running; stop it first (postfix stop)"
 
 mkdir -p "$out"

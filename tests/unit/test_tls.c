@@ -1,12 +1,16 @@
 /* test_tls: the TLS stage on handshakes built here byte by byte (RFC 8446, RFC 5246): TLS 1.2
  * and 1.3 shapes, records cut at every offset, a message across records, truncated and lying
- * lengths, GREASE, alerts, the first certificate, JA4 against values worked out by hand. */
+ * lengths, GREASE, alerts, the first certificate, JA4 against values worked out by hand; the
+ * shared cursor (rd.h); the SMTP session's hand-off after STARTTLS (starttls.c, RFC 3207):
+ * bytes held before the 220, injection by ACK number. */
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rd.h"
+#include "smtp.h"
 #include "tap.h"
 #include "tls.h"
 
@@ -551,6 +555,121 @@ static void test_names(void)
 	CHECK_EQ_STR(tls_handshake_name(TLS_HS_FAILED), "failed");
 }
 
+/* The cursor both parsers share (include/rd.h): checked reads leave it unchanged when the
+ * bytes are not there; sticky reads empty it and set bad, and every read after gives zeros. */
+static void test_cursor(void)
+{
+	static const uint8_t wire[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x02, 0xaa, 0xbb, 0x09};
+	struct rd r = {wire, 3, false};
+	uint32_t v32 = 0;
+	uint16_t v16 = 0;
+	CHECK(!rd_be32(&r, &v32));
+	CHECK(r.p == wire && r.len == 3 && !r.bad);
+	CHECK(rd_be16(&r, &v16));
+	CHECK_EQ_INT(v16, 0x0102);
+	rd_limit(&r, 5);
+	CHECK_EQ_INT(r.len, 1);
+	struct rd s = {wire + 5, 4, false};
+	struct rd vec = rd_vec(&s, 1); /* length 2: aa bb */
+	CHECK(!vec.bad && vec.len == 2 && vec.p[0] == 0xaa);
+	CHECK_EQ_INT(rd_uint(&s, 1), 0x09);
+	CHECK(!s.bad);
+	CHECK_EQ_INT(rd_uint(&s, 2), 0); /* past the end */
+	CHECK(s.bad && s.len == 0);
+	struct rd after = rd_sub(&s, 0);
+	CHECK(after.bad && after.len == 0 && rd_take(&s, 0) == NULL);
+	struct rd lying = {wire + 5, 2, false}; /* says 2 bytes follow, holds 1 */
+	CHECK(rd_vec(&lying, 1).bad && lying.bad);
+}
+
+/* ---- the SMTP session's hand-off to TLS (analyzer/starttls.c, RFC 3207) ---- */
+
+static const char greet[] = "220 mx ESMTP\r\n", ehlo_reply[] = "250 mx\r\n",
+                  ready[] = "220 2.0.0 Ready to start TLS\r\n";
+
+static void feed_str(struct smtp_session *s, enum smtp_dir dir, const char *text, uint64_t acked)
+{
+	smtp_feed(s, dir, (const uint8_t *)text, strlen(text), acked, 0);
+}
+
+/* A session fed the greeting, EHLO and its reply, and STARTTLS; the server's 220 will end at
+ * server offset *ready_end. */
+static struct smtp_session *up_to_starttls(uint64_t *ready_end)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	struct smtp_session *s = smtp_session_new(&lim);
+	feed_str(s, SMTP_TO_CLIENT, greet, 0);
+	feed_str(s, SMTP_TO_SERVER, "EHLO c\r\n", strlen(greet));
+	feed_str(s, SMTP_TO_CLIENT, ehlo_reply, 8);
+	feed_str(s, SMTP_TO_SERVER, "STARTTLS\r\n", strlen(greet) + strlen(ehlo_reply));
+	*ready_end = strlen(greet) + strlen(ehlo_reply) + strlen(ready);
+	return s;
+}
+
+static bool has_anomaly(const struct smtp_session *s, enum smtp_anomaly an)
+{
+	return (smtp_get_record(s)->anomalies & UINT64_C(1) << an) != 0;
+}
+
+/* The client's handshake captured before the 220 it answers (its ACK covers the 220): held
+ * while the reply is awaited, then read as the handshake, not as injection. */
+static void test_starttls_handshake_before_its_220(void)
+{
+	uint64_t end;
+	struct smtp_session *s = up_to_starttls(&end);
+	struct bb ch = {.n = 0}, c = {.n = 0};
+	client_hello_13(&ch);
+	records(&c, 22, &ch, 16384);
+	smtp_feed(s, SMTP_TO_SERVER, c.b, c.n, end, 0);
+	feed_str(s, SMTP_TO_CLIENT, ready, 18);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK(r->starttls_accepted && r->tls != NULL);
+	CHECK(r->tls && tls_get_info(r->tls)->client_hello);
+	CHECK(!has_anomaly(s, SMTP_AN_STARTTLS_COMMAND_INJECTION));
+	CHECK(!has_anomaly(s, SMTP_AN_STARTTLS_PLAINTEXT));
+	smtp_session_free(s);
+}
+
+/* The same order with plaintext SMTP (a decrypted capture): read on as commands. */
+static void test_starttls_plaintext_before_its_220(void)
+{
+	uint64_t end;
+	struct smtp_session *s = up_to_starttls(&end);
+	uint32_t before = smtp_get_record(s)->commands;
+	feed_str(s, SMTP_TO_SERVER, "EHLO c\r\n", end);
+	feed_str(s, SMTP_TO_CLIENT, ready, 18);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK(r->starttls_accepted && r->tls == NULL);
+	CHECK(has_anomaly(s, SMTP_AN_STARTTLS_PLAINTEXT));
+	CHECK(!has_anomaly(s, SMTP_AN_STARTTLS_COMMAND_INJECTION));
+	CHECK_EQ_INT(r->commands, before + 1);
+	smtp_session_free(s);
+}
+
+/* Injected both ways, by ACK number: the client's RSET does not acknowledge the 220, the
+ * server's 250 acknowledges none of the client's bytes after STARTTLS; neither reaches the
+ * TLS parser, which still reads the ClientHello that follows. */
+static void test_starttls_injection_by_ack(void)
+{
+	uint64_t end;
+	struct smtp_session *s = up_to_starttls(&end);
+	uint64_t c_after = strlen("EHLO c\r\nSTARTTLS\r\n");
+	feed_str(s, SMTP_TO_CLIENT, ready, c_after);
+	feed_str(s, SMTP_TO_SERVER, "RSET\r\n", end - strlen(ready));
+	feed_str(s, SMTP_TO_CLIENT, "250 ok\r\n", c_after);
+	CHECK(has_anomaly(s, SMTP_AN_STARTTLS_COMMAND_INJECTION));
+	CHECK(has_anomaly(s, SMTP_AN_STARTTLS_RESPONSE_INJECTION));
+	struct bb ch = {.n = 0}, c = {.n = 0};
+	client_hello_13(&ch);
+	records(&c, 22, &ch, 16384);
+	smtp_feed(s, SMTP_TO_SERVER, c.b, c.n, end, 0);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK(r->tls && tls_get_info(r->tls)->client_hello);
+	CHECK(!has_anomaly(s, SMTP_AN_STARTTLS_PLAINTEXT));
+	smtp_session_free(s);
+}
+
 /* ---- seeds for tests/fuzz/fuzz_tls.c (its framing: a byte of direction and length) ---- */
 
 static void seed_chunks(FILE *f, const struct bb *b, enum tls_dir dir)
@@ -610,5 +729,9 @@ int main(int argc, char **argv)
 	RUN_TEST(test_truncated_and_lying);
 	RUN_TEST(test_caps);
 	RUN_TEST(test_names);
+	RUN_TEST(test_cursor);
+	RUN_TEST(test_starttls_handshake_before_its_220);
+	RUN_TEST(test_starttls_plaintext_before_its_220);
+	RUN_TEST(test_starttls_injection_by_ack);
 	TAP_EXIT();
 }
