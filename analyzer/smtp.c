@@ -9,28 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const anomaly_names[SMTP_AN_COUNT] = {
-    "early_talker",
-    "pipelining_unadvertised",
-    "data_before_354",
-    "residue_after_eod",
-    "unstuffed_dot",
-    "bare_lf",
-    "bare_cr",
-    "smuggling_eod",
-    "repeated_errors",
-    "unknown_command",
-    "line_too_long",
-    "auth_attempt",
-    "bdat",
-    "midstream",
-    "tcp_gap",
-    "overlap_mismatch",
-    "reply_without_command",
-    "limit_reached",
-    "bad_checksum",
-    "starttls_plaintext",
-};
+#define AN_NAME(name, str, survives_gap) str,
+static const char *const anomaly_names[SMTP_AN_COUNT] = {SMTP_ANOMALY_LIST(AN_NAME)};
+#undef AN_NAME
+#define AN_GAP_BIT(name, str, survives_gap) | ((uint64_t)(survives_gap) << SMTP_AN_##name)
+/* the anomalies a gap does not void (the list's survives_gap column) */
+static const uint64_t survive_gap = 0 SMTP_ANOMALY_LIST(AN_GAP_BIT);
+#undef AN_GAP_BIT
 
 const char *smtp_lookalike_name(enum smtp_lookalike la)
 {
@@ -106,17 +91,7 @@ struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
  * not raised once bytes were lost (DESIGN.md section 4). */
 static bool gap_voids(const struct smtp_session *s, enum smtp_anomaly an)
 {
-	switch (an) {
-	case SMTP_AN_TCP_GAP:
-	case SMTP_AN_MIDSTREAM:
-	case SMTP_AN_OVERLAP_MISMATCH:
-	case SMTP_AN_LIMIT_REACHED:
-	case SMTP_AN_BDAT:
-	case SMTP_AN_AUTH_ATTEMPT:
-		return false;
-	default:
-		return smtp_any_gap(s);
-	}
+	return !((survive_gap >> an) & 1) && smtp_any_gap(s);
 }
 
 bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an)

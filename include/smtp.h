@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smtp_lists.h"
+
 enum smtp_dir { SMTP_TO_SERVER = 0, SMTP_TO_CLIENT = 1 };
 
 /* Wire bytes kept for the record: owned by the session, not NUL-safe (may hold any byte),
@@ -23,30 +25,11 @@ struct smtp_reply {
 	uint64_t ts_us;
 };
 
-/* Anomalies; a session keeps a bit and a count of each. */
-enum smtp_anomaly {
-	SMTP_AN_EARLY_TALKER,
-	SMTP_AN_PIPELINING_UNADVERTISED,
-	SMTP_AN_DATA_BEFORE_354,
-	SMTP_AN_RESIDUE_AFTER_EOD,
-	SMTP_AN_UNSTUFFED_DOT,
-	SMTP_AN_BARE_LF,
-	SMTP_AN_BARE_CR,
-	SMTP_AN_SMUGGLING_EOD,
-	SMTP_AN_REPEATED_ERRORS,
-	SMTP_AN_UNKNOWN_COMMAND,
-	SMTP_AN_LINE_TOO_LONG,
-	SMTP_AN_AUTH_ATTEMPT,
-	SMTP_AN_BDAT,
-	SMTP_AN_MIDSTREAM,
-	SMTP_AN_TCP_GAP,
-	SMTP_AN_OVERLAP_MISMATCH,
-	SMTP_AN_REPLY_WITHOUT_COMMAND,
-	SMTP_AN_LIMIT_REACHED,
-	SMTP_AN_BAD_CHECKSUM,
-	SMTP_AN_STARTTLS_PLAINTEXT, /* SMTP after the 220 to STARTTLS: a decrypted capture */
-	SMTP_AN_COUNT
-};
+/* Anomalies (include/smtp_lists.h); a session keeps a bit and a count of each. */
+#define SMTP_AN_ENUM(name, str, survives_gap) SMTP_AN_##name,
+enum smtp_anomaly { SMTP_ANOMALY_LIST(SMTP_AN_ENUM) SMTP_AN_COUNT };
+#undef SMTP_AN_ENUM
+_Static_assert(SMTP_AN_COUNT <= 64, "anomalies are bits of a uint64_t");
 
 /* How SMTP itself ended a transaction; OPEN when it had not ended when the connection did. */
 enum smtp_tx_end {
@@ -276,24 +259,10 @@ const char *smtp_acted_name(enum smtp_acted a);
 /* ---- Parsers (smtp_parse.c): pure, no allocation, input is (pointer, length) without
  * the line end, never NUL-terminated. Out-pointers borrow from the input. ---- */
 
-enum smtp_verb {
-	SMTP_V_UNKNOWN = 0,
-	SMTP_V_EHLO,
-	SMTP_V_HELO,
-	SMTP_V_MAIL,
-	SMTP_V_RCPT,
-	SMTP_V_DATA,
-	SMTP_V_BDAT,
-	SMTP_V_RSET,
-	SMTP_V_NOOP,
-	SMTP_V_VRFY,
-	SMTP_V_EXPN,
-	SMTP_V_HELP,
-	SMTP_V_QUIT,
-	SMTP_V_STARTTLS,
-	SMTP_V_AUTH,
-	SMTP_V_COUNT
-};
+/* Command verbs (include/smtp_lists.h); SMTP_V_UNKNOWN is 0. */
+#define SMTP_V_ENUM(name, str) SMTP_V_##name,
+enum smtp_verb { SMTP_VERB_LIST(SMTP_V_ENUM) SMTP_V_COUNT };
+#undef SMTP_V_ENUM
 
 struct smtp_command {
 	enum smtp_verb verb;

@@ -1,5 +1,6 @@
 /* test_smtp: the command and reply parsers, and the session model fed dialogues directly,
  * whole, cut at every byte boundary, and one byte at a time. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,48 @@ static void test_parse_command_verbs(void)
 	CHECK_EQ_INT(c.verb, SMTP_V_BDAT);
 	smtp_parse_command(S("auth PLAIN AGFsaWNlAHNlY3JldA=="), &c);
 	CHECK_EQ_INT(c.verb, SMTP_V_AUTH);
+}
+
+/* The lists (include/smtp_lists.h): every name present, distinct, and as the record spells
+ * it; every verb's name parses back to the verb. */
+static bool snake_case(const char *n)
+{
+	if (!n || !*n)
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_'))
+			return false;
+	return true;
+}
+
+static void test_lists_named_once(void)
+{
+	CHECK_EQ_STR(smtp_anomaly_name(SMTP_AN_EARLY_TALKER), "early_talker");
+	CHECK_EQ_STR(smtp_anomaly_name(SMTP_AN_STARTTLS_PLAINTEXT), "starttls_plaintext");
+	CHECK_EQ_STR(smtp_anomaly_name(SMTP_AN_COUNT), "unknown");
+	for (int i = 0; i < SMTP_AN_COUNT; i++) {
+		CHECK(snake_case(smtp_anomaly_name((enum smtp_anomaly)i)));
+		for (int j = 0; j < i; j++)
+			CHECK(strcmp(smtp_anomaly_name((enum smtp_anomaly)i),
+			             smtp_anomaly_name((enum smtp_anomaly)j)) != 0);
+	}
+	CHECK_EQ_STR(smtp_verb_name(SMTP_V_UNKNOWN), "?");
+	CHECK_EQ_STR(smtp_verb_name(SMTP_V_COUNT), "?");
+	for (int v = SMTP_V_UNKNOWN + 1; v < SMTP_V_COUNT; v++) {
+		struct smtp_command c;
+		const char *name = smtp_verb_name((enum smtp_verb)v);
+		smtp_parse_command((const uint8_t *)name, strlen(name), &c);
+		CHECK_EQ_INT(c.verb, v);
+	}
+	CHECK_EQ_STR(classify_outcome_name(CLS_OUT_TLS), "tls");
+	CHECK_EQ_STR(classify_outcome_name(CLS_OUT_NO_MAIL), "no_mail");
+	CHECK_EQ_STR(classify_outcome_name(CLS_OUT_COUNT), "unknown");
+	CHECK_EQ_STR(classify_tx_outcome_name(CLS_TX_INCOMPLETE), "incomplete");
+	CHECK_EQ_STR(classify_tx_outcome_name(CLS_TX_COUNT), "unknown");
+	for (int i = 0; i < CLS_OUT_COUNT; i++)
+		CHECK(snake_case(classify_outcome_name((enum cls_outcome)i)));
+	for (int i = 0; i < CLS_TX_COUNT; i++)
+		CHECK(snake_case(classify_tx_outcome_name((enum cls_tx_outcome)i)));
 }
 
 static void test_parse_path(void)
@@ -441,6 +484,7 @@ static void test_dialogue_server_only(void)
 int main(void)
 {
 	RUN_TEST(test_parse_command_verbs);
+	RUN_TEST(test_lists_named_once);
 	RUN_TEST(test_parse_path);
 	RUN_TEST(test_parse_bdat);
 	RUN_TEST(test_parse_reply_line);
