@@ -18,7 +18,7 @@ void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smt
 	enum smtp_anomaly an;
 	if (kind == PK_GREETING)
 		an = SMTP_AN_EARLY_TALKER;
-	else if (!s->rec.pipelining_advertised || verb == SMTP_V_EHLO || verb == SMTP_V_HELO)
+	else if (!s->rec.pipelining_advertised || (smtp_verb_row(verb)->flags & SMTP_VF_SYNC))
 		an = SMTP_AN_PIPELINING_UNADVERTISED;
 	else
 		return;
@@ -101,7 +101,7 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 	return tx->n_rcpts - 1;
 }
 
-static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	uint64_t size = 0;
 	bool last = false;
@@ -155,9 +155,7 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 		smtp_note_inferred(s, SMTP_AN_RESIDUE_AFTER_EOD, SMTP_TO_CLIENT);
 }
 
-/* ---- the command table: what the server does when it reads each verb ---- */
-
-typedef void (*cmd_fn)(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+/* ---- the command halves of the verb table (smtp_verb.c) ---- */
 
 /* The reply to this command decides how the bytes after it read (DESIGN.md section 4). */
 static void hold_for(struct smtp_session *s, enum smtp_verb v)
@@ -166,79 +164,66 @@ static void hold_for(struct smtp_session *s, enum smtp_verb v)
 	s->hold_verb = v;
 }
 
-static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)p;
 	claim_helo(s, c); /* its 2xx resets the transaction (smtp_reply.c) */
 }
 
-static void cmd_rset(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
-{
-	(void)c;
-	(void)p;
-	/* the server ends the transaction when it reads the command: a MAIL pipelined after it
-	 * opens a new one (RSET is always answered 250, RFC 5321 4.1.1.5) */
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-		smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
-}
-
-static void cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	p->tx = open_mail_tx(s, c);
 }
 
-static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	p->arg = add_rcpt_of(s, c);
 }
 
-static void cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
+	(void)c;
 	p->tx = smtp_tx_after_gap(s) ? s->cur_tx : -1;
 	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
 		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
-	hold_for(s, c->verb);
 }
 
-static void cmd_starttls(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
-{
-	(void)p;
-	hold_for(s, c->verb);
-}
-
-static void cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)p;
 	smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
 	s->rec.auth_attempts++;
 	/* the mechanism only: an initial response after it is a credential (RFC 4954) */
 	smtp_bytes_set(&s->rec.auth_mechanism, c->arg, smtp_first_word_len(c->arg, c->arg_len));
-	hold_for(s, c->verb);
 }
 
-static void cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)c;
 	(void)p;
 	s->rec.quit_sent = true;
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-		smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
 }
 
-static void cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)c;
 	(void)p;
 	smtp_note(s, SMTP_AN_UNKNOWN_COMMAND);
 }
 
-/* NOOP, VRFY, EXPN and HELP change nothing; their reply is matched like any other. */
-static const cmd_fn cmd_handlers[SMTP_V_COUNT] = {
-    [SMTP_V_UNKNOWN] = cmd_unknown, [SMTP_V_EHLO] = cmd_ehlo,         [SMTP_V_HELO] = cmd_ehlo,
-    [SMTP_V_MAIL] = cmd_mail,       [SMTP_V_RCPT] = cmd_rcpt,         [SMTP_V_DATA] = cmd_data,
-    [SMTP_V_BDAT] = cmd_bdat,       [SMTP_V_RSET] = cmd_rset,         [SMTP_V_QUIT] = cmd_quit,
-    [SMTP_V_AUTH] = cmd_auth,       [SMTP_V_STARTTLS] = cmd_starttls,
-};
+/* The server acts on the command as its row says: RSET and QUIT end the transaction, DATA,
+ * STARTTLS and AUTH hold what follows until their reply. */
+static void act_on(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	const struct smtp_verb_row *row = smtp_verb_row(c->verb);
+	if ((row->flags & SMTP_VF_ENDS_TX) && smtp_cur_tx(s) &&
+	    smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+		smtp_tx_end(s, row->ends_tx, SMTP_REJ_NONE);
+	if (row->cmd)
+		row->cmd(s, c, p);
+	if (row->flags & SMTP_VF_HOLD)
+		hold_for(s, c->verb);
+}
 
 /* Acts on a command line as the server would read it. */
 static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, uint64_t acked)
@@ -255,8 +240,7 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	s->eod_2xx_last = false;
 	check_pipelined(s, acked);
 	check_residue(s, line, len, c.verb, acked);
-	if (cmd_handlers[c.verb])
-		cmd_handlers[c.verb](s, &c, &p);
+	act_on(s, &c, &p);
 	smtp_pq_push(s, p);
 }
 

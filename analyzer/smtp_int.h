@@ -217,6 +217,71 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);
+
+/* ---- the verb table (smtp_verb.c): one row per verb, both halves ---- */
+
+/* What the server does when it reads a command (smtp_client.c); p is the entry that will
+ * await its reply. */
+typedef void (*smtp_cmd_fn)(struct smtp_session *s, const struct smtp_command *c,
+                            struct pending *p);
+/* What the reply to it does (smtp_reply.c). */
+typedef void (*smtp_reply_fn)(struct smtp_session *s, const struct pending *p,
+                              const struct smtp_reply *r);
+
+/* The reply codes that can answer a command (RFC 5321 4.3.2, loosely). */
+enum {
+	SMTP_FIT_220 = 1 << 0,   /* STARTTLS's go-ahead */
+	SMTP_FIT_221 = 1 << 1,   /* QUIT's */
+	SMTP_FIT_235 = 1 << 2,   /* AUTH's success */
+	SMTP_FIT_334 = 1 << 3,   /* AUTH's challenge */
+	SMTP_FIT_354 = 1 << 4,   /* DATA's go-ahead */
+	SMTP_FIT_FINAL = 1 << 5, /* any other 2xx or 3xx */
+	SMTP_FIT_4XX = 1 << 6,
+	SMTP_FIT_5XX = 1 << 7,
+	SMTP_FIT_ERR = SMTP_FIT_4XX | SMTP_FIT_5XX,
+};
+
+enum {
+	SMTP_VF_HOLD = 1 << 0,    /* its reply decides how the bytes after it read: hold them */
+	SMTP_VF_TX_STEP = 1 << 1, /* a step of the transaction: counts in a smuggled one too */
+	SMTP_VF_ENDS_TX = 1 << 2, /* ends the open transaction (before its end of data) when
+	                           * the server reads it, as ends_tx */
+	SMTP_VF_SYNC = 1 << 3,    /* the client waits for its reply even with PIPELINING: the
+	                           * EHLO reply is what advertises it (RFC 2920) */
+};
+
+struct smtp_verb_row {
+	smtp_cmd_fn cmd;     /* NULL: reading it changes nothing but the queue */
+	smtp_reply_fn reply; /* NULL: its reply changes nothing */
+	uint8_t fit;         /* SMTP_FIT_* */
+	uint8_t flags;       /* SMTP_VF_* */
+	enum smtp_tx_end ends_tx;
+};
+
+/* The row of v (the UNKNOWN row for a value out of range). Borrowed, static. */
+const struct smtp_verb_row *smtp_verb_row(enum smtp_verb v);
+/* The SMTP_FIT_* bits of a reply code. */
+uint8_t smtp_code_fit(uint16_t code);
+/* Whether code can answer a pending entry of this kind and verb. */
 bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code);
+
+/* the halves the rows name */
+void smtp_cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_mail(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_bdat(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_quit(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
+                         const struct smtp_reply *r);
+void smtp_reply_auth(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
 
 #endif

@@ -53,7 +53,7 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	}
 }
 
-static void reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (p->shadow) { /* a smuggled DATA: its text was read already, as the outer message's */
@@ -101,36 +101,39 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 	smtp_release_hold(s);
 }
 
-static void reply_tx_step(struct smtp_session *s, const struct pending *p,
-                          const struct smtp_reply *r)
+/* MAIL's reply: its code is recorded even after a pipelined QUIT or RSET ended the
+ * transaction; a refusal ends it (RFC 5321 3.3). */
+void smtp_reply_mail(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
-	bool ok = r->code / 100 == 2;
-	/* codes are recorded even after a pipelined QUIT or RSET ended the transaction */
-	if (tx && p->verb == SMTP_V_RCPT && p->arg < tx->n_rcpts)
+	if (!tx)
+		return;
+	tx->mail_code = r->code;
+	if (tx->end == SMTP_TX_OPEN && r->code / 100 != 2 && s->cur_tx == p->tx)
+		smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
+}
+
+void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (!tx)
+		return;
+	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
-	if (tx && p->verb == SMTP_V_MAIL)
-		tx->mail_code = r->code;
+	if (tx->end == SMTP_TX_OPEN && r->code / 100 == 2 && tx->phase < SMTP_PH_RCPT)
+		tx->phase = SMTP_PH_RCPT;
+}
+
+/* A chunk's reply; the one to BDAT LAST is the reply to the end of data (RFC 3030). */
+void smtp_reply_bdat(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (!tx || tx->end != SMTP_TX_OPEN)
 		return;
-	switch (p->verb) {
-	case SMTP_V_MAIL:
-		if (!ok && s->cur_tx == p->tx)
-			smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
-		break;
-	case SMTP_V_RCPT:
-		if (ok && tx->phase < SMTP_PH_RCPT)
-			tx->phase = SMTP_PH_RCPT;
-		break;
-	case SMTP_V_BDAT:
-		if (p->arg)
-			reply_eod(s, p, r);
-		else if (!ok && s->cur_tx == p->tx)
-			smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_DATA);
-		break;
-	default:
-		break;
-	}
+	if (p->arg)
+		reply_eod(s, p, r);
+	else if (r->code / 100 != 2 && s->cur_tx == p->tx)
+		smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_DATA);
 }
 
 /* The pending EHLO/HELO argument becomes the session's helo (accepted, or never answered). */
@@ -158,91 +161,72 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 	}
 }
 
-static void reply_session(struct smtp_session *s, const struct pending *p,
-                          const struct smtp_reply *r)
+void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
-	if (p->shadow)
-		return;
-	switch (p->verb) {
-	case SMTP_V_EHLO:
-	case SMTP_V_HELO:
-		if (r->code / 100 == 2)
-			accept_helo(s, p);
-		else if (s->helo_first) /* the first one refused: nothing better to show */
-			smtp_bytes_free(&s->helo_pending);
-		s->helo_first = false;
-		break;
-	case SMTP_V_QUIT:
-		s->rec.quit_replied = true;
-		break;
-	case SMTP_V_STARTTLS:
-		if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
-			s->rec.starttls_accepted = true;
-			s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
-			s->cmode = CM_OPAQUE;
-			s->server_opaque = true;
-			free(s->hold);
-			s->hold = NULL;
-			s->hold_len = 0;
-		} else {
-			s->cmode = CM_COMMAND;
-			smtp_release_hold(s);
-		}
-		break;
-	case SMTP_V_AUTH:
-		if (r->code == 334) { /* a challenge: the client's next line answers it */
-			s->cmode = CM_AUTH_LINE;
-			smtp_pq_push_front(s, *p);
-		} else {
-			s->rec.auth_result = r->code;
-			s->rec.auth_failures += r->code >= 400;
-			s->cmode = CM_COMMAND;
-		}
+	if (r->code / 100 == 2)
+		accept_helo(s, p);
+	else if (s->helo_first) /* the first one refused: nothing better to show */
+		smtp_bytes_free(&s->helo_pending);
+	s->helo_first = false;
+}
+
+void smtp_reply_quit(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	(void)p;
+	(void)r;
+	s->rec.quit_replied = true;
+}
+
+void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
+                         const struct smtp_reply *r)
+{
+	(void)p;
+	if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
+		s->rec.starttls_accepted = true;
+		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
+		s->cmode = CM_OPAQUE;
+		s->server_opaque = true;
+		free(s->hold);
+		s->hold = NULL;
+		s->hold_len = 0;
+	} else {
+		s->cmode = CM_COMMAND;
 		smtp_release_hold(s);
-		break;
-	default:
-		break;
 	}
 }
 
+void smtp_reply_auth(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	if (r->code == 334) { /* a challenge: the client's next line answers it */
+		s->cmode = CM_AUTH_LINE;
+		smtp_pq_push_front(s, *p);
+	} else {
+		s->rec.auth_result = r->code;
+		s->rec.auth_failures += r->code >= 400;
+		s->cmode = CM_COMMAND;
+	}
+	smtp_release_hold(s);
+}
+
+/* The reply acts as its command's row says; a command read in smuggled text changes only
+ * the transaction it steps, never the client's reading. */
 static void dispatch_reply(struct smtp_session *s, const struct pending *p,
                            const struct smtp_reply *r)
 {
-	if (p->kind == PK_GREETING)
+	if (p->kind == PK_GREETING) {
 		reply_greeting(s, r);
-	else if (p->kind == PK_EOD) {
+		return;
+	}
+	if (p->kind == PK_EOD) {
 		reply_eod(s, p, r);
 		s->smug.deciding = p->decide_smuggle;
-	} else if (p->verb == SMTP_V_DATA)
-		reply_data(s, p, r);
-	else if (p->verb == SMTP_V_MAIL || p->verb == SMTP_V_RCPT || p->verb == SMTP_V_BDAT)
-		reply_tx_step(s, p, r);
-	else
-		reply_session(s, p, r);
-}
-
-/* Whether code can answer a command of this kind (RFC 5321 4.3.2 sequences, loosely). */
-bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
-{
-	bool intermediate = code == 354 || code == 334 || code == 221 || code == 220;
-	if (kind == PK_GAP)
-		return true;
-	if (kind == PK_EOD)
-		return !intermediate;
-	switch (verb) {
-	case SMTP_V_QUIT:
-		return code == 221;
-	case SMTP_V_DATA:
-		return code == 354 || code >= 400;
-	case SMTP_V_UNKNOWN:
-		return code >= 500;
-	case SMTP_V_STARTTLS:
-		return code == 220 || code >= 400;
-	case SMTP_V_AUTH:
-		return code == 334 || code == 235 || code >= 400;
-	default:
-		return !intermediate;
+		return;
 	}
+	const struct smtp_verb_row *row = smtp_verb_row(p->verb);
+	if (p->shadow && !(row->flags & SMTP_VF_TX_STEP))
+		return;
+	if (row->reply)
+		row->reply(s, p, r);
 }
 
 /* The lenient reading was right: the commands it read become real pending entries, ahead
@@ -408,7 +392,7 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 	struct pending data;
 	struct smtp_reply r354 = {.code = 354};
 	smtp_pq_pop(s, &data);
-	reply_data(s, &data, &r354);
+	smtp_reply_data(s, &data, &r354);
 	struct smtp_tx *tx = smtp_tx_of(s, &data);
 	if (tx)
 		tx->inferred |= SMTP_INF_TX_METHOD;

@@ -1,10 +1,12 @@
 /* test_smtp: the command and reply parsers, and the session model fed dialogues directly,
  * whole, cut at every byte boundary, and one byte at a time. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify.h"
+#include "../../analyzer/smtp_int.h"
 #include "smtp.h"
 #include "tap.h"
 
@@ -75,6 +77,57 @@ static void test_lists_named_once(void)
 		CHECK(snake_case(classify_outcome_name((enum cls_outcome)i)));
 	for (int i = 0; i < CLS_TX_COUNT; i++)
 		CHECK(snake_case(classify_tx_outcome_name((enum cls_tx_outcome)i)));
+}
+
+/* The verb table's reply-code fit: which of a few codes can answer each command, as
+ * RFC 5321 4.3.2 pairs them (loosely: any final reply fits most commands). */
+static void fits(char *out, size_t cap, enum pending_kind kind, enum smtp_verb verb)
+{
+	static const uint16_t codes[] = {220, 221, 235, 250, 334, 354, 421, 554};
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (smtp_plausible(kind, verb, codes[i]) && n + 5 < cap)
+			n += (size_t)snprintf(out + n, cap - n, "%s%u", n ? " " : "", codes[i]);
+}
+
+static void test_verb_table_fit(void)
+{
+	static const struct {
+		enum pending_kind kind;
+		enum smtp_verb verb;
+		const char *fit;
+	} rows[] = {
+	    {PK_COMMAND, SMTP_V_EHLO, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_MAIL, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_RCPT, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_VRFY, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_DATA, "354 421 554"},
+	    {PK_COMMAND, SMTP_V_QUIT, "221"},
+	    {PK_COMMAND, SMTP_V_STARTTLS, "220 421 554"},
+	    {PK_COMMAND, SMTP_V_AUTH, "235 334 421 554"},
+	    {PK_COMMAND, SMTP_V_UNKNOWN, "554"},
+	    {PK_EOD, SMTP_V_UNKNOWN, "235 250 421 554"},
+	    {PK_GAP, SMTP_V_UNKNOWN, "220 221 235 250 334 354 421 554"},
+	};
+	char got[64];
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		fits(got, sizeof(got), rows[i].kind, rows[i].verb);
+		CHECK_EQ_STR(got, rows[i].fit);
+	}
+	/* every verb has a row that something can answer, and only RSET and QUIT end a
+	 * transaction when read */
+	for (int v = 0; v < SMTP_V_COUNT; v++) {
+		const struct smtp_verb_row *row = smtp_verb_row((enum smtp_verb)v);
+		CHECK(row->fit != 0);
+		CHECK_EQ_INT((row->flags & SMTP_VF_ENDS_TX) != 0,
+		             v == SMTP_V_RSET || v == SMTP_V_QUIT);
+	}
+	CHECK(smtp_verb_row(SMTP_V_COUNT) == smtp_verb_row(SMTP_V_UNKNOWN));
+	CHECK_EQ_INT(smtp_verb_row(SMTP_V_QUIT)->ends_tx, SMTP_TX_ABORTED_BY_QUIT);
+	CHECK_EQ_INT(smtp_verb_row(SMTP_V_RSET)->ends_tx, SMTP_TX_RESET);
+	CHECK(smtp_verb_row(SMTP_V_DATA)->flags & SMTP_VF_HOLD);
+	CHECK(!(smtp_verb_row(SMTP_V_MAIL)->flags & SMTP_VF_HOLD));
 }
 
 static void test_parse_path(void)
@@ -485,6 +538,7 @@ int main(void)
 {
 	RUN_TEST(test_parse_command_verbs);
 	RUN_TEST(test_lists_named_once);
+	RUN_TEST(test_verb_table_fit);
 	RUN_TEST(test_parse_path);
 	RUN_TEST(test_parse_bdat);
 	RUN_TEST(test_parse_reply_line);
