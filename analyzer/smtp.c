@@ -6,6 +6,7 @@
 #include "tls.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,47 @@ void smtp_bytes_free(struct smtp_bytes *b)
 struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
 {
 	return s->cur_tx >= 0 ? &s->rec.txs[s->cur_tx] : NULL;
+}
+
+/* ---- the client's reading mode: one door (OpenSMTPD's smtp_enter_state) ---- */
+
+#define CM_NAME(name, str) str,
+static const char *const mode_names[CM_COUNT] = {SMTP_MODE_LIST(CM_NAME)};
+#undef CM_NAME
+
+#define M(m) (1u << CM_##m)
+/* From each mode, the modes the model goes to (DESIGN.md section 4): commands start chunks
+ * and holds, and text or an AUTH line only when a 354 or 334 answers a command the capture
+ * lost; a hold ends by its reply; TLS ends only in a plaintext session. */
+static const uint8_t mode_next[CM_COUNT] = {
+    [CM_COMMAND] = M(BDAT) | M(HOLD) | M(OPAQUE) | M(TEXT) | M(AUTH_LINE),
+    [CM_TEXT] = M(COMMAND),
+    [CM_BDAT] = M(COMMAND),
+    [CM_HOLD] = M(COMMAND) | M(TEXT) | M(AUTH_LINE) | M(OPAQUE),
+    [CM_AUTH_LINE] = M(HOLD) | M(COMMAND),
+    [CM_OPAQUE] = M(COMMAND),
+};
+#undef M
+
+const char *smtp_mode_name(enum client_mode m)
+{
+	return (unsigned)m < CM_COUNT ? mode_names[m] : "?";
+}
+
+bool smtp_mode_allowed(enum client_mode from, enum client_mode to)
+{
+	if ((unsigned)from >= CM_COUNT || (unsigned)to >= CM_COUNT)
+		return false;
+	return from == to || ((mode_next[from] >> to) & 1);
+}
+
+void smtp_set_mode(struct smtp_session *s, enum client_mode m)
+{
+	if (s->trace_modes && m != s->cmode)
+		fprintf(stderr, "smtptrace: client mode %s -> %s at client byte %llu%s\n",
+		        smtp_mode_name(s->cmode), smtp_mode_name(m), (unsigned long long)s->cpos,
+		        smtp_mode_allowed(s->cmode, m) ? "" : " (unexpected)");
+	s->cmode = m;
 }
 
 /* Anomalies that rest on what the capture shows of both directions' bytes and timing:
@@ -170,6 +212,7 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 	s->eod_tx = -1;
 	s->smug.tx = -1;
 	s->text.prev_crlf = true;
+	s->trace_modes = getenv("SMTPTRACE_TRACE") != NULL;
 	/* the greeting is the answer to the connection itself */
 	s->pq[0] = (struct pending){.kind = PK_GREETING, .tx = -1};
 	s->pq_len = 1;
@@ -290,7 +333,7 @@ bool smtp_pq_pop(struct smtp_session *s, struct pending *out)
 
 /* ---- transactions ---- */
 
-struct smtp_tx *smtp_tx_open(struct smtp_session *s)
+struct smtp_tx *smtp_tx_begin(struct smtp_session *s)
 {
 	struct smtp_record *r = &s->rec;
 	if (r->n_txs == s->lim.max_txs) {
@@ -310,18 +353,41 @@ struct smtp_tx *smtp_tx_open(struct smtp_session *s)
 	return tx;
 }
 
-void smtp_tx_end(struct smtp_session *s, enum smtp_tx_end end, enum smtp_reject_at at)
+void smtp_tx_end(struct smtp_session *s, struct smtp_tx *tx, enum smtp_tx_end end,
+                 enum smtp_reject_at at)
 {
-	struct smtp_tx *tx = smtp_cur_tx(s);
 	if (!tx)
 		return;
 	tx->end = end;
 	tx->rejected_at = at;
 	tx->phase = SMTP_PH_DONE;
-	s->cur_tx = -1;
+	if (s->cur_tx >= 0 && tx == &s->rec.txs[s->cur_tx])
+		s->cur_tx = -1;
 }
 
-void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n)
+void smtp_tx_data_start(struct smtp_tx *tx)
+{
+	tx->method = SMTP_METHOD_DATA;
+	tx->phase = SMTP_PH_DATA;
+}
+
+void smtp_tx_eod_sent(struct smtp_tx *tx, uint64_t ts)
+{
+	tx->phase = SMTP_PH_EOD_SENT;
+	if (ts != UINT64_MAX)
+		tx->eod_ts_us = ts;
+}
+
+void smtp_tx_closed(struct smtp_tx *tx, bool by_client)
+{
+	if (tx->end != SMTP_TX_OPEN || tx->closed_while_open)
+		return;
+	tx->closed_while_open = true;
+	tx->closed_by_client = by_client;
+	tx->phase_at_close = tx->phase;
+}
+
+void smtp_tx_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n)
 {
 	if (tx->n_rcpts == s->lim.max_rcpts) {
 		smtp_note_tx(s, SMTP_AN_LIMIT_REACHED);
@@ -414,7 +480,7 @@ static void starttls_plaintext(struct smtp_session *s)
 	tls_free(s->rec.tls);
 	s->rec.tls = NULL;
 	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
-	s->cmode = CM_COMMAND;
+	smtp_set_mode(s, CM_COMMAND);
 	s->server_opaque = false;
 }
 
@@ -426,7 +492,7 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, s
 	if (!s->rec.seen_client_bytes && !s->rec.seen_server_bytes && looks_like_tls(data, len)) {
 		/* implicit TLS (RFC 8314, port 465 and others): nothing of SMTP can be read */
 		s->rec.implicit_tls = true;
-		s->cmode = CM_OPAQUE;
+		smtp_set_mode(s, CM_OPAQUE);
 		s->server_opaque = true;
 		s->rec.tls = tls_new();
 	}
@@ -500,14 +566,8 @@ static void drop_unread_smuggled(struct smtp_session *s)
 /* Every transaction still open when the first side closed records how far it had come. */
 static void close_open_txs(struct smtp_session *s, bool by_client)
 {
-	for (uint32_t i = 0; i < s->rec.n_txs; i++) {
-		struct smtp_tx *tx = &s->rec.txs[i];
-		if (tx->end != SMTP_TX_OPEN || tx->closed_while_open)
-			continue;
-		tx->closed_while_open = true;
-		tx->closed_by_client = by_client;
-		tx->phase_at_close = tx->phase;
-	}
+	for (uint32_t i = 0; i < s->rec.n_txs; i++)
+		smtp_tx_closed(&s->rec.txs[i], by_client);
 }
 
 void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
@@ -594,10 +654,10 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 	/* the server's direction is missing: read what the client sent as a server that
 	 * accepted it would have; the verdicts that need replies stay incomplete */
 	while (!s->rec.seen_server_bytes && s->hold_len && s->cmode == CM_HOLD) {
-		s->cmode = s->hold_verb == SMTP_V_DATA ? CM_TEXT : CM_COMMAND;
+		smtp_set_mode(s, s->hold_verb == SMTP_V_DATA ? CM_TEXT : CM_COMMAND);
 		s->text.prev_crlf = true;
 		if (s->hold_verb == SMTP_V_DATA && smtp_cur_tx(s))
-			smtp_cur_tx(s)->phase = SMTP_PH_DATA;
+			smtp_tx_data_start(smtp_cur_tx(s)); /* as if answered 354 */
 		smtp_release_hold(s);
 	}
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)

@@ -75,7 +75,7 @@ static int64_t open_mail_tx(struct smtp_session *s, const struct smtp_command *c
 	size_t path_len, params_len;
 	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase != SMTP_PH_EOD_SENT)
 		return -1; /* after the end of data the next MAIL is legal (RFC 2920) */
-	struct smtp_tx *tx = smtp_tx_open(s);
+	struct smtp_tx *tx = smtp_tx_begin(s);
 	if (smtp_parse_path(c->arg, c->arg_len, "FROM:", &path, &path_len, &params, &params_len)) {
 		smtp_bytes_set(&tx->mail_from, path, path_len);
 		if (params_len)
@@ -97,7 +97,7 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 		path = c->arg;
 		path_len = c->arg_len;
 	}
-	smtp_add_rcpt(s, tx, path, path_len);
+	smtp_tx_add_rcpt(s, tx, path, path_len);
 	return tx->n_rcpts - 1;
 }
 
@@ -118,7 +118,7 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct 
 	p->arg = last;
 	s->bdat_left = size;
 	s->bdat_last = last;
-	s->cmode = CM_BDAT;
+	smtp_set_mode(s, CM_BDAT);
 }
 
 /* Lines after an end of data. Text the client meant as message text but that followed a
@@ -160,7 +160,7 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 /* The reply to this command decides how the bytes after it read (DESIGN.md section 4). */
 static void hold_for(struct smtp_session *s, enum smtp_verb v)
 {
-	s->cmode = CM_HOLD;
+	smtp_set_mode(s, CM_HOLD);
 	s->hold_verb = v;
 }
 
@@ -218,7 +218,7 @@ static void act_on(struct smtp_session *s, const struct smtp_command *c, struct 
 	const struct smtp_verb_row *row = smtp_verb_row(c->verb);
 	if ((row->flags & SMTP_VF_ENDS_TX) && smtp_cur_tx(s) &&
 	    smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-		smtp_tx_end(s, row->ends_tx, SMTP_REJ_NONE);
+		smtp_tx_end(s, smtp_cur_tx(s), row->ends_tx, SMTP_REJ_NONE);
 	if (row->cmd)
 		row->cmd(s, c, p);
 	if (row->flags & SMTP_VF_HOLD)
@@ -294,7 +294,7 @@ void smtp_read_unread(struct smtp_session *s)
 	if (!s->hold_unread)
 		return;
 	s->hold_unread = false;
-	s->cmode = CM_COMMAND;
+	smtp_set_mode(s, CM_COMMAND);
 	smtp_release_hold(s);
 }
 
@@ -306,11 +306,9 @@ static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 	if (tx)
 		tx->size += n;
 	if (s->bdat_left == 0) {
-		s->cmode = CM_COMMAND;
-		if (tx && s->bdat_last) {
-			tx->phase = SMTP_PH_EOD_SENT;
-			tx->eod_ts_us = ts;
-		}
+		smtp_set_mode(s, CM_COMMAND);
+		if (tx && s->bdat_last)
+			smtp_tx_eod_sent(tx, ts);
 	}
 	return n;
 }
@@ -455,7 +453,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 	s->text.prev_crlf = l->crlf;
 	if (is_dot_line(l) && l->crlf && prev_crlf) {
 		bool decide = end_shadow(s);
-		s->cmode = CM_COMMAND;
+		smtp_set_mode(s, CM_COMMAND);
 		s->eod_tx = s->cur_tx;
 		s->residue = 0;
 		s->unstuffed_open = true;
@@ -464,10 +462,8 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		                                 .end_pos = s->line_end_pos,
 		                                 .peer_acked = acked,
 		                                 .decide_smuggle = decide});
-		if (tx) {
-			tx->phase = SMTP_PH_EOD_SENT;
-			tx->eod_ts_us = ts;
-		}
+		if (tx)
+			smtp_tx_eod_sent(tx, ts);
 		return;
 	}
 	if (l->total > SMTP_TEXT_LINE_MAX)
@@ -491,7 +487,7 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		smtp_note(s, SMTP_AN_BARE_LF);
 	if (s->cmode == CM_AUTH_LINE) {
 		/* an answer to a 334: a credential, counted but never kept */
-		s->cmode = CM_HOLD;
+		smtp_set_mode(s, CM_HOLD);
 		return;
 	}
 	if (s->gap_sync) {

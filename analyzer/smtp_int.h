@@ -18,14 +18,17 @@
 #define SMTP_ERROR_RUN      3            /* 5xx replies in a row that make repeated_errors */
 #define SMTP_SHADOW_MAX     16 /* commands followed in the lenient reading of smuggled text */
 
-enum client_mode {
-	CM_COMMAND,   /* command lines */
-	CM_TEXT,      /* DATA message text, until <CRLF>.<CRLF> */
-	CM_BDAT,      /* a BDAT chunk: bdat_left octets */
-	CM_HOLD,      /* waiting for the reply to DATA, STARTTLS or AUTH */
-	CM_AUTH_LINE, /* the next line answers a 334: credentials, never kept */
-	CM_OPAQUE,    /* after STARTTLS: TLS */
-};
+/* How the client's bytes read: X(ENUM, "name"). Changed only by smtp_set_mode(). */
+#define SMTP_MODE_LIST(X)                                                                          \
+	X(COMMAND, "command")     /* command lines */                                              \
+	X(TEXT, "text")           /* DATA message text, until <CRLF>.<CRLF> */                     \
+	X(BDAT, "bdat")           /* a BDAT chunk: bdat_left octets */                             \
+	X(HOLD, "hold")           /* waiting for the reply to DATA, STARTTLS or AUTH */            \
+	X(AUTH_LINE, "auth_line") /* the next line answers a 334: credentials, never kept */       \
+	X(OPAQUE, "opaque")       /* after STARTTLS's 220, or implicit TLS */
+#define CM_ENUM(name, str) CM_##name,
+enum client_mode { SMTP_MODE_LIST(CM_ENUM) CM_COUNT };
+#undef CM_ENUM
 
 /* A command awaiting its reply. The greeting and the end of data take a place too. */
 /* PK_GAP stands for client command bytes the capture lost: zero or more commands, whose
@@ -130,7 +133,8 @@ struct smtp_session {
 	bool client_closed, server_closed;
 	bool eod_2xx_last; /* the last thing the client received was the 2xx to EOD */
 	struct smuggle smug;
-	bool syncing; /* picked up mid-stream: no command recognised yet */
+	bool syncing;     /* picked up mid-stream: no command recognised yet */
+	bool trace_modes; /* SMTPTRACE_TRACE is set: each change of cmode is told on stderr */
 	uint64_t client_offset, client_chunk_start; /* client bytes received */
 	uint64_t sync_offset;  /* replies acknowledging less answer commands before the pickup */
 	uint64_t server_acked; /* client bytes the server had acknowledged with its last bytes */
@@ -179,12 +183,29 @@ void smtp_pq_push(struct smtp_session *s, struct pending p);
 void smtp_pq_push_front(struct smtp_session *s, struct pending p);
 bool smtp_pq_pop(struct smtp_session *s, struct pending *out);
 
-/* transactions: the open one, by index, opening and ending */
+/* The client's reading mode: every change passes through smtp_set_mode (with
+ * SMTPTRACE_TRACE set, one line "old -> new" on stderr each). smtp_mode_allowed says which
+ * changes the model makes; another is traced as unexpected. */
+void smtp_set_mode(struct smtp_session *s, enum client_mode m);
+bool smtp_mode_allowed(enum client_mode from, enum client_mode to);
+const char *smtp_mode_name(enum client_mode m);
+
+/* transactions: the open one, the one a pending entry belongs to, and the steps of one */
 struct smtp_tx *smtp_cur_tx(struct smtp_session *s);
 struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p);
-struct smtp_tx *smtp_tx_open(struct smtp_session *s);
-void smtp_tx_end(struct smtp_session *s, enum smtp_tx_end end, enum smtp_reject_at at);
-void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n);
+/* begins a transaction, which becomes the open one (owned by the record) */
+struct smtp_tx *smtp_tx_begin(struct smtp_session *s);
+void smtp_tx_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n);
+/* 354: message text under way */
+void smtp_tx_data_start(struct smtp_tx *tx);
+/* the end of data was sent at ts (UINT64_MAX: not seen, the time is left as it was) */
+void smtp_tx_eod_sent(struct smtp_tx *tx, uint64_t ts);
+/* ends tx as SMTP did (committed, rejected at, reset, aborted by QUIT); it is no longer the
+ * open one */
+void smtp_tx_end(struct smtp_session *s, struct smtp_tx *tx, enum smtp_tx_end end,
+                 enum smtp_reject_at at);
+/* the connection closed, by the client or not, while tx was open */
+void smtp_tx_closed(struct smtp_tx *tx, bool by_client);
 
 /* line framing, both directions */
 size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,

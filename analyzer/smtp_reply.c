@@ -41,15 +41,11 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 		tx->eod_reply_after_close = true;
 		return;
 	}
-	if (s->cur_tx == p->tx)
-		s->cur_tx = -1;
-	tx->phase = SMTP_PH_DONE;
 	if (r->code / 100 == 2) {
-		tx->end = SMTP_TX_COMMITTED;
+		smtp_tx_end(s, tx, SMTP_TX_COMMITTED, SMTP_REJ_NONE);
 		s->eod_2xx_last = true;
 	} else {
-		tx->end = SMTP_TX_REJECTED;
-		tx->rejected_at = SMTP_REJ_EOD;
+		smtp_tx_end(s, tx, SMTP_TX_REJECTED, SMTP_REJ_EOD);
 	}
 }
 
@@ -69,13 +65,11 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	}
 	if (r->code == 354) {
-		s->cmode = CM_TEXT;
+		smtp_set_mode(s, CM_TEXT);
 		s->text_gap = false;
 		s->text.prev_crlf = true;
-		if (tx) {
-			tx->method = SMTP_METHOD_DATA;
-			tx->phase = SMTP_PH_DATA;
-		}
+		if (tx)
+			smtp_tx_data_start(tx);
 		s->text.reply354_end = s->last_reply_end;
 		s->text.first_line = true;
 		if (s->hold_len &&
@@ -96,7 +90,7 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 			s->hold_unread = true;
 			return;
 		}
-		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
+		smtp_set_mode(s, CM_COMMAND); /* what the client sent next is read as commands */
 	}
 	smtp_release_hold(s);
 }
@@ -110,7 +104,7 @@ void smtp_reply_mail(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	tx->mail_code = r->code;
 	if (tx->end == SMTP_TX_OPEN && r->code / 100 != 2 && s->cur_tx == p->tx)
-		smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
+		smtp_tx_end(s, tx, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
 }
 
 void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
@@ -133,7 +127,7 @@ void smtp_reply_bdat(struct smtp_session *s, const struct pending *p, const stru
 	if (p->arg)
 		reply_eod(s, p, r);
 	else if (r->code / 100 != 2 && s->cur_tx == p->tx)
-		smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_DATA);
+		smtp_tx_end(s, tx, SMTP_TX_REJECTED, SMTP_REJ_DATA);
 }
 
 /* The pending EHLO/HELO argument becomes the session's helo (accepted, or never answered). */
@@ -153,12 +147,8 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	s->rec.ehlo = p->verb == SMTP_V_EHLO;
 	smtp_take_helo(s);
-	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT) {
-		int64_t cur = s->cur_tx;
-		s->cur_tx = p->tx;
-		smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
-		s->cur_tx = cur == p->tx ? -1 : cur;
-	}
+	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT)
+		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
 }
 
 void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
@@ -184,13 +174,13 @@ void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
 	if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
 		s->rec.starttls_accepted = true;
 		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
-		s->cmode = CM_OPAQUE;
+		smtp_set_mode(s, CM_OPAQUE);
 		s->server_opaque = true;
 		free(s->hold);
 		s->hold = NULL;
 		s->hold_len = 0;
 	} else {
-		s->cmode = CM_COMMAND;
+		smtp_set_mode(s, CM_COMMAND);
 		smtp_release_hold(s);
 	}
 }
@@ -198,12 +188,12 @@ void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
 void smtp_reply_auth(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	if (r->code == 334) { /* a challenge: the client's next line answers it */
-		s->cmode = CM_AUTH_LINE;
+		smtp_set_mode(s, CM_AUTH_LINE);
 		smtp_pq_push_front(s, *p);
 	} else {
 		s->rec.auth_result = r->code;
 		s->rec.auth_failures += r->code >= 400;
-		s->cmode = CM_COMMAND;
+		smtp_set_mode(s, CM_COMMAND);
 	}
 	smtp_release_hold(s);
 }
@@ -245,17 +235,18 @@ static int64_t adopt_shadow(struct smtp_session *s)
 		                        .peer_acked = UINT64_MAX,
 		                        .tx = tx};
 		if (c->kind == PK_COMMAND && c->verb == SMTP_V_MAIL && s->cur_tx < 0) {
-			struct smtp_tx *t = smtp_tx_open(s);
+			struct smtp_tx *t = smtp_tx_begin(s);
 			t->smuggled = true;
 			t->mail_from = c->arg;
 			sm->cmds[i].arg = (struct smtp_bytes){0};
 			q[i].tx = tx = s->cur_tx;
 		} else if (c->verb == SMTP_V_RCPT && tx >= 0) {
-			smtp_add_rcpt(s, &s->rec.txs[tx], (const uint8_t *)c->arg.data, c->arg.len);
+			smtp_tx_add_rcpt(s, &s->rec.txs[tx], (const uint8_t *)c->arg.data,
+			                 c->arg.len);
 			q[i].arg = s->rec.txs[tx].n_rcpts - 1;
 		} else if (c->kind == PK_EOD && tx >= 0) {
 			s->rec.txs[tx].method = SMTP_METHOD_DATA;
-			s->rec.txs[tx].phase = SMTP_PH_EOD_SENT;
+			smtp_tx_eod_sent(&s->rec.txs[tx], UINT64_MAX);
 			s->rec.txs[tx].size = c->size;
 			q[i].peer_acked = c->text_acked;
 		}
@@ -275,7 +266,7 @@ void smtp_smuggle_adopt_now(struct smtp_session *s)
 	struct pending eod = {.kind = PK_EOD, .tx = sm->tx, .peer_acked = UINT64_MAX};
 	bool in_text = sm->in_text;
 	if (sm->tx >= 0 && sm->tx < s->rec.n_txs) {
-		s->rec.txs[sm->tx].phase = SMTP_PH_EOD_SENT;
+		smtp_tx_eod_sent(&s->rec.txs[sm->tx], UINT64_MAX);
 		if (!sm->followed) /* a bare-LF client's own end: its line is not text */
 			s->rec.txs[sm->tx].size -= sm->la_total;
 	}
@@ -284,7 +275,7 @@ void smtp_smuggle_adopt_now(struct smtp_session *s)
 	if (sm->followed)
 		s->rec.lookalike_acted = SMTP_ACTED_YES;
 	smtp_smuggle_clear(sm);
-	s->cmode = in_text ? CM_TEXT : CM_COMMAND;
+	smtp_set_mode(s, in_text ? CM_TEXT : CM_COMMAND);
 	if (in_text && smuggled >= 0)
 		s->cur_tx = smuggled;
 }
@@ -303,7 +294,7 @@ static void smuggle_by_causality(struct smtp_session *s)
 	smtp_pq_pop(s, &strict);
 	s->smug.in_text = false; /* the strict end closed any smuggled text already */
 	smtp_smuggle_adopt_now(s);
-	s->cmode = CM_COMMAND;
+	smtp_set_mode(s, CM_COMMAND);
 }
 
 /* The reply after the one to an end of data that followed a look-alike: the strict
@@ -340,11 +331,11 @@ static void eod_in_gap(struct smtp_session *s)
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
 	if (tx) {
-		tx->phase = SMTP_PH_EOD_SENT;
+		smtp_tx_eod_sent(tx, UINT64_MAX);
 		tx->size_unknown = true;
 		tx->inferred |= SMTP_INF_TX_OUTCOME;
 	}
-	s->cmode = CM_COMMAND;
+	smtp_set_mode(s, CM_COMMAND);
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
 }

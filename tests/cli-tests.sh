@@ -538,3 +538,31 @@ if command -v strace >/dev/null 2>&1; then
 else
 	skip "cli packet-buffered" "strace not installed"
 fi
+
+# SMTPTRACE_TRACE: every change of the client's reading mode, one line "old -> new" on stderr.
+# The positive control is normal.pcap's exact trace; over every sample no change is one the
+# model does not expect; without the variable, nothing.
+SMTPTRACE_TRACE=1 "$prog" -q -r samples/normal.pcap >/dev/null 2>"$out/mode.err"
+rc=$?
+printf '%s\n' "smtptrace: client mode command -> hold at client byte 92" \
+	"smtptrace: client mode hold -> text at client byte 98" \
+	"smtptrace: client mode text -> command at client byte 222" >"$out/mode.want"
+if [ "$rc" -eq 0 ] && cmp -s "$out/mode.err" "$out/mode.want"; then
+	pass "cli mode-trace"
+else
+	fail "cli mode-trace (exit $rc: $(head -c 300 "$out/mode.err"))"
+fi
+for f in samples/*.pcap; do SMTPTRACE_TRACE=1 "$prog" -q -r "$f" 2>&1 >/dev/null; done >"$out/mode-all.err"
+n_changes=$(grep -c ' client mode .* -> ' "$out/mode-all.err")
+if [ "$n_changes" -gt 100 ] && ! grep -q 'unexpected' "$out/mode-all.err"; then
+	pass "cli mode-trace-all-expected ($n_changes changes)"
+else
+	fail "cli mode-trace-all-expected ($n_changes changes: $(grep -m1 unexpected "$out/mode-all.err"))"
+fi
+"$prog" -q -r samples/normal.pcap >/dev/null 2>"$out/mode.err"
+rc=$?
+if [ "$rc" -eq 0 ] && [ ! -s "$out/mode.err" ]; then
+	pass "cli mode-trace-off"
+else
+	fail "cli mode-trace-off (exit $rc)"
+fi

@@ -130,6 +130,44 @@ static void test_verb_table_fit(void)
 	CHECK(!(smtp_verb_row(SMTP_V_MAIL)->flags & SMTP_VF_HOLD));
 }
 
+/* The reading-mode door: the changes the model makes are allowed, others are not. */
+static void test_mode_transitions(void)
+{
+	static const struct {
+		enum client_mode from, to;
+		bool ok;
+	} rows[] = {
+	    {CM_COMMAND, CM_HOLD, true},   /* DATA, STARTTLS, AUTH */
+	    {CM_COMMAND, CM_BDAT, true},   /* BDAT n */
+	    {CM_COMMAND, CM_OPAQUE, true}, /* implicit TLS */
+	    {CM_COMMAND, CM_TEXT, true},   /* a 354 to a DATA the capture lost */
+	    {CM_HOLD, CM_TEXT, true},      /* 354 */
+	    {CM_HOLD, CM_COMMAND, true},   /* a refused DATA, STARTTLS or AUTH */
+	    {CM_HOLD, CM_AUTH_LINE, true}, /* 334 */
+	    {CM_HOLD, CM_OPAQUE, true},    /* STARTTLS's 220 */
+	    {CM_AUTH_LINE, CM_HOLD, true}, /* the answer to the 334 */
+	    {CM_TEXT, CM_COMMAND, true},   /* the end of data */
+	    {CM_BDAT, CM_COMMAND, true},   /* the chunk's last octet */
+	    {CM_OPAQUE, CM_COMMAND, true}, /* plaintext after STARTTLS */
+	    {CM_TEXT, CM_TEXT, true},
+	    {CM_TEXT, CM_HOLD, false}, /* text never holds: only a command does */
+	    {CM_TEXT, CM_BDAT, false},
+	    {CM_BDAT, CM_TEXT, false},
+	    {CM_BDAT, CM_HOLD, false},
+	    {CM_OPAQUE, CM_TEXT, false},
+	    {CM_AUTH_LINE, CM_TEXT, false},
+	    {CM_COUNT, CM_COMMAND, false},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (smtp_mode_allowed(rows[i].from, rows[i].to) != rows[i].ok)
+			fprintf(stderr, "  mode %s -> %s\n", smtp_mode_name(rows[i].from),
+			        smtp_mode_name(rows[i].to));
+		CHECK_EQ_INT(smtp_mode_allowed(rows[i].from, rows[i].to), rows[i].ok);
+	}
+	CHECK_EQ_STR(smtp_mode_name(CM_AUTH_LINE), "auth_line");
+	CHECK_EQ_STR(smtp_mode_name(CM_COUNT), "?");
+}
+
 static void test_parse_path(void)
 {
 	const uint8_t *path, *params;
@@ -539,6 +577,7 @@ int main(void)
 	RUN_TEST(test_parse_command_verbs);
 	RUN_TEST(test_lists_named_once);
 	RUN_TEST(test_verb_table_fit);
+	RUN_TEST(test_mode_transitions);
 	RUN_TEST(test_parse_path);
 	RUN_TEST(test_parse_bdat);
 	RUN_TEST(test_parse_reply_line);
