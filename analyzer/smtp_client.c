@@ -1,6 +1,7 @@
-/* smtp_client: what the client sends, read as the server reads it: commands, DATA text up
- * to <CRLF>.<CRLF>, BDAT chunks by their size, bytes held while a reply decides their
- * meaning (RFC 5321 4.1, 4.5.2; RFC 2920; RFC 3030; RFC 4954; DESIGN.md section 4). */
+/* smtp_client: what the client sends, read as the server reads it: commands (each acted on
+ * as its verb's row says), DATA text up to <CRLF>.<CRLF>, BDAT chunks by their size, bytes
+ * held while a reply decides their meaning (RFC 5321 4.1, 4.5.2; RFC 2920; RFC 3030;
+ * RFC 4954; DESIGN.md section 4). Look-alikes in the text go to smtp_lenient.c. */
 #include "smtp_int.h"
 
 #include <ctype.h>
@@ -8,25 +9,6 @@
 #include <string.h>
 
 /* ---- client side: commands ---- */
-
-/* A client act overtook the reply to (kind, verb): the client sent it before that reply
- * reached it. After the greeting that is talking early; after any other reply it is
- * pipelining, legal only once an EHLO reply advertised PIPELINING (RFC 2920). */
-void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-                        bool by_order)
-{
-	enum smtp_anomaly an;
-	if (kind == PK_GREETING)
-		an = SMTP_AN_EARLY_TALKER;
-	else if (!s->rec.pipelining_advertised || (smtp_verb_row(verb)->flags & SMTP_VF_SYNC))
-		an = SMTP_AN_PIPELINING_UNADVERTISED;
-	else
-		return;
-	if (by_order) /* a missing server direction would make every command look early */
-		smtp_note_inferred(s, an, SMTP_TO_CLIENT);
-	else
-		smtp_note(s, an);
-}
 
 /* DESIGN.md section 4: with the ACK number, a command is early when it does not
  * acknowledge the end of the previous reply; while that reply is still to come the test
@@ -47,12 +29,6 @@ static void check_pipelined(struct smtp_session *s, uint64_t acked)
 	}
 	if (acked != UINT64_MAX && acked < s->last_reply_end)
 		smtp_note_overtook(s, s->last_done.kind, s->last_done.verb, false);
-}
-
-size_t smtp_first_word_len(const uint8_t *p, size_t len)
-{
-	const uint8_t *sp = memchr(p, ' ', len);
-	return sp ? (size_t)(sp - p) : len;
 }
 
 /* A later EHLO/HELO replaces the session's helo only once the server accepts it (a
@@ -275,29 +251,6 @@ void smtp_release_hold(struct smtp_session *s)
 	free(buf);
 }
 
-/* Held bytes the server never read (it closed first): not commands, never kept. */
-void smtp_drop_hold(struct smtp_session *s)
-{
-	if (s->hold_len)
-		memset(s->hold, 0, s->hold_len);
-	free(s->hold);
-	s->hold = NULL;
-	s->hold_len = 0;
-	s->hold_unread = false;
-}
-
-/* The server answers again after refusing DATA: it read the bytes sent before that
- * refusal, as commands (RFC 5321 4.1.1.4: after a 5xx to DATA the client's bytes are
- * commands). */
-void smtp_read_unread(struct smtp_session *s)
-{
-	if (!s->hold_unread)
-		return;
-	s->hold_unread = false;
-	smtp_set_mode(s, CM_COMMAND);
-	smtp_release_hold(s);
-}
-
 static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 {
 	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
@@ -313,134 +266,6 @@ static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 	return n;
 }
 
-static bool is_dot_line(const struct line *l)
-{
-	return l->len == 1 && l->p[0] == '.';
-}
-
-void smtp_smuggle_clear(struct smuggle *sm)
-{
-	for (uint32_t i = 0; i < sm->n; i++)
-		smtp_bytes_free(&sm->cmds[i].arg);
-	*sm = (struct smuggle){.tx = -1};
-}
-
-static void shadow_add(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-                       const uint8_t *arg, size_t len)
-{
-	struct smuggle *sm = &s->smug;
-	if (sm->n == SMTP_SHADOW_MAX)
-		return; /* enough to decide: the first replies after the look-alike's own */
-	struct shadow_cmd *c = &sm->cmds[sm->n++];
-	*c = (struct shadow_cmd){.kind = kind, .verb = verb};
-	if (kind == PK_EOD) {
-		c->size = sm->text_size;
-		c->text_acked = sm->text_acked;
-		sm->text_size = 0;
-	}
-	if (len)
-		smtp_bytes_set(&c->arg, arg, len);
-}
-
-/* One text line as a server that took the look-alike as the end of data reads it. */
-static void shadow_line(struct smtp_session *s, const struct line *l, uint64_t acked)
-{
-	struct smuggle *sm = &s->smug;
-	struct smtp_command c;
-	const uint8_t *path = NULL, *params;
-	size_t path_len = 0, params_len;
-	if (sm->in_text) {
-		if (is_dot_line(l)) {
-			shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
-			sm->in_text = false;
-		} else {
-			if (sm->text_size == 0)
-				sm->text_acked = acked;
-			sm->text_size += l->total;
-		}
-		return;
-	}
-	smtp_parse_command(l->p, l->len, &c);
-	if (c.verb == SMTP_V_MAIL)
-		smtp_parse_path(c.arg, c.arg_len, "FROM:", &path, &path_len, &params, &params_len);
-	else if (c.verb == SMTP_V_RCPT)
-		smtp_parse_path(c.arg, c.arg_len, "TO:", &path, &path_len, &params, &params_len);
-	shadow_add(s, PK_COMMAND, c.verb, path, path_len);
-	sm->in_text = c.verb == SMTP_V_DATA;
-	sm->text_size = 0;
-	sm->text_acked = UINT64_MAX;
-}
-
-/* Text came after a look-alike: only now is it smuggling (DESIGN.md section 5); a
- * look-alike that nothing follows is a bare-LF client's own end of data. */
-static void lookalike_followed(struct smtp_session *s)
-{
-	if (s->smug.followed)
-		return;
-	s->smug.followed = true;
-	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
-	if (s->rec.lookalike == SMTP_LA_NONE)
-		s->rec.lookalike = s->smug.kind;
-}
-
-/* cr: the first CR inside the line, NULL when none (most lines: then no search). For
- * <CR>.<CR>, *rest gets the bytes after it: a lenient server reads them as a command. */
-static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, const uint8_t *cr,
-                                          struct line *rest)
-{
-	if (is_dot_line(l) && !l->crlf)
-		return prev_crlf ? SMTP_LA_CRLF_DOT_LF : SMTP_LA_LF_DOT_LF;
-	if (is_dot_line(l) && !prev_crlf)
-		return SMTP_LA_LF_DOT_CRLF;
-	const uint8_t *at = cr ? memmem(cr, l->len - (size_t)(cr - l->p), "\r.\r", 3) : NULL;
-	if (at) {
-		*rest = *l;
-		rest->p = at + 3;
-		rest->len = l->len - (size_t)(at + 3 - l->p);
-		return SMTP_LA_CR_DOT_CR;
-	}
-	return SMTP_LA_NONE;
-}
-
-/* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
- * data to a lenient one. The first starts the lenient reading of what follows. */
-static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
-                           const uint8_t *cr, uint64_t acked)
-{
-	struct line rest = {0};
-	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
-	if (s->smug.active) {
-		lookalike_followed(s);
-		shadow_line(s, l, acked);
-	}
-	if (kind == SMTP_LA_NONE || s->smug.active)
-		return;
-	smtp_smuggle_clear(&s->smug);
-	s->smug.active = true;
-	s->smug.tx = s->cur_tx;
-	s->smug.kind = kind;
-	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
-	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
-		lookalike_followed(s);
-		shadow_line(s, &rest, acked);
-	}
-}
-
-/* The strict end of data: the lenient reading ends here too, with "." either ending a
- * smuggled message or read as a command of its own. */
-static bool end_shadow(struct smtp_session *s)
-{
-	struct smuggle *sm = &s->smug;
-	if (!sm->active)
-		return false;
-	if (sm->in_text)
-		shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
-	else
-		shadow_add(s, PK_COMMAND, SMTP_V_UNKNOWN, NULL, 0);
-	sm->active = false;
-	return true;
-}
-
 static void text_line(struct smtp_session *s, const struct line *l, uint64_t acked, uint64_t ts)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
@@ -451,8 +276,8 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 	}
 	bool prev_crlf = s->text.prev_crlf;
 	s->text.prev_crlf = l->crlf;
-	if (is_dot_line(l) && l->crlf && prev_crlf) {
-		bool decide = end_shadow(s);
+	if (smtp_is_dot_line(l) && l->crlf && prev_crlf) {
+		bool decide = smtp_smuggle_end(s);
 		smtp_set_mode(s, CM_COMMAND);
 		s->eod_tx = s->cur_tx;
 		s->residue = 0;
@@ -470,11 +295,11 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
 	if (!l->crlf)
 		smtp_note_tx(s, SMTP_AN_BARE_LF);
-	const uint8_t *cr = memchr(l->p, '\r', l->len);
+	const uint8_t *cr = l->cr;
 	if (cr)
 		smtp_note_tx(s, SMTP_AN_BARE_CR);
 	if (cr || l->len <= 1 || s->smug.active) /* a look-alike needs a CR or a "." line */
-		text_lookalike(s, l, prev_crlf, cr, acked);
+		smtp_text_lookalike(s, l, prev_crlf, cr, acked);
 	if (tx)
 		tx->size += l->total;
 }

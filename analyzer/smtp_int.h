@@ -1,6 +1,8 @@
-/* smtp_int: the SMTP stage's private state, shared by its files (smtp.c: the session,
- * queue and transactions; smtp_client.c: what the client sends; smtp_reply.c: what the
- * server answers). Not for other stages. */
+/* smtp_int: the SMTP stage's private state, shared by its files: smtp.c (the session's
+ * inputs), smtp_state.c (the shared state and its doors), smtp_verb.c (the verb table),
+ * smtp_client.c (what the client sends), smtp_reply.c (what the server answers),
+ * smtp_frame.c (line framing), smtp_lenient.c (the smuggling reading), smtp_gap.c (lost
+ * bytes), smtp_cmdlog.c. Not for other stages. */
 #ifndef SMTPTRACE_SMTP_INT_H
 #define SMTPTRACE_SMTP_INT_H
 
@@ -154,8 +156,9 @@ struct smtp_session {
 struct line {
 	const uint8_t *p; /* the line without its end, borrowed from the input or the buffer */
 	size_t len;
-	uint64_t total; /* its full length on the wire, including the line end */
-	bool crlf;      /* ended in CRLF (else a bare LF) */
+	uint64_t total;    /* its full length on the wire, including the line end */
+	bool crlf;         /* ended in CRLF (else a bare LF) */
+	const uint8_t *cr; /* the first CR inside p[0..len), NULL when none (most lines) */
 };
 
 /* The command log (smtp_cmdlog.c): appends a command; returns 1 + its index, or 0 when not
@@ -165,13 +168,17 @@ uint32_t smtp_cmdlog_command(struct smtp_session *s, const struct smtp_command *
 void smtp_cmdlog_reply(struct smtp_session *s, uint32_t log, const struct smtp_reply *r);
 void smtp_cmdlog_free(struct smtp_record *r);
 
-/* Shared by smtp.c, smtp_client.c and smtp_reply.c; nothing outside the stage uses them. */
+/* ---- smtp_state.c: the state every file shares, and its doors. Nothing outside the stage
+ * uses them. ---- */
 void *smtp_xcalloc(size_t n, size_t size);
 void *smtp_xrealloc(void *p, size_t size);
 void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
+/* a client act overtook the reply to (kind, verb): early talking or pipelining */
+void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
+                        bool by_order);
 bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an);
 void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on);
 void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
@@ -206,26 +213,43 @@ void smtp_tx_end(struct smtp_session *s, struct smtp_tx *tx, enum smtp_tx_end en
                  enum smtp_reject_at at);
 /* the connection closed, by the client or not, while tx was open */
 void smtp_tx_closed(struct smtp_tx *tx, bool by_client);
+/* frees what tx owns (not tx itself) */
+void smtp_tx_free(struct smtp_tx *tx);
+/* held bytes the server never read (it closed first): wiped and freed, never read */
+void smtp_drop_hold(struct smtp_session *s);
 
-/* line framing, both directions */
+/* ---- smtp_frame.c: line framing, both directions ---- */
+/* The scan over a line's bytes (message text above all): returns the bytes up to and
+ * including the first LF in p[0..len), len when there is none; *cr gets the first CR before
+ * that point, NULL when none. The one inner loop over the stream: a vectorised scan may
+ * replace its body. */
+size_t smtp_scan_line(const uint8_t *p, size_t len, const uint8_t **cr);
+/* Takes bytes up to the next LF into lb (capped at cap); returns the bytes consumed, and
+ * *done when a whole line is in *out (borrowed from p or lb). */
 size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,
                       struct line *out, bool *done);
 void smtp_line_reset(struct line_buf *lb);
 
-/* the two directions */
+/* ---- the two directions. smtp.c feeds both; the reply side calls the client side only
+ * to release held bytes (DESIGN.md section 4). ---- */
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
+/* the reply that decides how the held bytes read has come (the mode is set): read them */
 void smtp_release_hold(struct smtp_session *s);
-void smtp_drop_hold(struct smtp_session *s);
-void smtp_read_unread(struct smtp_session *s);
-void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-                        bool by_order);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
+void smtp_take_helo(struct smtp_session *s);
 
-/* smuggling: the lenient reading (smtp_client.c) and the decision (smtp_reply.c) */
+/* ---- smtp_lenient.c: the lenient reading of text after an end-of-data look-alike (fed by
+ * the client side) and the decision between the readings (made by the reply side) ---- */
+bool smtp_is_dot_line(const struct line *l);
 void smtp_smuggle_clear(struct smuggle *sm);
+/* a text line that may be, or follow, a look-alike; cr as in struct line */
+void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
+                         const uint8_t *cr, uint64_t acked);
+/* the strict end of data: ends the lenient reading; true when one was under way */
+bool smtp_smuggle_end(struct smtp_session *s);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 void smtp_smuggle_adopt_now(struct smtp_session *s);
-void smtp_take_helo(struct smtp_session *s);
+void smtp_smuggle_by_causality(struct smtp_session *s);
 
 /* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes
  * certain (DESIGN.md section 4) */

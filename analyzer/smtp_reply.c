@@ -1,6 +1,7 @@
 /* smtp_reply: what the server answers: reply lines, multi-line replies, matching each
- * reply to the oldest pending command and acting on it (RFC 5321 4.2, RFC 3463, RFC 2920,
- * RFC 3207). */
+ * reply to the oldest pending command and acting on it as its verb's row says (RFC 5321
+ * 4.2, RFC 3463, RFC 2920, RFC 3207). Its one call into the client side releases held
+ * bytes (DESIGN.md section 4). */
 #include "smtp_int.h"
 #include "tls.h"
 
@@ -18,11 +19,6 @@ static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 	s->rec.greeting.text = (struct smtp_bytes){0};
 	if (r->text.data) /* none when the capture cut the line */
 		smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
-}
-
-struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p)
-{
-	return p->tx >= 0 && p->tx < s->rec.n_txs ? &s->rec.txs[p->tx] : NULL;
 }
 
 /* The reply to the end of data (or to BDAT LAST): the commitment, RFC 5321 3.3. */
@@ -219,100 +215,6 @@ static void dispatch_reply(struct smtp_session *s, const struct pending *p,
 		row->reply(s, p, r);
 }
 
-/* The lenient reading was right: the commands it read become real pending entries, ahead
- * of the strict ones, and a smuggled MAIL opens a transaction of its own. */
-static int64_t adopt_shadow(struct smtp_session *s)
-{
-	struct smuggle *sm = &s->smug;
-	struct pending q[SMTP_SHADOW_MAX];
-	int64_t saved = s->cur_tx, tx = -1;
-	s->cur_tx = -1;
-	for (uint32_t i = 0; i < sm->n; i++) {
-		const struct shadow_cmd *c = &sm->cmds[i];
-		q[i] = (struct pending){.kind = c->kind,
-		                        .verb = c->verb,
-		                        .shadow = true,
-		                        .peer_acked = UINT64_MAX,
-		                        .tx = tx};
-		if (c->kind == PK_COMMAND && c->verb == SMTP_V_MAIL && s->cur_tx < 0) {
-			struct smtp_tx *t = smtp_tx_begin(s);
-			t->smuggled = true;
-			t->mail_from = c->arg;
-			sm->cmds[i].arg = (struct smtp_bytes){0};
-			q[i].tx = tx = s->cur_tx;
-		} else if (c->verb == SMTP_V_RCPT && tx >= 0) {
-			smtp_tx_add_rcpt(s, &s->rec.txs[tx], (const uint8_t *)c->arg.data,
-			                 c->arg.len);
-			q[i].arg = s->rec.txs[tx].n_rcpts - 1;
-		} else if (c->kind == PK_EOD && tx >= 0) {
-			s->rec.txs[tx].method = SMTP_METHOD_DATA;
-			smtp_tx_eod_sent(&s->rec.txs[tx], UINT64_MAX);
-			s->rec.txs[tx].size = c->size;
-			q[i].peer_acked = c->text_acked;
-		}
-	}
-	for (uint32_t i = sm->n; i-- > 0;)
-		smtp_pq_push_front(s, q[i]);
-	s->cur_tx = saved >= 0 ? saved : s->cur_tx;
-	return tx;
-}
-
-/* A reply came while the strict reading is still inside message text with nothing left
- * to answer: only the lenient reading explains it. The look-alike ended the data; what
- * followed it was read as commands (or is the text of a smuggled message still going). */
-void smtp_smuggle_adopt_now(struct smtp_session *s)
-{
-	struct smuggle *sm = &s->smug;
-	struct pending eod = {.kind = PK_EOD, .tx = sm->tx, .peer_acked = UINT64_MAX};
-	bool in_text = sm->in_text;
-	if (sm->tx >= 0 && sm->tx < s->rec.n_txs) {
-		smtp_tx_eod_sent(&s->rec.txs[sm->tx], UINT64_MAX);
-		if (!sm->followed) /* a bare-LF client's own end: its line is not text */
-			s->rec.txs[sm->tx].size -= sm->la_total;
-	}
-	int64_t smuggled = adopt_shadow(s);
-	smtp_pq_push_front(s, eod);
-	if (sm->followed)
-		s->rec.lookalike_acted = SMTP_ACTED_YES;
-	smtp_smuggle_clear(sm);
-	smtp_set_mode(s, in_text ? CM_TEXT : CM_COMMAND);
-	if (in_text && smuggled >= 0)
-		s->cur_tx = smuggled;
-}
-
-/* A reply to an end of data that followed a look-alike, sent before that end of data
- * reached the server (its segment does not acknowledge it): it cannot answer the strict
- * reading, only the lenient one, in which the look-alike ended the data (DESIGN.md
- * section 4: causality decides what reply codes alone do not). */
-static void smuggle_by_causality(struct smtp_session *s)
-{
-	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	struct pending strict;
-	if (!h || h->kind != PK_EOD || !h->decide_smuggle || s->server_acked == UINT64_MAX ||
-	    s->server_acked >= h->end_pos || s->smug.n == 0)
-		return;
-	smtp_pq_pop(s, &strict);
-	s->smug.in_text = false; /* the strict end closed any smuggled text already */
-	smtp_smuggle_adopt_now(s);
-	smtp_set_mode(s, CM_COMMAND);
-}
-
-/* The reply after the one to an end of data that followed a look-alike: the strict
- * reading expects it to answer the next command the client sent; the lenient one, the
- * first command it read in the text. Where both fit, the strict reading stands. */
-bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code)
-{
-	struct smuggle *sm = &s->smug;
-	const struct pending *next = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	bool lenient = sm->n > 0 && smtp_plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
-	               (!next || !smtp_plausible(next->kind, next->verb, code));
-	s->rec.lookalike_acted = lenient ? SMTP_ACTED_YES : SMTP_ACTED_NO;
-	if (lenient)
-		adopt_shadow(s);
-	smtp_smuggle_clear(sm);
-	return lenient;
-}
-
 static void count_errors(struct smtp_session *s, uint16_t code)
 {
 	if (code / 100 != 5) {
@@ -403,7 +305,7 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		return; /* the answer to a command sent before the capture began */
 	}
 	count_errors(s, r.code);
-	smuggle_by_causality(s);
+	smtp_smuggle_by_causality(s);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
@@ -488,6 +390,18 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 		smtp_clear_extensions(&s->rec);
 }
 
+/* The server answers again after refusing DATA: it read the bytes sent before that
+ * refusal, as commands (RFC 5321 4.1.1.4: after a 5xx to DATA the client's bytes are
+ * commands). */
+static void read_unread(struct smtp_session *s)
+{
+	if (!s->hold_unread)
+		return;
+	s->hold_unread = false;
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
 /* A multi-line reply left open ("250-..." and no last line) by a broken server: a later
  * line whose segment acknowledges the next command, when the reply's first line did not,
  * answers that command; the open reply ended before it. */
@@ -509,7 +423,7 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
 	if (!s->reply.active) {
-		smtp_read_unread(s);
+		read_unread(s);
 		reply_first_line(s, &rl, end - l->total, ts);
 	} else if (s->reply.is_ehlo)
 		add_extension(s, rl.text, rl.text_len);

@@ -168,6 +168,33 @@ static void test_mode_transitions(void)
 	CHECK_EQ_STR(smtp_mode_name(CM_COUNT), "?");
 }
 
+/* The line scan: the bytes up to the first LF and the first CR inside the line; a line
+ * split across segments gives the same line and CR as one that came whole. */
+static void test_frame_scan(void)
+{
+	const uint8_t *cr;
+	CHECK_EQ_INT(smtp_scan_line(S("ab\r\ncd"), &cr), 4);
+	CHECK(cr != NULL && *cr == '\r' && cr[1] == '\n');
+	CHECK_EQ_INT(smtp_scan_line(S("abcd"), &cr), 4);
+	CHECK(cr == NULL);
+	static const char text[] = "a\rb.\r\n";
+	for (size_t cut = 0; cut < sizeof(text) - 1; cut++) {
+		struct line_buf lb = {0};
+		struct line l = {0};
+		bool done = false;
+		size_t n = cut ? smtp_take_line(&lb, 64, (const uint8_t *)text, cut, &l, &done) : 0;
+		CHECK(!done);
+		n += smtp_take_line(&lb, 64, (const uint8_t *)text + n, sizeof(text) - 1 - n, &l,
+		                    &done);
+		CHECK(done);
+		CHECK_EQ_INT(n, sizeof(text) - 1);
+		CHECK_EQ_INT(l.len, 4);
+		CHECK(l.crlf);
+		CHECK(l.cr == l.p + 1); /* the bare CR, not the line end's */
+		free(lb.buf);
+	}
+}
+
 static void test_parse_path(void)
 {
 	const uint8_t *path, *params;
@@ -578,6 +605,7 @@ int main(void)
 	RUN_TEST(test_lists_named_once);
 	RUN_TEST(test_verb_table_fit);
 	RUN_TEST(test_mode_transitions);
+	RUN_TEST(test_frame_scan);
 	RUN_TEST(test_parse_path);
 	RUN_TEST(test_parse_bdat);
 	RUN_TEST(test_parse_reply_line);
