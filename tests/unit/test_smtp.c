@@ -37,6 +37,30 @@ static void test_parse_command_verbs(void)
 	CHECK_EQ_INT(c.verb, SMTP_V_AUTH);
 }
 
+/* The harness itself: a test that makes no check fails (and one that does, passes). */
+static void makes_no_check(void)
+{
+}
+
+static void makes_one_check(void)
+{
+	CHECK(1);
+}
+
+static void test_tap_no_check_fails(void)
+{
+	FILE *sink = fopen("/dev/null", "w");
+	int failed_checks = tap_failed_checks, tests_failed = tap_tests_failed;
+	int no_check = tap_run("makes_no_check", makes_no_check, sink ? sink : stderr);
+	int one_check = tap_run("makes_one_check", makes_one_check, sink ? sink : stderr);
+	tap_failed_checks = failed_checks; /* the inner failure is the expected result */
+	tap_tests_failed = tests_failed;
+	if (sink)
+		fclose(sink);
+	CHECK_EQ_INT(no_check, 0);
+	CHECK_EQ_INT(one_check, 1);
+}
+
 /* The lists (include/smtp_lists.h): every name present, distinct, and as the record spells
  * it; every verb's name parses back to the verb. */
 static bool snake_case(const char *n)
@@ -602,6 +626,7 @@ static void test_dialogue_server_only(void)
 int main(void)
 {
 	RUN_TEST(test_parse_command_verbs);
+	RUN_TEST(test_tap_no_check_fails);
 	RUN_TEST(test_lists_named_once);
 	RUN_TEST(test_verb_table_fit);
 	RUN_TEST(test_mode_transitions);
