@@ -163,7 +163,6 @@ static void unsee_replies(struct smtp_session *s, uint64_t peer_acked)
 		tx->end = SMTP_TX_OPEN;
 		tx->rejected_at = SMTP_REJ_NONE;
 		tx->closed_while_open = true;
-		tx->closed_by_client = true;
 		tx->phase_at_close = SMTP_PH_EOD_SENT;
 		tx->eod_reply_after_close = true;
 		s->eod_2xx_last = false;
@@ -190,10 +189,10 @@ static void drop_unread_smuggled(struct smtp_session *s)
 }
 
 /* Every transaction still open when the first side closed records how far it had come. */
-static void close_open_txs(struct smtp_session *s, bool by_client)
+static void close_open_txs(struct smtp_session *s)
 {
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)
-		smtp_tx_closed(&s->rec.txs[i], by_client);
+		smtp_tx_closed(&s->rec.txs[i]);
 }
 
 void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
@@ -201,17 +200,17 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 {
 	struct smtp_record *r = &s->rec;
 	enum smtp_side side = dir == SMTP_TO_SERVER ? SMTP_SIDE_CLIENT : SMTP_SIDE_SERVER;
+	(void)ts_us; /* nothing reads a close's time: the record keeps none */
 	if (r->how[dir] != SMTP_HOW_NONE)
 		return;
 	r->how[dir] = rst ? SMTP_HOW_RST : SMTP_HOW_FIN;
-	r->close_ts_us[dir] = ts_us;
 	if (r->tls)
 		tls_close(r->tls);
 	if (r->closed_first == SMTP_SIDE_NONE)
 		r->closed_first = side;
 	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)
 		unsee_replies(s, peer_acked);
-	close_open_txs(s, side == SMTP_SIDE_CLIENT);
+	close_open_txs(s);
 	if (side == SMTP_SIDE_SERVER && s->hold_unread)
 		smtp_drop_hold(s);
 	if (side == SMTP_SIDE_SERVER)
@@ -219,7 +218,6 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;
-		r->client_closed_before_server = !s->server_closed;
 	} else {
 		s->server_closed = true;
 	}

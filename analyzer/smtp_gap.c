@@ -105,7 +105,6 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 	struct smtp_tx *tx;
 	if (answers_quit(r)) {
 		s->rec.quit_sent = true;
-		s->rec.quit_replied = true;
 		s->rec.inferred |= SMTP_INF_CLOSE;
 		tx = smtp_cur_tx(s);
 		if (tx && tx->phase < SMTP_PH_EOD_SENT)

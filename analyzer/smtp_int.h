@@ -211,8 +211,8 @@ void smtp_tx_eod_sent(struct smtp_tx *tx, uint64_t ts);
  * open one */
 void smtp_tx_end(struct smtp_session *s, struct smtp_tx *tx, enum smtp_tx_end end,
                  enum smtp_reject_at at);
-/* the connection closed, by the client or not, while tx was open */
-void smtp_tx_closed(struct smtp_tx *tx, bool by_client);
+/* the connection closed while tx was open: how far it had come */
+void smtp_tx_closed(struct smtp_tx *tx);
 /* frees what tx owns (not tx itself) */
 void smtp_tx_free(struct smtp_tx *tx);
 /* held bytes the server never read (it closed first): wiped and freed, never read */
@@ -324,7 +324,6 @@ void smtp_reply_mail(struct smtp_session *s, const struct pending *p, const stru
 void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
 void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
 void smtp_reply_bdat(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
-void smtp_reply_quit(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
 void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
                          const struct smtp_reply *r);
 void smtp_reply_auth(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);

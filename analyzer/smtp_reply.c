@@ -156,13 +156,6 @@ void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const stru
 	s->helo_first = false;
 }
 
-void smtp_reply_quit(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
-{
-	(void)p;
-	(void)r;
-	s->rec.quit_replied = true;
-}
-
 void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
                          const struct smtp_reply *r)
 {

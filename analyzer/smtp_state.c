@@ -142,8 +142,6 @@ void smtp_note(struct smtp_session *s, enum smtp_anomaly an)
 	if (gap_voids(s, an))
 		return;
 	s->rec.anomalies |= 1ULL << an;
-	if (s->rec.anomaly_counts[an] < UINT32_MAX)
-		s->rec.anomaly_counts[an]++;
 }
 
 /* Appends to the trace (--trace): the verbs of commands and the codes of replies. */
@@ -330,12 +328,11 @@ void smtp_tx_eod_sent(struct smtp_tx *tx, uint64_t ts)
 		tx->eod_ts_us = ts;
 }
 
-void smtp_tx_closed(struct smtp_tx *tx, bool by_client)
+void smtp_tx_closed(struct smtp_tx *tx)
 {
 	if (tx->end != SMTP_TX_OPEN || tx->closed_while_open)
 		return;
 	tx->closed_while_open = true;
-	tx->closed_by_client = by_client;
 	tx->phase_at_close = tx->phase;
 }
 

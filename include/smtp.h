@@ -92,9 +92,8 @@ struct smtp_tx {
 	enum smtp_tx_phase phase;
 	enum smtp_reject_at rejected_at;
 	/* phase when the connection was first closed by either side while the transaction was
-	 * open; closed_by_client says whether that first close was the client's */
+	 * open */
 	bool closed_while_open;
-	bool closed_by_client;
 	enum smtp_tx_phase phase_at_close;
 	bool gap_hid_end; /* a gap in the capture swallowed the end of this transaction */
 	/* a gap hid one of its steps (a command or a reply): only a seen reply to its end of
@@ -147,7 +146,7 @@ struct smtp_record {
 	struct smtp_bytes *extensions; /* EHLO keywords with parameters, as advertised */
 	uint32_t n_extensions;
 	bool pipelining_advertised;
-	bool starttls_sent, starttls_accepted;
+	bool starttls_accepted;
 	bool implicit_tls;
 	struct tls_state *tls; /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
 	struct smtp_bytes auth_mechanism; /* never any credential */
@@ -157,7 +156,6 @@ struct smtp_record {
 	struct smtp_tx *txs;
 	uint32_t n_txs, cap_txs;
 	uint64_t anomalies; /* bit (1 << enum smtp_anomaly) */
-	uint32_t anomaly_counts[SMTP_AN_COUNT];
 	uint32_t commands, replies;
 	/* with smtp_limits.trace: each command's verb and each reply's code, in order */
 	struct smtp_cmd_log *cmds; /* with lim.log_commands */
@@ -168,14 +166,12 @@ struct smtp_record {
 	bool traced;
 	bool seen_client_bytes, seen_server_bytes;
 	bool client_dir_seen, server_dir_seen; /* any packet of each direction was captured */
-	bool quit_sent, quit_replied;
+	bool quit_sent;
 	/* TCP closes, told in stream order */
 	enum smtp_side closed_first;
 	enum smtp_close_how
 	    how[2]; /* indexed by enum smtp_dir of the closing side's sending direction */
-	uint64_t close_ts_us[2];
 	enum smtp_client_last client_last; /* at the client's close */
-	bool client_closed_before_server;
 	enum smtp_end_reason end_reason;
 	bool gap_hid_end; /* a gap or missing direction hides how the session ended */
 	bool midstream;
