@@ -202,7 +202,8 @@ static void act_on(struct smtp_session *s, const struct smtp_command *c, struct 
 }
 
 /* Acts on a command line as the server would read it. */
-static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, uint64_t acked)
+static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, bool crlf,
+                       uint64_t acked)
 {
 	struct smtp_command c;
 	struct pending p = {.kind = PK_COMMAND, .peer_acked = acked};
@@ -217,6 +218,12 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	check_pipelined(s, acked);
 	check_residue(s, line, len, c.verb, acked);
 	act_on(s, &c, &p);
+	/* how the bytes after a bare LF read, its reply says; after a gap the queue cannot say
+	 * which reply is its, and the bytes read as they come */
+	if (!crlf && s->cmode == CM_COMMAND && !smtp_any_gap(s)) {
+		hold_for(s, c.verb);
+		s->lf_hold = true;
+	}
 	smtp_pq_push(s, p);
 }
 
@@ -235,6 +242,19 @@ static void hold_append(struct smtp_session *s, const uint8_t *p, size_t len, ui
 	s->hold = smtp_xrealloc(s->hold, s->hold_len + len + 1);
 	memcpy(s->hold + s->hold_len, p, len);
 	s->hold_len += len;
+}
+
+/* Bytes were lost while the bytes after a bare-LF command were held: read them now, as
+ * commands, so that what the gap hid is judged with them in the queue (DESIGN.md 4). */
+void smtp_lf_release(struct smtp_session *s)
+{
+	if (!s->lf_hold)
+		return;
+	s->lf_hold = false;
+	if (s->cmode != CM_HOLD)
+		return;
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
 }
 
 /* The reply that decides how held bytes read has come: read them now. */
@@ -333,7 +353,7 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		s->syncing = false;
 		s->sync_offset = s->client_chunk_start + 1;
 	}
-	on_command(s, l->p, l->len, acked);
+	on_command(s, l->p, l->len, l->crlf, acked);
 }
 
 /* Text lines in message text can be long and are never kept: the line buffer is used

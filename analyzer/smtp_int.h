@@ -135,6 +135,10 @@ struct smtp_session {
 	bool client_closed, server_closed;
 	bool eod_2xx_last; /* the last thing the client received was the 2xx to EOD */
 	struct smuggle smug;
+	/* a command line ended in a bare LF: the client's bytes after it are held until its
+	 * reply, and whether the server read them as commands its next act says (Postfix
+	 * takes LF as a line end; with smtpd_forbid_bare_newline it answers once and closes) */
+	bool lf_hold;
 	bool syncing;     /* picked up mid-stream: no command recognised yet */
 	bool trace_modes; /* SMTPTRACE_TRACE is set: each change of cmode is told on stderr */
 	uint64_t client_offset, client_chunk_start; /* client bytes received */
@@ -235,6 +239,8 @@ void smtp_line_reset(struct line_buf *lb);
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
 /* the reply that decides how the held bytes read has come (the mode is set): read them */
 void smtp_release_hold(struct smtp_session *s);
+/* bytes were lost while those after a bare-LF command were held: read them as commands */
+void smtp_lf_release(struct smtp_session *s);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
 void smtp_take_helo(struct smtp_session *s);
 

@@ -285,7 +285,7 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 }
 
 /* A whole reply has arrived; end is the server offset just after it. */
-static void reply_done(struct smtp_session *s, uint64_t end)
+static void match_reply(struct smtp_session *s, uint64_t end)
 {
 	struct smtp_reply r = s->reply.first;
 	struct pending p;
@@ -329,6 +329,32 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		smtp_note_overtook(s, p.kind, p.verb, false);
 	dispatch_reply(s, &p, &r);
 	smtp_bytes_free(&s->reply.first.text);
+}
+
+/* The command whose line ended in a bare LF has had its reply (nothing is pending: what the
+ * client sent after it is held). Bytes it sent after that line before the reply are commands
+ * only if the server answers again: a server that takes LF as a line end (Postfix by
+ * default) does; one that refuses bare LF answers once and closes (Postfix's
+ * smtpd_forbid_bare_newline), and never read them (DESIGN.md section 4). */
+static void lf_hold_decide(struct smtp_session *s)
+{
+	if (!s->lf_hold || s->pq_len > 0)
+		return;
+	s->lf_hold = false;
+	if (s->cmode != CM_HOLD)
+		return;
+	if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
+		s->hold_unread = true; /* the next reply reads them, a close drops them */
+		return;
+	}
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
+static void reply_done(struct smtp_session *s, uint64_t end)
+{
+	match_reply(s, end);
+	lf_hold_decide(s);
 }
 
 static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)

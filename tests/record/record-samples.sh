@@ -43,7 +43,7 @@ SAMPLES=(normal normal.pcap.gz vlan qinq cooked cooked-sll two-transactions rfc8
 	auth-refused rejected-rcpt rejected-eod blaster unstuffed-dot
 	smuggle-lf-dot-lf smuggle-crlf-dot-lf smuggle-lf-dot-crlf
 	smuggle-lf-dot-lf-forbid smuggle-crlf-dot-lf-forbid smuggle-lf-dot-crlf-forbid
-	too-many-errors eod-then-rst eod-unacknowledged bare-lf bare-cr)
+	too-many-errors eod-then-rst eod-unacknowledged bare-lf bare-cr vrfy-lf vrfy-lf-forbid)
 
 swaks_msg() {	# swaks with the fixed identities and message; extra options appended
 	swaks --server 127.0.0.1 --port "$PORT" --helo "$HELO" --from "$FROM" --to "$TO" \
@@ -86,6 +86,9 @@ s_eod_unacknowledged()         { local LINGER=4; with smtpd_end_of_data_restrict
 					rec eod-unacknowledged "$client" eod-unacknowledged; }
 s_bare_lf()                    { rec bare-lf "$client" bare-lf; }
 s_bare_cr()                    { rec bare-cr "$client" bare-cr; }
+s_vrfy_lf()                    { rec vrfy-lf "$client" vrfy-lf; }
+s_vrfy_lf_forbid()             { with smtpd_forbid_bare_newline=reject smtpd_forbid_bare_newline_exclusions= -- \
+                                 rec vrfy-lf-forbid "$client" vrfy-lf; }
 
 smuggle() {	# smuggle-LOOKALIKE[-forbid]
 	local name=$1 scen=${1%-forbid}
