@@ -139,6 +139,7 @@ struct smtp_session {
 	 * reply, and whether the server read them as commands its next act says (Postfix
 	 * takes LF as a line end; with smtpd_forbid_bare_newline it answers once and closes) */
 	bool lf_hold;
+	bool lf_by_order; /* those bytes came before its reply by capture order alone (no ACKs) */
 	bool syncing;     /* picked up mid-stream: no command recognised yet */
 	bool trace_modes; /* SMTPTRACE_TRACE is set: each change of cmode is told on stderr */
 	uint64_t client_offset, client_chunk_start; /* client bytes received */

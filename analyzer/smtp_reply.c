@@ -345,6 +345,7 @@ static void lf_hold_decide(struct smtp_session *s)
 		return;
 	if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
 		s->hold_unread = true; /* the next reply reads them, a close drops them */
+		s->lf_by_order = s->hold_acked == UINT64_MAX;
 		return;
 	}
 	smtp_set_mode(s, CM_COMMAND);
@@ -417,6 +418,9 @@ static void read_unread(struct smtp_session *s)
 	if (!s->hold_unread)
 		return;
 	s->hold_unread = false;
+	if (s->lf_by_order) /* without ACKs, capture order showed them sent before that reply */
+		smtp_note_overtook(s, PK_COMMAND, s->hold_verb, true);
+	s->lf_by_order = false;
 	smtp_set_mode(s, CM_COMMAND);
 	smtp_release_hold(s);
 }

@@ -362,4 +362,5 @@ void smtp_drop_hold(struct smtp_session *s)
 	s->hold = NULL;
 	s->hold_len = 0;
 	s->hold_unread = false;
+	s->lf_by_order = false;
 }

@@ -554,6 +554,43 @@ static void test_gap_221_not_quit(void)
 	}
 }
 
+/* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
+ * server answers again. A server that refuses bare LF answers once and closes: one command
+ * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
+ * a line end answers both: x was pipelined, and unknown. */
+static void test_dialogue_vrfy_bare_lf(void)
+{
+	const struct step refused[] = {{'S', GREETING},
+	                               {'C', "HELO c\r\n"},
+	                               {'S', "250 mx.example\r\n"},
+	                               {'C', "VRFY \nx\r\n"},
+	                               {'S', "550 5.5.2 Error: bare <LF> received\r\n"},
+	                               {'s', ""},
+	                               {'c', ""},
+	                               {0, NULL}};
+	const struct step answered[] = {{'S', GREETING},
+	                                {'C', "HELO c\r\n"},
+	                                {'S', "250 mx.example\r\n"},
+	                                {'C', "VRFY \nx\r\n"},
+	                                {'S', "501 5.5.4 Syntax: VRFY address\r\n"},
+	                                {'S', "500 5.5.2 Error: command not recognized\r\n"},
+	                                {'C', "QUIT\r\n"},
+	                                {'S', "221 2.0.0 Bye\r\n"},
+	                                {'s', ""},
+	                                {'c', ""},
+	                                {0, NULL}};
+	/* 0x20: bare_lf alone */
+	check_dialogue(refused, "server_closed server_closed unknown nopipe/20");
+	struct smtp_session *s = play(refused, 0);
+	CHECK_EQ_INT(smtp_get_record(s)->commands, 2);
+	smtp_session_free(s);
+	/* 0x222: pipelining_unadvertised, bare_lf, unknown_command */
+	check_dialogue(answered, "no_mail quit rfc5321 nopipe/222");
+	s = play(answered, 0);
+	CHECK_EQ_INT(smtp_get_record(s)->commands, 4);
+	smtp_session_free(s);
+}
+
 static void test_dialogue_eod_unacknowledged(void)
 {
 	const struct step steps[] = {{'S', GREETING},
@@ -640,6 +677,7 @@ int main(void)
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
 	RUN_TEST(test_dialogue_eod_unacknowledged);
+	RUN_TEST(test_dialogue_vrfy_bare_lf);
 	RUN_TEST(test_gap_cut_reply);
 	RUN_TEST(test_gap_221_not_quit);
 	RUN_TEST(test_dialogue_auth_never_kept);
