@@ -6,15 +6,10 @@
 
 #define NAME(table, i) ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "unknown")
 
-static const char *const tx_outcome_names[] = {
-    "committed",          "rejected",   "reset", "aborted_by_quit", "abandoned_before_eod",
-    "eod_unacknowledged", "incomplete",
-};
-static const char *const outcome_names[] = {
-    "tls",         "incomplete",          "abandoned_before_eod", "eod_unacknowledged",
-    "rfc821_drop", "closed_without_quit", "server_closed",        "committed",
-    "no_mail",
-};
+#define OUTCOME_NAME(name, str) str,
+static const char *const tx_outcome_names[] = {CLS_TX_OUTCOME_LIST(OUTCOME_NAME)};
+static const char *const outcome_names[] = {CLS_OUTCOME_LIST(OUTCOME_NAME)};
+#undef OUTCOME_NAME
 static const char *const close_names[] = {
     "quit",          "client_closed_without_quit",
     "server_closed", "idle_timeout",

@@ -634,11 +634,11 @@ static json_t *decoder_json(const struct stats *s)
 
 static json_t *sessions_json(const struct stats *s, const struct flow_stats *fs)
 {
-	const char *names[STATS_MAX_OUTCOMES];
-	size_t n = 0;
-	while (n < STATS_MAX_OUTCOMES &&
-	       strcmp(names[n] = classify_outcome_name((enum cls_outcome)n), "unknown") != 0)
-		n++;
+	_Static_assert((int)CLS_OUT_COUNT <= (int)STATS_MAX_OUTCOMES, "a counter for each outcome");
+	const char *names[CLS_OUT_COUNT];
+	size_t n = CLS_OUT_COUNT;
+	for (size_t i = 0; i < n; i++)
+		names[i] = classify_outcome_name((enum cls_outcome)i);
 	json_t *o = json_object();
 	int rc = set_uint(o, "open", fs->flows_active);
 	rc |= set_uint(o, "ended", s->sessions);

@@ -1,57 +1,14 @@
-/* smtp: a passive model of the server's side of an SMTP session: the session, its
- * pending-command queue, transactions, and its inputs from the reassembler (RFC 5321,
- * RFC 2920; DESIGN.md sections 4 and 5). Commands are in smtp_client.c, replies in
- * smtp_reply.c. */
+/* smtp: a passive model of the server's side of an SMTP session: the session and its
+ * inputs from the reassembler: bytes of each direction, gaps, closes, the end (RFC 5321,
+ * RFC 2920, RFC 3207; DESIGN.md sections 4 and 5). The client's bytes are read in
+ * smtp_client.c, the server's in smtp_reply.c; the state they share is in smtp_state.c. */
 #include "smtp_int.h"
 #include "tls.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const anomaly_names[SMTP_AN_COUNT] = {
-    "early_talker",
-    "pipelining_unadvertised",
-    "data_before_354",
-    "residue_after_eod",
-    "unstuffed_dot",
-    "bare_lf",
-    "bare_cr",
-    "smuggling_eod",
-    "repeated_errors",
-    "unknown_command",
-    "line_too_long",
-    "auth_attempt",
-    "bdat",
-    "midstream",
-    "tcp_gap",
-    "overlap_mismatch",
-    "reply_without_command",
-    "limit_reached",
-    "bad_checksum",
-    "starttls_plaintext",
-    "starttls_command_injection",
-    "starttls_response_injection",
-    "tls_port_plaintext",
-};
-
-const char *smtp_lookalike_name(enum smtp_lookalike la)
-{
-	static const char *const names[] = {"", "<LF>.<LF>", "<CR><LF>.<LF>", "<LF>.<CR><LF>",
-	                                    "<CR>.<CR>"};
-	return (unsigned)la < sizeof(names) / sizeof(names[0]) ? names[la] : "";
-}
-
-const char *smtp_acted_name(enum smtp_acted a)
-{
-	static const char *const names[] = {"unknown", "yes", "no"};
-	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "unknown";
-}
-
-const char *smtp_anomaly_name(enum smtp_anomaly an)
-{
-	return (unsigned)an < SMTP_AN_COUNT ? anomaly_names[an] : "unknown";
-}
 
 void smtp_limits_default(struct smtp_limits *lim)
 {
@@ -63,124 +20,6 @@ void smtp_limits_default(struct smtp_limits *lim)
 	lim->max_trace = 10000;
 	lim->trace = false;
 	lim->log_commands = false;
-}
-
-void *smtp_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
-	if (!p)
-		abort(); /* out of memory is fatal (DESIGN.md section 3) */
-	return p;
-}
-
-void *smtp_xrealloc(void *p, size_t size)
-{
-	p = realloc(p, size);
-	if (!p)
-		abort();
-	return p;
-}
-
-/* Replaces b with a copy of at most SMTP_KEEP_TEXT bytes of p. */
-void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len)
-{
-	if (len > SMTP_KEEP_TEXT)
-		len = SMTP_KEEP_TEXT;
-	free(b->data);
-	b->data = smtp_xcalloc(1, len + 1);
-	if (len)
-		memcpy(b->data, p, len);
-	b->len = (uint32_t)len;
-}
-
-void smtp_bytes_free(struct smtp_bytes *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = 0;
-}
-
-struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
-{
-	return s->cur_tx >= 0 ? &s->rec.txs[s->cur_tx] : NULL;
-}
-
-/* Anomalies that rest on what the capture shows of both directions' bytes and timing:
- * not raised once bytes were lost (DESIGN.md section 4). */
-static bool gap_voids(const struct smtp_session *s, enum smtp_anomaly an)
-{
-	switch (an) {
-	case SMTP_AN_TCP_GAP:
-	case SMTP_AN_MIDSTREAM:
-	case SMTP_AN_OVERLAP_MISMATCH:
-	case SMTP_AN_LIMIT_REACHED:
-	case SMTP_AN_BDAT:
-	case SMTP_AN_AUTH_ATTEMPT:
-		return false;
-	default:
-		return smtp_any_gap(s);
-	}
-}
-
-bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an)
-{
-	if (gap_voids(s, an))
-		return false;
-	smtp_note(s, an);
-	return true;
-}
-
-void smtp_note(struct smtp_session *s, enum smtp_anomaly an)
-{
-	if (gap_voids(s, an))
-		return;
-	s->rec.anomalies |= 1ULL << an;
-	if (s->rec.anomaly_counts[an] < UINT32_MAX)
-		s->rec.anomaly_counts[an]++;
-}
-
-/* Appends to the trace (--trace): the verbs of commands and the codes of replies. */
-void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v)
-{
-	struct smtp_record *r = &s->rec;
-	if (!s->lim.trace)
-		return;
-	if (r->n_trace_verbs == s->lim.max_trace) {
-		smtp_note(s, SMTP_AN_LIMIT_REACHED);
-		return;
-	}
-	if (r->n_trace_verbs % 64 == 0)
-		r->trace_verbs = smtp_xrealloc(r->trace_verbs, r->n_trace_verbs + 64);
-	r->trace_verbs[r->n_trace_verbs++] = (uint8_t)v;
-}
-
-void smtp_trace_code(struct smtp_session *s, uint16_t code)
-{
-	struct smtp_record *r = &s->rec;
-	if (!s->lim.trace)
-		return;
-	if (r->n_trace_codes == s->lim.max_trace) {
-		smtp_note(s, SMTP_AN_LIMIT_REACHED);
-		return;
-	}
-	if (r->n_trace_codes % 64 == 0)
-		r->trace_codes =
-		    smtp_xrealloc(r->trace_codes, (r->n_trace_codes + 64) * sizeof(uint16_t));
-	r->trace_codes[r->n_trace_codes++] = code;
-}
-
-void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on)
-{
-	s->inferred[rests_on] |= 1ULL << an;
-}
-
-void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an)
-{
-	if (!smtp_noted(s, an))
-		return;
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (tx)
-		tx->anomalies |= 1ULL << an;
 }
 
 struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
@@ -198,6 +37,7 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 	s->eod_tx = -1;
 	s->smug.tx = -1;
 	s->text.prev_crlf = true;
+	s->trace_modes = getenv("SMTPTRACE_TRACE") != NULL;
 	/* the greeting is the answer to the connection itself */
 	s->pq[0] = (struct pending){.kind = PK_GREETING, .tx = -1};
 	s->pq_len = 1;
@@ -215,16 +55,6 @@ void smtp_set_midstream(struct smtp_session *s)
 		smtp_pq_pop(s, &greeting);
 }
 
-static void tx_free(struct smtp_tx *tx)
-{
-	smtp_bytes_free(&tx->mail_from);
-	smtp_bytes_free(&tx->mail_params);
-	smtp_bytes_free(&tx->eod_reply.text);
-	for (uint32_t i = 0; i < tx->n_rcpts; i++)
-		smtp_bytes_free(&tx->rcpts[i].addr);
-	free(tx->rcpts);
-}
-
 void smtp_session_free(struct smtp_session *s)
 {
 	if (!s)
@@ -240,7 +70,7 @@ void smtp_session_free(struct smtp_session *s)
 		smtp_bytes_free(&r->extensions[i]);
 	free(r->extensions);
 	for (uint32_t i = 0; i < r->n_txs; i++)
-		tx_free(&r->txs[i]);
+		smtp_tx_free(&r->txs[i]);
 	free(r->txs);
 	smtp_cmdlog_free(r);
 	free(r->trace_verbs);
@@ -256,172 +86,6 @@ void smtp_session_free(struct smtp_session *s)
 const struct smtp_record *smtp_get_record(const struct smtp_session *s)
 {
 	return &s->rec;
-}
-
-/* ---- pending-command queue (RFC 2920 section 3: replies come in command order) ---- */
-
-struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i)
-{
-	return &s->pq[(s->pq_head + i) % s->pq_cap];
-}
-
-/* Makes room for one more entry; false at the cap. */
-static bool pq_room(struct smtp_session *s)
-{
-	if (s->pq_len < s->pq_cap)
-		return true;
-	if (s->pq_cap >= s->lim.max_pending) {
-		smtp_note(s, SMTP_AN_LIMIT_REACHED);
-		return false;
-	}
-	uint32_t cap = s->pq_cap * 2 < s->lim.max_pending ? s->pq_cap * 2 : s->lim.max_pending;
-	struct pending *q = smtp_xcalloc(cap, sizeof(*q));
-	for (uint32_t i = 0; i < s->pq_len; i++)
-		q[i] = *smtp_pq_at(s, i);
-	free(s->pq);
-	s->pq = q;
-	s->pq_cap = cap;
-	s->pq_head = 0;
-	return true;
-}
-
-void smtp_pq_push(struct smtp_session *s, struct pending p)
-{
-	if (!pq_room(s))
-		return;
-	*smtp_pq_at(s, s->pq_len) = p;
-	s->pq_len++;
-	s->eod_pending += p.kind == PK_EOD;
-}
-
-/* Puts p back at the head: an AUTH answered 334 still awaits its final reply. */
-void smtp_pq_push_front(struct smtp_session *s, struct pending p)
-{
-	if (!pq_room(s))
-		return;
-	s->pq_head = (s->pq_head + s->pq_cap - 1) % s->pq_cap;
-	s->pq_len++;
-	*smtp_pq_at(s, 0) = p;
-	s->eod_pending += p.kind == PK_EOD;
-}
-
-bool smtp_pq_pop(struct smtp_session *s, struct pending *out)
-{
-	if (s->pq_len == 0)
-		return false;
-	*out = *smtp_pq_at(s, 0);
-	s->pq_head = (s->pq_head + 1) % s->pq_cap;
-	s->pq_len--;
-	s->eod_pending -= out->kind == PK_EOD;
-	return true;
-}
-
-/* ---- transactions ---- */
-
-struct smtp_tx *smtp_tx_open(struct smtp_session *s)
-{
-	struct smtp_record *r = &s->rec;
-	if (r->n_txs == s->lim.max_txs) {
-		/* keep the record bounded: the last slot is reused for every later transaction */
-		smtp_note(s, SMTP_AN_LIMIT_REACHED);
-		tx_free(&r->txs[r->n_txs - 1]);
-		r->n_txs--;
-	}
-	if (r->n_txs == r->cap_txs) {
-		r->cap_txs = r->cap_txs ? r->cap_txs * 2 : 4;
-		r->txs = smtp_xrealloc(r->txs, r->cap_txs * sizeof(*r->txs));
-	}
-	struct smtp_tx *tx = &r->txs[r->n_txs];
-	memset(tx, 0, sizeof(*tx));
-	tx->id = r->n_txs;
-	s->cur_tx = r->n_txs++;
-	return tx;
-}
-
-void smtp_tx_end(struct smtp_session *s, enum smtp_tx_end end, enum smtp_reject_at at)
-{
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (!tx)
-		return;
-	tx->end = end;
-	tx->rejected_at = at;
-	tx->phase = SMTP_PH_DONE;
-	s->cur_tx = -1;
-}
-
-void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n)
-{
-	if (tx->n_rcpts == s->lim.max_rcpts) {
-		smtp_note_tx(s, SMTP_AN_LIMIT_REACHED);
-		return;
-	}
-	if (tx->n_rcpts == tx->cap_rcpts) {
-		tx->cap_rcpts = tx->cap_rcpts ? tx->cap_rcpts * 2 : 4;
-		tx->rcpts = smtp_xrealloc(tx->rcpts, tx->cap_rcpts * sizeof(*tx->rcpts));
-	}
-	struct smtp_rcpt *rc = &tx->rcpts[tx->n_rcpts++];
-	memset(rc, 0, sizeof(*rc));
-	smtp_bytes_set(&rc->addr, p, n);
-}
-
-/* ---- line framing (both directions) ---- */
-
-static void line_reserve(struct line_buf *lb, size_t need)
-{
-	if (need <= lb->cap)
-		return;
-	size_t cap = lb->cap ? lb->cap : 128;
-	while (cap < need)
-		cap *= 2;
-	lb->buf = smtp_xrealloc(lb->buf, cap);
-	lb->cap = (uint32_t)cap;
-}
-
-/* Takes bytes up to the next LF. A line that arrives whole is used in place; only a line
- * split across segments is copied, up to the cap. Returns the bytes consumed; *done tells
- * whether a line is complete in *out. */
-size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,
-                      struct line *out, bool *done)
-{
-	const uint8_t *lf = memchr(p, '\n', len);
-	size_t n = lf ? (size_t)(lf - p) + 1 : len;
-	*done = lf != NULL;
-	if (lb->len == 0 && !lb->overflow && lf) {
-		out->p = p;
-		out->len = n - 1;
-		out->total = n;
-		out->crlf = out->len > 0 && p[out->len - 1] == '\r';
-		out->len -= out->crlf;
-		return n;
-	}
-	size_t room = cap - lb->len, copy = n < room ? n : room;
-	line_reserve(lb, lb->len + copy);
-	memcpy(lb->buf + lb->len, p, copy);
-	lb->len += (uint32_t)copy;
-	lb->overflow = lb->overflow || copy < n;
-	lb->total += n;
-	/* the byte before the LF, which may be past the cap or in an earlier segment */
-	bool cr_before = n >= 2 ? p[n - 2] == '\r' : lb->last_cr;
-	lb->last_cr = n >= 1 && p[n - 1] == '\r';
-	if (!*done)
-		return n;
-	out->p = lb->buf;
-	out->len = lb->len;
-	out->total = lb->total;
-	out->crlf = cr_before;
-	if (out->len && lb->buf[out->len - 1] == '\n')
-		out->len--;
-	if (out->crlf && out->len && lb->buf[out->len - 1] == '\r')
-		out->len--;
-	return n;
-}
-
-void smtp_line_reset(struct line_buf *lb)
-{
-	lb->len = 0;
-	lb->total = 0;
-	lb->last_cr = false;
-	lb->overflow = false;
 }
 
 /* ---- the session's inputs ---- */
@@ -449,6 +113,7 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 {
 	s->rec.gap_bytes[dir] += len;
 	smtp_note(s, SMTP_AN_TCP_GAP);
+	smtp_lf_release(s); /* after the gap is counted: what it makes unknown is not raised */
 	if (dir == SMTP_TO_CLIENT)
 		smtp_gap_server(s, len, ts_us);
 	else
@@ -469,7 +134,6 @@ static void unsee_replies(struct smtp_session *s, uint64_t peer_acked)
 		tx->end = SMTP_TX_OPEN;
 		tx->rejected_at = SMTP_REJ_NONE;
 		tx->closed_while_open = true;
-		tx->closed_by_client = true;
 		tx->phase_at_close = SMTP_PH_EOD_SENT;
 		tx->eod_reply_after_close = true;
 		s->eod_2xx_last = false;
@@ -490,22 +154,16 @@ static void drop_unread_smuggled(struct smtp_session *s)
 				return;
 		if (s->cur_tx == r->n_txs - 1)
 			s->cur_tx = -1;
-		tx_free(tx);
+		smtp_tx_free(tx);
 		r->n_txs--;
 	}
 }
 
 /* Every transaction still open when the first side closed records how far it had come. */
-static void close_open_txs(struct smtp_session *s, bool by_client)
+static void close_open_txs(struct smtp_session *s)
 {
-	for (uint32_t i = 0; i < s->rec.n_txs; i++) {
-		struct smtp_tx *tx = &s->rec.txs[i];
-		if (tx->end != SMTP_TX_OPEN || tx->closed_while_open)
-			continue;
-		tx->closed_while_open = true;
-		tx->closed_by_client = by_client;
-		tx->phase_at_close = tx->phase;
-	}
+	for (uint32_t i = 0; i < s->rec.n_txs; i++)
+		smtp_tx_closed(&s->rec.txs[i]);
 }
 
 void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t peer_acked,
@@ -513,17 +171,17 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 {
 	struct smtp_record *r = &s->rec;
 	enum smtp_side side = dir == SMTP_TO_SERVER ? SMTP_SIDE_CLIENT : SMTP_SIDE_SERVER;
+	(void)ts_us; /* nothing reads a close's time: the record keeps none */
 	if (r->how[dir] != SMTP_HOW_NONE)
 		return;
 	r->how[dir] = rst ? SMTP_HOW_RST : SMTP_HOW_FIN;
-	r->close_ts_us[dir] = ts_us;
 	if (r->tls)
 		tls_close(r->tls);
 	if (r->closed_first == SMTP_SIDE_NONE)
 		r->closed_first = side;
 	if (side == SMTP_SIDE_CLIENT && peer_acked != UINT64_MAX)
 		unsee_replies(s, peer_acked);
-	close_open_txs(s, side == SMTP_SIDE_CLIENT);
+	close_open_txs(s);
 	if (side == SMTP_SIDE_SERVER && s->hold_unread)
 		smtp_drop_hold(s);
 	if (side == SMTP_SIDE_SERVER)
@@ -531,7 +189,6 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;
-		r->client_closed_before_server = !s->server_closed;
 	} else {
 		s->server_closed = true;
 	}
@@ -592,10 +249,10 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 	/* the server's direction is missing: read what the client sent as a server that
 	 * accepted it would have; the verdicts that need replies stay incomplete */
 	while (!s->rec.seen_server_bytes && s->hold_len && s->cmode == CM_HOLD) {
-		s->cmode = s->hold_verb == SMTP_V_DATA ? CM_TEXT : CM_COMMAND;
+		smtp_set_mode(s, s->hold_verb == SMTP_V_DATA ? CM_TEXT : CM_COMMAND);
 		s->text.prev_crlf = true;
 		if (s->hold_verb == SMTP_V_DATA && smtp_cur_tx(s))
-			smtp_cur_tx(s)->phase = SMTP_PH_DATA;
+			smtp_tx_data_start(smtp_cur_tx(s)); /* as if answered 354 */
 		smtp_release_hold(s);
 	}
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)

@@ -1,6 +1,7 @@
-/* smtp_client: what the client sends, read as the server reads it: commands, DATA text up
- * to <CRLF>.<CRLF>, BDAT chunks by their size, bytes held while a reply decides their
- * meaning (RFC 5321 4.1, 4.5.2; RFC 2920; RFC 3030; RFC 4954; DESIGN.md section 4). */
+/* smtp_client: what the client sends, read as the server reads it: commands (each acted on
+ * as its verb's row says), DATA text up to <CRLF>.<CRLF>, BDAT chunks by their size, bytes
+ * held while a reply decides their meaning (RFC 5321 4.1, 4.5.2; RFC 2920; RFC 3030;
+ * RFC 4954; DESIGN.md section 4). Look-alikes in the text go to smtp_lenient.c. */
 #include "smtp_int.h"
 
 #include <ctype.h>
@@ -8,25 +9,6 @@
 #include <string.h>
 
 /* ---- client side: commands ---- */
-
-/* A client act overtook the reply to (kind, verb): the client sent it before that reply
- * reached it. After the greeting that is talking early; after any other reply it is
- * pipelining, legal only once an EHLO reply advertised PIPELINING (RFC 2920). */
-void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-                        bool by_order)
-{
-	enum smtp_anomaly an;
-	if (kind == PK_GREETING)
-		an = SMTP_AN_EARLY_TALKER;
-	else if (!s->rec.pipelining_advertised || verb == SMTP_V_EHLO || verb == SMTP_V_HELO)
-		an = SMTP_AN_PIPELINING_UNADVERTISED;
-	else
-		return;
-	if (by_order) /* a missing server direction would make every command look early */
-		smtp_note_inferred(s, an, SMTP_TO_CLIENT);
-	else
-		smtp_note(s, an);
-}
 
 /* DESIGN.md section 4: with the ACK number, a command is early when it does not
  * acknowledge the end of the previous reply; while that reply is still to come the test
@@ -49,12 +31,6 @@ static void check_pipelined(struct smtp_session *s, uint64_t acked)
 		smtp_note_overtook(s, s->last_done.kind, s->last_done.verb, false);
 }
 
-size_t smtp_first_word_len(const uint8_t *p, size_t len)
-{
-	const uint8_t *sp = memchr(p, ' ', len);
-	return sp ? (size_t)(sp - p) : len;
-}
-
 /* A later EHLO/HELO replaces the session's helo only once the server accepts it (a
  * refused one changes nothing, RFC 5321 4.1.4); the first is the client's claim at once. */
 static void claim_helo(struct smtp_session *s, const struct smtp_command *c)
@@ -75,7 +51,7 @@ static int64_t open_mail_tx(struct smtp_session *s, const struct smtp_command *c
 	size_t path_len, params_len;
 	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase != SMTP_PH_EOD_SENT)
 		return -1; /* after the end of data the next MAIL is legal (RFC 2920) */
-	struct smtp_tx *tx = smtp_tx_open(s);
+	struct smtp_tx *tx = smtp_tx_begin(s);
 	if (smtp_parse_path(c->arg, c->arg_len, "FROM:", &path, &path_len, &params, &params_len)) {
 		smtp_bytes_set(&tx->mail_from, path, path_len);
 		if (params_len)
@@ -97,11 +73,11 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 		path = c->arg;
 		path_len = c->arg_len;
 	}
-	smtp_add_rcpt(s, tx, path, path_len);
+	smtp_tx_add_rcpt(s, tx, path, path_len);
 	return tx->n_rcpts - 1;
 }
 
-static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	uint64_t size = 0;
 	bool last = false;
@@ -118,7 +94,7 @@ static void cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struc
 	p->arg = last;
 	s->bdat_left = size;
 	s->bdat_last = last;
-	s->cmode = CM_BDAT;
+	smtp_set_mode(s, CM_BDAT);
 }
 
 /* Lines after an end of data. Text the client meant as message text but that followed a
@@ -155,93 +131,79 @@ static void check_residue(struct smtp_session *s, const uint8_t *line, size_t le
 		smtp_note_inferred(s, SMTP_AN_RESIDUE_AFTER_EOD, SMTP_TO_CLIENT);
 }
 
-/* ---- the command table: what the server does when it reads each verb ---- */
-
-typedef void (*cmd_fn)(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+/* ---- the command halves of the verb table (smtp_verb.c) ---- */
 
 /* The reply to this command decides how the bytes after it read (DESIGN.md section 4). */
 static void hold_for(struct smtp_session *s, enum smtp_verb v)
 {
-	s->cmode = CM_HOLD;
+	smtp_set_mode(s, CM_HOLD);
 	s->hold_verb = v;
 }
 
-static void cmd_ehlo(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)p;
 	claim_helo(s, c); /* its 2xx resets the transaction (smtp_reply.c) */
 }
 
-static void cmd_rset(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
-{
-	(void)c;
-	(void)p;
-	/* the server ends the transaction when it reads the command: a MAIL pipelined after it
-	 * opens a new one (RSET is always answered 250, RFC 5321 4.1.1.5) */
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-		smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
-}
-
-static void cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	p->tx = open_mail_tx(s, c);
 }
 
-static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	p->arg = add_rcpt_of(s, c);
 }
 
-static void cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
+	(void)c;
 	p->tx = smtp_tx_after_gap(s) ? s->cur_tx : -1;
 	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
 		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
-	hold_for(s, c->verb);
 }
 
-static void cmd_starttls(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
-{
-	(void)p;
-	hold_for(s, c->verb);
-}
-
-static void cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)p;
 	smtp_note(s, SMTP_AN_AUTH_ATTEMPT);
 	s->rec.auth_attempts++;
 	/* the mechanism only: an initial response after it is a credential (RFC 4954) */
 	smtp_bytes_set(&s->rec.auth_mechanism, c->arg, smtp_first_word_len(c->arg, c->arg_len));
-	hold_for(s, c->verb);
 }
 
-static void cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)c;
 	(void)p;
 	s->rec.quit_sent = true;
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
-		smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
 }
 
-static void cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+void smtp_cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)c;
 	(void)p;
 	smtp_note(s, SMTP_AN_UNKNOWN_COMMAND);
 }
 
-/* NOOP, VRFY, EXPN and HELP change nothing; their reply is matched like any other. */
-static const cmd_fn cmd_handlers[SMTP_V_COUNT] = {
-    [SMTP_V_UNKNOWN] = cmd_unknown, [SMTP_V_EHLO] = cmd_ehlo,         [SMTP_V_HELO] = cmd_ehlo,
-    [SMTP_V_MAIL] = cmd_mail,       [SMTP_V_RCPT] = cmd_rcpt,         [SMTP_V_DATA] = cmd_data,
-    [SMTP_V_BDAT] = cmd_bdat,       [SMTP_V_RSET] = cmd_rset,         [SMTP_V_QUIT] = cmd_quit,
-    [SMTP_V_AUTH] = cmd_auth,       [SMTP_V_STARTTLS] = cmd_starttls,
-};
+/* The server acts on the command as its row says: RSET and QUIT end the transaction, DATA,
+ * STARTTLS and AUTH hold what follows until their reply. */
+static void act_on(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
+{
+	const struct smtp_verb_row *row = smtp_verb_row(c->verb);
+	if ((row->flags & SMTP_VF_ENDS_TX) && smtp_cur_tx(s) &&
+	    smtp_cur_tx(s)->phase < SMTP_PH_EOD_SENT)
+		smtp_tx_end(s, smtp_cur_tx(s), row->ends_tx, SMTP_REJ_NONE);
+	if (row->cmd)
+		row->cmd(s, c, p);
+	if (row->flags & SMTP_VF_HOLD)
+		hold_for(s, c->verb);
+}
 
 /* Acts on a command line as the server would read it. */
-static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, uint64_t acked)
+static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, bool crlf,
+                       uint64_t acked)
 {
 	struct smtp_command c;
 	struct pending p = {.kind = PK_COMMAND, .peer_acked = acked};
@@ -255,8 +217,13 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 	s->eod_2xx_last = false;
 	check_pipelined(s, acked);
 	check_residue(s, line, len, c.verb, acked);
-	if (cmd_handlers[c.verb])
-		cmd_handlers[c.verb](s, &c, &p);
+	act_on(s, &c, &p);
+	/* how the bytes after a bare LF read, its reply says; after a gap the queue cannot say
+	 * which reply is its, and the bytes read as they come */
+	if (!crlf && s->cmode == CM_COMMAND && !smtp_any_gap(s)) {
+		hold_for(s, c.verb);
+		s->lf_hold = true;
+	}
 	smtp_pq_push(s, p);
 }
 
@@ -277,6 +244,19 @@ static void hold_append(struct smtp_session *s, const uint8_t *p, size_t len, ui
 	s->hold_len += len;
 }
 
+/* Bytes were lost while the bytes after a bare-LF command were held: read them now, as
+ * commands, so that what the gap hid is judged with them in the queue (DESIGN.md 4). */
+void smtp_lf_release(struct smtp_session *s)
+{
+	if (!s->lf_hold)
+		return;
+	s->lf_hold = false;
+	if (s->cmode != CM_HOLD)
+		return;
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
 /* The reply that decides how held bytes read has come: read them now. */
 void smtp_release_hold(struct smtp_session *s)
 {
@@ -291,29 +271,6 @@ void smtp_release_hold(struct smtp_session *s)
 	free(buf);
 }
 
-/* Held bytes the server never read (it closed first): not commands, never kept. */
-void smtp_drop_hold(struct smtp_session *s)
-{
-	if (s->hold_len)
-		memset(s->hold, 0, s->hold_len);
-	free(s->hold);
-	s->hold = NULL;
-	s->hold_len = 0;
-	s->hold_unread = false;
-}
-
-/* The server answers again after refusing DATA: it read the bytes sent before that
- * refusal, as commands (RFC 5321 4.1.1.4: after a 5xx to DATA the client's bytes are
- * commands). */
-void smtp_read_unread(struct smtp_session *s)
-{
-	if (!s->hold_unread)
-		return;
-	s->hold_unread = false;
-	s->cmode = CM_COMMAND;
-	smtp_release_hold(s);
-}
-
 static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 {
 	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
@@ -322,141 +279,11 @@ static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 	if (tx)
 		tx->size += n;
 	if (s->bdat_left == 0) {
-		s->cmode = CM_COMMAND;
-		if (tx && s->bdat_last) {
-			tx->phase = SMTP_PH_EOD_SENT;
-			tx->eod_ts_us = ts;
-		}
+		smtp_set_mode(s, CM_COMMAND);
+		if (tx && s->bdat_last)
+			smtp_tx_eod_sent(tx, ts);
 	}
 	return n;
-}
-
-static bool is_dot_line(const struct line *l)
-{
-	return l->len == 1 && l->p[0] == '.';
-}
-
-void smtp_smuggle_clear(struct smuggle *sm)
-{
-	for (uint32_t i = 0; i < sm->n; i++)
-		smtp_bytes_free(&sm->cmds[i].arg);
-	*sm = (struct smuggle){.tx = -1};
-}
-
-static void shadow_add(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-                       const uint8_t *arg, size_t len)
-{
-	struct smuggle *sm = &s->smug;
-	if (sm->n == SMTP_SHADOW_MAX)
-		return; /* enough to decide: the first replies after the look-alike's own */
-	struct shadow_cmd *c = &sm->cmds[sm->n++];
-	*c = (struct shadow_cmd){.kind = kind, .verb = verb};
-	if (kind == PK_EOD) {
-		c->size = sm->text_size;
-		c->text_acked = sm->text_acked;
-		sm->text_size = 0;
-	}
-	if (len)
-		smtp_bytes_set(&c->arg, arg, len);
-}
-
-/* One text line as a server that took the look-alike as the end of data reads it. */
-static void shadow_line(struct smtp_session *s, const struct line *l, uint64_t acked)
-{
-	struct smuggle *sm = &s->smug;
-	struct smtp_command c;
-	const uint8_t *path = NULL, *params;
-	size_t path_len = 0, params_len;
-	if (sm->in_text) {
-		if (is_dot_line(l)) {
-			shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
-			sm->in_text = false;
-		} else {
-			if (sm->text_size == 0)
-				sm->text_acked = acked;
-			sm->text_size += l->total;
-		}
-		return;
-	}
-	smtp_parse_command(l->p, l->len, &c);
-	if (c.verb == SMTP_V_MAIL)
-		smtp_parse_path(c.arg, c.arg_len, "FROM:", &path, &path_len, &params, &params_len);
-	else if (c.verb == SMTP_V_RCPT)
-		smtp_parse_path(c.arg, c.arg_len, "TO:", &path, &path_len, &params, &params_len);
-	shadow_add(s, PK_COMMAND, c.verb, path, path_len);
-	sm->in_text = c.verb == SMTP_V_DATA;
-	sm->text_size = 0;
-	sm->text_acked = UINT64_MAX;
-}
-
-/* Text came after a look-alike: only now is it smuggling (DESIGN.md section 5); a
- * look-alike that nothing follows is a bare-LF client's own end of data. */
-static void lookalike_followed(struct smtp_session *s)
-{
-	if (s->smug.followed)
-		return;
-	s->smug.followed = true;
-	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
-	if (s->rec.lookalike == SMTP_LA_NONE)
-		s->rec.lookalike = s->smug.kind;
-}
-
-/* cr: the first CR inside the line, NULL when none (most lines: then no search). For
- * <CR>.<CR>, *rest gets the bytes after it: a lenient server reads them as a command. */
-static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, const uint8_t *cr,
-                                          struct line *rest)
-{
-	if (is_dot_line(l) && !l->crlf)
-		return prev_crlf ? SMTP_LA_CRLF_DOT_LF : SMTP_LA_LF_DOT_LF;
-	if (is_dot_line(l) && !prev_crlf)
-		return SMTP_LA_LF_DOT_CRLF;
-	const uint8_t *at = cr ? memmem(cr, l->len - (size_t)(cr - l->p), "\r.\r", 3) : NULL;
-	if (at) {
-		*rest = *l;
-		rest->p = at + 3;
-		rest->len = l->len - (size_t)(at + 3 - l->p);
-		return SMTP_LA_CR_DOT_CR;
-	}
-	return SMTP_LA_NONE;
-}
-
-/* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
- * data to a lenient one. The first starts the lenient reading of what follows. */
-static void text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
-                           const uint8_t *cr, uint64_t acked)
-{
-	struct line rest = {0};
-	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
-	if (s->smug.active) {
-		lookalike_followed(s);
-		shadow_line(s, l, acked);
-	}
-	if (kind == SMTP_LA_NONE || s->smug.active)
-		return;
-	smtp_smuggle_clear(&s->smug);
-	s->smug.active = true;
-	s->smug.tx = s->cur_tx;
-	s->smug.kind = kind;
-	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
-	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
-		lookalike_followed(s);
-		shadow_line(s, &rest, acked);
-	}
-}
-
-/* The strict end of data: the lenient reading ends here too, with "." either ending a
- * smuggled message or read as a command of its own. */
-static bool end_shadow(struct smtp_session *s)
-{
-	struct smuggle *sm = &s->smug;
-	if (!sm->active)
-		return false;
-	if (sm->in_text)
-		shadow_add(s, PK_EOD, SMTP_V_UNKNOWN, NULL, 0);
-	else
-		shadow_add(s, PK_COMMAND, SMTP_V_UNKNOWN, NULL, 0);
-	sm->active = false;
-	return true;
 }
 
 static void text_line(struct smtp_session *s, const struct line *l, uint64_t acked, uint64_t ts)
@@ -469,9 +296,9 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 	}
 	bool prev_crlf = s->text.prev_crlf;
 	s->text.prev_crlf = l->crlf;
-	if (is_dot_line(l) && l->crlf && prev_crlf) {
-		bool decide = end_shadow(s);
-		s->cmode = CM_COMMAND;
+	if (smtp_is_dot_line(l) && l->crlf && prev_crlf) {
+		bool decide = smtp_smuggle_end(s);
+		smtp_set_mode(s, CM_COMMAND);
 		s->eod_tx = s->cur_tx;
 		s->residue = 0;
 		s->unstuffed_open = true;
@@ -480,21 +307,19 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		                                 .end_pos = s->line_end_pos,
 		                                 .peer_acked = acked,
 		                                 .decide_smuggle = decide});
-		if (tx) {
-			tx->phase = SMTP_PH_EOD_SENT;
-			tx->eod_ts_us = ts;
-		}
+		if (tx)
+			smtp_tx_eod_sent(tx, ts);
 		return;
 	}
 	if (l->total > SMTP_TEXT_LINE_MAX)
 		smtp_note_tx(s, SMTP_AN_LINE_TOO_LONG);
 	if (!l->crlf)
 		smtp_note_tx(s, SMTP_AN_BARE_LF);
-	const uint8_t *cr = memchr(l->p, '\r', l->len);
+	const uint8_t *cr = l->cr;
 	if (cr)
 		smtp_note_tx(s, SMTP_AN_BARE_CR);
 	if (cr || l->len <= 1 || s->smug.active) /* a look-alike needs a CR or a "." line */
-		text_lookalike(s, l, prev_crlf, cr, acked);
+		smtp_text_lookalike(s, l, prev_crlf, cr, acked);
 	if (tx)
 		tx->size += l->total;
 }
@@ -507,7 +332,7 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		smtp_note(s, SMTP_AN_BARE_LF);
 	if (s->cmode == CM_AUTH_LINE) {
 		/* an answer to a 334: a credential, counted but never kept */
-		s->cmode = CM_HOLD;
+		smtp_set_mode(s, CM_HOLD);
 		return;
 	}
 	if (s->gap_sync) {
@@ -528,7 +353,7 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 		s->syncing = false;
 		s->sync_offset = s->client_chunk_start + 1;
 	}
-	on_command(s, l->p, l->len, acked);
+	on_command(s, l->p, l->len, l->crlf, acked);
 }
 
 /* Text lines in message text can be long and are never kept: the line buffer is used

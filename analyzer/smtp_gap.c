@@ -41,11 +41,12 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		if (tx)
 			tx->size += n;
 		if (s->bdat_left == 0)
-			s->cmode = CM_COMMAND;
+			smtp_set_mode(s, CM_COMMAND);
 		break;
 	}
 	case CM_AUTH_LINE:
-		s->cmode = CM_HOLD; /* the answer to the 334 was lost: AUTH's reply comes next */
+		/* the answer to the 334 was lost: AUTH's reply comes next */
+		smtp_set_mode(s, CM_HOLD);
 		break;
 	case CM_COMMAND:
 		s->gap_sync = true;
@@ -83,7 +84,7 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	if (tx || !s->rec.gap_bytes[SMTP_TO_SERVER])
 		return tx;
-	tx = smtp_tx_open(s);
+	tx = smtp_tx_begin(s);
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
 	return tx;
@@ -104,19 +105,17 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 	struct smtp_tx *tx;
 	if (answers_quit(r)) {
 		s->rec.quit_sent = true;
-		s->rec.quit_replied = true;
 		s->rec.inferred |= SMTP_INF_CLOSE;
 		tx = smtp_cur_tx(s);
 		if (tx && tx->phase < SMTP_PH_EOD_SENT)
-			smtp_tx_end(s, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
+			smtp_tx_end(s, tx, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
 	} else if (code == 354) { /* only DATA is answered 354 */
 		tx = smtp_tx_after_gap(s);
 		if (tx) {
-			tx->method = SMTP_METHOD_DATA;
-			tx->phase = SMTP_PH_DATA;
+			smtp_tx_data_start(tx);
 			tx->inferred |= SMTP_INF_TX_METHOD;
 		}
-		s->cmode = CM_TEXT;
+		smtp_set_mode(s, CM_TEXT);
 		s->text_gap = false;
 		s->text.prev_crlf = true;
 		s->text.first_line = false;
@@ -126,7 +125,7 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		                                       .verb = SMTP_V_AUTH,
 		                                       .tx = -1,
 		                                       .peer_acked = UINT64_MAX});
-		s->cmode = CM_AUTH_LINE;
+		smtp_set_mode(s, CM_AUTH_LINE);
 	}
 }
 

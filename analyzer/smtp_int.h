@@ -1,6 +1,8 @@
-/* smtp_int: the SMTP stage's private state, shared by its files (smtp.c: the session,
- * queue and transactions; smtp_client.c: what the client sends; smtp_reply.c: what the
- * server answers). Not for other stages. */
+/* smtp_int: the SMTP stage's private state, shared by its files: smtp.c (the session's
+ * inputs), smtp_state.c (the shared state and its doors), smtp_verb.c (the verb table),
+ * smtp_client.c (what the client sends), smtp_reply.c (what the server answers),
+ * smtp_frame.c (line framing), smtp_lenient.c (the smuggling reading), smtp_gap.c (lost
+ * bytes), smtp_cmdlog.c. Not for other stages. */
 #ifndef SMTPTRACE_SMTP_INT_H
 #define SMTPTRACE_SMTP_INT_H
 
@@ -19,14 +21,17 @@
 #define SMTP_ERROR_RUN      3            /* 5xx replies in a row that make repeated_errors */
 #define SMTP_SHADOW_MAX     16 /* commands followed in the lenient reading of smuggled text */
 
-enum client_mode {
-	CM_COMMAND,   /* command lines */
-	CM_TEXT,      /* DATA message text, until <CRLF>.<CRLF> */
-	CM_BDAT,      /* a BDAT chunk: bdat_left octets */
-	CM_HOLD,      /* waiting for the reply to DATA, STARTTLS or AUTH */
-	CM_AUTH_LINE, /* the next line answers a 334: credentials, never kept */
-	CM_OPAQUE,    /* after STARTTLS: TLS */
-};
+/* How the client's bytes read: X(ENUM, "name"). Changed only by smtp_set_mode(). */
+#define SMTP_MODE_LIST(X)                                                                          \
+	X(COMMAND, "command")     /* command lines */                                              \
+	X(TEXT, "text")           /* DATA message text, until <CRLF>.<CRLF> */                     \
+	X(BDAT, "bdat")           /* a BDAT chunk: bdat_left octets */                             \
+	X(HOLD, "hold")           /* waiting for the reply to DATA, STARTTLS or AUTH */            \
+	X(AUTH_LINE, "auth_line") /* the next line answers a 334: credentials, never kept */       \
+	X(OPAQUE, "opaque")       /* after STARTTLS's 220, or implicit TLS */
+#define CM_ENUM(name, str) CM_##name,
+enum client_mode { SMTP_MODE_LIST(CM_ENUM) CM_COUNT };
+#undef CM_ENUM
 
 /* A command awaiting its reply. The greeting and the end of data take a place too. */
 /* PK_GAP stands for client command bytes the capture lost: zero or more commands, whose
@@ -131,7 +136,13 @@ struct smtp_session {
 	bool client_closed, server_closed;
 	bool eod_2xx_last; /* the last thing the client received was the 2xx to EOD */
 	struct smuggle smug;
-	bool syncing; /* picked up mid-stream: no command recognised yet */
+	/* a command line ended in a bare LF: the client's bytes after it are held until its
+	 * reply, and whether the server read them as commands its next act says (Postfix
+	 * takes LF as a line end; with smtpd_forbid_bare_newline it answers once and closes) */
+	bool lf_hold;
+	bool lf_by_order; /* those bytes came before its reply by capture order alone (no ACKs) */
+	bool syncing;     /* picked up mid-stream: no command recognised yet */
+	bool trace_modes; /* SMTPTRACE_TRACE is set: each change of cmode is told on stderr */
 	uint64_t client_offset, client_chunk_start; /* client bytes received */
 	uint64_t sync_offset;  /* replies acknowledging less answer commands before the pickup */
 	uint64_t server_acked; /* client bytes the server had acknowledged with its last bytes */
@@ -152,8 +163,9 @@ struct smtp_session {
 struct line {
 	const uint8_t *p; /* the line without its end, borrowed from the input or the buffer */
 	size_t len;
-	uint64_t total; /* its full length on the wire, including the line end */
-	bool crlf;      /* ended in CRLF (else a bare LF) */
+	uint64_t total;    /* its full length on the wire, including the line end */
+	bool crlf;         /* ended in CRLF (else a bare LF) */
+	const uint8_t *cr; /* the first CR inside p[0..len), NULL when none (most lines) */
 };
 
 /* The command log (smtp_cmdlog.c): appends a command; returns 1 + its index, or 0 when not
@@ -163,13 +175,17 @@ uint32_t smtp_cmdlog_command(struct smtp_session *s, const struct smtp_command *
 void smtp_cmdlog_reply(struct smtp_session *s, uint32_t log, const struct smtp_reply *r);
 void smtp_cmdlog_free(struct smtp_record *r);
 
-/* Shared by smtp.c, smtp_client.c and smtp_reply.c; nothing outside the stage uses them. */
+/* ---- smtp_state.c: the state every file shares, and its doors. Nothing outside the stage
+ * uses them. ---- */
 void *smtp_xcalloc(size_t n, size_t size);
 void *smtp_xrealloc(void *p, size_t size);
 void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
+/* a client act overtook the reply to (kind, verb): early talking or pipelining */
+void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
+                        bool by_order);
 bool smtp_noted(struct smtp_session *s, enum smtp_anomaly an);
 void smtp_note_inferred(struct smtp_session *s, enum smtp_anomaly an, enum smtp_dir rests_on);
 void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
@@ -181,32 +197,68 @@ void smtp_pq_push(struct smtp_session *s, struct pending p);
 void smtp_pq_push_front(struct smtp_session *s, struct pending p);
 bool smtp_pq_pop(struct smtp_session *s, struct pending *out);
 
-/* transactions: the open one, by index, opening and ending */
+/* The client's reading mode: every change passes through smtp_set_mode (with
+ * SMTPTRACE_TRACE set, one line "old -> new" on stderr each). smtp_mode_allowed says which
+ * changes the model makes; another is traced as unexpected. */
+void smtp_set_mode(struct smtp_session *s, enum client_mode m);
+bool smtp_mode_allowed(enum client_mode from, enum client_mode to);
+const char *smtp_mode_name(enum client_mode m);
+
+/* transactions: the open one, the one a pending entry belongs to, and the steps of one */
 struct smtp_tx *smtp_cur_tx(struct smtp_session *s);
 struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p);
-struct smtp_tx *smtp_tx_open(struct smtp_session *s);
-void smtp_tx_end(struct smtp_session *s, enum smtp_tx_end end, enum smtp_reject_at at);
-void smtp_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n);
+/* begins a transaction, which becomes the open one (owned by the record) */
+struct smtp_tx *smtp_tx_begin(struct smtp_session *s);
+void smtp_tx_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t *p, size_t n);
+/* 354: message text under way */
+void smtp_tx_data_start(struct smtp_tx *tx);
+/* the end of data was sent at ts (UINT64_MAX: not seen, the time is left as it was) */
+void smtp_tx_eod_sent(struct smtp_tx *tx, uint64_t ts);
+/* ends tx as SMTP did (committed, rejected at, reset, aborted by QUIT); it is no longer the
+ * open one */
+void smtp_tx_end(struct smtp_session *s, struct smtp_tx *tx, enum smtp_tx_end end,
+                 enum smtp_reject_at at);
+/* the connection closed while tx was open: how far it had come */
+void smtp_tx_closed(struct smtp_tx *tx);
+/* frees what tx owns (not tx itself) */
+void smtp_tx_free(struct smtp_tx *tx);
+/* held bytes the server never read (it closed first): wiped and freed, never read */
+void smtp_drop_hold(struct smtp_session *s);
 
-/* line framing, both directions */
+/* ---- smtp_frame.c: line framing, both directions ---- */
+/* The scan over a line's bytes (message text above all): returns the bytes up to and
+ * including the first LF in p[0..len), len when there is none; *cr gets the first CR before
+ * that point, NULL when none. The one inner loop over the stream: a vectorised scan may
+ * replace its body. */
+size_t smtp_scan_line(const uint8_t *p, size_t len, const uint8_t **cr);
+/* Takes bytes up to the next LF into lb (capped at cap); returns the bytes consumed, and
+ * *done when a whole line is in *out (borrowed from p or lb). */
 size_t smtp_take_line(struct line_buf *lb, uint32_t cap, const uint8_t *p, size_t len,
                       struct line *out, bool *done);
 void smtp_line_reset(struct line_buf *lb);
 
-/* the two directions */
+/* ---- the two directions. smtp.c feeds both; the reply side calls the client side only
+ * to release held bytes (DESIGN.md section 4). ---- */
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
+/* the reply that decides how the held bytes read has come (the mode is set): read them */
 void smtp_release_hold(struct smtp_session *s);
-void smtp_drop_hold(struct smtp_session *s);
-void smtp_read_unread(struct smtp_session *s);
-void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smtp_verb verb,
-                        bool by_order);
+/* bytes were lost while those after a bare-LF command were held: read them as commands */
+void smtp_lf_release(struct smtp_session *s);
 void smtp_server_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t ts);
+void smtp_take_helo(struct smtp_session *s);
 
-/* smuggling: the lenient reading (smtp_client.c) and the decision (smtp_reply.c) */
+/* ---- smtp_lenient.c: the lenient reading of text after an end-of-data look-alike (fed by
+ * the client side) and the decision between the readings (made by the reply side) ---- */
+bool smtp_is_dot_line(const struct line *l);
 void smtp_smuggle_clear(struct smuggle *sm);
+/* a text line that may be, or follow, a look-alike; cr as in struct line */
+void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
+                         const uint8_t *cr, uint64_t acked);
+/* the strict end of data: ends the lenient reading; true when one was under way */
+bool smtp_smuggle_end(struct smtp_session *s);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 void smtp_smuggle_adopt_now(struct smtp_session *s);
-void smtp_take_helo(struct smtp_session *s);
+void smtp_smuggle_by_causality(struct smtp_session *s);
 
 /* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes
  * certain (DESIGN.md section 4) */
@@ -219,6 +271,70 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);
+
+/* ---- the verb table (smtp_verb.c): one row per verb, both halves ---- */
+
+/* What the server does when it reads a command (smtp_client.c); p is the entry that will
+ * await its reply. */
+typedef void (*smtp_cmd_fn)(struct smtp_session *s, const struct smtp_command *c,
+                            struct pending *p);
+/* What the reply to it does (smtp_reply.c). */
+typedef void (*smtp_reply_fn)(struct smtp_session *s, const struct pending *p,
+                              const struct smtp_reply *r);
+
+/* The reply codes that can answer a command (RFC 5321 4.3.2, loosely). */
+enum {
+	SMTP_FIT_220 = 1 << 0,   /* STARTTLS's go-ahead */
+	SMTP_FIT_221 = 1 << 1,   /* QUIT's */
+	SMTP_FIT_235 = 1 << 2,   /* AUTH's success */
+	SMTP_FIT_334 = 1 << 3,   /* AUTH's challenge */
+	SMTP_FIT_354 = 1 << 4,   /* DATA's go-ahead */
+	SMTP_FIT_FINAL = 1 << 5, /* any other 2xx or 3xx */
+	SMTP_FIT_4XX = 1 << 6,
+	SMTP_FIT_5XX = 1 << 7,
+	SMTP_FIT_ERR = SMTP_FIT_4XX | SMTP_FIT_5XX,
+};
+
+enum {
+	SMTP_VF_HOLD = 1 << 0,    /* its reply decides how the bytes after it read: hold them */
+	SMTP_VF_TX_STEP = 1 << 1, /* a step of the transaction: counts in a smuggled one too */
+	SMTP_VF_ENDS_TX = 1 << 2, /* ends the open transaction (before its end of data) when
+	                           * the server reads it, as ends_tx */
+	SMTP_VF_SYNC = 1 << 3,    /* the client waits for its reply even with PIPELINING: the
+	                           * EHLO reply is what advertises it (RFC 2920) */
+};
+
+struct smtp_verb_row {
+	smtp_cmd_fn cmd;     /* NULL: reading it changes nothing but the queue */
+	smtp_reply_fn reply; /* NULL: its reply changes nothing */
+	uint8_t fit;         /* SMTP_FIT_* */
+	uint8_t flags;       /* SMTP_VF_* */
+	enum smtp_tx_end ends_tx;
+};
+
+/* The row of v (the UNKNOWN row for a value out of range). Borrowed, static. */
+const struct smtp_verb_row *smtp_verb_row(enum smtp_verb v);
+/* The SMTP_FIT_* bits of a reply code. */
+uint8_t smtp_code_fit(uint16_t code);
+/* Whether code can answer a pending entry of this kind and verb. */
 bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code);
+
+/* the halves the rows name */
+void smtp_cmd_unknown(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_quit(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p);
+void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_mail(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_bdat(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
+void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
+                         const struct smtp_reply *r);
+void smtp_reply_auth(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r);
 
 #endif

@@ -5,25 +5,13 @@
 
 #include "smtp.h"
 
-struct verb_name {
-	const char *name;
-	enum smtp_verb verb;
-};
-
-static const struct verb_name verb_names[] = {
-    {"EHLO", SMTP_V_EHLO},         {"HELO", SMTP_V_HELO}, {"MAIL", SMTP_V_MAIL},
-    {"RCPT", SMTP_V_RCPT},         {"DATA", SMTP_V_DATA}, {"BDAT", SMTP_V_BDAT},
-    {"RSET", SMTP_V_RSET},         {"NOOP", SMTP_V_NOOP}, {"VRFY", SMTP_V_VRFY},
-    {"EXPN", SMTP_V_EXPN},         {"HELP", SMTP_V_HELP}, {"QUIT", SMTP_V_QUIT},
-    {"STARTTLS", SMTP_V_STARTTLS}, {"AUTH", SMTP_V_AUTH},
-};
+#define VERB_NAME(name, str) str,
+static const char *const verb_names[SMTP_V_COUNT] = {SMTP_VERB_LIST(VERB_NAME)};
+#undef VERB_NAME
 
 const char *smtp_verb_name(enum smtp_verb v)
 {
-	for (size_t i = 0; i < sizeof(verb_names) / sizeof(verb_names[0]); i++)
-		if (verb_names[i].verb == v)
-			return verb_names[i].name;
-	return "?";
+	return (unsigned)v < SMTP_V_COUNT ? verb_names[v] : "?";
 }
 
 static bool is_space(uint8_t c)
@@ -48,9 +36,9 @@ void smtp_parse_command(const uint8_t *line, size_t len, struct smtp_command *ou
 	while (v < len && !is_space(line[v]))
 		v++;
 	out->verb = SMTP_V_UNKNOWN;
-	for (size_t i = 0; i < sizeof(verb_names) / sizeof(verb_names[0]); i++) {
-		if (ieq(line, v, verb_names[i].name)) {
-			out->verb = verb_names[i].verb;
+	for (int i = SMTP_V_UNKNOWN + 1; i < SMTP_V_COUNT; i++) {
+		if (ieq(line, v, verb_names[i])) {
+			out->verb = (enum smtp_verb)i;
 			break;
 		}
 	}

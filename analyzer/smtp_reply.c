@@ -1,6 +1,7 @@
 /* smtp_reply: what the server answers: reply lines, multi-line replies, matching each
- * reply to the oldest pending command and acting on it (RFC 5321 4.2, RFC 3463, RFC 2920,
- * RFC 3207). */
+ * reply to the oldest pending command and acting on it as its verb's row says (RFC 5321
+ * 4.2, RFC 3463, RFC 2920, RFC 3207). Its one call into the client side releases held
+ * bytes (DESIGN.md section 4). */
 #include "smtp_int.h"
 #include "tls.h"
 
@@ -20,11 +21,6 @@ static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 		smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
 }
 
-struct smtp_tx *smtp_tx_of(struct smtp_session *s, const struct pending *p)
-{
-	return p->tx >= 0 && p->tx < s->rec.n_txs ? &s->rec.txs[p->tx] : NULL;
-}
-
 /* The reply to the end of data (or to BDAT LAST): the commitment, RFC 5321 3.3. */
 static void reply_eod(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
@@ -41,19 +37,15 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 		tx->eod_reply_after_close = true;
 		return;
 	}
-	if (s->cur_tx == p->tx)
-		s->cur_tx = -1;
-	tx->phase = SMTP_PH_DONE;
 	if (r->code / 100 == 2) {
-		tx->end = SMTP_TX_COMMITTED;
+		smtp_tx_end(s, tx, SMTP_TX_COMMITTED, SMTP_REJ_NONE);
 		s->eod_2xx_last = true;
 	} else {
-		tx->end = SMTP_TX_REJECTED;
-		tx->rejected_at = SMTP_REJ_EOD;
+		smtp_tx_end(s, tx, SMTP_TX_REJECTED, SMTP_REJ_EOD);
 	}
 }
 
-static void reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (p->shadow) { /* a smuggled DATA: its text was read already, as the outer message's */
@@ -69,13 +61,11 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 		return;
 	}
 	if (r->code == 354) {
-		s->cmode = CM_TEXT;
+		smtp_set_mode(s, CM_TEXT);
 		s->text_gap = false;
 		s->text.prev_crlf = true;
-		if (tx) {
-			tx->method = SMTP_METHOD_DATA;
-			tx->phase = SMTP_PH_DATA;
-		}
+		if (tx)
+			smtp_tx_data_start(tx);
 		s->text.reply354_end = s->last_reply_end;
 		s->text.first_line = true;
 		if (s->hold_len &&
@@ -96,41 +86,44 @@ static void reply_data(struct smtp_session *s, const struct pending *p, const st
 			s->hold_unread = true;
 			return;
 		}
-		s->cmode = CM_COMMAND; /* what the client sent next is read as commands */
+		smtp_set_mode(s, CM_COMMAND); /* what the client sent next is read as commands */
 	}
 	smtp_release_hold(s);
 }
 
-static void reply_tx_step(struct smtp_session *s, const struct pending *p,
-                          const struct smtp_reply *r)
+/* MAIL's reply: its code is recorded even after a pipelined QUIT or RSET ended the
+ * transaction; a refusal ends it (RFC 5321 3.3). */
+void smtp_reply_mail(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
-	bool ok = r->code / 100 == 2;
-	/* codes are recorded even after a pipelined QUIT or RSET ended the transaction */
-	if (tx && p->verb == SMTP_V_RCPT && p->arg < tx->n_rcpts)
+	if (!tx)
+		return;
+	tx->mail_code = r->code;
+	if (tx->end == SMTP_TX_OPEN && r->code / 100 != 2 && s->cur_tx == p->tx)
+		smtp_tx_end(s, tx, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
+}
+
+void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (!tx)
+		return;
+	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
-	if (tx && p->verb == SMTP_V_MAIL)
-		tx->mail_code = r->code;
+	if (tx->end == SMTP_TX_OPEN && r->code / 100 == 2 && tx->phase < SMTP_PH_RCPT)
+		tx->phase = SMTP_PH_RCPT;
+}
+
+/* A chunk's reply; the one to BDAT LAST is the reply to the end of data (RFC 3030). */
+void smtp_reply_bdat(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (!tx || tx->end != SMTP_TX_OPEN)
 		return;
-	switch (p->verb) {
-	case SMTP_V_MAIL:
-		if (!ok && s->cur_tx == p->tx)
-			smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_MAIL);
-		break;
-	case SMTP_V_RCPT:
-		if (ok && tx->phase < SMTP_PH_RCPT)
-			tx->phase = SMTP_PH_RCPT;
-		break;
-	case SMTP_V_BDAT:
-		if (p->arg)
-			reply_eod(s, p, r);
-		else if (!ok && s->cur_tx == p->tx)
-			smtp_tx_end(s, SMTP_TX_REJECTED, SMTP_REJ_DATA);
-		break;
-	default:
-		break;
-	}
+	if (p->arg)
+		reply_eod(s, p, r);
+	else if (r->code / 100 != 2 && s->cur_tx == p->tx)
+		smtp_tx_end(s, tx, SMTP_TX_REJECTED, SMTP_REJ_DATA);
 }
 
 /* The pending EHLO/HELO argument becomes the session's helo (accepted, or never answered). */
@@ -150,186 +143,63 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	s->rec.ehlo = p->verb == SMTP_V_EHLO;
 	smtp_take_helo(s);
-	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT) {
-		int64_t cur = s->cur_tx;
-		s->cur_tx = p->tx;
-		smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
-		s->cur_tx = cur == p->tx ? -1 : cur;
-	}
+	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT)
+		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
 }
 
-static void reply_session(struct smtp_session *s, const struct pending *p,
-                          const struct smtp_reply *r)
+void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
-	if (p->shadow)
-		return;
-	switch (p->verb) {
-	case SMTP_V_EHLO:
-	case SMTP_V_HELO:
-		if (r->code / 100 == 2)
-			accept_helo(s, p);
-		else if (s->helo_first) /* the first one refused: nothing better to show */
-			smtp_bytes_free(&s->helo_pending);
-		s->helo_first = false;
-		break;
-	case SMTP_V_QUIT:
-		s->rec.quit_replied = true;
-		break;
-	case SMTP_V_STARTTLS:
-		if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
-			starttls_accepted(s);
-		} else {
-			s->cmode = CM_COMMAND;
-			smtp_release_hold(s);
-		}
-		break;
-	case SMTP_V_AUTH:
-		if (r->code == 334) { /* a challenge: the client's next line answers it */
-			s->cmode = CM_AUTH_LINE;
-			smtp_pq_push_front(s, *p);
-		} else {
-			s->rec.auth_result = r->code;
-			s->rec.auth_failures += r->code >= 400;
-			s->cmode = CM_COMMAND;
-		}
+	if (r->code / 100 == 2)
+		accept_helo(s, p);
+	else if (s->helo_first) /* the first one refused: nothing better to show */
+		smtp_bytes_free(&s->helo_pending);
+	s->helo_first = false;
+}
+
+void smtp_reply_starttls(struct smtp_session *s, const struct pending *p,
+                         const struct smtp_reply *r)
+{
+	(void)p;
+	if (r->code == 220) { /* RFC 3207: both sides speak TLS from here */
+		starttls_accepted(s);
+	} else {
+		smtp_set_mode(s, CM_COMMAND);
 		smtp_release_hold(s);
-		break;
-	default:
-		break;
 	}
 }
 
+void smtp_reply_auth(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
+{
+	if (r->code == 334) { /* a challenge: the client's next line answers it */
+		smtp_set_mode(s, CM_AUTH_LINE);
+		smtp_pq_push_front(s, *p);
+	} else {
+		s->rec.auth_result = r->code;
+		s->rec.auth_failures += r->code >= 400;
+		smtp_set_mode(s, CM_COMMAND);
+	}
+	smtp_release_hold(s);
+}
+
+/* The reply acts as its command's row says; a command read in smuggled text changes only
+ * the transaction it steps, never the client's reading. */
 static void dispatch_reply(struct smtp_session *s, const struct pending *p,
                            const struct smtp_reply *r)
 {
-	if (p->kind == PK_GREETING)
+	if (p->kind == PK_GREETING) {
 		reply_greeting(s, r);
-	else if (p->kind == PK_EOD) {
+		return;
+	}
+	if (p->kind == PK_EOD) {
 		reply_eod(s, p, r);
 		s->smug.deciding = p->decide_smuggle;
-	} else if (p->verb == SMTP_V_DATA)
-		reply_data(s, p, r);
-	else if (p->verb == SMTP_V_MAIL || p->verb == SMTP_V_RCPT || p->verb == SMTP_V_BDAT)
-		reply_tx_step(s, p, r);
-	else
-		reply_session(s, p, r);
-}
-
-/* Whether code can answer a command of this kind (RFC 5321 4.3.2 sequences, loosely). */
-bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
-{
-	bool intermediate = code == 354 || code == 334 || code == 221 || code == 220;
-	if (kind == PK_GAP)
-		return true;
-	if (kind == PK_EOD)
-		return !intermediate;
-	switch (verb) {
-	case SMTP_V_QUIT:
-		return code == 221;
-	case SMTP_V_DATA:
-		return code == 354 || code >= 400;
-	case SMTP_V_UNKNOWN:
-		return code >= 500;
-	case SMTP_V_STARTTLS:
-		return code == 220 || code >= 400;
-	case SMTP_V_AUTH:
-		return code == 334 || code == 235 || code >= 400;
-	default:
-		return !intermediate;
-	}
-}
-
-/* The lenient reading was right: the commands it read become real pending entries, ahead
- * of the strict ones, and a smuggled MAIL opens a transaction of its own. */
-static int64_t adopt_shadow(struct smtp_session *s)
-{
-	struct smuggle *sm = &s->smug;
-	struct pending q[SMTP_SHADOW_MAX];
-	int64_t saved = s->cur_tx, tx = -1;
-	s->cur_tx = -1;
-	for (uint32_t i = 0; i < sm->n; i++) {
-		const struct shadow_cmd *c = &sm->cmds[i];
-		q[i] = (struct pending){.kind = c->kind,
-		                        .verb = c->verb,
-		                        .shadow = true,
-		                        .peer_acked = UINT64_MAX,
-		                        .tx = tx};
-		if (c->kind == PK_COMMAND && c->verb == SMTP_V_MAIL && s->cur_tx < 0) {
-			struct smtp_tx *t = smtp_tx_open(s);
-			t->smuggled = true;
-			t->mail_from = c->arg;
-			sm->cmds[i].arg = (struct smtp_bytes){0};
-			q[i].tx = tx = s->cur_tx;
-		} else if (c->verb == SMTP_V_RCPT && tx >= 0) {
-			smtp_add_rcpt(s, &s->rec.txs[tx], (const uint8_t *)c->arg.data, c->arg.len);
-			q[i].arg = s->rec.txs[tx].n_rcpts - 1;
-		} else if (c->kind == PK_EOD && tx >= 0) {
-			s->rec.txs[tx].method = SMTP_METHOD_DATA;
-			s->rec.txs[tx].phase = SMTP_PH_EOD_SENT;
-			s->rec.txs[tx].size = c->size;
-			q[i].peer_acked = c->text_acked;
-		}
-	}
-	for (uint32_t i = sm->n; i-- > 0;)
-		smtp_pq_push_front(s, q[i]);
-	s->cur_tx = saved >= 0 ? saved : s->cur_tx;
-	return tx;
-}
-
-/* A reply came while the strict reading is still inside message text with nothing left
- * to answer: only the lenient reading explains it. The look-alike ended the data; what
- * followed it was read as commands (or is the text of a smuggled message still going). */
-void smtp_smuggle_adopt_now(struct smtp_session *s)
-{
-	struct smuggle *sm = &s->smug;
-	struct pending eod = {.kind = PK_EOD, .tx = sm->tx, .peer_acked = UINT64_MAX};
-	bool in_text = sm->in_text;
-	if (sm->tx >= 0 && sm->tx < s->rec.n_txs) {
-		s->rec.txs[sm->tx].phase = SMTP_PH_EOD_SENT;
-		if (!sm->followed) /* a bare-LF client's own end: its line is not text */
-			s->rec.txs[sm->tx].size -= sm->la_total;
-	}
-	int64_t smuggled = adopt_shadow(s);
-	smtp_pq_push_front(s, eod);
-	if (sm->followed)
-		s->rec.lookalike_acted = SMTP_ACTED_YES;
-	smtp_smuggle_clear(sm);
-	s->cmode = in_text ? CM_TEXT : CM_COMMAND;
-	if (in_text && smuggled >= 0)
-		s->cur_tx = smuggled;
-}
-
-/* A reply to an end of data that followed a look-alike, sent before that end of data
- * reached the server (its segment does not acknowledge it): it cannot answer the strict
- * reading, only the lenient one, in which the look-alike ended the data (DESIGN.md
- * section 4: causality decides what reply codes alone do not). */
-static void smuggle_by_causality(struct smtp_session *s)
-{
-	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	struct pending strict;
-	if (!h || h->kind != PK_EOD || !h->decide_smuggle || s->server_acked == UINT64_MAX ||
-	    s->server_acked >= h->end_pos || s->smug.n == 0)
 		return;
-	smtp_pq_pop(s, &strict);
-	s->smug.in_text = false; /* the strict end closed any smuggled text already */
-	smtp_smuggle_adopt_now(s);
-	s->cmode = CM_COMMAND;
-}
-
-/* The reply after the one to an end of data that followed a look-alike: the strict
- * reading expects it to answer the next command the client sent; the lenient one, the
- * first command it read in the text. Where both fit, the strict reading stands. */
-bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code)
-{
-	struct smuggle *sm = &s->smug;
-	const struct pending *next = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	bool lenient = sm->n > 0 && smtp_plausible(sm->cmds[0].kind, sm->cmds[0].verb, code) &&
-	               (!next || !smtp_plausible(next->kind, next->verb, code));
-	s->rec.lookalike_acted = lenient ? SMTP_ACTED_YES : SMTP_ACTED_NO;
-	if (lenient)
-		adopt_shadow(s);
-	smtp_smuggle_clear(sm);
-	return lenient;
+	}
+	const struct smtp_verb_row *row = smtp_verb_row(p->verb);
+	if (p->shadow && !(row->flags & SMTP_VF_TX_STEP))
+		return;
+	if (row->reply)
+		row->reply(s, p, r);
 }
 
 static void count_errors(struct smtp_session *s, uint16_t code)
@@ -350,11 +220,11 @@ static void eod_in_gap(struct smtp_session *s)
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
 	if (tx) {
-		tx->phase = SMTP_PH_EOD_SENT;
+		smtp_tx_eod_sent(tx, UINT64_MAX);
 		tx->size_unknown = true;
 		tx->inferred |= SMTP_INF_TX_OUTCOME;
 	}
-	s->cmode = CM_COMMAND;
+	smtp_set_mode(s, CM_COMMAND);
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
 }
@@ -402,14 +272,14 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 	struct pending data;
 	struct smtp_reply r354 = {.code = 354};
 	smtp_pq_pop(s, &data);
-	reply_data(s, &data, &r354);
+	smtp_reply_data(s, &data, &r354);
 	struct smtp_tx *tx = smtp_tx_of(s, &data);
 	if (tx)
 		tx->inferred |= SMTP_INF_TX_METHOD;
 }
 
 /* A whole reply has arrived; end is the server offset just after it. */
-static void reply_done(struct smtp_session *s, uint64_t end)
+static void match_reply(struct smtp_session *s, uint64_t end)
 {
 	struct smtp_reply r = s->reply.first;
 	struct pending p;
@@ -422,7 +292,7 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		return; /* the answer to a command sent before the capture began */
 	}
 	count_errors(s, r.code);
-	smuggle_by_causality(s);
+	smtp_smuggle_by_causality(s);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
@@ -453,6 +323,33 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		smtp_note_overtook(s, p.kind, p.verb, false);
 	dispatch_reply(s, &p, &r);
 	smtp_bytes_free(&s->reply.first.text);
+}
+
+/* The command whose line ended in a bare LF has had its reply (nothing is pending: what the
+ * client sent after it is held). Bytes it sent after that line before the reply are commands
+ * only if the server answers again: a server that takes LF as a line end (Postfix by
+ * default) does; one that refuses bare LF answers once and closes (Postfix's
+ * smtpd_forbid_bare_newline), and never read them (DESIGN.md section 4). */
+static void lf_hold_decide(struct smtp_session *s)
+{
+	if (!s->lf_hold || s->pq_len > 0)
+		return;
+	s->lf_hold = false;
+	if (s->cmode != CM_HOLD)
+		return;
+	if (s->hold_len && (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
+		s->hold_unread = true; /* the next reply reads them, a close drops them */
+		s->lf_by_order = s->hold_acked == UINT64_MAX;
+		return;
+	}
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
+static void reply_done(struct smtp_session *s, uint64_t end)
+{
+	match_reply(s, end);
+	lf_hold_decide(s);
 }
 
 static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
@@ -507,6 +404,21 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 		smtp_clear_extensions(&s->rec);
 }
 
+/* The server answers again after refusing DATA: it read the bytes sent before that
+ * refusal, as commands (RFC 5321 4.1.1.4: after a 5xx to DATA the client's bytes are
+ * commands). */
+static void read_unread(struct smtp_session *s)
+{
+	if (!s->hold_unread)
+		return;
+	s->hold_unread = false;
+	if (s->lf_by_order) /* without ACKs, capture order showed them sent before that reply */
+		smtp_note_overtook(s, PK_COMMAND, s->hold_verb, true);
+	s->lf_by_order = false;
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
 /* A multi-line reply left open ("250-..." and no last line) by a broken server: a later
  * line whose segment acknowledges the next command, when the reply's first line did not,
  * answers that command; the open reply ended before it. */
@@ -528,7 +440,7 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
 	if (!s->reply.active) {
-		smtp_read_unread(s);
+		read_unread(s);
 		reply_first_line(s, &rl, end - l->total, ts);
 	} else if (s->reply.is_ehlo)
 		add_extension(s, rl.text, rl.text_len);

@@ -26,7 +26,7 @@ static bool looks_like_smtp(enum smtp_dir dir, uint8_t b)
 
 static void go_opaque(struct smtp_session *s)
 {
-	s->cmode = CM_OPAQUE;
+	smtp_set_mode(s, CM_OPAQUE);
 	s->server_opaque = true;
 	if (!s->rec.tls)
 		s->rec.tls = tls_new();
@@ -59,7 +59,7 @@ static void plaintext(struct smtp_session *s)
 	tls_free(s->rec.tls);
 	s->rec.tls = NULL;
 	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
-	s->cmode = CM_COMMAND;
+	smtp_set_mode(s, CM_COMMAND);
 	s->server_opaque = false;
 }
 

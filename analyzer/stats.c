@@ -62,10 +62,8 @@ void stats_print_summary(FILE *out, const struct stats *s)
 	fprintf(out, "smtptrace: %" PRIu64 " sessions, %" PRIu64 " transactions\n", s->sessions,
 	        s->transactions);
 	fprintf(out, "  %-28s %10s\n", "outcome", "sessions");
-	for (int i = 0; i < STATS_MAX_OUTCOMES; i++) {
+	for (int i = 0; i < CLS_OUT_COUNT; i++) {
 		const char *name = classify_outcome_name((enum cls_outcome)i);
-		if (strcmp(name, "unknown") == 0)
-			break;
 		if (s->by_outcome[i])
 			fprintf(out, "  %-28s %10" PRIu64 "\n", name, s->by_outcome[i]);
 	}

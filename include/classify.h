@@ -7,27 +7,13 @@
 
 #include "smtp.h"
 
-enum cls_tx_outcome {
-	CLS_TX_COMMITTED = 0,
-	CLS_TX_REJECTED,
-	CLS_TX_RESET,
-	CLS_TX_ABORTED_BY_QUIT,
-	CLS_TX_ABANDONED_BEFORE_EOD,
-	CLS_TX_EOD_UNACKNOWLEDGED,
-	CLS_TX_INCOMPLETE,
-};
-
-enum cls_outcome {
-	CLS_OUT_TLS = 0,
-	CLS_OUT_INCOMPLETE,
-	CLS_OUT_ABANDONED_BEFORE_EOD,
-	CLS_OUT_EOD_UNACKNOWLEDGED,
-	CLS_OUT_RFC821_DROP,
-	CLS_OUT_CLOSED_WITHOUT_QUIT,
-	CLS_OUT_SERVER_CLOSED,
-	CLS_OUT_COMMITTED,
-	CLS_OUT_NO_MAIL,
-};
+/* Outcomes (include/smtp_lists.h). */
+#define CLS_TX_ENUM(name, str) CLS_TX_##name,
+enum cls_tx_outcome { CLS_TX_OUTCOME_LIST(CLS_TX_ENUM) CLS_TX_COUNT };
+#undef CLS_TX_ENUM
+#define CLS_OUT_ENUM(name, str) CLS_OUT_##name,
+enum cls_outcome { CLS_OUTCOME_LIST(CLS_OUT_ENUM) CLS_OUT_COUNT };
+#undef CLS_OUT_ENUM
 
 enum cls_close {
 	CLS_CLOSE_QUIT = 0,

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smtp_lists.h"
+
 enum smtp_dir { SMTP_TO_SERVER = 0, SMTP_TO_CLIENT = 1 };
 
 /* Wire bytes kept for the record: owned by the session, not NUL-safe (may hold any byte),
@@ -23,33 +25,11 @@ struct smtp_reply {
 	uint64_t ts_us;
 };
 
-/* Anomalies; a session keeps a bit and a count of each. */
-enum smtp_anomaly {
-	SMTP_AN_EARLY_TALKER,
-	SMTP_AN_PIPELINING_UNADVERTISED,
-	SMTP_AN_DATA_BEFORE_354,
-	SMTP_AN_RESIDUE_AFTER_EOD,
-	SMTP_AN_UNSTUFFED_DOT,
-	SMTP_AN_BARE_LF,
-	SMTP_AN_BARE_CR,
-	SMTP_AN_SMUGGLING_EOD,
-	SMTP_AN_REPEATED_ERRORS,
-	SMTP_AN_UNKNOWN_COMMAND,
-	SMTP_AN_LINE_TOO_LONG,
-	SMTP_AN_AUTH_ATTEMPT,
-	SMTP_AN_BDAT,
-	SMTP_AN_MIDSTREAM,
-	SMTP_AN_TCP_GAP,
-	SMTP_AN_OVERLAP_MISMATCH,
-	SMTP_AN_REPLY_WITHOUT_COMMAND,
-	SMTP_AN_LIMIT_REACHED,
-	SMTP_AN_BAD_CHECKSUM,
-	SMTP_AN_STARTTLS_PLAINTEXT, /* SMTP after the 220 to STARTTLS: a decrypted capture */
-	SMTP_AN_STARTTLS_COMMAND_INJECTION,  /* client plaintext after STARTTLS, before its 220 */
-	SMTP_AN_STARTTLS_RESPONSE_INJECTION, /* server bytes after its 220, before the handshake */
-	SMTP_AN_TLS_PORT_PLAINTEXT,          /* plaintext SMTP on an implicit-TLS port */
-	SMTP_AN_COUNT
-};
+/* Anomalies (include/smtp_lists.h); a session keeps a bit and a count of each. */
+#define SMTP_AN_ENUM(name, str, survives_gap) SMTP_AN_##name,
+enum smtp_anomaly { SMTP_ANOMALY_LIST(SMTP_AN_ENUM) SMTP_AN_COUNT };
+#undef SMTP_AN_ENUM
+_Static_assert(SMTP_AN_COUNT <= 64, "anomalies are bits of a uint64_t");
 
 /* How SMTP itself ended a transaction; OPEN when it had not ended when the connection did. */
 enum smtp_tx_end {
@@ -112,9 +92,8 @@ struct smtp_tx {
 	enum smtp_tx_phase phase;
 	enum smtp_reject_at rejected_at;
 	/* phase when the connection was first closed by either side while the transaction was
-	 * open; closed_by_client says whether that first close was the client's */
+	 * open */
 	bool closed_while_open;
-	bool closed_by_client;
 	enum smtp_tx_phase phase_at_close;
 	bool gap_hid_end; /* a gap in the capture swallowed the end of this transaction */
 	/* a gap hid one of its steps (a command or a reply): only a seen reply to its end of
@@ -167,7 +146,7 @@ struct smtp_record {
 	struct smtp_bytes *extensions; /* EHLO keywords with parameters, as advertised */
 	uint32_t n_extensions;
 	bool pipelining_advertised;
-	bool starttls_sent, starttls_accepted;
+	bool starttls_accepted;
 	bool implicit_tls;
 	struct tls_state *tls; /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
 	struct smtp_bytes auth_mechanism; /* never any credential */
@@ -177,7 +156,6 @@ struct smtp_record {
 	struct smtp_tx *txs;
 	uint32_t n_txs, cap_txs;
 	uint64_t anomalies; /* bit (1 << enum smtp_anomaly) */
-	uint32_t anomaly_counts[SMTP_AN_COUNT];
 	uint32_t commands, replies;
 	/* with smtp_limits.trace: each command's verb and each reply's code, in order */
 	struct smtp_cmd_log *cmds; /* with lim.log_commands */
@@ -188,14 +166,12 @@ struct smtp_record {
 	bool traced;
 	bool seen_client_bytes, seen_server_bytes;
 	bool client_dir_seen, server_dir_seen; /* any packet of each direction was captured */
-	bool quit_sent, quit_replied;
+	bool quit_sent;
 	/* TCP closes, told in stream order */
 	enum smtp_side closed_first;
 	enum smtp_close_how
 	    how[2]; /* indexed by enum smtp_dir of the closing side's sending direction */
-	uint64_t close_ts_us[2];
 	enum smtp_client_last client_last; /* at the client's close */
-	bool client_closed_before_server;
 	enum smtp_end_reason end_reason;
 	bool gap_hid_end; /* a gap or missing direction hides how the session ended */
 	bool midstream;
@@ -279,24 +255,10 @@ const char *smtp_acted_name(enum smtp_acted a);
 /* ---- Parsers (smtp_parse.c): pure, no allocation, input is (pointer, length) without
  * the line end, never NUL-terminated. Out-pointers borrow from the input. ---- */
 
-enum smtp_verb {
-	SMTP_V_UNKNOWN = 0,
-	SMTP_V_EHLO,
-	SMTP_V_HELO,
-	SMTP_V_MAIL,
-	SMTP_V_RCPT,
-	SMTP_V_DATA,
-	SMTP_V_BDAT,
-	SMTP_V_RSET,
-	SMTP_V_NOOP,
-	SMTP_V_VRFY,
-	SMTP_V_EXPN,
-	SMTP_V_HELP,
-	SMTP_V_QUIT,
-	SMTP_V_STARTTLS,
-	SMTP_V_AUTH,
-	SMTP_V_COUNT
-};
+/* Command verbs (include/smtp_lists.h); SMTP_V_UNKNOWN is 0. */
+#define SMTP_V_ENUM(name, str) SMTP_V_##name,
+enum smtp_verb { SMTP_VERB_LIST(SMTP_V_ENUM) SMTP_V_COUNT };
+#undef SMTP_V_ENUM
 
 struct smtp_command {
 	enum smtp_verb verb;

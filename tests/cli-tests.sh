@@ -76,8 +76,18 @@ grep -qF '"pcap_filename":"-"' "$out/name.out" && pass "cli pcap-filename stdin"
 	fail "cli pcap-filename stdin"
 
 # -o writes the file; several -r files share one flow table and keep their order.
+# Nothing on stdout or stderr then: checked with the exit status, and against the same run
+# without -o, whose records do reach stdout (the positive control).
 "$prog" -r samples/normal.pcap -o "$out/o.json" >"$out/cli.out" 2>&1
-if [ -s "$out/o.json" ] && [ ! -s "$out/cli.out" ]; then pass "cli output-file"; else fail "cli output-file"; fi
+rc=$?
+"$prog" -r samples/normal.pcap >"$out/cli-stdout.out" 2>/dev/null
+if [ "$rc" -eq 0 ] && [ -s "$out/o.json" ] && [ ! -s "$out/cli.out" ] &&
+	[ "$(sessions "$out/cli-stdout.out" | wc -l)" -eq 1 ] &&
+	[ "$(sessions "$out/o.json" | wc -l)" -eq 1 ]; then
+	pass "cli output-file"
+else
+	fail "cli output-file (exit $rc)"
+fi
 "$prog" -r samples/normal.pcap -r samples/ipv6.pcap >"$out/two.out" 2>/dev/null
 sessions "$out/two.out" >"$out/two.sessions"
 if [ "$(wc -l <"$out/two.sessions")" -eq 2 ] && head -1 "$out/two.sessions" | grep -q '"src_ip":"127.0.0.1"' &&
@@ -269,10 +279,14 @@ if [ "$(id -u)" = 0 ]; then
 	# The systemd unit is one systemd accepts (with this build's path).
 	if command -v systemd-analyze >/dev/null 2>&1; then
 		sed "s|/usr/local/bin/smtptrace|$(realpath "$prog")|; s|^Documentation=.*||" docs/smtptrace.service >"$out/smtptrace.service"
-		if systemd-analyze verify "$out/smtptrace.service" >"$out/sd.err" 2>&1 && [ ! -s "$out/sd.err" ]; then
+		# silence is success only if a broken unit is not silent too (the positive control)
+		sed 's|^ExecStart=|ExecStrat=|' "$out/smtptrace.service" >"$out/broken.service"
+		systemd-analyze verify "$out/broken.service" >"$out/sd-broken.err" 2>&1
+		if systemd-analyze verify "$out/smtptrace.service" >"$out/sd.err" 2>&1 && [ ! -s "$out/sd.err" ] &&
+			grep -q 'ExecStrat' "$out/sd-broken.err"; then
 			pass "cli systemd-unit-verifies"
 		else
-			fail "cli systemd-unit-verifies ($(head -c 300 "$out/sd.err"))"
+			fail "cli systemd-unit-verifies ($(head -c 300 "$out/sd.err") / $(head -c 200 "$out/sd-broken.err"))"
 		fi
 	else
 		skip "cli systemd-unit-verifies" "systemd-analyze not installed"
@@ -439,7 +453,10 @@ expect_run max-record-too-small 2 "--max-record" -- -r samples/normal.pcap --max
 rc=$?
 "$prog" -r samples/two-transactions.pcap --records session,transaction --redact --redact-key s3cret >"$out/r2.out" 2>/dev/null
 "$prog" -r samples/two-transactions.pcap --records session,transaction --redact --redact-key other >"$out/r3.out" 2>/dev/null
+# the positive control: without --redact the same names are in the records
+"$prog" -r samples/two-transactions.pcap --records session,transaction >"$out/r0.out" 2>/dev/null
 if [ $rc -eq 0 ] && [ -s "$out/r1.out" ] && ! grep -Eq 'sender@|alice@|bob@|client\.smtptrace\.test' "$out/r1.out" &&
+	[ "$(grep -Eo 'sender@|alice@|bob@|client\.smtptrace\.test' "$out/r0.out" | sort -u | wc -l)" -eq 4 ] &&
 	grep -q '@example.org>' "$out/r1.out" && grep -q '"helo":"h-[0-9a-f]\{16\}"' "$out/r1.out" &&
 	cmp -s "$out/r1.out" "$out/r2.out" && ! cmp -s "$out/r1.out" "$out/r3.out"; then
 	pass "cli redact"
@@ -548,4 +565,32 @@ if command -v strace >/dev/null 2>&1; then
 	fi
 else
 	skip "cli packet-buffered" "strace not installed"
+fi
+
+# SMTPTRACE_TRACE: every change of the client's reading mode, one line "old -> new" on stderr.
+# The positive control is normal.pcap's exact trace; over every sample no change is one the
+# model does not expect; without the variable, nothing.
+SMTPTRACE_TRACE=1 "$prog" -q -r samples/normal.pcap >/dev/null 2>"$out/mode.err"
+rc=$?
+printf '%s\n' "smtptrace: client mode command -> hold at client byte 92" \
+	"smtptrace: client mode hold -> text at client byte 98" \
+	"smtptrace: client mode text -> command at client byte 222" >"$out/mode.want"
+if [ "$rc" -eq 0 ] && cmp -s "$out/mode.err" "$out/mode.want"; then
+	pass "cli mode-trace"
+else
+	fail "cli mode-trace (exit $rc: $(head -c 300 "$out/mode.err"))"
+fi
+for f in samples/*.pcap; do SMTPTRACE_TRACE=1 "$prog" -q -r "$f" 2>&1 >/dev/null; done >"$out/mode-all.err"
+n_changes=$(grep -c ' client mode .* -> ' "$out/mode-all.err")
+if [ "$n_changes" -gt 100 ] && ! grep -q 'unexpected' "$out/mode-all.err"; then
+	pass "cli mode-trace-all-expected ($n_changes changes)"
+else
+	fail "cli mode-trace-all-expected ($n_changes changes: $(grep -m1 unexpected "$out/mode-all.err"))"
+fi
+"$prog" -q -r samples/normal.pcap >/dev/null 2>"$out/mode.err"
+rc=$?
+if [ "$rc" -eq 0 ] && [ ! -s "$out/mode.err" ]; then
+	pass "cli mode-trace-off"
+else
+	fail "cli mode-trace-off (exit $rc)"
 fi

@@ -323,6 +323,14 @@ def bare_cr(s):
     s.quit()
 
 
+def vrfy_lf(s):
+    """VRFY whose argument follows a bare LF ("VRFY <LF>x<CR><LF>"): how many commands the
+    server reads in it shows in how many replies it sends."""
+    start(s)
+    s.send(b"VRFY \nx\r\n")
+    s.wait_replies_then_quit()
+
+
 SCENARIOS = {
     "two-transactions": two_transactions,
     "mid-message-close": mid_message_close,
@@ -341,6 +349,7 @@ SCENARIOS = {
     "eod-unacknowledged": eod_unacknowledged,
     "bare-lf": bare_lf,
     "bare-cr": bare_cr,
+    "vrfy-lf": vrfy_lf,
 }
 
 

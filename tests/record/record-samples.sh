@@ -45,7 +45,7 @@ SAMPLES=(normal normal.pcap.gz vlan qinq cooked cooked-sll two-transactions rfc8
 	smuggle-lf-dot-lf smuggle-crlf-dot-lf smuggle-lf-dot-crlf
 	smuggle-lf-dot-lf-forbid smuggle-crlf-dot-lf-forbid smuggle-lf-dot-crlf-forbid
 	too-many-errors eod-then-rst eod-unacknowledged bare-lf bare-cr
-	starttls-tls12 starttls-tls13 starttls-failed implicit-tls)
+	starttls-tls12 starttls-tls13 starttls-failed implicit-tls vrfy-lf vrfy-lf-forbid)
 SAMPLES+=(port-8025)
 
 swaks_msg() {	# swaks with the fixed identities and message; extra options appended
@@ -118,6 +118,9 @@ s_port_8025() {
 	postfix reload 2>/dev/null
 	sleep 1
 }
+s_vrfy_lf()                    { rec vrfy-lf "$client" vrfy-lf; }
+s_vrfy_lf_forbid()             { with smtpd_forbid_bare_newline=reject smtpd_forbid_bare_newline_exclusions= -- \
+                                 rec vrfy-lf-forbid "$client" vrfy-lf; }
 
 smuggle() {	# smuggle-LOOKALIKE[-forbid]
 	local name=$1 scen=${1%-forbid}

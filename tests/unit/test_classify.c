@@ -18,7 +18,7 @@ static void base(struct smtp_record *r, struct smtp_tx *tx)
 	r->n_txs = 1;
 	r->client_dir_seen = r->server_dir_seen = true;
 	r->seen_client_bytes = r->seen_server_bytes = true;
-	r->quit_sent = r->quit_replied = true;
+	r->quit_sent = true;
 	r->closed_first = SMTP_SIDE_CLIENT;
 	r->how[SMTP_TO_SERVER] = r->how[SMTP_TO_CLIENT] = SMTP_HOW_FIN;
 	r->end_reason = SMTP_END_CLOSED;
@@ -27,11 +27,10 @@ static void base(struct smtp_record *r, struct smtp_tx *tx)
 /* The client closed without QUIT while tx was still open at phase ph. */
 static void closed_open(struct smtp_record *r, struct smtp_tx *tx, enum smtp_tx_phase ph)
 {
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	tx->end = SMTP_TX_OPEN;
 	tx->phase = ph;
 	tx->closed_while_open = true;
-	tx->closed_by_client = true;
 	tx->phase_at_close = ph;
 }
 
@@ -66,7 +65,7 @@ static void s_eod_unack(struct smtp_record *r, struct smtp_tx *tx)
 }
 static void s_capture_ended(struct smtp_record *r, struct smtp_tx *tx)
 {
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	r->closed_first = SMTP_SIDE_NONE;
 	r->how[SMTP_TO_SERVER] = r->how[SMTP_TO_CLIENT] = SMTP_HOW_NONE;
 	r->end_reason = SMTP_END_CAPTURE_ENDED;
@@ -108,26 +107,26 @@ static void s_gap_rejected_rcpt(struct smtp_record *r, struct smtp_tx *tx)
 }
 static void s_tls(struct smtp_record *r, struct smtp_tx *tx)
 {
-	r->starttls_sent = r->starttls_accepted = true;
+	r->starttls_accepted = true;
 	r->n_txs = 0;
 	(void)tx;
 }
 static void s_rfc821(struct smtp_record *r, struct smtp_tx *tx)
 {
 	(void)tx;
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	r->client_last = SMTP_LAST_EOD_2XX;
 }
 static void s_closed_without_quit(struct smtp_record *r, struct smtp_tx *tx)
 {
 	(void)tx;
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	r->n_txs = 0;
 }
 static void s_server_closed(struct smtp_record *r, struct smtp_tx *tx)
 {
 	(void)tx;
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	r->closed_first = SMTP_SIDE_SERVER;
 	r->n_txs = 0;
 }
@@ -149,7 +148,7 @@ static void s_no_server_dir(struct smtp_record *r, struct smtp_tx *tx)
 static void s_quit_unknown(struct smtp_record *r, struct smtp_tx *tx)
 {
 	(void)tx;
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	r->quit_unknown = true;
 	r->closed_first = SMTP_SIDE_SERVER;
 }
@@ -163,7 +162,7 @@ static void s_quit_inferred(struct smtp_record *r, struct smtp_tx *tx)
 static void s_gap_server_no_quit(struct smtp_record *r, struct smtp_tx *tx)
 {
 	(void)tx;
-	r->quit_sent = r->quit_replied = false;
+	r->quit_sent = false;
 	r->gap_hid_end = true;
 }
 

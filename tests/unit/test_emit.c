@@ -171,11 +171,10 @@ static void base_record(struct smtp_record *rec, struct smtp_tx *tx)
 	rec->commands = 6;
 	rec->replies = 7;
 	rec->seen_client_bytes = rec->seen_server_bytes = true;
-	rec->quit_sent = rec->quit_replied = true;
+	rec->quit_sent = true;
 	rec->closed_first = SMTP_SIDE_CLIENT;
 	rec->how[SMTP_TO_SERVER] = SMTP_HOW_FIN;
 	rec->how[SMTP_TO_CLIENT] = SMTP_HOW_FIN;
-	rec->client_closed_before_server = true;
 	rec->end_reason = SMTP_END_CLOSED;
 }
 
@@ -442,7 +441,7 @@ static void record_minimal(void)
 	rec.ehlo = false;
 	rec.n_extensions = 0;
 	rec.n_txs = 0;
-	rec.starttls_sent = rec.starttls_accepted = true;
+	rec.starttls_accepted = true;
 	rec.greeting.code = 554;
 	strcpy(rec.greeting.enhanced, "5.7.1");
 	rec.greeting.text = BYTES("go away");
@@ -513,10 +512,9 @@ static void record_open_tx(void)
 	base_info(&info);
 	base_record(&rec, &tx);
 	base_verdict(&v);
-	rec.quit_sent = rec.quit_replied = false;
+	rec.quit_sent = false;
 	rec.closed_first = SMTP_SIDE_NONE;
 	rec.how[SMTP_TO_SERVER] = rec.how[SMTP_TO_CLIENT] = SMTP_HOW_NONE;
-	rec.client_closed_before_server = false;
 	rec.end_reason = SMTP_END_CAPTURE_ENDED;
 	tx.method = SMTP_METHOD_NONE;
 	tx.size = 0;

@@ -1,9 +1,12 @@
 /* test_smtp: the command and reply parsers, and the session model fed dialogues directly,
  * whole, cut at every byte boundary, and one byte at a time. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify.h"
+#include "../../analyzer/smtp_int.h"
 #include "smtp.h"
 #include "tap.h"
 
@@ -32,6 +35,188 @@ static void test_parse_command_verbs(void)
 	CHECK_EQ_INT(c.verb, SMTP_V_BDAT);
 	smtp_parse_command(S("auth PLAIN AGFsaWNlAHNlY3JldA=="), &c);
 	CHECK_EQ_INT(c.verb, SMTP_V_AUTH);
+}
+
+/* The harness itself: a test that makes no check fails (and one that does, passes). */
+static void makes_no_check(void)
+{
+}
+
+static void makes_one_check(void)
+{
+	CHECK(1);
+}
+
+static void test_tap_no_check_fails(void)
+{
+	FILE *sink = fopen("/dev/null", "w");
+	int failed_checks = tap_failed_checks, tests_failed = tap_tests_failed;
+	int no_check = tap_run("makes_no_check", makes_no_check, sink ? sink : stderr);
+	int one_check = tap_run("makes_one_check", makes_one_check, sink ? sink : stderr);
+	tap_failed_checks = failed_checks; /* the inner failure is the expected result */
+	tap_tests_failed = tests_failed;
+	if (sink)
+		fclose(sink);
+	CHECK_EQ_INT(no_check, 0);
+	CHECK_EQ_INT(one_check, 1);
+}
+
+/* The lists (include/smtp_lists.h): every name present, distinct, and as the record spells
+ * it; every verb's name parses back to the verb. */
+static bool snake_case(const char *n)
+{
+	if (!n || !*n)
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_'))
+			return false;
+	return true;
+}
+
+static void test_lists_named_once(void)
+{
+	CHECK_EQ_STR(smtp_anomaly_name(SMTP_AN_EARLY_TALKER), "early_talker");
+	CHECK_EQ_STR(smtp_anomaly_name(SMTP_AN_STARTTLS_PLAINTEXT), "starttls_plaintext");
+	CHECK_EQ_STR(smtp_anomaly_name(SMTP_AN_COUNT), "unknown");
+	for (int i = 0; i < SMTP_AN_COUNT; i++) {
+		CHECK(snake_case(smtp_anomaly_name((enum smtp_anomaly)i)));
+		for (int j = 0; j < i; j++)
+			CHECK(strcmp(smtp_anomaly_name((enum smtp_anomaly)i),
+			             smtp_anomaly_name((enum smtp_anomaly)j)) != 0);
+	}
+	CHECK_EQ_STR(smtp_verb_name(SMTP_V_UNKNOWN), "?");
+	CHECK_EQ_STR(smtp_verb_name(SMTP_V_COUNT), "?");
+	for (int v = SMTP_V_UNKNOWN + 1; v < SMTP_V_COUNT; v++) {
+		struct smtp_command c;
+		const char *name = smtp_verb_name((enum smtp_verb)v);
+		smtp_parse_command((const uint8_t *)name, strlen(name), &c);
+		CHECK_EQ_INT(c.verb, v);
+	}
+	CHECK_EQ_STR(classify_outcome_name(CLS_OUT_TLS), "tls");
+	CHECK_EQ_STR(classify_outcome_name(CLS_OUT_NO_MAIL), "no_mail");
+	CHECK_EQ_STR(classify_outcome_name(CLS_OUT_COUNT), "unknown");
+	CHECK_EQ_STR(classify_tx_outcome_name(CLS_TX_INCOMPLETE), "incomplete");
+	CHECK_EQ_STR(classify_tx_outcome_name(CLS_TX_COUNT), "unknown");
+	for (int i = 0; i < CLS_OUT_COUNT; i++)
+		CHECK(snake_case(classify_outcome_name((enum cls_outcome)i)));
+	for (int i = 0; i < CLS_TX_COUNT; i++)
+		CHECK(snake_case(classify_tx_outcome_name((enum cls_tx_outcome)i)));
+}
+
+/* The verb table's reply-code fit: which of a few codes can answer each command, as
+ * RFC 5321 4.3.2 pairs them (loosely: any final reply fits most commands). */
+static void fits(char *out, size_t cap, enum pending_kind kind, enum smtp_verb verb)
+{
+	static const uint16_t codes[] = {220, 221, 235, 250, 334, 354, 421, 554};
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (smtp_plausible(kind, verb, codes[i]) && n + 5 < cap)
+			n += (size_t)snprintf(out + n, cap - n, "%s%u", n ? " " : "", codes[i]);
+}
+
+static void test_verb_table_fit(void)
+{
+	static const struct {
+		enum pending_kind kind;
+		enum smtp_verb verb;
+		const char *fit;
+	} rows[] = {
+	    {PK_COMMAND, SMTP_V_EHLO, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_MAIL, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_RCPT, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_VRFY, "235 250 421 554"},
+	    {PK_COMMAND, SMTP_V_DATA, "354 421 554"},
+	    {PK_COMMAND, SMTP_V_QUIT, "221"},
+	    {PK_COMMAND, SMTP_V_STARTTLS, "220 421 554"},
+	    {PK_COMMAND, SMTP_V_AUTH, "235 334 421 554"},
+	    {PK_COMMAND, SMTP_V_UNKNOWN, "554"},
+	    {PK_EOD, SMTP_V_UNKNOWN, "235 250 421 554"},
+	    {PK_GAP, SMTP_V_UNKNOWN, "220 221 235 250 334 354 421 554"},
+	};
+	char got[64];
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		fits(got, sizeof(got), rows[i].kind, rows[i].verb);
+		CHECK_EQ_STR(got, rows[i].fit);
+	}
+	/* every verb has a row that something can answer, and only RSET and QUIT end a
+	 * transaction when read */
+	for (int v = 0; v < SMTP_V_COUNT; v++) {
+		const struct smtp_verb_row *row = smtp_verb_row((enum smtp_verb)v);
+		CHECK(row->fit != 0);
+		CHECK_EQ_INT((row->flags & SMTP_VF_ENDS_TX) != 0,
+		             v == SMTP_V_RSET || v == SMTP_V_QUIT);
+	}
+	CHECK(smtp_verb_row(SMTP_V_COUNT) == smtp_verb_row(SMTP_V_UNKNOWN));
+	CHECK_EQ_INT(smtp_verb_row(SMTP_V_QUIT)->ends_tx, SMTP_TX_ABORTED_BY_QUIT);
+	CHECK_EQ_INT(smtp_verb_row(SMTP_V_RSET)->ends_tx, SMTP_TX_RESET);
+	CHECK(smtp_verb_row(SMTP_V_DATA)->flags & SMTP_VF_HOLD);
+	CHECK(!(smtp_verb_row(SMTP_V_MAIL)->flags & SMTP_VF_HOLD));
+}
+
+/* The reading-mode door: the changes the model makes are allowed, others are not. */
+static void test_mode_transitions(void)
+{
+	static const struct {
+		enum client_mode from, to;
+		bool ok;
+	} rows[] = {
+	    {CM_COMMAND, CM_HOLD, true},   /* DATA, STARTTLS, AUTH */
+	    {CM_COMMAND, CM_BDAT, true},   /* BDAT n */
+	    {CM_COMMAND, CM_OPAQUE, true}, /* implicit TLS */
+	    {CM_COMMAND, CM_TEXT, true},   /* a 354 to a DATA the capture lost */
+	    {CM_HOLD, CM_TEXT, true},      /* 354 */
+	    {CM_HOLD, CM_COMMAND, true},   /* a refused DATA, STARTTLS or AUTH */
+	    {CM_HOLD, CM_AUTH_LINE, true}, /* 334 */
+	    {CM_HOLD, CM_OPAQUE, true},    /* STARTTLS's 220 */
+	    {CM_AUTH_LINE, CM_HOLD, true}, /* the answer to the 334 */
+	    {CM_TEXT, CM_COMMAND, true},   /* the end of data */
+	    {CM_BDAT, CM_COMMAND, true},   /* the chunk's last octet */
+	    {CM_OPAQUE, CM_COMMAND, true}, /* plaintext after STARTTLS */
+	    {CM_TEXT, CM_TEXT, true},
+	    {CM_TEXT, CM_HOLD, false}, /* text never holds: only a command does */
+	    {CM_TEXT, CM_BDAT, false},
+	    {CM_BDAT, CM_TEXT, false},
+	    {CM_BDAT, CM_HOLD, false},
+	    {CM_OPAQUE, CM_TEXT, false},
+	    {CM_AUTH_LINE, CM_TEXT, false},
+	    {CM_COUNT, CM_COMMAND, false},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (smtp_mode_allowed(rows[i].from, rows[i].to) != rows[i].ok)
+			fprintf(stderr, "  mode %s -> %s\n", smtp_mode_name(rows[i].from),
+			        smtp_mode_name(rows[i].to));
+		CHECK_EQ_INT(smtp_mode_allowed(rows[i].from, rows[i].to), rows[i].ok);
+	}
+	CHECK_EQ_STR(smtp_mode_name(CM_AUTH_LINE), "auth_line");
+	CHECK_EQ_STR(smtp_mode_name(CM_COUNT), "?");
+}
+
+/* The line scan: the bytes up to the first LF and the first CR inside the line; a line
+ * split across segments gives the same line and CR as one that came whole. */
+static void test_frame_scan(void)
+{
+	const uint8_t *cr;
+	CHECK_EQ_INT(smtp_scan_line(S("ab\r\ncd"), &cr), 4);
+	CHECK(cr != NULL && *cr == '\r' && cr[1] == '\n');
+	CHECK_EQ_INT(smtp_scan_line(S("abcd"), &cr), 4);
+	CHECK(cr == NULL);
+	static const char text[] = "a\rb.\r\n";
+	for (size_t cut = 0; cut < sizeof(text) - 1; cut++) {
+		struct line_buf lb = {0};
+		struct line l = {0};
+		bool done = false;
+		size_t n = cut ? smtp_take_line(&lb, 64, (const uint8_t *)text, cut, &l, &done) : 0;
+		CHECK(!done);
+		n += smtp_take_line(&lb, 64, (const uint8_t *)text + n, sizeof(text) - 1 - n, &l,
+		                    &done);
+		CHECK(done);
+		CHECK_EQ_INT(n, sizeof(text) - 1);
+		CHECK_EQ_INT(l.len, 4);
+		CHECK(l.crlf);
+		CHECK(l.cr == l.p + 1); /* the bare CR, not the line end's */
+		free(lb.buf);
+	}
 }
 
 static void test_parse_path(void)
@@ -369,6 +554,43 @@ static void test_gap_221_not_quit(void)
 	}
 }
 
+/* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
+ * server answers again. A server that refuses bare LF answers once and closes: one command
+ * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
+ * a line end answers both: x was pipelined, and unknown. */
+static void test_dialogue_vrfy_bare_lf(void)
+{
+	const struct step refused[] = {{'S', GREETING},
+	                               {'C', "HELO c\r\n"},
+	                               {'S', "250 mx.example\r\n"},
+	                               {'C', "VRFY \nx\r\n"},
+	                               {'S', "550 5.5.2 Error: bare <LF> received\r\n"},
+	                               {'s', ""},
+	                               {'c', ""},
+	                               {0, NULL}};
+	const struct step answered[] = {{'S', GREETING},
+	                                {'C', "HELO c\r\n"},
+	                                {'S', "250 mx.example\r\n"},
+	                                {'C', "VRFY \nx\r\n"},
+	                                {'S', "501 5.5.4 Syntax: VRFY address\r\n"},
+	                                {'S', "500 5.5.2 Error: command not recognized\r\n"},
+	                                {'C', "QUIT\r\n"},
+	                                {'S', "221 2.0.0 Bye\r\n"},
+	                                {'s', ""},
+	                                {'c', ""},
+	                                {0, NULL}};
+	/* 0x20: bare_lf alone */
+	check_dialogue(refused, "server_closed server_closed unknown nopipe/20");
+	struct smtp_session *s = play(refused, 0);
+	CHECK_EQ_INT(smtp_get_record(s)->commands, 2);
+	smtp_session_free(s);
+	/* 0x222: pipelining_unadvertised, bare_lf, unknown_command */
+	check_dialogue(answered, "no_mail quit rfc5321 nopipe/222");
+	s = play(answered, 0);
+	CHECK_EQ_INT(smtp_get_record(s)->commands, 4);
+	smtp_session_free(s);
+}
+
 static void test_dialogue_eod_unacknowledged(void)
 {
 	const struct step steps[] = {{'S', GREETING},
@@ -441,6 +663,11 @@ static void test_dialogue_server_only(void)
 int main(void)
 {
 	RUN_TEST(test_parse_command_verbs);
+	RUN_TEST(test_tap_no_check_fails);
+	RUN_TEST(test_lists_named_once);
+	RUN_TEST(test_verb_table_fit);
+	RUN_TEST(test_mode_transitions);
+	RUN_TEST(test_frame_scan);
 	RUN_TEST(test_parse_path);
 	RUN_TEST(test_parse_bdat);
 	RUN_TEST(test_parse_reply_line);
@@ -450,6 +677,7 @@ int main(void)
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
 	RUN_TEST(test_dialogue_eod_unacknowledged);
+	RUN_TEST(test_dialogue_vrfy_bare_lf);
 	RUN_TEST(test_gap_cut_reply);
 	RUN_TEST(test_gap_221_not_quit);
 	RUN_TEST(test_dialogue_auth_never_kept);
