@@ -353,6 +353,33 @@ static void record_no_greeting(void)
 	free(line);
 }
 
+/* The byte counters count what was sent: a lost packet's bytes (a gap no snap cut accounts
+ * for) are in them; a snap length's cut, already counted by its packet, is not counted twice. */
+static void record_bytes_sent(void)
+{
+	struct flow_info info;
+	struct smtp_record rec;
+	struct smtp_tx tx;
+	struct cls_verdict v;
+	json_t *j, *s;
+	char *line;
+
+	base_info(&info);
+	base_record(&rec, &tx);
+	base_verdict(&v);
+	info.cut[SMTP_TO_SERVER] = 50;            /* counted in bytes[] by its packet */
+	rec.gap_bytes[SMTP_TO_SERVER] = 50 + 127; /* the cut, and one lost packet of 127 */
+	rec.gap_bytes[SMTP_TO_CLIENT] = 0;
+	info.cut[SMTP_TO_CLIENT] = 20; /* a cut a later copy filled: no gap */
+	line = emit_line(&info, &rec, &v);
+	j = parse(line);
+	s = json_object_get(j, "smtp_session");
+	check_member(s, "bytes_toserver", NULL, "727");
+	check_member(s, "bytes_toclient", NULL, "400");
+	json_decref(j);
+	free(line);
+}
+
 static void record_ipv6(void)
 {
 	struct flow_info info;
@@ -912,6 +939,7 @@ int main(void)
 	RUN_TEST(record_hostile_bytes);
 	RUN_TEST(record_refused_recipient);
 	RUN_TEST(record_no_greeting);
+	RUN_TEST(record_bytes_sent);
 	RUN_TEST(record_ipv6);
 	RUN_TEST(record_auth);
 	RUN_TEST(record_minimal);
