@@ -191,4 +191,9 @@ void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 	out->outcome = headline(rec, out, &t);
 	out->rfc5321_delivered = t.committed;
 	out->strict_quit_delivered = out->close == CLS_CLOSE_QUIT ? t.committed : 0;
+	out->rfc5321_known = t.incomplete == 0;
+	/* after TLS both count the transactions seen in the clear, as the outcome `tls` says */
+	out->strict_known =
+	    is_tls(rec) ||
+	    (out->close == CLS_CLOSE_QUIT ? out->rfc5321_known : out->close != CLS_CLOSE_UNKNOWN);
 }

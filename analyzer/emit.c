@@ -479,6 +479,19 @@ static int set_trace(json_t *o, const struct smtp_record *rec)
 	return rc;
 }
 
+/* policy: each count left out when a transaction or the close it depends on is not known */
+static json_t *policy_json(const struct cls_verdict *v)
+{
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (v->rfc5321_known)
+		rc |= set_uint(o, "rfc5321_delivered", v->rfc5321_delivered);
+	if (v->strict_known)
+		rc |= set_uint(o, "strict_quit_delivered", v->strict_quit_delivered);
+	return done(o, rc);
+}
+
 /* The payload bytes dir sent: those of the captured packets (a snap length's cut included),
  * and the gaps TCP revealed between them that no cut accounts for: lost packets (DESIGN.md
  * section 4, "sizes and counters count what was sent"). */
@@ -492,9 +505,7 @@ static uint64_t bytes_sent(const struct flow_info *info, const struct smtp_recor
 static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_record *rec,
                     const struct cls_verdict *v)
 {
-	int rc = json_object_set_new(o, "policy",
-	                             pair_json("rfc5321_delivered", v->rfc5321_delivered,
-	                                       "strict_quit_delivered", v->strict_quit_delivered));
+	int rc = json_object_set_new(o, "policy", policy_json(v));
 
 	rc |= json_object_set_new(o, "anomalies", anomaly_list(rec->anomalies));
 	if (rec->lookalike != SMTP_LA_NONE) {

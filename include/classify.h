@@ -3,6 +3,7 @@
 #ifndef SMTPTRACE_CLASSIFY_H
 #define SMTPTRACE_CLASSIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "smtp.h"
@@ -47,8 +48,11 @@ struct cls_verdict {
 	enum smtp_side close_by;
 	enum smtp_close_how close_how;
 	enum cls_style client_style;
-	uint32_t rfc5321_delivered;
-	uint32_t strict_quit_delivered;
+	uint32_t rfc5321_delivered;     /* transactions committed (of those decided) */
+	uint32_t strict_quit_delivered; /* the same, but 0 unless the session ended with QUIT */
+	/* whether each count is certain: not when a transaction is incomplete (it may have been
+	 * committed), nor the strict count when the close is unknown (DESIGN.md section 4) */
+	bool rfc5321_known, strict_known;
 };
 
 /* The outcome of one transaction of rec. */

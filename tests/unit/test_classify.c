@@ -168,6 +168,7 @@ static void s_gap_server_no_quit(struct smtp_record *r, struct smtp_tx *tx)
 }
 
 enum { NO_TX = -1 };
+enum { RFC_KNOWN = 1, STRICT_KNOWN = 2 };
 
 struct row {
 	const char *rule; /* DESIGN.md section 5 (or 4) */
@@ -177,55 +178,59 @@ struct row {
 	enum cls_close close;
 	enum cls_style style;
 	uint32_t rfc5321, strict;
+	unsigned known; /* RFC_KNOWN, STRICT_KNOWN: which policy counts are certain */
 };
 
 static const struct row rows[] = {
     {"tx committed: EOD answered 2xx", s_committed, CLS_TX_COMMITTED, CLS_OUT_COMMITTED,
-     CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1},
+     CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1, RFC_KNOWN | STRICT_KNOWN},
     {"tx rejected: ended by a 4xx/5xx", s_rejected, CLS_TX_REJECTED, CLS_OUT_NO_MAIL,
-     CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0},
+     CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"tx reset: RSET or a new EHLO", s_reset, CLS_TX_RESET, CLS_OUT_NO_MAIL, CLS_CLOSE_QUIT,
-     CLS_STYLE_RFC5321, 0, 0},
+     CLS_STYLE_RFC5321, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"tx aborted_by_quit", s_aborted, CLS_TX_ABORTED_BY_QUIT, CLS_OUT_NO_MAIL, CLS_CLOSE_QUIT,
-     CLS_STYLE_RFC5321, 0, 0},
+     CLS_STYLE_RFC5321, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"tx abandoned_before_eod; outcome 3", s_abandoned, CLS_TX_ABANDONED_BEFORE_EOD,
-     CLS_OUT_ABANDONED_BEFORE_EOD, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_OUT_ABANDONED_BEFORE_EOD, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0,
+     RFC_KNOWN | STRICT_KNOWN},
     {"tx eod_unacknowledged; outcome 4", s_eod_unack, CLS_TX_EOD_UNACKNOWLEDGED,
-     CLS_OUT_EOD_UNACKNOWLEDGED, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_OUT_EOD_UNACKNOWLEDGED, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0,
+     RFC_KNOWN | STRICT_KNOWN},
     {"tx incomplete: the capture ended; close capture_ended", s_capture_ended, CLS_TX_INCOMPLETE,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_CAPTURE_ENDED, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_CAPTURE_ENDED, CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
     {"close idle_timeout", s_idle, CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_IDLE_TIMEOUT,
-     CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
     {"tx incomplete: a gap hid the end", s_gap_hid_end, CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE,
-     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
     {"gap: a reset after a hidden step is incomplete", s_gap_reset, CLS_TX_INCOMPLETE,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, 0},
     {"gap: a rejection at rcpt after a hidden step is incomplete", s_gap_rejected_rcpt,
-     CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0},
+     CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, 0},
     {"gap: a seen 2xx to EOD still commits", s_gap_committed, CLS_TX_COMMITTED, CLS_OUT_COMMITTED,
-     CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1},
+     CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1, RFC_KNOWN | STRICT_KNOWN},
     {"gap: a seen refusal of EOD still rejects", s_gap_rejected_eod, CLS_TX_REJECTED,
-     CLS_OUT_NO_MAIL, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0},
+     CLS_OUT_NO_MAIL, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 1 tls; close unknown", s_tls, NO_TX, CLS_OUT_TLS, CLS_CLOSE_UNKNOWN,
-     CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_STYLE_UNKNOWN, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 5 rfc821_drop; style rfc821", s_rfc821, CLS_TX_COMMITTED, CLS_OUT_RFC821_DROP,
-     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_RFC821, 1, 0},
+     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_RFC821, 1, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 6 closed_without_quit", s_closed_without_quit, NO_TX, CLS_OUT_CLOSED_WITHOUT_QUIT,
-     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 7 server_closed", s_server_closed, NO_TX, CLS_OUT_SERVER_CLOSED,
-     CLS_CLOSE_SERVER_CLOSED, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_CLOSE_SERVER_CLOSED, CLS_STYLE_UNKNOWN, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 9 no_mail", s_no_mail, NO_TX, CLS_OUT_NO_MAIL, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0,
-     0},
+     0, RFC_KNOWN | STRICT_KNOWN},
     {"close unknown without the client's direction", s_no_client_dir, CLS_TX_COMMITTED,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_UNKNOWN, CLS_STYLE_UNKNOWN, 1, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_UNKNOWN, CLS_STYLE_UNKNOWN, 1, 0, RFC_KNOWN},
     {"outcome incomplete without the server's direction", s_no_server_dir, CLS_TX_INCOMPLETE,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
     {"gap: lost bytes may hold a QUIT: close unknown", s_quit_unknown, CLS_TX_COMMITTED,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_UNKNOWN, CLS_STYLE_UNKNOWN, 1, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_UNKNOWN, CLS_STYLE_UNKNOWN, 1, 0, RFC_KNOWN},
     {"gap: a 221 answered a lost QUIT: close quit", s_quit_inferred, CLS_TX_COMMITTED,
-     CLS_OUT_COMMITTED, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1},
+     CLS_OUT_COMMITTED, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1, RFC_KNOWN | STRICT_KNOWN},
     {"gap in the server's direction, no QUIT: incomplete", s_gap_server_no_quit, CLS_TX_COMMITTED,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 1, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 1, 0,
+     RFC_KNOWN | STRICT_KNOWN},
 };
 
 static void classify_rules(void)
@@ -248,6 +253,8 @@ static void classify_rules(void)
 		CHECK_EQ_STR(classify_style_name(v.client_style), classify_style_name(w->style));
 		CHECK_EQ_INT(v.rfc5321_delivered, w->rfc5321);
 		CHECK_EQ_INT(v.strict_quit_delivered, w->strict);
+		CHECK_EQ_INT(v.rfc5321_known, (w->known & RFC_KNOWN) != 0);
+		CHECK_EQ_INT(v.strict_known, (w->known & STRICT_KNOWN) != 0);
 		if (tap_failed_checks != before)
 			fprintf(stderr, "  in row %zu: %s\n", i, w->rule);
 	}

@@ -189,6 +189,7 @@ static void base_verdict(struct cls_verdict *v)
 	v->client_style = CLS_STYLE_RFC5321;
 	v->rfc5321_delivered = 1;
 	v->strict_quit_delivered = 1;
+	v->rfc5321_known = v->strict_known = true;
 }
 
 /* ---- records ---- */
@@ -376,6 +377,34 @@ static void record_bytes_sent(void)
 	s = json_object_get(j, "smtp_session");
 	check_member(s, "bytes_toserver", NULL, "727");
 	check_member(s, "bytes_toclient", NULL, "400");
+	json_decref(j);
+	free(line);
+}
+
+/* A policy count that depends on an incomplete transaction or an unknown close is left out. */
+static void record_policy_unknown(void)
+{
+	struct flow_info info;
+	struct smtp_record rec;
+	struct smtp_tx tx;
+	struct cls_verdict v;
+	json_t *j;
+	char *line;
+
+	base_info(&info);
+	base_record(&rec, &tx);
+	base_verdict(&v);
+	v.rfc5321_known = false;
+	line = emit_line(&info, &rec, &v);
+	j = parse(line);
+	check_member(json_object_get(j, "smtp_session"), "policy", NULL,
+	             "{\"strict_quit_delivered\":1}");
+	json_decref(j);
+	free(line);
+	v.strict_known = false;
+	line = emit_line(&info, &rec, &v);
+	j = parse(line);
+	check_member(json_object_get(j, "smtp_session"), "policy", NULL, "{}");
 	json_decref(j);
 	free(line);
 }
@@ -940,6 +969,7 @@ int main(void)
 	RUN_TEST(record_refused_recipient);
 	RUN_TEST(record_no_greeting);
 	RUN_TEST(record_bytes_sent);
+	RUN_TEST(record_policy_unknown);
 	RUN_TEST(record_ipv6);
 	RUN_TEST(record_auth);
 	RUN_TEST(record_minimal);
