@@ -351,8 +351,10 @@ json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
 	rc |= set_bytes(o, "mail_from", &tx->mail_from);
 	if (tx->mail_params.len > 0)
 		rc |= set_bytes(o, "mail_params", &tx->mail_params);
-	rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
-	rc |= set_refused(o, tx);
+	if (!tx->rcpts_unknown) { /* a gap may have hidden a RCPT: the list is not known */
+		rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
+		rc |= set_refused(o, tx);
+	}
 	if (method_name(tx->method))
 		rc |= set_str(o, "method", method_name(tx->method));
 	if (!tx->size_unknown)

@@ -35,7 +35,7 @@ static json_t *smtp_object(const struct smtp_record *rec, const struct smtp_tx *
 	int rc = set_bytes(o, "helo", &rec->helo);
 	if (tx) {
 		rc |= set_bytes(o, "mail_from", &tx->mail_from);
-		if (tx->n_rcpts > 0)
+		if (tx->n_rcpts > 0 && !tx->rcpts_unknown)
 			rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
 	}
 	return done(o, rc);

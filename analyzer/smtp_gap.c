@@ -48,6 +48,8 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		s->cmode = CM_HOLD; /* the answer to the 334 was lost: AUTH's reply comes next */
 		break;
 	case CM_COMMAND:
+		if (tx)
+			tx->rcpts_unknown = true;
 		s->gap_sync = true;
 		smtp_pq_push(s, (struct pending){.kind = PK_GAP,
 		                                 .tx = s->cur_tx,
@@ -86,6 +88,7 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 	tx = smtp_tx_open(s);
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
+	tx->rcpts_unknown = true; /* its MAIL and perhaps some RCPTs were lost */
 	return tx;
 }
 

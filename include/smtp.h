@@ -119,6 +119,8 @@ struct smtp_tx {
 	bool uncertain;
 	bool size_unknown; /* the end of data was in a gap: its size cannot be counted */
 	uint8_t inferred;  /* SMTP_INF_TX_* bits: fields certain only from the other side */
+	/* client commands were lost while it was open: a RCPT may be among them */
+	bool rcpts_unknown;
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close;  /* the reply came after the client had closed */
