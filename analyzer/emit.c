@@ -342,22 +342,23 @@ static int set_eod_reply(json_t *o, const struct smtp_tx *tx)
 	return rc;
 }
 
-json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
+/* One transaction, with the verdicts classify gave it. */
+json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv)
 {
-	enum cls_tx_outcome out = classify_tx(rec, tx);
+	enum cls_tx_outcome out = tv->outcome;
 	json_t *o = json_object();
 	int rc = set_uint(o, "tx_id", tx->id);
 
 	rc |= set_bytes(o, "mail_from", &tx->mail_from);
 	if (tx->mail_params.len > 0)
 		rc |= set_bytes(o, "mail_params", &tx->mail_params);
-	if (!tx->rcpts_unknown) { /* a gap may have hidden a RCPT: the list is not known */
+	if (tv->rcpts_known) { /* a gap may have hidden a RCPT: then the list is not known */
 		rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
 		rc |= set_refused(o, tx);
 	}
 	if (method_name(tx->method))
 		rc |= set_str(o, "method", method_name(tx->method));
-	if (!tx->size_unknown)
+	if (tv->size_known)
 		rc |= set_uint(o, "size", tx->size);
 	rc |= set_str(o, "outcome", classify_tx_outcome_name(out));
 	if (out == CLS_TX_REJECTED)
@@ -370,14 +371,14 @@ json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
 	return done(o, rc);
 }
 
-static json_t *tx_list(const struct smtp_record *rec)
+static json_t *tx_list(const struct smtp_record *rec, const struct cls_verdict *v)
 {
 	json_t *a = json_array();
 	uint32_t i;
 	int rc = 0;
 
 	for (i = 0; i < rec->n_txs; i++)
-		rc |= json_array_append_new(a, tx_json(rec, &rec->txs[i]));
+		rc |= json_array_append_new(a, tx_json(&rec->txs[i], &v->txs[i]));
 	return done(a, rc);
 }
 
@@ -567,7 +568,7 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	rc |= set_dialogue(o, rec);
 	if (rec->tls)
 		rc |= json_object_set_new(o, "tls", tls_json(rec->tls));
-	rc |= json_object_set_new(o, "transactions", tx_list(rec));
+	rc |= json_object_set_new(o, "transactions", tx_list(rec, v));
 	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);
 	return done(o, rc);

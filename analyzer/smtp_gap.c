@@ -24,6 +24,7 @@ static void tx_touched(struct smtp_tx *tx)
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
+	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
 	tx_touched(tx);
 	smtp_line_reset(&s->cline);
 	s->cpos += len;
@@ -32,8 +33,8 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 	case CM_TEXT:
 		s->text_gap = true; /* a reply while still in text: the end was in the gap */
 		s->text.prev_crlf = true;
-		if (tx)
-			tx->size += len; /* text, unless the end of data was in it (size_unknown) */
+		if (tx) /* text, unless the end of data was in it (size_unknown) */
+			tx->size += partial + len;
 		break;
 	case CM_BDAT: {
 		uint64_t n = len < s->bdat_left ? len : s->bdat_left;

@@ -363,6 +363,7 @@ static void eod_in_gap(struct smtp_session *s)
 	s->cmode = CM_COMMAND;
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
+	smtp_smuggle_clear(&s->smug); /* which reading the reply fits is not known */
 }
 
 /* A reply that cannot answer the oldest pending command but can answer one a little later
@@ -431,8 +432,8 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 	smuggle_by_causality(s);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
-	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
-		smtp_smuggle_adopt_now(s);
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active && !s->text_gap)
+		smtp_smuggle_adopt_now(s); /* after a gap the real end may have been in it */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
 	lost_354(s, r.code);

@@ -167,8 +167,34 @@ static void s_gap_server_no_quit(struct smtp_record *r, struct smtp_tx *tx)
 	r->gap_hid_end = true;
 }
 
+static void s_size_eod_in_gap(struct smtp_record *r, struct smtp_tx *tx)
+{
+	(void)r;
+	tx->uncertain = true;
+	tx->size_unknown = true;
+}
+static void s_rcpts_lost(struct smtp_record *r, struct smtp_tx *tx)
+{
+	(void)r;
+	tx->uncertain = true;
+	tx->rcpts_unknown = true;
+}
+static void s_bdat_lost(struct smtp_record *r, struct smtp_tx *tx)
+{
+	s_rcpts_lost(r, tx);
+	tx->method = SMTP_METHOD_BDAT;
+}
+static void s_gap_after_eod_seen(struct smtp_record *r, struct smtp_tx *tx)
+{
+	closed_open(r, tx, SMTP_PH_EOD_SENT);
+	tx->uncertain = tx->gap_hid_end = true;
+	tx->eod_ts_us = 1;
+}
+
 enum { NO_TX = -1 };
-enum { RFC_KNOWN = 1, STRICT_KNOWN = 2 };
+/* known: which policy counts are certain; SIZE_UNKNOWN, RCPTS_UNKNOWN: which fields of the
+ * transaction are not */
+enum { RFC_KNOWN = 1, STRICT_KNOWN = 2, SIZE_UNKNOWN = 4, RCPTS_UNKNOWN = 8 };
 
 struct row {
 	const char *rule; /* DESIGN.md section 5 (or 4) */
@@ -178,7 +204,7 @@ struct row {
 	enum cls_close close;
 	enum cls_style style;
 	uint32_t rfc5321, strict;
-	unsigned known; /* RFC_KNOWN, STRICT_KNOWN: which policy counts are certain */
+	unsigned known; /* RFC_KNOWN, STRICT_KNOWN, SIZE_UNKNOWN, RCPTS_UNKNOWN */
 };
 
 static const struct row rows[] = {
@@ -201,11 +227,11 @@ static const struct row rows[] = {
     {"close idle_timeout", s_idle, CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_IDLE_TIMEOUT,
      CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
     {"tx incomplete: a gap hid the end", s_gap_hid_end, CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE,
-     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
+     CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN | SIZE_UNKNOWN},
     {"gap: a reset after a hidden step is incomplete", s_gap_reset, CLS_TX_INCOMPLETE,
-     CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, 0},
+     CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, SIZE_UNKNOWN},
     {"gap: a rejection at rcpt after a hidden step is incomplete", s_gap_rejected_rcpt,
-     CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, 0},
+     CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, SIZE_UNKNOWN},
     {"gap: a seen 2xx to EOD still commits", s_gap_committed, CLS_TX_COMMITTED, CLS_OUT_COMMITTED,
      CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1, RFC_KNOWN | STRICT_KNOWN},
     {"gap: a seen refusal of EOD still rejects", s_gap_rejected_eod, CLS_TX_REJECTED,
@@ -231,6 +257,18 @@ static const struct row rows[] = {
     {"gap in the server's direction, no QUIT: incomplete", s_gap_server_no_quit, CLS_TX_COMMITTED,
      CLS_OUT_INCOMPLETE, CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_UNKNOWN, 1, 0,
      RFC_KNOWN | STRICT_KNOWN},
+    {"size unknown: the end of data was in a gap", s_size_eod_in_gap, CLS_TX_COMMITTED,
+     CLS_OUT_COMMITTED, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1,
+     RFC_KNOWN | STRICT_KNOWN | SIZE_UNKNOWN},
+    {"rcpt_to unknown: commands lost while the transaction was open", s_rcpts_lost,
+     CLS_TX_COMMITTED, CLS_OUT_COMMITTED, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1,
+     RFC_KNOWN | STRICT_KNOWN | RCPTS_UNKNOWN},
+    {"size unknown: a BDAT may have been among the lost commands", s_bdat_lost, CLS_TX_COMMITTED,
+     CLS_OUT_COMMITTED, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1,
+     RFC_KNOWN | STRICT_KNOWN | SIZE_UNKNOWN | RCPTS_UNKNOWN},
+    {"gap: an incomplete transaction whose end of data was seen keeps its size",
+     s_gap_after_eod_seen, CLS_TX_INCOMPLETE, CLS_OUT_INCOMPLETE, CLS_CLOSE_CLIENT_WITHOUT_QUIT,
+     CLS_STYLE_UNKNOWN, 0, 0, STRICT_KNOWN},
 };
 
 static void classify_rules(void)
@@ -255,20 +293,51 @@ static void classify_rules(void)
 		CHECK_EQ_INT(v.strict_quit_delivered, w->strict);
 		CHECK_EQ_INT(v.rfc5321_known, (w->known & RFC_KNOWN) != 0);
 		CHECK_EQ_INT(v.strict_known, (w->known & STRICT_KNOWN) != 0);
+		CHECK_EQ_INT(v.n_txs, r.n_txs); /* each transaction judged once, here */
+		if (v.n_txs) {
+			CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome),
+			             classify_tx_outcome_name((enum cls_tx_outcome)w->tx));
+			CHECK_EQ_INT(v.txs[0].size_known, (w->known & SIZE_UNKNOWN) == 0);
+			CHECK_EQ_INT(v.txs[0].rcpts_known, (w->known & RCPTS_UNKNOWN) == 0);
+		}
+		classify_free(&v);
 		if (tap_failed_checks != before)
 			fprintf(stderr, "  in row %zu: %s\n", i, w->rule);
 	}
 }
 
+/* Past CLS_TX_INLINE transactions the verdicts are allocated: each one judged, then freed. */
+static void classify_many(void)
+{
+	struct smtp_tx txs[3 * CLS_TX_INLINE];
+	struct smtp_record r;
+	struct cls_verdict v;
+	base(&r, &txs[0]);
+	for (uint32_t i = 1; i < 3 * CLS_TX_INLINE; i++)
+		txs[i] = txs[0];
+	txs[5].end = SMTP_TX_RESET;
+	r.txs = txs;
+	r.n_txs = 3 * CLS_TX_INLINE;
+	classify_session(&r, &v);
+	CHECK_EQ_INT(v.n_txs, 3 * CLS_TX_INLINE);
+	CHECK(v.txs != v.inline_txs);
+	CHECK_EQ_STR(classify_tx_outcome_name(v.txs[5].outcome), "reset");
+	CHECK_EQ_STR(classify_tx_outcome_name(v.txs[3 * CLS_TX_INLINE - 1].outcome), "committed");
+	CHECK_EQ_INT(v.rfc5321_delivered, 3 * CLS_TX_INLINE - 1);
+	classify_free(&v);
+	CHECK_EQ_INT(v.n_txs, 0);
+}
+
 /* A test that checked nothing would pass: the table must hold every rule. */
 static void classify_table_size(void)
 {
-	CHECK(sizeof(rows) / sizeof(rows[0]) >= 23);
+	CHECK(sizeof(rows) / sizeof(rows[0]) >= 27);
 }
 
 int main(void)
 {
 	RUN_TEST(classify_rules);
+	RUN_TEST(classify_many);
 	RUN_TEST(classify_table_size);
 	TAP_EXIT();
 }

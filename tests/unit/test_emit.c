@@ -190,6 +190,9 @@ static void base_verdict(struct cls_verdict *v)
 	v->rfc5321_delivered = 1;
 	v->strict_quit_delivered = 1;
 	v->rfc5321_known = v->strict_known = true;
+	v->n_txs = 1;
+	v->txs = v->inline_txs;
+	v->txs[0] = (struct cls_tx_verdict){CLS_TX_COMMITTED, true, true};
 }
 
 /* ---- records ---- */
@@ -542,6 +545,7 @@ static void record_rejected(void)
 	tx.eod_reply.ts_us = tx.eod_ts_us + 1;
 	tx.eod_reply_after_close = true;
 	tx.anomalies = 1u << SMTP_AN_BDAT;
+	v.txs[0].outcome = CLS_TX_REJECTED; /* emit writes what classify gave */
 	line = emit_line(&info, &rec, &v);
 	j = parse(line);
 	CHECK(json_array_size(
@@ -583,6 +587,7 @@ static void record_open_tx(void)
 	v.close_how = SMTP_HOW_NONE;
 	v.client_style = CLS_STYLE_UNKNOWN;
 	v.rfc5321_delivered = v.strict_quit_delivered = 0;
+	v.txs[0].outcome = CLS_TX_INCOMPLETE;
 	line = emit_line(&info, &rec, &v);
 	CHECK(line && strstr(line, "\"smtp_session\":{\"outcome\":\"incomplete\","
 	                           "\"close\":\"capture_ended\",\"close_by\":\"none\","
