@@ -93,6 +93,24 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 	return tx;
 }
 
+/* A 221 while in message text after a gap: it cannot answer an end of data, so the end
+ * of data, its reply and a QUIT were in the gap (or the client's later bytes, read as text,
+ * held them). The lost commands take the 221 (smtp_gap_reply): the close is inferred and
+ * the transaction, whose end is unknown, stays incomplete. */
+void smtp_gap_text_quit(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx)
+		tx->size_unknown = true;
+	s->cmode = CM_COMMAND;
+	s->text_gap = false;
+	smtp_line_reset(&s->cline);
+	smtp_smuggle_clear(&s->smug);
+	smtp_pq_push(
+	    s, (struct pending){
+	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+}
+
 /* A reply to a command the capture lost: what its code alone makes certain. */
 /* A 221 answers a QUIT, but servers also say 221 when they drop a client on their own
  * (Postfix after too many errors: "221 2.7.0 Error: I can break rules, too"): only a 221
@@ -189,9 +207,13 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 	}
 }
 
-/* Lost client bytes that no reply accounts for may have held a QUIT. */
+/* Lost client bytes that no reply accounts for may have held a QUIT; so may client bytes
+ * still held for a reply the capture lost (they were never read). */
 void smtp_gap_finish(struct smtp_session *s)
 {
+	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
+	    !s->rec.quit_sent)
+		s->rec.quit_unknown = true;
 	for (uint32_t i = 0; i < s->pq_len; i++)
 		if (smtp_pq_at(s, i)->kind == PK_GAP && !smtp_pq_at(s, i)->answered &&
 		    !s->rec.quit_sent)

@@ -434,6 +434,8 @@ static void reply_done(struct smtp_session *s, uint64_t end)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active && !s->text_gap)
 		smtp_smuggle_adopt_now(s); /* after a gap the real end may have been in it */
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code == 221)
+		smtp_gap_text_quit(s); /* smtp_gap.c: no answer to an end of data */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
 	lost_354(s, r.code);
