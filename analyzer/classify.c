@@ -232,7 +232,8 @@ void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 	out->outcome = headline(rec, out, &t);
 	out->rfc5321_delivered = t.committed;
 	out->strict_quit_delivered = out->close == CLS_CLOSE_QUIT ? t.committed : 0;
-	out->rfc5321_known = t.incomplete == 0;
+	/* lost client bytes may hide a whole transaction (a smuggled one, or MAIL to EOD) */
+	out->rfc5321_known = t.incomplete == 0 && !rec->gap_bytes[SMTP_TO_SERVER];
 	/* after TLS both count the transactions seen in the clear, as the outcome `tls` says */
 	out->strict_known =
 	    is_tls(rec) ||
