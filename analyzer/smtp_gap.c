@@ -111,6 +111,21 @@ void smtp_gap_text_quit(struct smtp_session *s)
 	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
 }
 
+/* A MAIL while a transaction is open some of whose commands were lost: an RSET, or a DATA
+ * and its end of data, may be among them (a client sends MAIL only after one). The open
+ * transaction ends with its end unknown (incomplete), and the MAIL opens its own. Returns
+ * whether it ended one. */
+bool smtp_gap_ended_tx(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (!tx || !tx->rcpts_unknown)
+		return false;
+	tx->uncertain = true;
+	tx->gap_hid_end = true;
+	smtp_tx_end(s, SMTP_TX_RESET, SMTP_REJ_NONE);
+	return true;
+}
+
 /* A reply to a command the capture lost: what its code alone makes certain. */
 /* A 221 answers a QUIT, but servers also say 221 when they drop a client on their own
  * (Postfix after too many errors: "221 2.7.0 Error: I can break rules, too"): only a 221
