@@ -545,6 +545,8 @@ static int set_inferred(json_t *o, const struct smtp_record *rec)
 		rc |= json_array_append_new(a, json_string("close"));
 		rc |= json_array_append_new(a, json_string("client_style"));
 	}
+	if (rec->inferred & SMTP_INF_STARTTLS)
+		rc |= json_array_append_new(a, json_string("starttls"));
 	for (uint32_t i = 0; i < rec->n_txs; i++)
 		for (unsigned f = 0; f < sizeof(tx_fields) / sizeof(tx_fields[0]); f++)
 			if (rec->txs[i].inferred & (1u << f)) {

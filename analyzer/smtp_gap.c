@@ -2,6 +2,7 @@
  * gap hid, and what the other direction proves about them (RFC 5321 4.2, 4.3.2; RFC 2920;
  * DESIGN.md section 4, "What the capture lacks"). */
 #include "smtp_int.h"
+#include "tls.h"
 
 #include <string.h>
 
@@ -157,6 +158,13 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text_gap = false;
 		s->text.prev_crlf = true;
 		s->text.first_line = false;
+		s->gap_sync = false;
+	} else if (code == 220) { /* after the greeting only STARTTLS is answered 220 (RFC 3207) */
+		s->rec.starttls_accepted = true;
+		s->rec.inferred |= SMTP_INF_STARTTLS;
+		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
+		s->cmode = CM_OPAQUE;
+		s->server_opaque = true;
 		s->gap_sync = false;
 	} else if (code == 334) { /* only AUTH is answered 334: the next line answers it */
 		smtp_pq_push_front(s, (struct pending){.kind = PK_COMMAND,

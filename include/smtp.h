@@ -136,6 +136,8 @@ enum {
 };
 enum {
 	SMTP_INF_CLOSE = 1 << 0, /* a 221 answered a QUIT the capture lost */
+	/* a 220 answered a STARTTLS the capture lost */
+	SMTP_INF_STARTTLS = 1 << 1,
 };
 
 enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER };
