@@ -49,6 +49,9 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 	case CM_AUTH_LINE:
 		s->cmode = CM_HOLD; /* the answer to the 334 was lost: AUTH's reply comes next */
 		break;
+	case CM_HOLD: /* bytes waiting for a reply, lost: a QUIT may be among them */
+		s->rec.quit_unknown = true;
+		break;
 	case CM_COMMAND:
 		if (tx)
 			tx->rcpts_unknown = true;
@@ -175,12 +178,38 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 	}
 }
 
+/* A command whose reply the capture lost. */
+static void reply_lost(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (tx)
+		tx->uncertain = true;
+	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
+		smtp_take_helo(s);
+		s->rec.extensions_unknown = true;
+	}
+}
+
+/* A reply that cannot answer the command at the head of the queue while lost commands come
+ * next (a 221 after an end of data): the head's reply was lost, and the lost commands take
+ * this one (a QUIT among them). */
+static void skip_unanswerable(struct smtp_session *s, uint16_t code)
+{
+	struct pending gone;
+	if (s->pq_len < 2 || smtp_pq_at(s, 0)->kind == PK_GAP || smtp_pq_at(s, 1)->kind != PK_GAP ||
+	    smtp_plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+}
+
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
  * command after them, which the server had read when it replied. Returns true when the
  * gap took the reply. */
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
 	uint16_t code = r->code;
+	skip_unanswerable(s, code);
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
 	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
@@ -193,18 +222,6 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 	smtp_pq_at(s, 0)->answered++;
 	infer_from_code(s, r);
 	return true;
-}
-
-/* A command whose reply the capture lost. */
-static void reply_lost(struct smtp_session *s, const struct pending *p)
-{
-	struct smtp_tx *tx = smtp_tx_of(s, p);
-	if (tx)
-		tx->uncertain = true;
-	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
-		smtp_take_helo(s);
-		s->rec.extensions_unknown = true;
-	}
 }
 
 /* After server bytes were lost: the client's ACK numbers show which replies were in the
