@@ -162,7 +162,7 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text.prev_crlf = true;
 		s->text.first_line = false;
 		s->gap_sync = false;
-	} else if (code == 220) { /* after the greeting only STARTTLS is answered 220 (RFC 3207) */
+	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
 		s->rec.starttls_accepted = true;
 		s->rec.inferred |= SMTP_INF_STARTTLS;
 		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
@@ -196,7 +196,8 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 static void skip_unanswerable(struct smtp_session *s, uint16_t code)
 {
 	struct pending gone;
-	if (s->pq_len < 2 || smtp_pq_at(s, 0)->kind == PK_GAP || smtp_pq_at(s, 1)->kind != PK_GAP ||
+	if (s->pq_len < 2 || smtp_pq_at(s, 0)->kind == PK_GAP ||
+	    smtp_pq_at(s, 0)->kind == PK_GREETING || smtp_pq_at(s, 1)->kind != PK_GAP ||
 	    smtp_plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
 		return;
 	smtp_pq_pop(s, &gone);

@@ -227,6 +227,8 @@ bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
 	bool intermediate = code == 354 || code == 334 || code == 221 || code == 220;
 	if (kind == PK_GAP)
 		return true;
+	if (kind == PK_GREETING) /* RFC 5321 4.3.2: 220, or a refusal (554, 421) */
+		return code == 220 || code >= 400;
 	if (kind == PK_EOD)
 		return !intermediate;
 	switch (verb) {
