@@ -3,6 +3,7 @@
 #include "classify.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #define NAME(table, i) ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "unknown")
 
@@ -120,15 +121,54 @@ static enum cls_style client_style(const struct smtp_record *rec, enum cls_close
 	return CLS_STYLE_UNKNOWN;
 }
 
+/* The size counts what was sent only where the capture bounds the text: not when the end
+ * of data was in a gap, nor when a gap left the transaction undecided with no end of data
+ * seen (the text may have begun, or gone on, in it), nor for BDAT when commands were lost
+ * (a BDAT among them: its chunk was read as commands). */
+static bool size_known(const struct smtp_tx *tx, enum cls_tx_outcome out)
+{
+	if (tx->size_unknown)
+		return false;
+	if (out == CLS_TX_INCOMPLETE && (tx->uncertain || tx->gap_hid_end) && !tx->eod_ts_us)
+		return false;
+	return !(tx->rcpts_unknown && tx->method == SMTP_METHOD_BDAT);
+}
+
+static void judge_txs(const struct smtp_record *rec, struct cls_verdict *out)
+{
+	out->n_txs = rec->n_txs;
+	out->txs = out->inline_txs;
+	if (rec->n_txs > CLS_TX_INLINE) {
+		out->txs = malloc(rec->n_txs * sizeof(*out->txs));
+		if (!out->txs)
+			abort();
+	}
+	for (uint32_t i = 0; i < rec->n_txs; i++) {
+		const struct smtp_tx *tx = &rec->txs[i];
+		struct cls_tx_verdict *t = &out->txs[i];
+		t->outcome = classify_tx(rec, tx);
+		t->size_known = size_known(tx, t->outcome);
+		t->rcpts_known = !tx->rcpts_unknown;
+	}
+}
+
+void classify_free(struct cls_verdict *v)
+{
+	if (v->txs != v->inline_txs)
+		free(v->txs);
+	v->txs = v->inline_txs;
+	v->n_txs = 0;
+}
+
 struct tx_tally {
 	uint32_t committed, abandoned, unacknowledged, incomplete;
 };
 
-static struct tx_tally tally(const struct smtp_record *rec)
+static struct tx_tally tally(const struct cls_verdict *v)
 {
 	struct tx_tally t = {0};
-	for (uint32_t i = 0; i < rec->n_txs; i++) {
-		switch (classify_tx(rec, &rec->txs[i])) {
+	for (uint32_t i = 0; i < v->n_txs; i++) {
+		switch (v->txs[i].outcome) {
 		case CLS_TX_COMMITTED:
 			t.committed++;
 			break;
@@ -174,7 +214,8 @@ static enum cls_outcome headline(const struct smtp_record *rec, const struct cls
 
 void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 {
-	struct tx_tally t = tally(rec);
+	judge_txs(rec, out);
+	struct tx_tally t = tally(out);
 	out->close = session_close(rec);
 	out->close_by = rec->closed_first;
 	out->close_how = SMTP_HOW_NONE;
@@ -186,4 +227,10 @@ void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 	out->outcome = headline(rec, out, &t);
 	out->rfc5321_delivered = t.committed;
 	out->strict_quit_delivered = out->close == CLS_CLOSE_QUIT ? t.committed : 0;
+	/* lost client bytes may hide a whole transaction (a smuggled one, or MAIL to EOD) */
+	out->rfc5321_known = t.incomplete == 0 && !rec->gap_bytes[SMTP_TO_SERVER];
+	/* after TLS both count the transactions seen in the clear, as the outcome `tls` says */
+	out->strict_known =
+	    is_tls(rec) ||
+	    (out->close == CLS_CLOSE_QUIT ? out->rfc5321_known : out->close != CLS_CLOSE_UNKNOWN);
 }

@@ -342,20 +342,23 @@ static int set_eod_reply(json_t *o, const struct smtp_tx *tx)
 	return rc;
 }
 
-json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
+/* One transaction, with the verdicts classify gave it. */
+json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv)
 {
-	enum cls_tx_outcome out = classify_tx(rec, tx);
+	enum cls_tx_outcome out = tv->outcome;
 	json_t *o = json_object();
 	int rc = set_uint(o, "tx_id", tx->id);
 
 	rc |= set_bytes(o, "mail_from", &tx->mail_from);
 	if (tx->mail_params.len > 0)
 		rc |= set_bytes(o, "mail_params", &tx->mail_params);
-	rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
-	rc |= set_refused(o, tx);
+	if (tv->rcpts_known) { /* a gap may have hidden a RCPT: then the list is not known */
+		rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
+		rc |= set_refused(o, tx);
+	}
 	if (method_name(tx->method))
 		rc |= set_str(o, "method", method_name(tx->method));
-	if (!tx->size_unknown)
+	if (tv->size_known)
 		rc |= set_uint(o, "size", tx->size);
 	rc |= set_str(o, "outcome", classify_tx_outcome_name(out));
 	if (out == CLS_TX_REJECTED)
@@ -368,14 +371,14 @@ json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx)
 	return done(o, rc);
 }
 
-static json_t *tx_list(const struct smtp_record *rec)
+static json_t *tx_list(const struct smtp_record *rec, const struct cls_verdict *v)
 {
 	json_t *a = json_array();
 	uint32_t i;
 	int rc = 0;
 
 	for (i = 0; i < rec->n_txs; i++)
-		rc |= json_array_append_new(a, tx_json(rec, &rec->txs[i]));
+		rc |= json_array_append_new(a, tx_json(&rec->txs[i], &v->txs[i]));
 	return done(a, rc);
 }
 
@@ -479,13 +482,33 @@ static int set_trace(json_t *o, const struct smtp_record *rec)
 	return rc;
 }
 
+/* policy: each count left out when a transaction or the close it depends on is not known */
+static json_t *policy_json(const struct cls_verdict *v)
+{
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (v->rfc5321_known)
+		rc |= set_uint(o, "rfc5321_delivered", v->rfc5321_delivered);
+	if (v->strict_known)
+		rc |= set_uint(o, "strict_quit_delivered", v->strict_quit_delivered);
+	return done(o, rc);
+}
+
+/* The payload bytes dir sent: those of the captured packets (a snap length's cut included),
+ * and the gaps TCP revealed between them that no cut accounts for: lost packets (DESIGN.md
+ * section 4, "sizes and counters count what was sent"). */
+static uint64_t bytes_sent(const struct flow_info *info, const struct smtp_record *rec, int dir)
+{
+	uint64_t gap = rec->gap_bytes[dir], cut = info->cut[dir];
+	return info->bytes[dir] + (gap > cut ? gap - cut : 0);
+}
+
 /* policy, anomalies, gap_bytes, and the counters */
 static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_record *rec,
                     const struct cls_verdict *v)
 {
-	int rc = json_object_set_new(o, "policy",
-	                             pair_json("rfc5321_delivered", v->rfc5321_delivered,
-	                                       "strict_quit_delivered", v->strict_quit_delivered));
+	int rc = json_object_set_new(o, "policy", policy_json(v));
 
 	rc |= json_object_set_new(o, "anomalies", anomaly_list(rec->anomalies));
 	if (rec->lookalike != SMTP_LA_NONE) {
@@ -504,8 +527,8 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 		rc |= set_trace(o, rec);
 	rc |= set_uint(o, "pkts_toserver", info->pkts[SMTP_TO_SERVER]);
 	rc |= set_uint(o, "pkts_toclient", info->pkts[SMTP_TO_CLIENT]);
-	rc |= set_uint(o, "bytes_toserver", info->bytes[SMTP_TO_SERVER]);
-	rc |= set_uint(o, "bytes_toclient", info->bytes[SMTP_TO_CLIENT]);
+	rc |= set_uint(o, "bytes_toserver", bytes_sent(info, rec, SMTP_TO_SERVER));
+	rc |= set_uint(o, "bytes_toclient", bytes_sent(info, rec, SMTP_TO_CLIENT));
 	return rc;
 }
 
@@ -522,6 +545,8 @@ static int set_inferred(json_t *o, const struct smtp_record *rec)
 		rc |= json_array_append_new(a, json_string("close"));
 		rc |= json_array_append_new(a, json_string("client_style"));
 	}
+	if (rec->inferred & SMTP_INF_STARTTLS)
+		rc |= json_array_append_new(a, json_string("starttls"));
 	for (uint32_t i = 0; i < rec->n_txs; i++)
 		for (unsigned f = 0; f < sizeof(tx_fields) / sizeof(tx_fields[0]); f++)
 			if (rec->txs[i].inferred & (1u << f)) {
@@ -546,7 +571,7 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	rc |= set_dialogue(o, rec);
 	if (rec->tls)
 		rc |= json_object_set_new(o, "tls", tls_json(rec->tls));
-	rc |= json_object_set_new(o, "transactions", tx_list(rec));
+	rc |= json_object_set_new(o, "transactions", tx_list(rec, v));
 	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);
 	return done(o, rc);

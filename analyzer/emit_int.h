@@ -31,7 +31,7 @@ json_t *reply_json(const struct smtp_reply *r);
 /* A transaction's recipients, and the whole transaction object of smtp_session.transactions.
  * New references. */
 json_t *rcpt_list(const struct smtp_tx *tx);
-json_t *tx_json(const struct smtp_record *rec, const struct smtp_tx *tx);
+json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv);
 
 /* The session's tls object (emit_tls.c). New reference. */
 struct tls_state;

@@ -29,13 +29,14 @@ static json_t *session_brief(const struct cls_verdict *v)
 }
 
 /* Suricata's smtp object for one transaction: helo, mail_from, rcpt_to (at least one). */
-static json_t *smtp_object(const struct smtp_record *rec, const struct smtp_tx *tx)
+static json_t *smtp_object(const struct smtp_record *rec, const struct smtp_tx *tx,
+                           const struct cls_tx_verdict *tv)
 {
 	json_t *o = json_object();
 	int rc = set_bytes(o, "helo", &rec->helo);
 	if (tx) {
 		rc |= set_bytes(o, "mail_from", &tx->mail_from);
-		if (tx->n_rcpts > 0)
+		if (tx->n_rcpts > 0 && tv->rcpts_known)
 			rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
 	}
 	return done(o, rc);
@@ -47,9 +48,9 @@ int emit_transactions(struct emit *e, const struct flow_info *info, const struct
 	for (uint32_t i = 0; i < rec->n_txs; i++) {
 		const struct smtp_tx *tx = &rec->txs[i];
 		json_t *root = emit_envelope(info, "smtp_transaction");
-		json_t *t = tx_json(rec, tx);
+		json_t *t = tx_json(tx, &v->txs[i]);
 		int rc = root && t ? 0 : -1;
-		rc |= json_object_set_new(root, "smtp", smtp_object(rec, tx));
+		rc |= json_object_set_new(root, "smtp", smtp_object(rec, tx, &v->txs[i]));
 		rc |= json_object_set_new(t, "session", session_brief(v));
 		rc |= json_object_set_new(root, "smtp_transaction", t);
 		if (emit_line(e, done(root, rc)) != 0)
@@ -126,14 +127,12 @@ static int add_flowvar(json_t *vars, const char *key, const char *value)
 }
 
 /* smtptrace's verdicts where Suricata's schema has room for more: metadata.flowvars. */
-static json_t *verdict_metadata(const struct smtp_record *rec, const struct smtp_tx *tx,
-                                const struct cls_verdict *v)
+static json_t *verdict_metadata(const struct cls_tx_verdict *tv, const struct cls_verdict *v)
 {
 	json_t *vars = json_array(), *meta = json_object();
 	int rc = 0;
-	if (tx)
-		rc |= add_flowvar(vars, "smtptrace.outcome",
-		                  classify_tx_outcome_name(classify_tx(rec, tx)));
+	if (tv)
+		rc |= add_flowvar(vars, "smtptrace.outcome", classify_tx_outcome_name(tv->outcome));
 	rc |= add_flowvar(vars, "smtptrace.session_outcome", classify_outcome_name(v->outcome));
 	rc |= add_flowvar(vars, "smtptrace.close", classify_close_name(v->close));
 	rc |= add_flowvar(vars, "smtptrace.client_style", classify_style_name(v->client_style));
@@ -150,8 +149,10 @@ int emit_eve_smtp(struct emit *e, const struct flow_info *info, const struct smt
 		json_t *root = emit_envelope(info, "smtp");
 		int rc = root ? 0 : -1;
 		rc |= set_uint(root, "tx_id", tx ? tx->id : 0);
-		rc |= json_object_set_new(root, "smtp", smtp_object(rec, tx));
-		rc |= json_object_set_new(root, "metadata", verdict_metadata(rec, tx, v));
+		rc |=
+		    json_object_set_new(root, "smtp", smtp_object(rec, tx, tx ? &v->txs[i] : NULL));
+		rc |= json_object_set_new(root, "metadata",
+		                          verdict_metadata(tx ? &v->txs[i] : NULL, v));
 		if (emit_line(e, done(root, rc)) != 0)
 			return -1;
 	}

@@ -831,6 +831,7 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 	    seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len : seg->payload_len;
 	f->info.pkts[dir]++;
 	f->info.bytes[dir] += wire;
+	f->info.cut[dir] += wire - seg->payload_len;
 	note_handshake(f, seg, dir);
 	f->info.last_ts_us = seg->ts_us > f->info.last_ts_us ? seg->ts_us : f->info.last_ts_us;
 	f->seen_clock_us = t->now_us;

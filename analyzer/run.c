@@ -88,8 +88,10 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 	}
 	classify_session(rec, &v);
 	stats_count_session(&r->stats, &v, rec);
-	if (r->write_failed)
+	if (r->write_failed) {
+		classify_free(&v);
 		return;
+	}
 	unsigned want = r->o->records;
 	int rc = 0;
 	if (r->o->eve_strict)
@@ -100,6 +102,7 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 		rc = emit_transactions(r->emit, info, rec, &v);
 	if (!r->o->eve_strict && (want & RUN_REC_COMMAND) && rc == 0)
 		rc = emit_commands(r->emit, info, rec);
+	classify_free(&v);
 	if (rc != 0)
 		note_write_error(r);
 }

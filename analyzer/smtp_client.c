@@ -49,7 +49,7 @@ static int64_t open_mail_tx(struct smtp_session *s, const struct smtp_command *c
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase != SMTP_PH_EOD_SENT)
+	if (smtp_cur_tx(s) && smtp_cur_tx(s)->phase != SMTP_PH_EOD_SENT && !smtp_gap_ended_tx(s))
 		return -1; /* after the end of data the next MAIL is legal (RFC 2920) */
 	struct smtp_tx *tx = smtp_tx_begin(s);
 	if (smtp_parse_path(c->arg, c->arg_len, "FROM:", &path, &path_len, &params, &params_len)) {

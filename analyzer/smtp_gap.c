@@ -2,6 +2,7 @@
  * gap hid, and what the other direction proves about them (RFC 5321 4.2, 4.3.2; RFC 2920;
  * DESIGN.md section 4, "What the capture lacks"). */
 #include "smtp_int.h"
+#include "tls.h"
 
 #include <string.h>
 
@@ -24,6 +25,7 @@ static void tx_touched(struct smtp_tx *tx)
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
+	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
 	tx_touched(tx);
 	smtp_line_reset(&s->cline);
 	s->cpos += len;
@@ -32,8 +34,8 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 	case CM_TEXT:
 		s->text_gap = true; /* a reply while still in text: the end was in the gap */
 		s->text.prev_crlf = true;
-		if (tx)
-			tx->size += len; /* text, unless the end of data was in it (size_unknown) */
+		if (tx) /* text, unless the end of data was in it (size_unknown) */
+			tx->size += partial + len;
 		break;
 	case CM_BDAT: {
 		uint64_t n = len < s->bdat_left ? len : s->bdat_left;
@@ -48,7 +50,12 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		/* the answer to the 334 was lost: AUTH's reply comes next */
 		smtp_set_mode(s, CM_HOLD);
 		break;
+	case CM_HOLD: /* bytes waiting for a reply, lost: a QUIT may be among them */
+		s->rec.quit_unknown = true;
+		break;
 	case CM_COMMAND:
+		if (tx)
+			tx->rcpts_unknown = true;
 		s->gap_sync = true;
 		smtp_pq_push(s, (struct pending){.kind = PK_GAP,
 		                                 .tx = s->cur_tx,
@@ -87,7 +94,41 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 	tx = smtp_tx_begin(s);
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
+	tx->rcpts_unknown = true; /* its MAIL and perhaps some RCPTs were lost */
 	return tx;
+}
+
+/* A 221 while in message text after a gap: it cannot answer an end of data, so the end
+ * of data, its reply and a QUIT were in the gap (or the client's later bytes, read as text,
+ * held them). The lost commands take the 221 (smtp_gap_reply): the close is inferred and
+ * the transaction, whose end is unknown, stays incomplete. */
+void smtp_gap_text_quit(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx)
+		tx->size_unknown = true;
+	smtp_set_mode(s, CM_COMMAND);
+	s->text_gap = false;
+	smtp_line_reset(&s->cline);
+	smtp_smuggle_clear(&s->smug);
+	smtp_pq_push(
+	    s, (struct pending){
+	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+}
+
+/* A MAIL while a transaction is open some of whose commands were lost: an RSET, or a DATA
+ * and its end of data, may be among them (a client sends MAIL only after one). The open
+ * transaction ends with its end unknown (incomplete), and the MAIL opens its own. Returns
+ * whether it ended one. */
+bool smtp_gap_ended_tx(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (!tx || !tx->rcpts_unknown)
+		return false;
+	tx->uncertain = true;
+	tx->gap_hid_end = true;
+	smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
+	return true;
 }
 
 /* A reply to a command the capture lost: what its code alone makes certain. */
@@ -120,6 +161,13 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text.prev_crlf = true;
 		s->text.first_line = false;
 		s->gap_sync = false;
+	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
+		s->rec.starttls_accepted = true;
+		s->rec.inferred |= SMTP_INF_STARTTLS;
+		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
+		smtp_set_mode(s, CM_OPAQUE);
+		s->server_opaque = true;
+		s->gap_sync = false;
 	} else if (code == 334) { /* only AUTH is answered 334: the next line answers it */
 		smtp_pq_push_front(s, (struct pending){.kind = PK_COMMAND,
 		                                       .verb = SMTP_V_AUTH,
@@ -127,26 +175,6 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		                                       .peer_acked = UINT64_MAX});
 		smtp_set_mode(s, CM_AUTH_LINE);
 	}
-}
-
-/* A reply while lost commands head the queue: it answers one of them unless it fits the
- * command after them, which the server had read when it replied. Returns true when the
- * gap took the reply. */
-bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
-{
-	uint16_t code = r->code;
-	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
-		return false;
-	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
-	if (n && smtp_plausible(n->kind, n->verb, code) &&
-	    (s->server_acked == UINT64_MAX || s->server_acked >= n->end_pos)) {
-		struct pending gone;
-		smtp_pq_pop(s, &gone);
-		return false;
-	}
-	smtp_pq_at(s, 0)->answered++;
-	infer_from_code(s, r);
-	return true;
 }
 
 /* A command whose reply the capture lost. */
@@ -159,6 +187,41 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 		smtp_take_helo(s);
 		s->rec.extensions_unknown = true;
 	}
+}
+
+/* A reply that cannot answer the command at the head of the queue while lost commands come
+ * next (a 221 after an end of data): the head's reply was lost, and the lost commands take
+ * this one (a QUIT among them). */
+static void skip_unanswerable(struct smtp_session *s, uint16_t code)
+{
+	struct pending gone;
+	if (s->pq_len < 2 || smtp_pq_at(s, 0)->kind == PK_GAP ||
+	    smtp_pq_at(s, 0)->kind == PK_GREETING || smtp_pq_at(s, 1)->kind != PK_GAP ||
+	    smtp_plausible(smtp_pq_at(s, 0)->kind, smtp_pq_at(s, 0)->verb, code))
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+}
+
+/* A reply while lost commands head the queue: it answers one of them unless it fits the
+ * command after them, which the server had read when it replied. Returns true when the
+ * gap took the reply. */
+bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
+{
+	uint16_t code = r->code;
+	skip_unanswerable(s, code);
+	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
+		return false;
+	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
+	if (n && smtp_plausible(n->kind, n->verb, code) &&
+	    (s->server_acked == UINT64_MAX || s->server_acked >= n->end_pos)) {
+		struct pending gone;
+		smtp_pq_pop(s, &gone);
+		return false;
+	}
+	smtp_pq_at(s, 0)->answered++;
+	infer_from_code(s, r);
+	return true;
 }
 
 /* After server bytes were lost: the client's ACK numbers show which replies were in the
@@ -184,9 +247,13 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 	}
 }
 
-/* Lost client bytes that no reply accounts for may have held a QUIT. */
+/* Lost client bytes that no reply accounts for may have held a QUIT; so may client bytes
+ * still held for a reply the capture lost (they were never read). */
 void smtp_gap_finish(struct smtp_session *s)
 {
+	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
+	    !s->rec.quit_sent)
+		s->rec.quit_unknown = true;
 	for (uint32_t i = 0; i < s->pq_len; i++)
 		if (smtp_pq_at(s, i)->kind == PK_GAP && !smtp_pq_at(s, i)->answered &&
 		    !s->rec.quit_sent)

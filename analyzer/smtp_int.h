@@ -268,6 +268,8 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len);
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts);
 void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
+void smtp_gap_text_quit(struct smtp_session *s);
+bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);

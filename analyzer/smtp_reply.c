@@ -227,6 +227,7 @@ static void eod_in_gap(struct smtp_session *s)
 	smtp_set_mode(s, CM_COMMAND);
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
+	smtp_smuggle_clear(&s->smug); /* which reading the reply fits is not known */
 }
 
 /* A reply that cannot answer the oldest pending command but can answer one a little later
@@ -295,8 +296,10 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	smtp_smuggle_by_causality(s);
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
-	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active)
-		smtp_smuggle_adopt_now(s);
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active && !s->text_gap)
+		smtp_smuggle_adopt_now(s); /* after a gap the real end may have been in it */
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code == 221)
+		smtp_gap_text_quit(s); /* smtp_gap.c: no answer to an end of data */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
 	lost_354(s, r.code);

@@ -201,6 +201,8 @@ void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smt
 		an = SMTP_AN_PIPELINING_UNADVERTISED;
 	else
 		return;
+	if (by_order && s->rec.midstream && !s->rec.seen_server_bytes)
+		return; /* picked up mid-stream: replies before the first one captured are unseen */
 	if (by_order) /* a missing server direction would make every command look early */
 		smtp_note_inferred(s, an, SMTP_TO_CLIENT);
 	else

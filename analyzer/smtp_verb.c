@@ -63,6 +63,8 @@ bool smtp_plausible(enum pending_kind kind, enum smtp_verb verb, uint16_t code)
 {
 	if (kind == PK_GAP)
 		return true;
+	if (kind == PK_GREETING) /* RFC 5321 4.3.2: 220, or a refusal (554, 421) */
+		return code == 220 || code >= 400;
 	uint8_t fit = kind == PK_EOD ? EOD_FIT : smtp_verb_row(verb)->fit;
 	return (fit & smtp_code_fit(code)) != 0;
 }

@@ -33,6 +33,7 @@ struct flow_info {
 	uint64_t first_ts_us, last_ts_us;
 	uint64_t pkts[2];          /* indexed by enum smtp_dir */
 	uint64_t bytes[2];         /* payload bytes, indexed by enum smtp_dir */
+	uint64_t cut[2];           /* of those, bytes the snap length cut from captured packets */
 	const char *pcap_filename; /* the input the flow started in; borrowed */
 	enum flow_kind kind;       /* set before the end callback */
 	enum detect_how detected;  /* how the flow was taken for SMTP (NONE: probed, not SMTP) */

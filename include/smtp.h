@@ -101,6 +101,8 @@ struct smtp_tx {
 	bool uncertain;
 	bool size_unknown; /* the end of data was in a gap: its size cannot be counted */
 	uint8_t inferred;  /* SMTP_INF_TX_* bits: fields certain only from the other side */
+	/* client commands were lost while it was open: a RCPT may be among them */
+	bool rcpts_unknown;
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close;  /* the reply came after the client had closed */
@@ -116,6 +118,8 @@ enum {
 };
 enum {
 	SMTP_INF_CLOSE = 1 << 0, /* a 221 answered a QUIT the capture lost */
+	/* a 220 answered a STARTTLS the capture lost */
+	SMTP_INF_STARTTLS = 1 << 1,
 };
 
 enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER };

@@ -97,6 +97,8 @@ loss_judge() {
 		loss_name="loss $loss_m ($loss_copies $loss_same $loss_unk $loss_inf WRONG=$loss_w false_anomalies=$loss_a)"
 		if [ -z "$loss_base" ]; then
 			fail "$loss_name (no baseline for $loss_m in tests/loss-baseline.txt)"
+		elif [ "${loss_same#same=}" -eq 0 ]; then
+			fail "$loss_name (no field compared the same: did $prog run?)"
 		elif [ "$loss_w" -gt "$loss_bw" ] || [ "$loss_a" -gt "$loss_ba" ]; then
 			fail "$loss_name (baseline: WRONG=$loss_bw false_anomalies=$loss_ba)"
 			grep -F ".$loss_m" "$loss_dir/details" | head -12 | sed "s|$loss_dir/||; s/^/    /"
@@ -110,6 +112,8 @@ loss_judge() {
 
 if ! command -v python3 >/dev/null 2>&1; then
 	skip "loss" "no python3"
+elif ! "$prog" --version >/dev/null 2>&1; then
+	fail "loss ($prog does not run)"
 elif [ ! -x "$loss_dlg" ]; then
 	fail "loss (no $loss_dlg: build it with make tools)"
 else

@@ -99,6 +99,7 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 	fuzz_check_record(rec, run->lim);
 	classify_session(rec, &v);
 	FUZZ_CHECK(emit_session(run->out, info, rec, &v) == 0);
+	classify_free(&v);
 	run->sessions++;
 }
 

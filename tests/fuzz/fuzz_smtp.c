@@ -127,10 +127,13 @@ static void check_verdicts(const struct smtp_record *rec)
 	FUZZ_CHECK(named(classify_how_name(v.close_how)));
 	FUZZ_CHECK(v.strict_quit_delivered <= v.rfc5321_delivered);
 	FUZZ_CHECK(v.rfc5321_delivered <= rec->n_txs);
+	FUZZ_CHECK(v.n_txs == rec->n_txs);
 	for (uint32_t i = 0; i < rec->n_txs; i++) {
-		FUZZ_CHECK(named(classify_tx_outcome_name(classify_tx(rec, &rec->txs[i]))));
+		FUZZ_CHECK(named(classify_tx_outcome_name(v.txs[i].outcome)));
+		FUZZ_CHECK(v.txs[i].outcome == classify_tx(rec, &rec->txs[i]));
 		FUZZ_CHECK(named(classify_reject_at_name(rec->txs[i].rejected_at)));
 	}
+	classify_free(&v);
 	FUZZ_CHECK(smtp_lookalike_name(rec->lookalike) != NULL);
 	FUZZ_CHECK(named(smtp_acted_name(rec->lookalike_acted)) ||
 	           rec->lookalike_acted == SMTP_ACTED_UNKNOWN);

@@ -188,6 +188,10 @@ static void base_verdict(struct cls_verdict *v)
 	v->client_style = CLS_STYLE_RFC5321;
 	v->rfc5321_delivered = 1;
 	v->strict_quit_delivered = 1;
+	v->rfc5321_known = v->strict_known = true;
+	v->n_txs = 1;
+	v->txs = v->inline_txs;
+	v->txs[0] = (struct cls_tx_verdict){CLS_TX_COMMITTED, true, true};
 }
 
 /* ---- records ---- */
@@ -354,6 +358,61 @@ static void record_no_greeting(void)
 	free(line);
 }
 
+/* The byte counters count what was sent: a lost packet's bytes (a gap no snap cut accounts
+ * for) are in them; a snap length's cut, already counted by its packet, is not counted twice. */
+static void record_bytes_sent(void)
+{
+	struct flow_info info;
+	struct smtp_record rec;
+	struct smtp_tx tx;
+	struct cls_verdict v;
+	json_t *j, *s;
+	char *line;
+
+	base_info(&info);
+	base_record(&rec, &tx);
+	base_verdict(&v);
+	info.cut[SMTP_TO_SERVER] = 50;            /* counted in bytes[] by its packet */
+	rec.gap_bytes[SMTP_TO_SERVER] = 50 + 127; /* the cut, and one lost packet of 127 */
+	rec.gap_bytes[SMTP_TO_CLIENT] = 0;
+	info.cut[SMTP_TO_CLIENT] = 20; /* a cut a later copy filled: no gap */
+	line = emit_line(&info, &rec, &v);
+	j = parse(line);
+	s = json_object_get(j, "smtp_session");
+	check_member(s, "bytes_toserver", NULL, "727");
+	check_member(s, "bytes_toclient", NULL, "400");
+	json_decref(j);
+	free(line);
+}
+
+/* A policy count that depends on an incomplete transaction or an unknown close is left out. */
+static void record_policy_unknown(void)
+{
+	struct flow_info info;
+	struct smtp_record rec;
+	struct smtp_tx tx;
+	struct cls_verdict v;
+	json_t *j;
+	char *line;
+
+	base_info(&info);
+	base_record(&rec, &tx);
+	base_verdict(&v);
+	v.rfc5321_known = false;
+	line = emit_line(&info, &rec, &v);
+	j = parse(line);
+	check_member(json_object_get(j, "smtp_session"), "policy", NULL,
+	             "{\"strict_quit_delivered\":1}");
+	json_decref(j);
+	free(line);
+	v.strict_known = false;
+	line = emit_line(&info, &rec, &v);
+	j = parse(line);
+	check_member(json_object_get(j, "smtp_session"), "policy", NULL, "{}");
+	json_decref(j);
+	free(line);
+}
+
 static void record_ipv6(void)
 {
 	struct flow_info info;
@@ -488,6 +547,7 @@ static void record_rejected(void)
 	tx.eod_reply.ts_us = tx.eod_ts_us + 1;
 	tx.eod_reply_after_close = true;
 	tx.anomalies = 1u << SMTP_AN_BDAT;
+	v.txs[0].outcome = CLS_TX_REJECTED; /* emit writes what classify gave */
 	line = emit_line(&info, &rec, &v);
 	j = parse(line);
 	CHECK(json_array_size(
@@ -528,6 +588,7 @@ static void record_open_tx(void)
 	v.close_how = SMTP_HOW_NONE;
 	v.client_style = CLS_STYLE_UNKNOWN;
 	v.rfc5321_delivered = v.strict_quit_delivered = 0;
+	v.txs[0].outcome = CLS_TX_INCOMPLETE;
 	line = emit_line(&info, &rec, &v);
 	CHECK(line && strstr(line, "\"smtp_session\":{\"outcome\":\"incomplete\","
 	                           "\"close\":\"capture_ended\",\"close_by\":\"none\","
@@ -913,6 +974,8 @@ int main(void)
 	RUN_TEST(record_hostile_bytes);
 	RUN_TEST(record_refused_recipient);
 	RUN_TEST(record_no_greeting);
+	RUN_TEST(record_bytes_sent);
+	RUN_TEST(record_policy_unknown);
 	RUN_TEST(record_ipv6);
 	RUN_TEST(record_auth);
 	RUN_TEST(record_minimal);
