@@ -755,30 +755,40 @@ void emit_free(struct emit *e)
 	free(e);
 }
 
+/* Dumps root into the reused buffer, growing it when the text is longer. Returns the text's
+ * length (without a NUL), 0 on failure. */
+static size_t dump_reused(struct emit *e, const json_t *root)
+{
+	size_t n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
+	if (n + 1 > e->cap && n > 0) {
+		size_t cap = n + 1 > EMIT_BUF_MIN ? n + 1 : EMIT_BUF_MIN;
+		char *b = realloc(e->buf, cap);
+		if (!b)
+			return 0;
+		e->buf = b;
+		e->cap = cap;
+		n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
+	}
+	return n + 1 > e->cap ? 0 : n;
+}
+
 /* Renders root (taken over) as one line into the reused buffer and hands it to the sink:
- * redacted when asked, bounded to --max-record. */
+ * redacted when asked, bounded to --max-record. A record is dumped once when it fits (nearly
+ * always); only one over the bound is cut (emit_bound) and dumped again. */
 int emit_line(struct emit *e, json_t *root)
 {
 	if (!root)
 		return -1;
 	if (e->opt.redact)
 		emit_redact(root, e->opt.redact_key, e->opt.redact_key_len);
-	if (e->opt.max_record && !(root = emit_bound(root, e->opt.max_record)))
-		return -1;
-	size_t n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
-	if (n + 1 > e->cap && n > 0) {
-		size_t cap = n + 1 > EMIT_BUF_MIN ? n + 1 : EMIT_BUF_MIN;
-		char *b = realloc(e->buf, cap);
-		if (!b) {
-			json_decref(root);
+	size_t n = dump_reused(e, root);
+	if (n > 0 && e->opt.max_record && n + 1 > e->opt.max_record) {
+		if (!(root = emit_bound(root, e->opt.max_record)))
 			return -1;
-		}
-		e->buf = b;
-		e->cap = cap;
-		n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
+		n = dump_reused(e, root);
 	}
 	json_decref(root);
-	if (n == 0 || n + 1 > e->cap)
+	if (n == 0)
 		return -1;
 	e->buf[n] = '\n';
 	return sink_write(e->out, e->buf, n + 1);
