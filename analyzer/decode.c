@@ -90,21 +90,35 @@ static bool rd_peek_u8(const struct rd *r, uint8_t *v)
 	return true;
 }
 
-/* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, not folded; a last
- * odd byte counts as the high half of a word. Leaves the cursor where it was. Words are added
- * two at a time as 32-bit ones (RFC 1071 section 2(B): the folded sum is the same). */
+/* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, folded to 16 bits;
+ * a last odd byte counts as the high half of a word. Leaves the cursor where it was. The sum
+ * does not depend on byte order (RFC 1071 section 2(B)): on a little-endian host words are
+ * added eight bytes at a time in the host's order, and the folded sum swapped at the end. */
 static uint64_t rd_sum16(struct rd r)
 {
 	uint64_t sum = 0;
 	size_t i = 0;
-	for (; i + 4 <= r.len; i += 4)
-		sum += (uint32_t)r.p[i] << 24 | (uint32_t)r.p[i + 1] << 16 |
-		       (uint32_t)r.p[i + 2] << 8 | r.p[i + 3];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= r.len; i += 8) {
+		uint32_t a, b;
+		memcpy(&a, r.p + i, 4);
+		memcpy(&b, r.p + i + 4, 4);
+		sum += (uint64_t)a + b;
+	}
+	for (; i + 2 <= r.len; i += 2)
+		sum += (uint32_t)r.p[i + 1] << 8 | r.p[i];
+	if (i < r.len)
+		sum += r.p[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)(sum << 8 | sum >> 8);
+#else
 	for (; i + 2 <= r.len; i += 2)
 		sum += (uint32_t)r.p[i] << 8 | r.p[i + 1];
 	if (i < r.len)
 		sum += (uint32_t)r.p[i] << 8;
 	return sum;
+#endif
 }
 
 /* Narrows the cursor to at most n bytes: a length field may cut what was captured, never
@@ -389,6 +403,7 @@ static enum decode_status ipv6_decode(struct rd *r, struct tcp_seg *out, uint32_
 struct wire_info {
 	uint32_t cut;
 	uint32_t l4_wire;
+	bool checksum; /* whether the TCP checksum is wanted at all */
 };
 
 /* The segment's payload on the wire: what the IP length says, when the capture record was cut
@@ -409,7 +424,7 @@ static uint32_t payload_on_wire(const struct wire_info *w, size_t hlen, uint32_t
 static uint8_t tcp_checksum(const struct rd *seg, const struct tcp_seg *out,
                             const struct wire_info *w)
 {
-	if (w->l4_wire == L4_WIRE_UNKNOWN || seg->len != w->l4_wire)
+	if (!w->checksum || w->l4_wire == L4_WIRE_UNKNOWN || seg->len != w->l4_wire)
 		return TCP_CSUM_UNCHECKED;
 	size_t alen = out->src.family == 6 ? 16 : 4;
 	uint64_t sum = rd_sum16((struct rd){out->src.bytes, alen}) +
@@ -468,11 +483,11 @@ static void strip_padding(struct rd ip, struct tcp_seg *out)
 }
 
 static enum decode_status net_decode(uint16_t ethertype, struct rd *r, struct tcp_seg *out,
-                                     uint32_t cut)
+                                     uint32_t cut, bool checksum)
 {
 	enum decode_status st;
 	struct rd ip = *r;
-	struct wire_info w = {cut, L4_WIRE_UNKNOWN};
+	struct wire_info w = {cut, L4_WIRE_UNKNOWN, checksum};
 
 	if (ethertype == ETHERTYPE_IPV4)
 		st = ipv4_decode(r, out, &w.l4_wire);
@@ -493,8 +508,8 @@ bool decode_dlt_supported(int dlt)
 	return link_lookup(dlt) != NULL;
 }
 
-enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
-                                      uint32_t wirelen, struct tcp_seg *out)
+enum decode_status decode_packet_csum(int dlt, const uint8_t *pkt, uint32_t caplen,
+                                      uint32_t wirelen, bool checksum, struct tcp_seg *out)
 {
 	struct rd r = {pkt, caplen};
 	link_fn link = link_lookup(dlt);
@@ -508,7 +523,13 @@ enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t capl
 	st = link(&r, &ethertype);
 	if (st != DECODE_OK)
 		return st;
-	return net_decode(ethertype, &r, out, wirelen > caplen ? wirelen - caplen : 0);
+	return net_decode(ethertype, &r, out, wirelen > caplen ? wirelen - caplen : 0, checksum);
+}
+
+enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
+                                      uint32_t wirelen, struct tcp_seg *out)
+{
+	return decode_packet_csum(dlt, pkt, caplen, wirelen, true, out);
 }
 
 enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, struct tcp_seg *out)

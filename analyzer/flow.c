@@ -645,6 +645,11 @@ void flow_table_advance(struct flow_table *t, uint64_t now_us)
 	clock_to(t, now_us);
 }
 
+bool flow_table_wants_checksum(const struct flow_table *t)
+{
+	return !t->pre.done || t->stats.checksum_on;
+}
+
 uint64_t flow_table_now(const struct flow_table *t)
 {
 	return t->now_us;
