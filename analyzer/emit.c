@@ -563,6 +563,7 @@ int set_filename(json_t *o, const char *name)
 
 json_t *emit_envelope(const struct flow_info *info, const char *event_type)
 {
+	emit_arena_begin(); /* ended by emit_line, which every record builder ends with */
 	char buf[EMIT_TS_LEN > EMIT_CID_LEN ? EMIT_TS_LEN : EMIT_CID_LEN];
 	json_t *o = json_object();
 	int rc;
@@ -772,22 +773,30 @@ static size_t dump_reused(struct emit *e, const json_t *root)
 	return n + 1 > e->cap ? 0 : n;
 }
 
-/* Renders root (taken over) as one line into the reused buffer and hands it to the sink:
- * redacted when asked, bounded to --max-record. A record is dumped once when it fits (nearly
- * always); only one over the bound is cut (emit_bound) and dumped again. */
-int emit_line(struct emit *e, json_t *root)
+/* Renders root (taken over) into the reused buffer: redacted when asked, bounded to
+ * --max-record. A record is dumped once when it fits (nearly always); only one over the bound
+ * is cut (emit_bound) and dumped again. Returns the text's length, 0 on failure. */
+static size_t render(struct emit *e, json_t *root)
 {
 	if (!root)
-		return -1;
+		return 0;
 	if (e->opt.redact)
 		emit_redact(root, e->opt.redact_key, e->opt.redact_key_len);
 	size_t n = dump_reused(e, root);
 	if (n > 0 && e->opt.max_record && n + 1 > e->opt.max_record) {
 		if (!(root = emit_bound(root, e->opt.max_record)))
-			return -1;
+			return 0;
 		n = dump_reused(e, root);
 	}
 	json_decref(root);
+	return n;
+}
+
+/* Writes root (taken over) as one line to the sink; ends the record's arena (emit_arena.c). */
+int emit_line(struct emit *e, json_t *root)
+{
+	size_t n = render(e, root);
+	emit_arena_end();
 	if (n == 0)
 		return -1;
 	e->buf[n] = '\n';
@@ -803,6 +812,7 @@ int emit_session(struct emit *e, const struct flow_info *info, const struct smtp
 int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *fs, uint64_t now_us)
 {
 	char ts[EMIT_TS_LEN];
+	emit_arena_begin();
 	json_t *o = json_object();
 	format_ts(now_us, ts, sizeof(ts));
 	int rc = set_str(o, "timestamp", ts);
