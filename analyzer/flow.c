@@ -25,8 +25,10 @@ struct flow {
 	bool roles_guessed; /* picked up without a SYN, both ports SMTP ports: content decides */
 	bool syn_seen, synack_seen, server_rst; /* the handshake as the capture shows it */
 	struct reasm reasm;
-	struct reasm_sink sink; /* ctx is this flow */
-	struct smtp_session *smtp;
+	struct reasm_sink sink;             /* ctx is this flow */
+	struct smtp_session *smtp;          /* NULL until first used (flow_smtp) */
+	const struct smtp_limits *smtp_lim; /* the table's, for that */
+	bool midstream;                     /* picked up without a SYN: told to the session */
 };
 
 struct flow_list {
@@ -267,30 +269,43 @@ static void draw_key(uint64_t key[2])
 	key[1] = (uint64_t)(uintptr_t)key * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)clock();
 }
 
+/* The flow's SMTP session, made when first needed: a flow that never carries a byte (a late ACK
+ * after the close linger, a scan) holds none while it waits for its idle timeout. */
+static struct smtp_session *flow_smtp(struct flow *f)
+{
+	if (f->smtp)
+		return f->smtp;
+	if (!(f->smtp = smtp_session_new(f->smtp_lim)))
+		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	if (f->midstream)
+		smtp_set_midstream(f->smtp);
+	return f->smtp;
+}
+
 static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
                       uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, peer_acked, ts_us);
+	smtp_feed(flow_smtp(f), (enum smtp_dir)dir, data, len, peer_acked, ts_us);
 }
 
 static void sink_gap(void *ctx, int dir, uint64_t len, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_gap(f->smtp, (enum smtp_dir)dir, len, ts_us);
+	smtp_gap(flow_smtp(f), (enum smtp_dir)dir, len, ts_us);
 }
 
 static void sink_close(void *ctx, int dir, bool rst, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_close(f->smtp, (enum smtp_dir)dir, rst, reasm_peer_acked(&f->reasm, dir), ts_us);
+	smtp_close(flow_smtp(f), (enum smtp_dir)dir, rst, reasm_peer_acked(&f->reasm, dir), ts_us);
 }
 
 static void sink_overlap(void *ctx, int dir)
 {
 	struct flow *f = ctx;
 	(void)dir;
-	smtp_note(f->smtp, SMTP_AN_OVERLAP_MISMATCH);
+	smtp_note(flow_smtp(f), SMTP_AN_OVERLAP_MISMATCH);
 }
 
 struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end, void *ctx)
@@ -456,12 +471,12 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	list_remove(f->closed ? &t->closing : &t->lru, f);
 	unhash(t, f);
 	reasm_flush(&f->reasm, t->now_us);
-	smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
+	smtp_set_directions(flow_smtp(f), f->info.pkts[SMTP_TO_SERVER] > 0,
 	                    f->info.pkts[SMTP_TO_CLIENT] > 0);
-	smtp_finish(f->smtp, why, t->now_us);
+	smtp_finish(flow_smtp(f), why, t->now_us);
 	f->info.kind = flow_kind_of(f);
 	t->stats.flows_kind[f->info.kind]++;
-	t->end(t->end_ctx, &f->info, smtp_get_record(f->smtp));
+	t->end(t->end_ctx, &f->info, smtp_get_record(flow_smtp(f)));
 	flow_free(t, f);
 }
 
@@ -469,12 +484,13 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 {
 	if (t->n_flows >= t->cfg.max_flows && t->lru.head) {
 		t->stats.flows_evicted++;
-		smtp_note(t->lru.head->smtp, SMTP_AN_LIMIT_REACHED);
+		smtp_note(flow_smtp(t->lru.head), SMTP_AN_LIMIT_REACHED);
 		flow_end(t, t->lru.head, SMTP_END_EVICTED);
 	}
 	struct flow *f = calloc(1, sizeof(*f));
-	if (!f || !(f->smtp = smtp_session_new(&t->cfg.smtp)))
+	if (!f)
 		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->smtp_lim = &t->cfg.smtp;
 	struct flow_info *i = &f->info;
 	i->client = cend == 0 ? seg->src : seg->dst;
 	i->server = cend == 0 ? seg->dst : seg->src;
@@ -488,7 +504,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
 	reasm_init(&f->reasm, &f->sink, &t->reasm_lim, &t->reasm_stats);
 	if (!(seg->flags & TCP_FLAG_SYN)) {
-		smtp_set_midstream(f->smtp);
+		f->midstream = true;
 		f->roles_guessed = is_server_port(t, seg->sport) && is_server_port(t, seg->dport);
 	}
 	struct flow **b = bucket_of(t, seg);
@@ -560,7 +576,7 @@ static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 	t->stats.bad_checksums++;
 	t->stats.segments_ignored++;
 	if (f)
-		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
+		smtp_note(flow_smtp(f), SMTP_AN_BAD_CHECKSUM);
 }
 
 /* What the handshake showed, for the flow's kind. */
