@@ -53,6 +53,15 @@ static size_t utf8_valid_len(const uint8_t *p, size_t avail)
 	return n;
 }
 
+/* How many bytes from p, at most room, are ASCII other than the backslash: kept as they are. */
+static size_t ascii_run(const uint8_t *p, size_t avail, size_t room)
+{
+	size_t n = 0, most = avail < room ? avail : room;
+	while (n < most && p[n] < 0x80 && p[n] != '\\')
+		n++;
+	return n;
+}
+
 size_t emit_escape_utf8(const char *in, size_t len, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -62,6 +71,13 @@ size_t emit_escape_utf8(const char *in, size_t len, char *out, size_t outlen)
 	if (!out || outlen == 0)
 		return 0;
 	while (i < len) {
+		n = ascii_run(p + i, len - i, outlen - 1 - o);
+		if (n > 0) { /* the common case: plain ASCII, copied as one run */
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
 		n = p[i] == '\\' ? 0 : utf8_valid_len(p + i, len - i);
 		if (n > 0) {
 			if (o + n > outlen - 1)
