@@ -79,6 +79,7 @@ static void test_plain_runs(void)
 static void test_random(void)
 {
 	static uint8_t buf[BUF];
+	static const size_t mins[] = {0, 2, 5}, maxes[] = {4, 17, 18, 19, 33, 80, 1000};
 	unsigned seed = 12345;
 	for (int round = 0; round < 200; round++) {
 		size_t len = 0;
@@ -88,9 +89,10 @@ static void test_random(void)
 			for (size_t i = 0; i < line && len < BUF - 2; i++) {
 				seed = seed * 1103515245u + 12345u;
 				unsigned r = (seed >> 16) % 1000;
-				buf[len++] = r == 0   ? '\r'
-				             : r == 1 ? '\n'
-				                      : (uint8_t)(32 + r % 200);
+				unsigned rare = round % 4 == 0 ? 40 : 1; /* some rounds: many */
+				buf[len++] = r < rare       ? '\r'
+				             : r < 2 * rare ? '\n'
+				                            : (uint8_t)(32 + r % 200);
 			}
 			buf[len++] = '\r';
 			buf[len++] = '\n';
@@ -99,8 +101,10 @@ static void test_random(void)
 			size_t n = len - start * 37;
 			const uint8_t *q = buf + start * 37;
 			CHECK_EQ_INT(scan_crlf(q, n), naive_crlf(q, n));
-			CHECK_EQ_INT(scan_plain_lines(q, n, 2, 80), naive_plain(q, n, 2, 80));
-			CHECK_EQ_INT(scan_plain_lines(q, n, 2, 1000), naive_plain(q, n, 2, 1000));
+			for (size_t m = 0; m < sizeof(mins) / sizeof(mins[0]); m++)
+				for (size_t x = 0; x < sizeof(maxes) / sizeof(maxes[0]); x++)
+					CHECK_EQ_INT(scan_plain_lines(q, n, mins[m], maxes[x]),
+					             naive_plain(q, n, mins[m], maxes[x]));
 		}
 	}
 }
