@@ -6,6 +6,7 @@
 #include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <zlib.h>
 
@@ -19,6 +20,7 @@ enum capture_kind {
 };
 
 struct pipe_reader;
+struct capture_map;
 
 struct capture {
 	enum capture_kind kind;
@@ -36,9 +38,11 @@ struct capture {
 	struct pipe_reader *pipe;
 	capture_idle_fn idle; /* called while a pipe or an interface has nothing to read */
 	void *idle_ctx;
-	int live_fd;           /* the interface's selectable descriptor */
-	uint64_t stream_bytes; /* bytes the cookie handed to stdio */
-	char gz_err[128];      /* zlib's complaint, when the cookie saw one */
+	int live_fd;             /* the interface's selectable descriptor */
+	uint64_t stream_bytes;   /* bytes the cookie handed to stdio */
+	struct capture_map *map; /* a plain pcap file read in place (capture_map.c), or NULL */
+	bool map_handed;         /* libpcap reads the rest of it (a record out of the ordinary) */
+	char gz_err[128];        /* zlib's complaint, when the cookie saw one */
 	char err[CAPTURE_ERR_MAX];
 };
 
@@ -66,5 +70,22 @@ ssize_t capture_pipe_read(struct pipe_reader *p, struct capture *cap, char *buf,
 
 /* Frees p and closes its descriptor. NULL is ignored. */
 void capture_pipe_free(struct pipe_reader *p);
+
+/* capture_map.c: maps fd's file (not taken over) when it is a plain pcap in the host's byte
+ * order with microseconds and a link type (libpcap's DLT dlt) that libpcap passes on as read;
+ * NULL otherwise, and libpcap reads it all. */
+struct capture_map *capture_map_open(int fd, int dlt);
+
+/* The next record in place (valid until the next call): 1 with *out set, 0 at the end, -1 for
+ * a record libpcap is to read (cut short, longer than the snap length or 65535), which stays
+ * the next one. */
+int capture_map_next(struct capture_map *m, struct capture_pkt *out);
+
+/* A new stdio stream of the file's header and the file from the next record on, for libpcap;
+ * it reads m, which must outlive it. NULL on out of memory. */
+FILE *capture_map_rest(struct capture_map *m);
+
+void capture_map_progress(const struct capture_map *m, uint64_t *done, uint64_t *total);
+void capture_map_free(struct capture_map *m); /* NULL is ignored */
 
 #endif

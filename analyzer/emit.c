@@ -53,6 +53,15 @@ static size_t utf8_valid_len(const uint8_t *p, size_t avail)
 	return n;
 }
 
+/* How many bytes from p, at most room, are ASCII other than the backslash: kept as they are. */
+static size_t ascii_run(const uint8_t *p, size_t avail, size_t room)
+{
+	size_t n = 0, most = avail < room ? avail : room;
+	while (n < most && p[n] < 0x80 && p[n] != '\\')
+		n++;
+	return n;
+}
+
 size_t emit_escape_utf8(const char *in, size_t len, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -62,6 +71,13 @@ size_t emit_escape_utf8(const char *in, size_t len, char *out, size_t outlen)
 	if (!out || outlen == 0)
 		return 0;
 	while (i < len) {
+		n = ascii_run(p + i, len - i, outlen - 1 - o);
+		if (n > 0) { /* the common case: plain ASCII, copied as one run */
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
 		n = p[i] == '\\' ? 0 : utf8_valid_len(p + i, len - i);
 		if (n > 0) {
 			if (o + n > outlen - 1)
@@ -101,7 +117,9 @@ json_t *wire_json(const char *data, size_t len)
 		} /* else: cut to what the stack buffer holds */
 	}
 	n = emit_escape_utf8(data ? data : "", len, out, cap);
-	j = json_stringn(out, n);
+	/* valid UTF-8 by construction (RFC 3629's table, as jansson's own check): not checked twice
+	 */
+	j = json_stringn_nocheck(out, n);
 	free(heap);
 	return j;
 }
@@ -589,6 +607,7 @@ int set_filename(json_t *o, const char *name)
 
 json_t *emit_envelope(const struct flow_info *info, const char *event_type)
 {
+	emit_arena_begin(); /* ended by emit_line, which every record builder ends with */
 	char buf[EMIT_TS_LEN > EMIT_CID_LEN ? EMIT_TS_LEN : EMIT_CID_LEN];
 	json_t *o = json_object();
 	int rc;
@@ -783,30 +802,48 @@ void emit_free(struct emit *e)
 	free(e);
 }
 
-/* Renders root (taken over) as one line into the reused buffer and hands it to the sink:
- * redacted when asked, bounded to --max-record. */
-int emit_line(struct emit *e, json_t *root)
+/* Dumps root into the reused buffer, growing it when the text is longer. Returns the text's
+ * length (without a NUL), 0 on failure. */
+static size_t dump_reused(struct emit *e, const json_t *root)
 {
-	if (!root)
-		return -1;
-	if (e->opt.redact)
-		emit_redact(root, e->opt.redact_key, e->opt.redact_key_len);
-	if (e->opt.max_record && !(root = emit_bound(root, e->opt.max_record)))
-		return -1;
 	size_t n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
 	if (n + 1 > e->cap && n > 0) {
 		size_t cap = n + 1 > EMIT_BUF_MIN ? n + 1 : EMIT_BUF_MIN;
 		char *b = realloc(e->buf, cap);
-		if (!b) {
-			json_decref(root);
-			return -1;
-		}
+		if (!b)
+			return 0;
 		e->buf = b;
 		e->cap = cap;
 		n = json_dumpb(root, e->buf, e->cap, EMIT_DUMP_FLAGS);
 	}
+	return n + 1 > e->cap ? 0 : n;
+}
+
+/* Renders root (taken over) into the reused buffer: redacted when asked, bounded to
+ * --max-record. A record is dumped once when it fits (nearly always); only one over the bound
+ * is cut (emit_bound) and dumped again. Returns the text's length, 0 on failure. */
+static size_t render(struct emit *e, json_t *root)
+{
+	if (!root)
+		return 0;
+	if (e->opt.redact)
+		emit_redact(root, e->opt.redact_key, e->opt.redact_key_len);
+	size_t n = dump_reused(e, root);
+	if (n > 0 && e->opt.max_record && n + 1 > e->opt.max_record) {
+		if (!(root = emit_bound(root, e->opt.max_record)))
+			return 0;
+		n = dump_reused(e, root);
+	}
 	json_decref(root);
-	if (n == 0 || n + 1 > e->cap)
+	return n;
+}
+
+/* Writes root (taken over) as one line to the sink; ends the record's arena (emit_arena.c). */
+int emit_line(struct emit *e, json_t *root)
+{
+	size_t n = render(e, root);
+	emit_arena_end();
+	if (n == 0)
 		return -1;
 	e->buf[n] = '\n';
 	return sink_write(e->out, e->buf, n + 1);
@@ -821,6 +858,7 @@ int emit_session(struct emit *e, const struct flow_info *info, const struct smtp
 int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *fs, uint64_t now_us)
 {
 	char ts[EMIT_TS_LEN];
+	emit_arena_begin();
 	json_t *o = json_object();
 	format_ts(now_us, ts, sizeof(ts));
 	int rc = set_str(o, "timestamp", ts);

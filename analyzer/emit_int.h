@@ -12,6 +12,12 @@
 json_t *wire_json(const char *data, size_t len);
 json_t *bytes_json(const struct smtp_bytes *b);
 
+/* Between begin and end, jansson's allocations come from one reused block, given back whole
+ * when the record's tree is freed (emit_arena.c); outside, from malloc. Every public function
+ * that builds a record runs between them. */
+void emit_arena_begin(void);
+void emit_arena_end(void);
+
 /* Set a member of o; each returns jansson's status (0, or -1 on failure). */
 int set_str(json_t *o, const char *key, const char *s);
 int set_uint(json_t *o, const char *key, uint64_t v);

@@ -40,6 +40,8 @@ struct flow {
 	struct reasm reasm;
 	struct reasm_sink sink; /* ctx is this flow */
 	struct smtp_session *smtp;
+	bool lazy;     /* a flow of an SMTP port whose session is not made yet (flow_smtp) */
+	bool tls_port; /* its server port is a --tls-ports one: told to the session */
 };
 
 struct flow_list {
@@ -302,11 +304,35 @@ static uint64_t smtp_acked(const struct flow *f, int dir, uint64_t peer_acked)
 	return peer_acked > skip ? peer_acked - skip : 0;
 }
 
+/* Whether the flow is an SMTP session (made, or to be made when first needed). */
+static bool is_session(const struct flow *f)
+{
+	return f->smtp || f->lazy;
+}
+
+/* The session of a flow of an SMTP port, made when first needed: a flow that never carries a
+ * byte (a late ACK after the close linger, a scan) holds none while it waits for its idle
+ * timeout. */
+static struct smtp_session *flow_smtp(struct flow *f)
+{
+	if (f->smtp || !f->lazy)
+		return f->smtp;
+	if (!(f->smtp = smtp_session_new(&f->table->cfg.smtp)))
+		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->lazy = false;
+	if (f->tls_port)
+		starttls_set_tls_port(f->smtp); /* --tls-ports: TLS from the first byte */
+	if (f->midstream)
+		smtp_set_midstream(f->smtp);
+	return f->smtp;
+}
+
 static void feed_smtp(void *ctx, int dir, const uint8_t *data, size_t len, uint64_t peer_acked,
                       uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	smtp_feed(f->smtp, (enum smtp_dir)dir, data, len, smtp_acked(f, dir, peer_acked), ts_us);
+	smtp_feed(flow_smtp(f), (enum smtp_dir)dir, data, len, smtp_acked(f, dir, peer_acked),
+	          ts_us);
 }
 
 static void probe_release(struct flow *f)
@@ -379,7 +405,7 @@ static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint6
                       uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	if (f->smtp)
+	if (is_session(f))
 		feed_smtp(f, dir, data, len, peer_acked, ts_us);
 	else if (!f->tomb)
 		probe_data(f, dir, data, len, peer_acked, ts_us);
@@ -389,8 +415,8 @@ static void sink_data(void *ctx, int dir, const uint8_t *data, size_t len, uint6
 static void sink_gap(void *ctx, int dir, uint64_t len, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	if (f->smtp)
-		smtp_gap(f->smtp, (enum smtp_dir)dir, len, ts_us);
+	if (is_session(f))
+		smtp_gap(flow_smtp(f), (enum smtp_dir)dir, len, ts_us);
 	else if (!f->tomb)
 		entomb(f);
 }
@@ -398,8 +424,8 @@ static void sink_gap(void *ctx, int dir, uint64_t len, uint64_t ts_us)
 static void sink_close(void *ctx, int dir, bool rst, uint64_t ts_us)
 {
 	struct flow *f = ctx;
-	if (f->smtp)
-		smtp_close(f->smtp, (enum smtp_dir)dir, rst,
+	if (is_session(f))
+		smtp_close(flow_smtp(f), (enum smtp_dir)dir, rst,
 		           smtp_acked(f, dir, reasm_peer_acked(&f->reasm, dir)), ts_us);
 	else if (!f->tomb)
 		entomb(f);
@@ -409,8 +435,8 @@ static void sink_overlap(void *ctx, int dir)
 {
 	struct flow *f = ctx;
 	(void)dir;
-	if (f->smtp)
-		smtp_note(f->smtp, SMTP_AN_OVERLAP_MISMATCH);
+	if (is_session(f))
+		smtp_note(flow_smtp(f), SMTP_AN_OVERLAP_MISMATCH);
 }
 
 struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end, void *ctx)
@@ -569,7 +595,7 @@ const char *flow_kind_name(enum flow_kind k)
 static enum flow_kind flow_kind_of(const struct flow *f)
 {
 	if (f->info.bytes[0] + f->info.bytes[1] > 0)
-		return f->smtp ? FLOW_KIND_SMTP : FLOW_KIND_NO_SMTP;
+		return is_session(f) ? FLOW_KIND_SMTP : FLOW_KIND_NO_SMTP;
 	if (f->syn_seen && !f->synack_seen)
 		return f->server_rst ? FLOW_KIND_REFUSED : FLOW_KIND_NO_HANDSHAKE;
 	return FLOW_KIND_NO_SMTP;
@@ -583,10 +609,10 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	unhash(t, f);
 	if (!f->tomb)
 		reasm_flush(&f->reasm, t->now_us);
-	if (!f->smtp && !f->tomb) /* still probing: no more bytes will come */
+	if (!is_session(f) && !f->tomb) /* still probing: no more bytes will come */
 		entomb(f);
-	if (f->smtp) {
-		smtp_set_directions(f->smtp, f->info.pkts[SMTP_TO_SERVER] > 0,
+	if (is_session(f)) {
+		smtp_set_directions(flow_smtp(f), f->info.pkts[SMTP_TO_SERVER] > 0,
 		                    f->info.pkts[SMTP_TO_CLIENT] > 0);
 		smtp_finish(f->smtp, why, t->now_us);
 	}
@@ -601,14 +627,15 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	struct flow *victim = t->tombs.head ? t->tombs.head : t->lru.head;
 	if (t->n_flows >= t->cfg.max_flows && victim) {
 		t->stats.flows_evicted++;
-		if (victim->smtp)
-			smtp_note(victim->smtp, SMTP_AN_LIMIT_REACHED);
+		if (is_session(victim))
+			smtp_note(flow_smtp(victim), SMTP_AN_LIMIT_REACHED);
 		flow_end(t, victim, SMTP_END_EVICTED);
 	}
 	bool by_port = is_server_port(t, seg->sport) || is_server_port(t, seg->dport);
 	struct flow *f = calloc(1, sizeof(*f));
-	if (!f || (by_port && !(f->smtp = smtp_session_new(&t->cfg.smtp))))
-		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	if (!f)
+		abort();   /* out of memory is fatal (DESIGN.md section 3) */
+	f->lazy = by_port; /* its session is made when first needed (flow_smtp) */
 	f->table = t;
 	t->stats.flows_probed += !by_port;
 	struct flow_info *i = &f->info;
@@ -620,7 +647,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	i->first_ts_us = i->last_ts_us = seg->ts_us;
 	for (size_t k = 0; k < t->cfg.n_tls_ports; k++)
 		if (t->cfg.tls_ports[k] == i->server_port)
-			starttls_set_tls_port(f->smtp); /* --tls-ports: TLS from the first byte */
+			f->tls_port = true; /* --tls-ports: told to the session (flow_smtp) */
 	i->pcap_filename = t->source;
 	f->seen_clock_us = t->now_us;
 	f->serial = t->next_serial++;
@@ -628,9 +655,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	f->sink = (struct reasm_sink){sink_data, sink_gap, sink_close, sink_overlap, f};
 	reasm_init(&f->reasm, &f->sink, &t->reasm_lim, &t->reasm_stats);
 	if (!(seg->flags & TCP_FLAG_SYN)) {
-		f->midstream = true;
-		if (f->smtp)
-			smtp_set_midstream(f->smtp);
+		f->midstream = true; /* told to the session (flow_smtp) */
 		f->roles_guessed = is_server_port(t, seg->sport) == is_server_port(t, seg->dport);
 	}
 	struct flow **b = bucket_of(t, seg);
@@ -705,8 +730,8 @@ static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 	struct flow *f = flow_lookup(t, seg, &dir);
 	t->stats.bad_checksums++;
 	t->stats.segments_ignored++;
-	if (f && f->smtp)
-		smtp_note(f->smtp, SMTP_AN_BAD_CHECKSUM);
+	if (f && is_session(f))
+		smtp_note(flow_smtp(f), SMTP_AN_BAD_CHECKSUM);
 }
 
 /* What the handshake showed, for the flow's kind. */
@@ -789,6 +814,11 @@ void flow_table_advance(struct flow_table *t, uint64_t now_us)
 	if (!t->pre.done && t->pre.n && now_us >= t->pre.segs[0].ts_us + PREROLL_WAIT_US)
 		preroll_release(t);
 	clock_to(t, now_us);
+}
+
+bool flow_table_wants_checksum(const struct flow_table *t)
+{
+	return !t->pre.done || t->stats.checksum_on;
 }
 
 uint64_t flow_table_now(const struct flow_table *t)

@@ -176,7 +176,8 @@ static bool idle_hook(void *ctx)
 static void handle_packet(struct run *r, int dlt, const struct capture_pkt *pkt)
 {
 	struct tcp_seg seg;
-	enum decode_status st = decode_packet_wire(dlt, pkt->data, pkt->caplen, pkt->wirelen, &seg);
+	enum decode_status st = decode_packet_csum(dlt, pkt->data, pkt->caplen, pkt->wirelen,
+	                                           flow_table_wants_checksum(r->t), &seg);
 	r->stats.packets++;
 	r->stats.bytes += pkt->wirelen;
 	r->stats.decode[st]++;

@@ -4,6 +4,8 @@
  * RFC 4954; DESIGN.md section 4). Look-alikes in the text go to smtp_lenient.c. */
 #include "smtp_int.h"
 
+#include "scan.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +384,23 @@ static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, ui
 	return n;
 }
 
+/* A run of plain message text lines (CRLF-ended, no other CR or LF, two bytes or more, within
+ * the text line limit), found by the line-end scan (scan.h): text_line would note nothing for
+ * them but their size. Returns the bytes taken, 0 when the next line needs text_line. */
+static size_t text_run(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	if (s->cline.len || s->cline.overflow || s->smug.active || s->text.first_line ||
+	    !s->text.prev_crlf)
+		return 0;
+	size_t n = scan_plain_lines(p, len, 2, SMTP_TEXT_LINE_MAX);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx)
+		tx->size += n;
+	if (n)
+		s->line_end_pos = s->cpos + n;
+	return n;
+}
+
 void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked)
 {
 	while (len > 0) {
@@ -396,7 +415,9 @@ void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 			n = bdat_take(s, len, s->client_ts);
 			break;
 		default:
-			n = line_take(s, p, len, acked, s->client_ts);
+			n = s->cmode == CM_TEXT ? text_run(s, p, len) : 0;
+			if (n == 0)
+				n = line_take(s, p, len, acked, s->client_ts);
 			break;
 		}
 		s->cpos += n;

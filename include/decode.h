@@ -80,6 +80,11 @@ enum decode_status decode_packet(int dlt, const uint8_t *pkt, uint32_t caplen, s
 enum decode_status decode_packet_wire(int dlt, const uint8_t *pkt, uint32_t caplen,
                                       uint32_t wirelen, struct tcp_seg *out);
 
+/* The same, with the TCP checksum computed only when checksum is true (else csum is
+ * TCP_CSUM_UNCHECKED): the flow table says when it needs it (flow_table_wants_checksum). */
+enum decode_status decode_packet_csum(int dlt, const uint8_t *pkt, uint32_t caplen,
+                                      uint32_t wirelen, bool checksum, struct tcp_seg *out);
+
 /* Short lower-case name of a status, for statistics ("truncated"). */
 const char *decode_status_name(enum decode_status st);
 

@@ -121,6 +121,10 @@ uint32_t flow_shard(const struct tcp_seg *seg, uint32_t shards);
  * For a live capture, call it on wall-clock ticks between packets. */
 void flow_table_advance(struct flow_table *t, uint64_t now_us);
 
+/* Whether the segments fed next need their TCP checksum: while AUTO chooses, and when
+ * checking is on. Without it decode may leave it uncomputed (decode_packet_csum). */
+bool flow_table_wants_checksum(const struct flow_table *t);
+
 /* The flow clock: the latest time it was moved to, 0 before the first. */
 uint64_t flow_table_now(const struct flow_table *t);
 

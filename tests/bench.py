@@ -169,6 +169,13 @@ class Bench:
         self.main_rss = ours["rss"]
         return cap
 
+    def stats_only_row(self, cap):
+        """smtptrace with --records stats: the analysis without building and writing the
+        session records, to show what the records cost."""
+        self.row("smtptrace --records stats (no session records)", cap,
+                 *self.timed(self.smtptrace_cmd(cap) + ["--records", "stats"]),
+                 self.packets(cap))
+
     def tshark_row(self, cap):
         """tshark dissecting SMTP (fields of every command and reply) over the first 100 MB."""
         if not shutil.which("tshark"):
@@ -318,7 +325,8 @@ def main():
                    help="only the ground-truth checks and the main rows")
     args = p.parse_args()
     bench = Bench(args)
-    bench.main_rows()
+    cap = bench.main_rows()
+    bench.stats_only_row(cap)
     bench.collision_rows()
     bench.detect_rows()
     if not args.quick:

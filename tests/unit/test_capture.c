@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/dlt.h>
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -471,6 +472,57 @@ static void test_truncated_record(void)
 	check_read_error(tpath("cut4.pcap.gz"), NFRAMES - 1, prefix, part);
 }
 
+/* Reads path through capture_next and through libpcap alone: the same records (lengths, time,
+ * bytes) and the same end. */
+static void check_same_as_libpcap(const char *path)
+{
+	char err[ERRLEN], perr[PCAP_ERRBUF_SIZE];
+	struct capture *cap = capture_open_file(path, NULL, err, sizeof(err));
+	pcap_t *p =
+	    pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+	CHECK(cap != NULL && p != NULL);
+	int records = 0, prc;
+	enum capture_rc rc;
+	do {
+		struct capture_pkt pkt;
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		rc = cap && p ? capture_next(cap, &pkt) : CAPTURE_ERR;
+		prc = p ? pcap_next_ex(p, &h, &d) : -1;
+		CHECK_EQ_INT(rc == CAPTURE_PKT, prc == 1);
+		if (rc != CAPTURE_PKT || prc != 1)
+			break;
+		records++;
+		CHECK(pkt.caplen == h->caplen && pkt.wirelen == h->len);
+		CHECK(pkt.ts_us == (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec);
+		CHECK(memcmp(pkt.data, d, h->caplen) == 0);
+	} while (records <= NFRAMES);
+	CHECK_EQ_INT(rc == CAPTURE_EOF, prc == PCAP_ERROR_BREAK);
+	CHECK(records > 0);
+	capture_close(cap);
+	if (p)
+		pcap_close(p);
+}
+
+/* A plain pcap file is read in place; a record it does not take (longer than the header's snap
+ * length, cut short) and everything after it are read by libpcap, as if it had read it all. */
+static void test_in_place_as_libpcap(void)
+{
+	static const uint32_t snaps[] = {0, 100, 700, 1399, 65535, 262144, 300000};
+	write_frames(tpath("m.pcap"), PCAPW_PCAP, DLT_EN10MB, NFRAMES);
+	check_same_as_libpcap(tpath("m.pcap"));
+	size_t n;
+	uint8_t *d = file_read(tpath("m.pcap"), &n);
+	for (size_t i = 0; d && i < sizeof(snaps) / sizeof(snaps[0]); i++) {
+		memcpy(d + 16, &snaps[i], 4); /* the header's snap length, in the host's order */
+		file_write(tpath("m2.pcap"), d, n);
+		check_same_as_libpcap(tpath("m2.pcap"));
+	}
+	free(d);
+	write_frames(tpath("m3.pcap"), PCAPW_PCAP, DLT_RAW, NFRAMES);
+	check_same_as_libpcap(tpath("m3.pcap"));
+}
+
 /* A gzip stream cut short is an error, not a quiet end, even when it ends between records;
  * a damaged one names zlib's complaint. */
 static void test_gzip_damaged(void)
@@ -776,6 +828,7 @@ int main(void)
 	RUN_TEST(test_stdin_errors);
 	RUN_TEST(test_session_decodes);
 	RUN_TEST(test_small_err_buffer);
+	RUN_TEST(test_in_place_as_libpcap);
 	cleanup();
 	TAP_EXIT();
 }

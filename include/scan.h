@@ -1,0 +1,17 @@
+/* scan: finding the ends of text lines (RFC 5321 section 2.3.8: CRLF; a bare CR or LF is what
+ * the SMTP stage must see) many bytes at a time, SSE2 where the compiler has it. */
+#ifndef SMTPTRACE_SCAN_H
+#define SMTPTRACE_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The offset of the first CR or LF in p[0..len), len when there is none. */
+size_t scan_crlf(const uint8_t *p, size_t len);
+
+/* The bytes taken by the plain lines that p[0..len) starts with: each ends in CRLF, holds no
+ * other CR or LF, has at least min_len bytes before its CRLF and at most max_total bytes with
+ * it. Only whole lines count; the first line that is not plain (or not complete) ends the run. */
+size_t scan_plain_lines(const uint8_t *p, size_t len, size_t min_len, size_t max_total);
+
+#endif
