@@ -347,6 +347,14 @@ static bool map_hand_over(struct capture *cap)
 static enum capture_rc map_next(struct capture *cap, struct capture_pkt *out)
 {
 	int rc = capture_map_next(cap->map, out);
+	if (rc == -2) {
+		snprintf(
+		    cap->err, sizeof(cap->err),
+		    "%s: the file was cut shorter while it was read (truncated by another program)",
+		    cap->label);
+		cap->failed = true;
+		return CAPTURE_ERR;
+	}
 	if (rc != -1)
 		return rc ? CAPTURE_PKT : CAPTURE_EOF;
 	if (map_hand_over(cap))

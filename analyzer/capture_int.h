@@ -78,7 +78,7 @@ struct capture_map *capture_map_open(int fd, int dlt);
 
 /* The next record in place (valid until the next call): 1 with *out set, 0 at the end, -1 for
  * a record libpcap is to read (cut short, longer than the snap length or 65535), which stays
- * the next one. */
+ * the next one, -2 when the file was cut shorter while it was read (a SIGBUS caught). */
 int capture_map_next(struct capture_map *m, struct capture_pkt *out);
 
 /* A new stdio stream of the file's header and the file from the next record on, for libpcap;

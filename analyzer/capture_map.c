@@ -2,6 +2,7 @@
  * without libpcap's copy of every record through stdio; any record out of the ordinary is
  * handed back to libpcap, which reads the rest of the file as it always would. */
 #include <pcap/dlt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,49 @@ struct capture_map {
 	const uint8_t *base;
 	size_t size, off, dropped; /* off: the next record; dropped: pages before it given back */
 	uint32_t snaplen;
-	size_t rest; /* the fallback stream's read position in the file (after the header) */
+	size_t rest;   /* the fallback stream's read position in the file (after the header) */
+	size_t mapped; /* the mapping's length: size as the file was opened */
+	volatile sig_atomic_t shrank; /* a read past the file's new end was caught (on_sigbus) */
+	struct sigaction old_bus;
 };
+
+/* The mapping being read: files are read one at a time. */
+static struct capture_map *volatile map_reading;
+
+/* A file cut shorter while it is read (another program truncating it) makes a read of its
+ * lost pages a SIGBUS. Such a read, here or in a later stage holding a packet in place, finds
+ * zeros instead: the rest of the mapping is replaced by zero pages, and the next record asked
+ * for reports the cut (capture_map_next's -2). A fault outside the mapping is not ours. */
+static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	struct capture_map *m = map_reading;
+	uintptr_t at = (uintptr_t)si->si_addr, base = m ? (uintptr_t)m->base : 0;
+	if (!m || at < base || at >= base + m->mapped) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	uintptr_t from = at / 4096 * 4096;
+	if (mmap((void *)from, base + m->mapped - from, PROT_READ,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	m->shrank = 1;
+}
+
+static void catch_sigbus(struct capture_map *m)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	map_reading = m;
+	sigaction(SIGBUS, &sa, &m->old_bus);
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -57,9 +99,10 @@ struct capture_map *capture_map_open(int fd, int dlt)
 	}
 	(void)madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
 	m->base = p;
-	m->size = (size_t)st.st_size;
+	m->size = m->mapped = (size_t)st.st_size;
 	m->off = MAP_FILE_HDR;
 	m->snaplen = rd32(hdr + 16);
+	catch_sigbus(m);
 	return m;
 }
 
@@ -75,6 +118,8 @@ static void drop_behind(struct capture_map *m)
 
 int capture_map_next(struct capture_map *m, struct capture_pkt *out)
 {
+	if (m->shrank)
+		return -2;
 	drop_behind(m);
 	size_t left = m->size - m->off;
 	if (left == 0)
@@ -130,6 +175,10 @@ void capture_map_free(struct capture_map *m)
 {
 	if (!m)
 		return;
-	munmap((void *)(uintptr_t)m->base, m->size);
+	if (map_reading == m) {
+		sigaction(SIGBUS, &m->old_bus, NULL);
+		map_reading = NULL;
+	}
+	munmap((void *)(uintptr_t)m->base, m->mapped);
 	free(m);
 }
