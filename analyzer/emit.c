@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <nettle/sha1.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,6 @@
 #include <time.h>
 
 #include "emit_int.h"
-#include "sha1.h"
 
 enum {
 	EMIT_BUF_MIN = 64 * 1024, /* the record buffer's first size */
@@ -169,8 +169,8 @@ static void base64_encode(const uint8_t *in, size_t len, char *out)
 void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct decode_addr *b,
                        uint16_t bport, uint16_t seed, char *out, size_t outlen)
 {
-	uint8_t digest[SHA1_DIGEST_LEN], hdr[2], tail[6];
-	char b64[4 * ((SHA1_DIGEST_LEN + 2) / 3) + 1];
+	uint8_t digest[SHA1_DIGEST_SIZE], hdr[2], tail[6];
+	char b64[4 * ((SHA1_DIGEST_SIZE + 2) / 3) + 1];
 	size_t alen = addr_len(a);
 	struct sha1_ctx c;
 	int cmp;
@@ -197,11 +197,11 @@ void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct
 	put_be16(tail + 2, aport);
 	put_be16(tail + 4, bport);
 	sha1_init(&c);
-	sha1_update(&c, hdr, sizeof(hdr));
-	sha1_update(&c, a->bytes, alen);
-	sha1_update(&c, b->bytes, alen);
-	sha1_update(&c, tail, sizeof(tail));
-	sha1_final(&c, digest);
+	sha1_update(&c, sizeof(hdr), hdr);
+	sha1_update(&c, alen, a->bytes);
+	sha1_update(&c, alen, b->bytes);
+	sha1_update(&c, sizeof(tail), tail);
+	sha1_digest(&c, sizeof(digest), digest);
 	base64_encode(digest, sizeof(digest), b64);
 	snprintf(out, outlen, "1:%s", b64);
 }

@@ -1,12 +1,12 @@
 /* emit_records: the flat smtp_transaction records, Suricata's own "smtp" shape for
  * --eve-strict, the size bound of every record (--max-record), and --redact's keyed hashes
  * (HMAC-SHA1, RFC 2104). Part of the record builder, the only user of jansson. */
+#include <nettle/hmac.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "emit_int.h"
-#include "sha1.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
@@ -310,32 +310,15 @@ json_t *emit_bound(json_t *root, size_t max)
 
 /* ---- --redact ---- */
 
-/* HMAC-SHA1 of data under key (RFC 2104), as REDACT_HEX hex digits. */
+/* HMAC-SHA1 of data under key (RFC 2104, nettle's), as REDACT_HEX hex digits. */
 static void keyed_hash(const uint8_t *key, size_t key_len, const char *data, size_t len,
                        char out[REDACT_HEX + 1])
 {
-	uint8_t k[SHA1_BLOCK_LEN] = {0}, pad[SHA1_BLOCK_LEN], inner[SHA1_DIGEST_LEN],
-	        mac[SHA1_DIGEST_LEN];
-	struct sha1_ctx c;
-	if (key_len > SHA1_BLOCK_LEN) {
-		sha1_init(&c);
-		sha1_update(&c, key, key_len);
-		sha1_final(&c, k);
-	} else {
-		memcpy(k, key, key_len);
-	}
-	for (int i = 0; i < SHA1_BLOCK_LEN; i++)
-		pad[i] = k[i] ^ 0x36;
-	sha1_init(&c);
-	sha1_update(&c, pad, sizeof(pad));
-	sha1_update(&c, data, len);
-	sha1_final(&c, inner);
-	for (int i = 0; i < SHA1_BLOCK_LEN; i++)
-		pad[i] = k[i] ^ 0x5c;
-	sha1_init(&c);
-	sha1_update(&c, pad, sizeof(pad));
-	sha1_update(&c, inner, sizeof(inner));
-	sha1_final(&c, mac);
+	uint8_t mac[SHA1_DIGEST_SIZE];
+	struct hmac_sha1_ctx c;
+	hmac_sha1_set_key(&c, key_len, key);
+	hmac_sha1_update(&c, len, (const uint8_t *)data);
+	hmac_sha1_digest(&c, sizeof(mac), mac);
 	for (int i = 0; i < REDACT_HEX / 2; i++)
 		snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
