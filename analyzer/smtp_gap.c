@@ -162,11 +162,8 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text.first_line = false;
 		s->gap_sync = false;
 	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
-		s->rec.starttls_accepted = true;
 		s->rec.inferred |= SMTP_INF_STARTTLS;
-		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
-		smtp_set_mode(s, CM_OPAQUE);
-		s->server_opaque = true;
+		starttls_accepted(s); /* as a seen STARTTLS's 220: injection is judged the same */
 		s->gap_sync = false;
 	} else if (code == 334) { /* only AUTH is answered 334: the next line answers it */
 		smtp_pq_push_front(s, (struct pending){.kind = PK_COMMAND,
