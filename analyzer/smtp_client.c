@@ -356,6 +356,43 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 	on_command(s, l->p, l->len, l->crlf, acked);
 }
 
+/* A cut argument's keyword ("FROM:", "TO:") was captured; *whole: and its "<...>" path. */
+static bool cut_path(const struct smtp_command *c, const char *keyword, bool *whole)
+{
+	const uint8_t *path, *params;
+	size_t path_len, params_len;
+	if (!smtp_parse_path(c->arg, c->arg_len, keyword, &path, &path_len, &params, &params_len))
+		return false;
+	*whole = path_len >= 2 && path[0] == '<' && path[path_len - 1] == '>';
+	return true;
+}
+
+/* A command line a gap cut (a snap length, a lost segment; DESIGN.md section 4): a MAIL or
+ * RCPT whose captured part holds its keyword was sent, whatever its tail. MAIL opens its
+ * transaction (its reverse-path kept only when whole, its parameters unknown); RCPT is read
+ * only when its path is whole, in an open transaction. Anything else is left to the gap. */
+void smtp_cut_command(struct smtp_session *s)
+{
+	struct smtp_command c;
+	bool whole = false;
+	if (s->cmode != CM_COMMAND || s->cline.len == 0 || s->cline.overflow || s->syncing)
+		return; /* after a gap a known verb ends the lines that may be a tail, as here */
+	smtp_parse_command(s->cline.buf, s->cline.len, &c);
+	bool mail = c.verb == SMTP_V_MAIL && cut_path(&c, "FROM:", &whole);
+	bool rcpt = c.verb == SMTP_V_RCPT && smtp_cur_tx(s) && cut_path(&c, "TO:", &whole) && whole;
+	if (!mail && !rcpt) /* a RCPT outside a transaction: the gap after it opens none */
+		return;
+	s->gap_sync = false;
+	s->line_end_pos = s->cpos;
+	on_command(s, s->cline.buf, s->cline.len, true, s->cline.peer_acked);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (!mail || !tx)
+		return;
+	smtp_bytes_free(&tx->mail_params);
+	if (!whole)
+		smtp_bytes_free(&tx->mail_from);
+}
+
 /* Text lines in message text can be long and are never kept: the line buffer is used
  * only to see the line's first bytes and its end. */
 static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked,

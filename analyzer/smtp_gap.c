@@ -24,6 +24,7 @@ static void tx_touched(struct smtp_tx *tx)
  * their replies); in message text they are text, or the end of data (a reply will say). */
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
+	smtp_cut_command(s); /* a MAIL or RCPT the gap cut was sent all the same */
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
 	tx_touched(tx);

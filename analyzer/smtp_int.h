@@ -265,6 +265,8 @@ void smtp_smuggle_by_causality(struct smtp_session *s);
 bool smtp_any_gap(const struct smtp_session *s);
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s);
 void smtp_gap_client(struct smtp_session *s, uint64_t len);
+/* a MAIL or RCPT line a gap cut, acted on as sent (smtp_client.c) */
+void smtp_cut_command(struct smtp_session *s);
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts);
 void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
