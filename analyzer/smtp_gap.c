@@ -163,6 +163,8 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text.first_line = false;
 		s->gap_sync = false;
 	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
+		struct pending gone;   /* STARTTLS ends a pipelined group (RFC 3207 4): the gap */
+		smtp_pq_pop(s, &gone); /* holds nothing more waiting for a reply */
 		s->rec.inferred |= SMTP_INF_STARTTLS;
 		starttls_accepted(s); /* as a seen STARTTLS's 220: injection is judged the same */
 		s->gap_sync = false;

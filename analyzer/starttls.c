@@ -62,6 +62,7 @@ static void plaintext(struct smtp_session *s)
 		return;
 	tls_free(s->rec.tls);
 	s->rec.tls = NULL;
+	s->rec.starttls_plaintext = true; /* a state, whatever a gap does to the anomaly */
 	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
 	smtp_set_mode(s, CM_COMMAND);
 	s->server_opaque = false;
