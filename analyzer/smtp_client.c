@@ -66,7 +66,9 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
-	struct smtp_tx *tx = smtp_tx_after_gap(s);
+	/* a RCPT proves its MAIL was sent: one the gap hid when bytes were lost since the last
+	 * MAIL seen; else it is that MAIL's (none when it was refused) */
+	struct smtp_tx *tx = s->gap_since_mail ? smtp_tx_after_gap(s) : smtp_cur_tx(s);
 	if (!tx)
 		return UINT32_MAX;
 	if (!smtp_parse_path(c->arg, c->arg_len, "TO:", &path, &path_len, &params, &params_len)) {
@@ -148,6 +150,7 @@ void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *c, struct 
 
 void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
+	s->gap_since_mail = false;
 	p->tx = open_mail_tx(s, c);
 }
 
@@ -159,9 +162,12 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct 
 void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)c;
-	p->tx = smtp_tx_after_gap(s) ? s->cur_tx : -1;
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
-		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
+	p->tx = smtp_cur_tx(s) ? s->cur_tx : -1; /* only its 354 proves a lost MAIL's */
+	/* a transaction a gap touched may have ended unseen (its MAIL refused): only a 354
+	 * then says the DATA was its */
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx && tx->method == SMTP_METHOD_NONE && !tx->uncertain)
+		tx->method = SMTP_METHOD_DATA;
 }
 
 void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)

@@ -25,6 +25,7 @@ static void tx_touched(struct smtp_tx *tx)
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
 	smtp_cut_command(s); /* a MAIL or RCPT the gap cut was sent all the same */
+	s->gap_since_mail = true;
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
 	tx_touched(tx);
@@ -85,8 +86,9 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
 }
 
-/* The transaction a command after a client gap belongs to: the open one, or one whose MAIL
- * the gap hid (RCPT, DATA and a 354 prove the server had one open). */
+/* The transaction a command or reply after a client gap belongs to: the open one, or one
+ * whose MAIL the gap hid (a 354 proves the server had one open; a RCPT that a MAIL was sent,
+ * when bytes were lost since the last MAIL seen; a DATA alone proves nothing). */
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);

@@ -127,6 +127,7 @@ struct smtp_session {
 	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	bool text_gap;                  /* client bytes were lost while in message text */
 	bool gap_sync; /* after a client gap: lines up to the first known verb may be a tail */
+	bool gap_since_mail; /* client bytes lost since the last MAIL seen: a MAIL among them */
 	bool reply_text_cut; /* the reply line being read lost its end: its text is unknown */
 	struct pending *pq;  /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;

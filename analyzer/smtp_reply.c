@@ -61,6 +61,8 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	}
 	if (r->code == 354) {
+		if (!tx) /* a 354 proves a transaction: one whose MAIL a gap hid */
+			tx = smtp_tx_after_gap(s);
 		smtp_set_mode(s, CM_TEXT);
 		s->text_gap = false;
 		s->text.prev_crlf = true;
