@@ -239,7 +239,9 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 	while (s->pq_len >= 2) {
 		const struct pending *h = smtp_pq_at(s, 0), *n = smtp_pq_at(s, 1);
 		struct pending gone;
-		if (h->kind == PK_GAP || n->peer_acked == UINT64_MAX ||
+		/* bytes the head's sender had already received cannot be the head's reply */
+		bool before_head = h->peer_acked != UINT64_MAX && n->peer_acked <= h->peer_acked;
+		if (h->kind == PK_GAP || n->peer_acked == UINT64_MAX || before_head ||
 		    n->peer_acked <= s->last_reply_end || n->peer_acked > s->reply.start_pos)
 			return;
 		uint64_t seen = n->peer_acked;
