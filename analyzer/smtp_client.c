@@ -213,6 +213,8 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 {
 	struct smtp_command c;
 	struct pending p = {.kind = PK_COMMAND, .peer_acked = acked};
+	smtp_reply_cut_ended(s, acked); /* the client had a cut reply whole when it sent this */
+	smtp_sync_reply_lost(s, acked); /* or the whole reply it waited for, lost */
 	smtp_parse_command(line, len, &c);
 	p.verb = c.verb;
 	p.log = smtp_cmdlog_command(s, &c, sent_early(s, acked));

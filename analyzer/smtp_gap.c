@@ -73,7 +73,9 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
 	bool ehlo = s->reply.active && s->reply.is_ehlo;
-	smtp_reply_cut(s, ts); /* a last reply line cut by the gap still ends its reply */
+	smtp_reply_cut(s, ts);          /* a last reply line cut by the gap still ends its reply */
+	s->reply.cut = s->reply.active; /* cut before its last line: the next line decides */
+	s->reply.cut_end = s->server_offset + len;
 	if (ehlo) {
 		smtp_clear_extensions(&s->rec);
 		s->rec.extensions_unknown = true;
@@ -188,6 +190,28 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
 		s->rec.extensions_unknown = true;
+	}
+}
+
+/* A command sent after server bytes no seen reply accounts for, while the head of the queue
+ * is a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1): the head's whole reply was
+ * in the gap, before this command. A lost reply to EHLO or HELO may have reset the open
+ * transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
+void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct pending gone;
+	if (!h || h->kind != PK_COMMAND || !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) ||
+	    s->reply.active || s->reply.cut || !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
+	    acked == UINT64_MAX || acked <= s->last_reply_end)
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if ((gone.verb == SMTP_V_EHLO || gone.verb == SMTP_V_HELO) && tx &&
+	    tx->phase < SMTP_PH_EOD_SENT) {
+		tx_touched(tx);
+		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
 	}
 }
 

@@ -68,6 +68,8 @@ struct reply_acc {
 	uint16_t code;
 	struct smtp_reply first;
 	bool is_ehlo;
+	bool cut;         /* a gap cut it before its last line: it may have ended in the gap */
+	uint64_t cut_end; /* server offset just after that gap */
 };
 
 /* The lenient reading of message text after an end-of-data look-alike: what a server that
@@ -270,6 +272,10 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len);
 void smtp_cut_command(struct smtp_session *s);
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts);
 void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
+/* a command read while a gap cut a multi-line reply: whether that reply ended in the gap */
+void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked);
+/* a command sent after a lost reply to the command the client waited for (smtp_gap.c) */
+void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_gap_text_quit(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);

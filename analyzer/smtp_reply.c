@@ -435,6 +435,24 @@ static bool continuation_abandoned(const struct smtp_session *s)
 	return s->reply.start_acked < next_end && s->server_acked >= next_end;
 }
 
+/* A command read while a gap cut a multi-line reply before its last line: the cut reply
+ * ended in the gap when it answers a command the client waits for (SMTP_VF_SYNC, RFC 2920
+ * 3.1) and this command was sent with the gap's bytes received (acked): the client had the
+ * whole reply then. The head takes it before the command acts (its code and first line's
+ * enhanced code; its text is unknown). */
+void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	if (!s->reply.cut || !h || h->kind != PK_COMMAND ||
+	    !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) || acked == UINT64_MAX ||
+	    acked < s->reply.cut_end)
+		return;
+	s->reply.cut = false;
+	s->reply.active = true;
+	s->reply.is_ehlo = false; /* its extensions are unknown already (smtp_gap_server) */
+	reply_done(s, s->reply.cut_end);
+}
+
 static void reply_line(struct smtp_session *s, const struct line *l, uint64_t end, uint64_t ts)
 {
 	struct smtp_reply_line rl;
@@ -444,6 +462,7 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 		return; /* not a reply line: a broken server or not SMTP */
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
+	s->reply.cut = false; /* a line after the gap: the cut reply's end is past deciding */
 	if (!s->reply.active) {
 		read_unread(s);
 		reply_first_line(s, &rl, end - l->total, ts);
