@@ -255,11 +255,25 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
  * before the reply now starting, came after the reply to the command before it: that
  * reply was lost (exact for clients that wait; pipelined commands acknowledge nothing
  * new and stop the search). */
+/* After lost server bytes, a 500 or 502 (command not recognized, RFC 5321 4.2.2) while an
+ * end of data heads the queue and a line the model cannot name (or lost client bytes) comes
+ * next: the reply is that line's, and the end of data's reply was in the gap. */
+static void lost_eod_reply(struct smtp_session *s, uint16_t code)
+{
+	struct pending gone;
+	const struct pending *n = s->pq_len >= 2 ? smtp_pq_at(s, 1) : NULL;
+	if (!n || smtp_pq_at(s, 0)->kind != PK_EOD || (code != 500 && code != 502) ||
+	    !(n->kind == PK_GAP || (n->kind == PK_COMMAND && n->verb == SMTP_V_UNKNOWN)))
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+}
+
 void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 {
-	(void)code;
 	if (!s->rec.gap_bytes[SMTP_TO_CLIENT])
 		return;
+	lost_eod_reply(s, code);
 	while (s->pq_len >= 2) {
 		const struct pending *h = smtp_pq_at(s, 0), *n = smtp_pq_at(s, 1);
 		struct pending gone;
