@@ -293,7 +293,7 @@ static void lost_data_refusal(struct smtp_session *s, uint16_t code)
 	struct pending data;
 	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || !h || h->kind != PK_COMMAND ||
 	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
-	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->pq_len != 1)
+	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->pq_len != 1 || !s->hold_len)
 		return;
 	const uint8_t *eol = memmem(s->hold, s->hold_len, "\r\n", 2);
 	if (!eol || s->server_acked < s->hold_pos + (uint64_t)(eol - s->hold) + 2)
