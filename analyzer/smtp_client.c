@@ -436,6 +436,7 @@ void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 			return;
 		case CM_HOLD:
 			hold_append(s, p, len, acked);
+			smtp_gap_starttls_hold(s); /* a handshake after a lost 220 */
 			return;
 		case CM_BDAT:
 			n = bdat_take(s, len, s->client_ts);

@@ -86,6 +86,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	smtp_bytes_free(&s->reply.first.text);
 	s->server_offset += len;
 	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
+	smtp_gap_starttls_hold(s);
 }
 
 /* The transaction a command or reply after a client gap belongs to: the open one, or one
@@ -213,6 +214,24 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
 		tx_touched(tx);
 		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
 	}
+}
+
+/* STARTTLS at the head of the queue, its reply not seen, server bytes lost, and the client
+ * bytes held behind it start a TLS handshake record and acknowledge the lost bytes: the
+ * client starts TLS only after a 220 (RFC 3207 4), so the lost bytes held it: STARTTLS was
+ * accepted (inferred), and the held bytes are the handshake. */
+void smtp_gap_starttls_hold(struct smtp_session *s)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct pending gone;
+	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_STARTTLS || s->cmode != CM_HOLD ||
+	    s->reply.active || !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_len < 2 ||
+	    s->hold[0] != 0x16 || s->hold[1] != 0x03 || s->hold_acked == UINT64_MAX ||
+	    s->hold_acked <= s->last_reply_end)
+		return;
+	smtp_pq_pop(s, &gone);
+	s->rec.inferred |= SMTP_INF_STARTTLS;
+	starttls_accepted(s);
 }
 
 /* A reply that cannot answer the command at the head of the queue while lost commands come

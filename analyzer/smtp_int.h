@@ -276,6 +276,8 @@ void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
 void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked);
 /* a command sent after a lost reply to the command the client waited for (smtp_gap.c) */
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
+/* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
+void smtp_gap_starttls_hold(struct smtp_session *s);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_gap_text_quit(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
