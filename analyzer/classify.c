@@ -53,9 +53,7 @@ const char *classify_reject_at_name(enum smtp_reject_at r)
 
 static bool is_tls(const struct smtp_record *rec)
 {
-	return (rec->starttls_accepted &&
-	        !(rec->anomalies & UINT64_C(1) << SMTP_AN_STARTTLS_PLAINTEXT)) ||
-	       rec->implicit_tls;
+	return (rec->starttls_accepted && !rec->starttls_plaintext) || rec->implicit_tls;
 }
 
 /* Where a gap hid a step of the transaction, only a seen reply to its end of data decides

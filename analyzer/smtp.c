@@ -114,6 +114,7 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 	s->rec.gap_bytes[dir] += len;
 	smtp_note(s, SMTP_AN_TCP_GAP);
 	smtp_lf_release(s); /* after the gap is counted: what it makes unknown is not raised */
+	starttls_gap(s, dir, len);
 	if (dir == SMTP_TO_CLIENT)
 		smtp_gap_server(s, len, ts_us);
 	else

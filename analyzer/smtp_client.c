@@ -68,7 +68,9 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 {
 	const uint8_t *path, *params;
 	size_t path_len, params_len;
-	struct smtp_tx *tx = smtp_tx_after_gap(s);
+	/* a RCPT proves its MAIL was sent: one the gap hid when bytes were lost since the last
+	 * MAIL seen; else it is that MAIL's (none when it was refused) */
+	struct smtp_tx *tx = s->gap_since_mail ? smtp_tx_after_gap(s) : smtp_cur_tx(s);
 	if (!tx)
 		return UINT32_MAX;
 	if (!smtp_parse_path(c->arg, c->arg_len, "TO:", &path, &path_len, &params, &params_len)) {
@@ -150,6 +152,7 @@ void smtp_cmd_helo(struct smtp_session *s, const struct smtp_command *c, struct 
 
 void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
+	s->gap_since_mail = false;
 	p->tx = open_mail_tx(s, c);
 }
 
@@ -161,9 +164,12 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct 
 void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	(void)c;
-	p->tx = smtp_tx_after_gap(s) ? s->cur_tx : -1;
-	if (smtp_cur_tx(s) && smtp_cur_tx(s)->method == SMTP_METHOD_NONE)
-		smtp_cur_tx(s)->method = SMTP_METHOD_DATA;
+	p->tx = smtp_cur_tx(s) ? s->cur_tx : -1; /* only its 354 proves a lost MAIL's */
+	/* a transaction a gap touched may have ended unseen (its MAIL refused): only a 354
+	 * then says the DATA was its */
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx && tx->method == SMTP_METHOD_NONE && !tx->uncertain)
+		tx->method = SMTP_METHOD_DATA;
 }
 
 void smtp_cmd_auth(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
@@ -209,6 +215,8 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 {
 	struct smtp_command c;
 	struct pending p = {.kind = PK_COMMAND, .peer_acked = acked};
+	smtp_reply_cut_ended(s, acked); /* the client had a cut reply whole when it sent this */
+	smtp_sync_reply_lost(s, acked); /* or the whole reply it waited for, lost */
 	smtp_parse_command(line, len, &c);
 	p.verb = c.verb;
 	p.log = smtp_cmdlog_command(s, &c, sent_early(s, acked));
@@ -358,6 +366,43 @@ static void command_line(struct smtp_session *s, const struct line *l, uint64_t 
 	on_command(s, l->p, l->len, l->crlf, acked);
 }
 
+/* A cut argument's keyword ("FROM:", "TO:") was captured; *whole: and its "<...>" path. */
+static bool cut_path(const struct smtp_command *c, const char *keyword, bool *whole)
+{
+	const uint8_t *path, *params;
+	size_t path_len, params_len;
+	if (!smtp_parse_path(c->arg, c->arg_len, keyword, &path, &path_len, &params, &params_len))
+		return false;
+	*whole = path_len >= 2 && path[0] == '<' && path[path_len - 1] == '>';
+	return true;
+}
+
+/* A command line a gap cut (a snap length, a lost segment; DESIGN.md section 4): a MAIL or
+ * RCPT whose captured part holds its keyword was sent, whatever its tail. MAIL opens its
+ * transaction (its reverse-path kept only when whole, its parameters unknown); RCPT is read
+ * only when its path is whole, in an open transaction. Anything else is left to the gap. */
+void smtp_cut_command(struct smtp_session *s)
+{
+	struct smtp_command c;
+	bool whole = false;
+	if (s->cmode != CM_COMMAND || s->cline.len == 0 || s->cline.overflow || s->syncing)
+		return; /* after a gap a known verb ends the lines that may be a tail, as here */
+	smtp_parse_command(s->cline.buf, s->cline.len, &c);
+	bool mail = c.verb == SMTP_V_MAIL && cut_path(&c, "FROM:", &whole);
+	bool rcpt = c.verb == SMTP_V_RCPT && smtp_cur_tx(s) && cut_path(&c, "TO:", &whole) && whole;
+	if (!mail && !rcpt) /* a RCPT outside a transaction: the gap after it opens none */
+		return;
+	s->gap_sync = false;
+	s->line_end_pos = s->cpos;
+	on_command(s, s->cline.buf, s->cline.len, true, s->cline.peer_acked);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (!mail || !tx)
+		return;
+	smtp_bytes_free(&tx->mail_params);
+	if (!whole)
+		smtp_bytes_free(&tx->mail_from);
+}
+
 /* Text lines in message text can be long and are never kept: the line buffer is used
  * only to see the line's first bytes and its end. */
 static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked,
@@ -410,6 +455,7 @@ void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 			return;
 		case CM_HOLD:
 			hold_append(s, p, len, acked);
+			smtp_gap_starttls_hold(s); /* a handshake after a lost 220 */
 			return;
 		case CM_BDAT:
 			n = bdat_take(s, len, s->client_ts);

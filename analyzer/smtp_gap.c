@@ -24,6 +24,8 @@ static void tx_touched(struct smtp_tx *tx)
  * their replies); in message text they are text, or the end of data (a reply will say). */
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
+	smtp_cut_command(s); /* a MAIL or RCPT the gap cut was sent all the same */
+	s->gap_since_mail = true;
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
 	tx_touched(tx);
@@ -71,7 +73,9 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
 	bool ehlo = s->reply.active && s->reply.is_ehlo;
-	smtp_reply_cut(s, ts); /* a last reply line cut by the gap still ends its reply */
+	smtp_reply_cut(s, ts);          /* a last reply line cut by the gap still ends its reply */
+	s->reply.cut = s->reply.active; /* cut before its last line: the next line decides */
+	s->reply.cut_end = s->server_offset + len;
 	if (ehlo) {
 		smtp_clear_extensions(&s->rec);
 		s->rec.extensions_unknown = true;
@@ -82,10 +86,12 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	smtp_bytes_free(&s->reply.first.text);
 	s->server_offset += len;
 	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
+	smtp_gap_starttls_hold(s);
 }
 
-/* The transaction a command after a client gap belongs to: the open one, or one whose MAIL
- * the gap hid (RCPT, DATA and a 354 prove the server had one open). */
+/* The transaction a command or reply after a client gap belongs to: the open one, or one
+ * whose MAIL the gap hid (a 354 proves the server had one open; a RCPT that a MAIL was sent,
+ * when bytes were lost since the last MAIL seen; a DATA alone proves nothing). */
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
@@ -162,11 +168,10 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text.first_line = false;
 		s->gap_sync = false;
 	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
-		s->rec.starttls_accepted = true;
+		struct pending gone;   /* STARTTLS ends a pipelined group (RFC 3207 4): the gap */
+		smtp_pq_pop(s, &gone); /* holds nothing more waiting for a reply */
 		s->rec.inferred |= SMTP_INF_STARTTLS;
-		s->rec.tls = s->rec.tls ? s->rec.tls : tls_new();
-		smtp_set_mode(s, CM_OPAQUE);
-		s->server_opaque = true;
+		starttls_accepted(s); /* as a seen STARTTLS's 220: injection is judged the same */
 		s->gap_sync = false;
 	} else if (code == 334) { /* only AUTH is answered 334: the next line answers it */
 		smtp_pq_push_front(s, (struct pending){.kind = PK_COMMAND,
@@ -187,6 +192,46 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 		smtp_take_helo(s);
 		s->rec.extensions_unknown = true;
 	}
+}
+
+/* A command sent after server bytes no seen reply accounts for, while the head of the queue
+ * is a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1): the head's whole reply was
+ * in the gap, before this command. A lost reply to EHLO or HELO may have reset the open
+ * transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
+void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct pending gone;
+	if (!h || h->kind != PK_COMMAND || !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) ||
+	    s->reply.active || s->reply.cut || !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
+	    acked == UINT64_MAX || acked <= s->last_reply_end)
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if ((gone.verb == SMTP_V_EHLO || gone.verb == SMTP_V_HELO) && tx &&
+	    tx->phase < SMTP_PH_EOD_SENT) {
+		tx_touched(tx);
+		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
+	}
+}
+
+/* STARTTLS at the head of the queue, its reply not seen, server bytes lost, and the client
+ * bytes held behind it start a TLS handshake record and acknowledge the lost bytes: the
+ * client starts TLS only after a 220 (RFC 3207 4), so the lost bytes held it: STARTTLS was
+ * accepted (inferred), and the held bytes are the handshake. */
+void smtp_gap_starttls_hold(struct smtp_session *s)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct pending gone;
+	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_STARTTLS || s->cmode != CM_HOLD ||
+	    s->reply.active || !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_len < 2 ||
+	    s->hold[0] != 0x16 || s->hold[1] != 0x03 || s->hold_acked == UINT64_MAX ||
+	    s->hold_acked <= s->last_reply_end)
+		return;
+	smtp_pq_pop(s, &gone);
+	s->rec.inferred |= SMTP_INF_STARTTLS;
+	starttls_accepted(s);
 }
 
 /* A reply that cannot answer the command at the head of the queue while lost commands come
@@ -229,15 +274,31 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
  * before the reply now starting, came after the reply to the command before it: that
  * reply was lost (exact for clients that wait; pipelined commands acknowledge nothing
  * new and stop the search). */
+/* After lost server bytes, a 500 or 502 (command not recognized, RFC 5321 4.2.2) while an
+ * end of data heads the queue and a line the model cannot name (or lost client bytes) comes
+ * next: the reply is that line's, and the end of data's reply was in the gap. */
+static void lost_eod_reply(struct smtp_session *s, uint16_t code)
+{
+	struct pending gone;
+	const struct pending *n = s->pq_len >= 2 ? smtp_pq_at(s, 1) : NULL;
+	if (!n || smtp_pq_at(s, 0)->kind != PK_EOD || (code != 500 && code != 502) ||
+	    !(n->kind == PK_GAP || (n->kind == PK_COMMAND && n->verb == SMTP_V_UNKNOWN)))
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+}
+
 void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 {
-	(void)code;
 	if (!s->rec.gap_bytes[SMTP_TO_CLIENT])
 		return;
+	lost_eod_reply(s, code);
 	while (s->pq_len >= 2) {
 		const struct pending *h = smtp_pq_at(s, 0), *n = smtp_pq_at(s, 1);
 		struct pending gone;
-		if (h->kind == PK_GAP || n->peer_acked == UINT64_MAX ||
+		/* bytes the head's sender had already received cannot be the head's reply */
+		bool before_head = h->peer_acked != UINT64_MAX && n->peer_acked <= h->peer_acked;
+		if (h->kind == PK_GAP || n->peer_acked == UINT64_MAX || before_head ||
 		    n->peer_acked <= s->last_reply_end || n->peer_acked > s->reply.start_pos)
 			return;
 		uint64_t seen = n->peer_acked;

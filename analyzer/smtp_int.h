@@ -68,6 +68,8 @@ struct reply_acc {
 	uint16_t code;
 	struct smtp_reply first;
 	bool is_ehlo;
+	bool cut;         /* a gap cut it before its last line: it may have ended in the gap */
+	uint64_t cut_end; /* server offset just after that gap */
 };
 
 /* The lenient reading of message text after an end-of-data look-alike: what a server that
@@ -127,6 +129,7 @@ struct smtp_session {
 	bool helo_first;                /* rec.helo holds the first EHLO/HELO, not yet accepted */
 	bool text_gap;                  /* client bytes were lost while in message text */
 	bool gap_sync; /* after a client gap: lines up to the first known verb may be a tail */
+	bool gap_since_mail; /* client bytes lost since the last MAIL seen: a MAIL among them */
 	bool reply_text_cut; /* the reply line being read lost its end: its text is unknown */
 	struct pending *pq;  /* a ring of pq_cap entries, grown up to lim.max_pending */
 	uint32_t pq_head, pq_len, pq_cap;
@@ -265,8 +268,16 @@ void smtp_smuggle_by_causality(struct smtp_session *s);
 bool smtp_any_gap(const struct smtp_session *s);
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s);
 void smtp_gap_client(struct smtp_session *s, uint64_t len);
+/* a MAIL or RCPT line a gap cut, acted on as sent (smtp_client.c) */
+void smtp_cut_command(struct smtp_session *s);
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts);
 void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
+/* a command read while a gap cut a multi-line reply: whether that reply ended in the gap */
+void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked);
+/* a command sent after a lost reply to the command the client waited for (smtp_gap.c) */
+void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
+/* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
+void smtp_gap_starttls_hold(struct smtp_session *s);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_gap_text_quit(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);

@@ -61,6 +61,8 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	}
 	if (r->code == 354) {
+		if (!tx) /* a 354 proves a transaction: one whose MAIL a gap hid */
+			tx = smtp_tx_after_gap(s);
 		smtp_set_mode(s, CM_TEXT);
 		s->text_gap = false;
 		s->text.prev_crlf = true;
@@ -279,6 +281,34 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 		tx->inferred |= SMTP_INF_TX_METHOD;
 }
 
+/* After lost server bytes, a reply that cannot answer the DATA at the head of the queue but
+ * fits the first command line of the client bytes held behind it, whose end the reply's
+ * segment acknowledges: the server read that line as a command, so the DATA was refused in
+ * the gap (a 354 would have made it text). The held bytes are read as commands, and this
+ * reply answers the first of them (a 221 to a held QUIT). */
+static void lost_data_refusal(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	struct smtp_command c;
+	struct pending data;
+	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || !h || h->kind != PK_COMMAND ||
+	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
+	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->pq_len != 1 || !s->hold_len)
+		return;
+	const uint8_t *eol = memmem(s->hold, s->hold_len, "\r\n", 2);
+	if (!eol || s->server_acked < s->hold_pos + (uint64_t)(eol - s->hold) + 2)
+		return;
+	smtp_parse_command(s->hold, (size_t)(eol - s->hold), &c);
+	if (c.verb == SMTP_V_UNKNOWN || !smtp_plausible(PK_COMMAND, c.verb, code))
+		return;
+	smtp_pq_pop(s, &data);
+	struct smtp_tx *tx = smtp_tx_of(s, &data);
+	if (tx)
+		tx->uncertain = true;
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
 /* A whole reply has arrived; end is the server offset just after it. */
 static void match_reply(struct smtp_session *s, uint64_t end)
 {
@@ -303,6 +333,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
 	lost_354(s, r.code);
+	lost_data_refusal(s, r.code);
 	smtp_lost_replies(s, r.code);
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
@@ -433,6 +464,24 @@ static bool continuation_abandoned(const struct smtp_session *s)
 	return s->reply.start_acked < next_end && s->server_acked >= next_end;
 }
 
+/* A command read while a gap cut a multi-line reply before its last line: the cut reply
+ * ended in the gap when it answers a command the client waits for (SMTP_VF_SYNC, RFC 2920
+ * 3.1) and this command was sent with the gap's bytes received (acked): the client had the
+ * whole reply then. The head takes it before the command acts (its code and first line's
+ * enhanced code; its text is unknown). */
+void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked)
+{
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	if (!s->reply.cut || !h || h->kind != PK_COMMAND ||
+	    !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) || acked == UINT64_MAX ||
+	    acked < s->reply.cut_end)
+		return;
+	s->reply.cut = false;
+	s->reply.active = true;
+	s->reply.is_ehlo = false; /* its extensions are unknown already (smtp_gap_server) */
+	reply_done(s, s->reply.cut_end);
+}
+
 static void reply_line(struct smtp_session *s, const struct line *l, uint64_t end, uint64_t ts)
 {
 	struct smtp_reply_line rl;
@@ -442,6 +491,7 @@ static void reply_line(struct smtp_session *s, const struct line *l, uint64_t en
 		return; /* not a reply line: a broken server or not SMTP */
 	if (s->reply.active && continuation_abandoned(s))
 		reply_done(s, end - l->total);
+	s->reply.cut = false; /* a line after the gap: the cut reply's end is past deciding */
 	if (!s->reply.active) {
 		read_unread(s);
 		reply_first_line(s, &rl, end - l->total, ts);

@@ -45,6 +45,10 @@ static void first_bytes(struct smtp_session *s, enum smtp_dir dir, const uint8_t
 	if (tls) {
 		s->rec.implicit_tls = true;
 		go_opaque(s);
+		for (int d = 0; d < 2; d++) /* lost before the first byte seen: the handshake's */
+			tls_gap(s->rec.tls, (enum tls_dir)d, s->rec.gap_bytes[d]);
+		if (s->rec.midstream)
+			tls_start_unseen(s->rec.tls);
 	} else if (s->st.tls_port) {
 		smtp_note(s, SMTP_AN_TLS_PORT_PLAINTEXT);
 	}
@@ -58,6 +62,7 @@ static void plaintext(struct smtp_session *s)
 		return;
 	tls_free(s->rec.tls);
 	s->rec.tls = NULL;
+	s->rec.starttls_plaintext = true; /* a state, whatever a gap does to the anomaly */
 	smtp_note(s, SMTP_AN_STARTTLS_PLAINTEXT);
 	smtp_set_mode(s, CM_COMMAND);
 	s->server_opaque = false;
@@ -103,6 +108,12 @@ void starttls_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *dat
 	if (!s->rec.tls || (!s->rec.implicit_tls && injected(s, dir, peer_acked)))
 		return;
 	handshake(s, dir, data, len);
+}
+
+void starttls_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len)
+{
+	if (s->rec.tls)
+		tls_gap(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, len);
 }
 
 /* Client bytes held since STARTTLS, sent after the 220 had reached the client (its ACK

@@ -43,6 +43,7 @@ struct tls_half {
 	uint32_t hs_total;
 	uint64_t seen;
 	bool encrypted, stopped;
+	bool hs_lost; /* a gap cut the handshake messages: their bytes are no longer parsed */
 };
 
 struct tls_state {
@@ -616,7 +617,7 @@ static void record_body(struct tls_state *t, enum tls_dir dir, const uint8_t *p,
 	struct tls_half *h = &t->half[dir];
 	switch (h->rec_type) {
 	case CT_HANDSHAKE:
-		if (!h->encrypted)
+		if (!h->encrypted && !h->hs_lost)
 			hs_bytes(t, dir, p, n);
 		break;
 	case CT_ALERT:
@@ -692,6 +693,31 @@ enum tls_feed_result tls_feed(struct tls_state *t, enum tls_dir dir, const uint8
 	return TLS_FEED_OK;
 }
 
+/* Bytes the capture lacks, of known length. Inside the body of the record being read the
+ * record framing holds (the next header is where the record's length says) but the
+ * handshake messages it carried are lost; past the record's end the framing is lost too and
+ * nothing more of this direction is read: a ChangeCipherSpec or an alert may have been in
+ * the gap (DESIGN.md section 4). */
+void tls_gap(struct tls_state *t, enum tls_dir dir, uint64_t len)
+{
+	struct tls_half *h = &t->half[dir];
+	if (h->stopped || len == 0)
+		return;
+	h->seen += len;
+	if (h->hdr_len == 5 && len <= h->rec_left) {
+		h->rec_left -= (uint32_t)len;
+		if (h->rec_left == 0)
+			h->hdr_len = 0;
+		if (h->rec_type == CT_HANDSHAKE)
+			h->hs_lost = true;
+		if (h->rec_type == CT_ALERT)
+			h->alert_len = 2; /* the rest of this alert is not read as another */
+		return;
+	}
+	h->stopped = true;
+	t->info.gap[dir] = true;
+}
+
 /* ---- the connection ---- */
 
 struct tls_state *tls_new(void)
@@ -711,6 +737,11 @@ void tls_free(struct tls_state *t)
 	free(t);
 }
 
+void tls_start_unseen(struct tls_state *t)
+{
+	t->info.start_unseen = true;
+}
+
 void tls_close(struct tls_state *t)
 {
 	t->info.closed = true;
@@ -727,6 +758,8 @@ enum tls_handshake tls_handshake_state(const struct tls_info *i)
 		return TLS_HS_COMPLETED;
 	if (i->alert_seen)
 		return TLS_HS_FAILED;
+	if (i->gap[0] || i->gap[1] || i->start_unseen)
+		return TLS_HS_UNKNOWN;
 	if (i->capped[0] || i->capped[1] || i->malformed[0] || i->malformed[1])
 		return TLS_HS_PARTIAL;
 	return i->closed ? TLS_HS_FAILED : TLS_HS_PARTIAL;

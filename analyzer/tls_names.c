@@ -139,6 +139,8 @@ const char *tls_handshake_name(enum tls_handshake h)
 		return "completed";
 	case TLS_HS_FAILED:
 		return "failed";
+	case TLS_HS_UNKNOWN:
+		return "unknown";
 	default:
 		return "partial";
 	}

@@ -152,7 +152,8 @@ struct smtp_record {
 	bool pipelining_advertised;
 	bool starttls_accepted;
 	bool implicit_tls;
-	struct tls_state *tls; /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
+	bool starttls_plaintext; /* SMTP, not TLS, after STARTTLS's 220: read on as SMTP */
+	struct tls_state *tls;   /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
 	struct smtp_bytes auth_mechanism; /* never any credential */
 	uint16_t auth_result;             /* 235, 535, ... 0 when none: the last attempt's */
 	uint32_t auth_attempts;           /* AUTH commands the server read */

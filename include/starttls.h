@@ -29,6 +29,9 @@ void starttls_set_tls_port(struct smtp_session *s);
 void starttls_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *data, size_t len,
                    uint64_t peer_acked);
 
+/* len bytes of one direction the capture lacks: in the TLS phase, the handshake's. */
+void starttls_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len);
+
 /* The server answered STARTTLS with 220 (its last line ends at s->server_offset): both sides
  * speak TLS from here; client bytes held since STARTTLS are injected, or the handshake. */
 void starttls_accepted(struct smtp_session *s);

@@ -20,6 +20,7 @@ enum tls_handshake {
 	TLS_HS_PARTIAL = 0, /* neither completed nor failed: capture ended, cap reached, ... */
 	TLS_HS_COMPLETED,   /* both sides changed cipher spec, or sent application data */
 	TLS_HS_FAILED,      /* an alert in the clear, or a close before completion */
+	TLS_HS_UNKNOWN,     /* neither, and a gap in the capture may hold what decides it */
 };
 
 /* Direction of the bytes fed: as enum smtp_dir (0 client to server, 1 server to client). */
@@ -54,6 +55,8 @@ struct tls_info {
 	bool capped[2];    /* TLS_HS_CAP reached, or a record too long: reading stopped */
 	bool malformed[2]; /* a record or handshake message that does not parse */
 	bool closed;       /* a side closed the connection */
+	bool gap[2];       /* a gap past a record's end: this direction's framing is lost */
+	bool start_unseen; /* picked up mid-stream: the handshake may be before the capture */
 };
 
 struct tls_state;
@@ -68,6 +71,12 @@ void tls_free(struct tls_state *t);
  * caller may read them as something else (nothing more is parsed). */
 enum tls_feed_result tls_feed(struct tls_state *t, enum tls_dir dir, const uint8_t *data,
                               size_t len);
+
+/* len bytes of one direction the capture lacks (a gap of known size), in stream order. */
+void tls_gap(struct tls_state *t, enum tls_dir dir, uint64_t len);
+
+/* The connection was picked up mid-stream: its start, the handshake's, was not seen. */
+void tls_start_unseen(struct tls_state *t);
 
 /* A side closed the connection (FIN or RST). */
 void tls_close(struct tls_state *t);

@@ -111,6 +111,12 @@ static void s_tls(struct smtp_record *r, struct smtp_tx *tx)
 	r->n_txs = 0;
 	(void)tx;
 }
+static void s_starttls_plaintext(struct smtp_record *r, struct smtp_tx *tx)
+{
+	(void)tx; /* SMTP after the 220, read on as SMTP: its anomaly may be left out (a gap) */
+	r->starttls_accepted = true;
+	r->starttls_plaintext = true;
+}
 static void s_rfc821(struct smtp_record *r, struct smtp_tx *tx)
 {
 	(void)tx;
@@ -237,6 +243,8 @@ static const struct row rows[] = {
      CLS_OUT_NO_MAIL, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 0, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 1 tls; close unknown", s_tls, NO_TX, CLS_OUT_TLS, CLS_CLOSE_UNKNOWN,
      CLS_STYLE_UNKNOWN, 0, 0, RFC_KNOWN | STRICT_KNOWN},
+    {"starttls plaintext: read on as SMTP, not tls", s_starttls_plaintext, CLS_TX_COMMITTED,
+     CLS_OUT_COMMITTED, CLS_CLOSE_QUIT, CLS_STYLE_RFC5321, 1, 1, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 5 rfc821_drop; style rfc821", s_rfc821, CLS_TX_COMMITTED, CLS_OUT_RFC821_DROP,
      CLS_CLOSE_CLIENT_WITHOUT_QUIT, CLS_STYLE_RFC821, 1, 0, RFC_KNOWN | STRICT_KNOWN},
     {"outcome 6 closed_without_quit", s_closed_without_quit, NO_TX, CLS_OUT_CLOSED_WITHOUT_QUIT,
