@@ -203,7 +203,9 @@ live_any() {
 # their records are written after --idle-timeout; and the flow cap holds, counted.
 live_idle_wall_clock() {
 	local out=$work/idle.json
-	start_sensor "$work/idle.err" "$prog" -i lo --idle-timeout 2 --max-flows 2 -o "$out" || { bad live-idle-wall-clock "sensor did not start"; return; }
+	# The filter keeps other TCP traffic on lo (detection's default filter takes all of TCP)
+	# out of a flow table of two: a stranger's connection would evict these sessions.
+	start_sensor "$work/idle.err" "$prog" -i lo --idle-timeout 2 --max-flows 2 -o "$out" "tcp port $PORT" || { bad live-idle-wall-clock "sensor did not start"; return; }
 	python3 -c 'import socket, time
 socks = []
 for i in range(3):   # three quiet sessions: one over the cap of two
