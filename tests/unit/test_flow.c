@@ -279,7 +279,7 @@ static void test_overlap_mismatch(void)
 	struct conv c = {.t = t, .port = 43000, .ts = 1000000};
 	handshake(&c, 1, 5000);
 	say(&c, false, "220 mx\r\n");
-	seg(&c, true, c.cseq + 5, 0, "MAIL FROM:<a@x>\r\n" + 5, 12); /* ahead: held */
+	seg(&c, true, c.cseq + 5, 0, &"MAIL FROM:<a@x>\r\n"[5], 12); /* ahead: held */
 	seg(&c, true, c.cseq + 5, 0, "XXXXXXXXXXXX", 12);            /* a differing copy */
 	seg(&c, true, c.cseq, 0, "MAIL ", 5);
 	c.cseq += 17;
