@@ -25,12 +25,7 @@ if ! command -v pass >/dev/null 2>&1; then
 	imp_alone=1
 	cd "$(dirname "$0")/.." || exit 2
 	prog=${1:-./smtptrace}
-	out=$(mktemp -d)
-	trap 'rm -rf "$out"' EXIT
-	passed=0 failed=0 skipped=0
-	pass() { passed=$((passed + 1)); echo "ok $1"; }
-	fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-	skip() { skipped=$((skipped + 1)); echo "skip $1 ($2)"; }
+	. tests/alone.sh
 fi
 
 imp_tool=tests/tools/pcaptool.py
@@ -187,6 +182,5 @@ else
 fi
 
 if [ -n "$imp_alone" ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
+	alone_end
 fi

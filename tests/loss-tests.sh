@@ -19,12 +19,7 @@ if ! command -v pass >/dev/null 2>&1; then
 	loss_alone=1
 	cd "$(dirname "$0")/.." || exit 2
 	prog=${1:-./smtptrace}
-	out=$(mktemp -d)
-	trap 'rm -rf "$out"' EXIT
-	passed=0 failed=0 skipped=0
-	pass() { passed=$((passed + 1)); echo "ok $1"; }
-	fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-	skip() { skipped=$((skipped + 1)); echo "skip $1 ($2)"; }
+	. tests/alone.sh
 fi
 
 loss_dir=$out/loss
@@ -133,6 +128,5 @@ else
 fi
 
 if [ -n "$loss_alone" ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
+	alone_end
 fi

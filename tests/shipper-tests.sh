@@ -15,12 +15,7 @@ if ! command -v pass >/dev/null 2>&1; then
 	shp_mode=${1:-rsyslog}
 	prog=${2:-./smtptrace}
 	build=${3:-build/opt}
-	out=$(mktemp -d)
-	trap 'rm -rf "$out"' EXIT
-	passed=0 failed=0 skipped=0
-	pass() { passed=$((passed + 1)); echo "ok $1"; }
-	fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-	skip() { skipped=$((skipped + 1)); echo "skip $1 ($2)"; }
+	. tests/alone.sh
 	shp_alone=1
 fi
 shp_dir=$out/shipper
@@ -278,6 +273,5 @@ syslog-ng) shp_test_syslog_ng ;;
 esac
 
 if [ -n "${shp_alone:-}" ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
+	alone_end
 fi
