@@ -98,10 +98,8 @@ struct smuggle {
 
 /* Scanner state inside DATA message text. */
 struct text_state {
-	uint32_t line_len;
 	uint8_t head[3];       /* first bytes of the current line */
 	bool prev_crlf;        /* the previous line ended in CRLF (true at the start) */
-	bool last_was_cr;      /* last byte seen was CR */
 	bool first_line;       /* the next line is the first of the text */
 	uint64_t reply354_end; /* server offset just after the 354 */
 };
