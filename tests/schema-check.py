@@ -14,6 +14,11 @@ docs/record.md's field reference against the same schema.
                                      and every object with keys of its own has its table
   schema-check.py reject FILE        the schema refuses broken copies of FILE's first
                                      smtp_session record (a check that can fail must)
+  schema-check.py lists [HEADER [RECORD.md]]
+                                     the names each X-macro list of include/smtp_lists.h
+                                     declares (anomalies, verbs, outcomes) are the schema's
+                                     enums, and docs/record.md names them, the anomalies in
+                                     the list's order: adding one without its docs fails
   schema-check.py estemplate [--check FILE]
                                      the Elasticsearch index template of the record types,
                                      derived from the schema; --check: FILE is that template
@@ -516,6 +521,71 @@ def cmd_reject(path):
     return rc
 
 
+LIST = re.compile(r"#define (\w+)_LIST\(X\)(.*?)(?:\n\n|\n#)", re.S)
+ENTRY = re.compile(r'X\(\w+,\s*"([^"]*)"')
+# each X-macro list, the schema enum that must hold its names, and the line of record.md
+# (by its leading cell) that must name them; the anomalies also in the list's order
+LISTS = (
+    ("SMTP_ANOMALY", "common.schema.json", "anomaly", "`anomalies`", True),
+    ("SMTP_VERB", "common.schema.json", "verb", None, False),
+    ("CLS_OUTCOME", "common.schema.json", "session_outcome", "`outcome` | string | always | the session", False),
+    ("CLS_TX_OUTCOME", "common.schema.json", "tx_outcome", "`outcome` | string | always | `committed`", False),
+)
+
+
+def header_lists(path):
+    """{LIST name: [names in order]} of the X-macro lists in the header."""
+    with open(path) as f:
+        text = f.read()
+    return {m.group(1): ENTRY.findall(m.group(2)) for m in LIST.finditer(text)}
+
+
+def doc_line(lines, lead):
+    """The first record.md table line starting with "| LEAD"."""
+    for line in lines:
+        if line.startswith("| " + lead):
+            return line
+    return None
+
+
+def list_problems(names, enum, line, ordered, label):
+    problems = []
+    if set(names) != set(enum):
+        problems.append("%s: in the list, not the schema: %s; in the schema, not the list: %s"
+                        % (label, sorted(set(names) - set(enum)), sorted(set(enum) - set(names))))
+    if line is None:
+        return problems
+    ticks = re.findall(r"`([^`]+)`", line)
+    missing = [n for n in names if n not in ticks]
+    if missing:
+        problems.append("%s: not named in docs/record.md: %s" % (label, missing))
+    elif ordered and [t for t in ticks if t in names] != names:
+        problems.append("%s: docs/record.md names them in another order than the list" % label)
+    return problems
+
+
+def cmd_lists(header, record_md):
+    lists = header_lists(header)
+    schemas = load_schemas()
+    defs = {f: schemas[f].get("definitions", {}) for f in set(x[1] for x in LISTS)}
+    with open(record_md) as f:
+        lines = f.read().splitlines()
+    problems = []
+    for name, fname, key, lead, ordered in LISTS:
+        if name not in lists:
+            problems.append("%s_LIST: not in %s" % (name, header))
+            continue
+        enum = defs[fname].get(key, {}).get("enum", [])
+        line = doc_line(lines, lead) if lead else None
+        if lead and line is None:
+            problems.append("%s: no docs/record.md line starting %s" % (name, lead))
+        problems += list_problems(lists[name], enum, line, ordered, name)
+    for p in problems:
+        print(p)
+    print("%d lists, %d names, %d problems" % (len(LISTS), sum(len(lists.get(x[0], [])) for x in LISTS), len(problems)))
+    return 1 if problems else 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "validate":
         return cmd_validate(argv[2:])
@@ -523,6 +593,10 @@ def main(argv):
         return cmd_doc(argv[2])
     if len(argv) in (2, 4) and argv[1] == "estemplate" and argv[2:3] in ([], ["--check"]):
         return cmd_estemplate(argv[3:])
+    if 2 <= len(argv) <= 4 and argv[1] == "lists":
+        rest = argv[2:] + [None, None]
+        return cmd_lists(rest[0] or os.path.join(TOP, "include", "smtp_lists.h"),
+                         rest[1] or os.path.join(TOP, "docs", "record.md"))
     if len(argv) == 3 and argv[1] == "reject":
         return cmd_reject(argv[2])
     print(__doc__, file=sys.stderr)

@@ -68,6 +68,28 @@ else
 	sch_stale missing-table '/schema: smtp_session.schema.json#\/definitions\/policy/d' \
 		"object policy (smtp_session.schema.json#/definitions/session) has no table"
 
+	# Every name an X-macro list declares (anomalies, verbs, outcomes) is in the schema and in
+	# docs/record.md: an anomaly added to the list without its docs fails, so does a reorder.
+	sch_run lists "4 lists, 54 names, 0 problems" "$sch_py" "$sch_check" lists
+	sed 's/^\(\tX(BDAT, "bdat", 1)\)/\tX(NEW_ONE, "new_one", 0) \\\n\1/' include/smtp_lists.h >"$out/sch-lists.h"
+	# sch_list_stale NAME HEADER RECORD.md WANT: a changed list or doc must fail with WANT.
+	sch_list_stale() {
+		if cmp -s "$2" include/smtp_lists.h && cmp -s "$3" docs/record.md; then
+			fail "schema lists-stale-$1 (the edit changed nothing)"
+		elif ! "$sch_py" "$sch_check" lists "$2" "$3" >"$out/sch.out" 2>&1 && grep -qF -- "$4" "$out/sch.out"; then
+			pass "schema lists-stale-$1"
+		else
+			fail "schema lists-stale-$1 (a list the docs do not match passed)"
+			head -5 "$out/sch.out" | sed 's/^/    /'
+		fi
+	}
+	sch_list_stale new-anomaly "$out/sch-lists.h" docs/record.md \
+		"in the list, not the schema: ['new_one']"
+	sed 's/`early_talker`, `pipelining_unadvertised`/`pipelining_unadvertised`, `early_talker`/' \
+		docs/record.md >"$out/sch-order.md"
+	sch_list_stale anomaly-order include/smtp_lists.h "$out/sch-order.md" \
+		"SMTP_ANOMALY: docs/record.md names them in another order"
+
 	# The Elasticsearch index template is the schema's mapping, with the types it promises.
 	sch_tpl=docs/examples/elasticsearch-template.json
 	sch_run es-template "$sch_tpl: up to date with the schema" \
