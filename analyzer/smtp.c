@@ -53,6 +53,8 @@ void smtp_set_midstream(struct smtp_session *s)
 	struct pending greeting;
 	if (s->pq_len && s->pq[s->pq_head].kind == PK_GREETING)
 		smtp_pq_pop(s, &greeting);
+	/* what the client sent before the capture began is as lost as a gap: a MAIL among it */
+	s->gap_since_mail = true;
 }
 
 void smtp_session_free(struct smtp_session *s)

@@ -95,7 +95,8 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (tx || !s->rec.gap_bytes[SMTP_TO_SERVER])
+	/* a mid-stream pickup lost what came before it: its MAIL may be there */
+	if (tx || (!s->rec.gap_bytes[SMTP_TO_SERVER] && !s->rec.midstream))
 		return tx;
 	tx = smtp_tx_begin(s);
 	tx->uncertain = true;
