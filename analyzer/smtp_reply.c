@@ -13,6 +13,10 @@
 
 static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 {
+	/* the greeting is the server's first bytes (RFC 5321 3.1): a reply after a gap at the
+	 * start is not it, and the greeting, lost, is left out */
+	if (s->reply.start_pos > 0)
+		return;
 	s->rec.greeting_seen = true;
 	smtp_bytes_free(&s->rec.greeting.text);
 	s->rec.greeting = *r;
