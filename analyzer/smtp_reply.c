@@ -225,6 +225,10 @@ static void eod_in_gap(struct smtp_session *s)
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
+	/* the gap may hold commands after the end of data too (a QUIT): later replies are theirs */
+	smtp_pq_push(s,
+	             (struct pending){
+	                 .kind = PK_GAP, .tx = -1, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
 	if (tx) {
 		smtp_tx_eod_sent(tx, UINT64_MAX);
 		tx->size_unknown = true;
