@@ -329,6 +329,10 @@ void smtp_gap_finish(struct smtp_session *s)
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
 	    !s->rec.quit_sent)
 		s->rec.quit_unknown = true;
+	/* message text a gap cut, no reply after it: the end of data may have been in the gap,
+	 * and what followed, read as text, commands (a QUIT among them) */
+	if (s->cmode == CM_TEXT && s->text_gap && !s->rec.quit_sent)
+		s->rec.quit_unknown = true;
 	for (uint32_t i = 0; i < s->pq_len; i++)
 		if (smtp_pq_at(s, i)->kind == PK_GAP && !smtp_pq_at(s, i)->answered &&
 		    !s->rec.quit_sent)
