@@ -343,6 +343,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_354(s, r.code);
 	lost_data_refusal(s, r.code);
 	smtp_lost_replies(s, r.code);
+	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
 		smtp_bytes_free(&s->reply.first.text);
