@@ -18,8 +18,8 @@ static const char *const close_names[] = {
     "reused",
 };
 static const char *const style_names[] = {"unknown", "rfc821", "rfc5321"};
-static const char *const side_names[] = {"none", "client", "server"};
-static const char *const how_names[] = {"none", "fin", "rst"};
+static const char *const side_names[] = {"none", "client", "server", "unknown"};
+static const char *const how_names[] = {"none", "fin", "rst", "unknown"};
 static const char *const reject_names[] = {"none", "mail", "rcpt", "data", "eod"};
 
 const char *classify_tx_outcome_name(enum cls_tx_outcome o)
@@ -95,7 +95,7 @@ static enum cls_close session_close(const struct smtp_record *rec)
 		return CLS_CLOSE_UNKNOWN;
 	if (rec->quit_sent)
 		return CLS_CLOSE_QUIT;
-	if (rec->quit_unknown)
+	if (rec->quit_unknown || rec->close_unsure)
 		return CLS_CLOSE_UNKNOWN;
 	if (rec->closed_first == SMTP_SIDE_CLIENT)
 		return CLS_CLOSE_CLIENT_WITHOUT_QUIT;
@@ -210,17 +210,29 @@ static enum cls_outcome headline(const struct smtp_record *rec, const struct cls
 	return t->committed ? CLS_OUT_COMMITTED : CLS_OUT_NO_MAIL;
 }
 
+/* close_by and close_how. When a lost FIN may have come first (close_unsure), either side
+ * may have closed first: the how is still known when the seen close was a FIN too. */
+static void close_side(const struct smtp_record *rec, struct cls_verdict *out)
+{
+	enum smtp_close_how how = SMTP_HOW_NONE;
+	if (rec->closed_first == SMTP_SIDE_CLIENT)
+		how = rec->how[SMTP_TO_SERVER];
+	else if (rec->closed_first == SMTP_SIDE_SERVER)
+		how = rec->how[SMTP_TO_CLIENT];
+	out->close_by = rec->closed_first;
+	out->close_how = how;
+	if (rec->close_unsure) {
+		out->close_by = SMTP_SIDE_UNKNOWN;
+		out->close_how = how == SMTP_HOW_FIN ? SMTP_HOW_FIN : SMTP_HOW_UNKNOWN;
+	}
+}
+
 void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 {
 	judge_txs(rec, out);
 	struct tx_tally t = tally(out);
 	out->close = session_close(rec);
-	out->close_by = rec->closed_first;
-	out->close_how = SMTP_HOW_NONE;
-	if (rec->closed_first == SMTP_SIDE_CLIENT)
-		out->close_how = rec->how[SMTP_TO_SERVER];
-	else if (rec->closed_first == SMTP_SIDE_SERVER)
-		out->close_how = rec->how[SMTP_TO_CLIENT];
+	close_side(rec, out);
 	out->client_style = client_style(rec, out->close);
 	out->outcome = headline(rec, out, &t);
 	out->rfc5321_delivered = t.committed;

@@ -545,8 +545,11 @@ static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_r
 		rc |= set_trace(o, rec);
 	rc |= set_uint(o, "pkts_toserver", info->pkts[SMTP_TO_SERVER]);
 	rc |= set_uint(o, "pkts_toclient", info->pkts[SMTP_TO_CLIENT]);
-	rc |= set_uint(o, "bytes_toserver", bytes_sent(info, rec, SMTP_TO_SERVER));
-	rc |= set_uint(o, "bytes_toclient", bytes_sent(info, rec, SMTP_TO_CLIENT));
+	/* left out where TCP leaves the count unsure (a lost FIN, or lost bytes of unknown size) */
+	if (!rec->count_unsure[SMTP_TO_SERVER])
+		rc |= set_uint(o, "bytes_toserver", bytes_sent(info, rec, SMTP_TO_SERVER));
+	if (!rec->count_unsure[SMTP_TO_CLIENT])
+		rc |= set_uint(o, "bytes_toclient", bytes_sent(info, rec, SMTP_TO_CLIENT));
 	return rc;
 }
 

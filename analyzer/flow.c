@@ -614,6 +614,12 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	if (is_session(f)) {
 		smtp_set_directions(flow_smtp(f), f->info.pkts[SMTP_TO_SERVER] > 0,
 		                    f->info.pkts[SMTP_TO_CLIENT] > 0);
+		/* mid-stream, what either side sent before the capture began is not known */
+		bool count_unsure[2] = {
+		    f->midstream || reasm_count_unsure(&f->reasm, SMTP_TO_SERVER),
+		    f->midstream || reasm_count_unsure(&f->reasm, SMTP_TO_CLIENT)};
+		smtp_set_tcp_unsure(f->smtp, !f->tomb && reasm_close_unsure(&f->reasm),
+		                    count_unsure);
 		smtp_finish(f->smtp, why, t->now_us);
 	}
 	f->info.kind = flow_kind_of(f);

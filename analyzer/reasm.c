@@ -105,13 +105,23 @@ static void release_half(struct reasm *r, struct reasm_half *h)
 	}
 }
 
+/* Tells dir's close. When the other direction's end is unsure, a FIN (tail_unsure) that the
+ * closing segment acknowledged, that lost FIN may have been the first close. */
+static void tell_close(struct reasm *r, int dir, bool rst, uint64_t ts_us)
+{
+	struct reasm_half *other = &r->half[1 - dir];
+	if (other->tail_unsure && !other->fin_seen && !other->closed)
+		other->close_unsure = true;
+	r->sink->close(r->sink->ctx, dir, rst, ts_us);
+}
+
 static void try_fin(struct reasm *r, int dir)
 {
 	struct reasm_half *h = &r->half[dir];
 	if (h->fin_seen && !h->closed && SEQ_DIFF(h->next, h->fin_seq) >= 0) {
 		release_half(r, h); /* anything still held lies past the FIN: not stream */
 		h->closed = true;
-		r->sink->close(r->sink->ctx, dir, false, h->fin_ts_us);
+		tell_close(r, dir, false, h->fin_ts_us);
 	}
 }
 
@@ -372,6 +382,33 @@ static void skip_acked_hole(struct reasm *r, int dir, uint32_t ack, uint64_t ts_
 		return;
 	skip_to(r, dir, to, ts_us);
 	try_fin(r, dir);
+	/* the ACK alone showed where dir ends: its last sequence number may be a lost FIN's */
+	if (!h->fin_seen && !h->closed && !h->held) {
+		h->tail_unsure = true;
+		h->close_unsure = false;
+		h->tail_end = to;
+	}
+}
+
+/* A segment of dir that reaches past an unsure tail (data after it, or a FIN at or after it)
+ * shows that the tail's last sequence number was a byte. */
+static void settle_tail(struct reasm_half *h, uint32_t seq, uint32_t wire, bool fin)
+{
+	int32_t past = SEQ_DIFF(seq + wire, h->tail_end);
+	if (h->tail_unsure && ((wire > 0 && past > 0) || (fin && past >= 0)))
+		h->tail_unsure = h->close_unsure = false;
+}
+
+/* A RST from dir after its own FIN, when the capture holds no byte of the other direction
+ * that dir had not acknowledged before: new data reached dir after its close (RFC 1122
+ * 4.2.2.13), and the capture lacks it. Judged on the ACKs before this RST. */
+static void note_unread_lost(struct reasm *r, int dir)
+{
+	const struct reasm_half *h = &r->half[dir];
+	struct reasm_half *other = &r->half[1 - dir];
+	if (h->fin_seen && h->ack_valid && other->started && !other->held &&
+	    SEQ_DIFF(other->next, h->last_ack) <= 0)
+		other->unread_lost = true;
 }
 
 static void note_ack(struct reasm_half *h, bool ack_valid, uint32_t ack)
@@ -389,6 +426,7 @@ static void reset_half(struct reasm *r, int dir, uint32_t seq, uint64_t ts_us)
 	struct reasm_half *h = &r->half[dir];
 	uint32_t to = h->fin_seen && SEQ_DIFF(seq, h->fin_seq) > 0 ? h->fin_seq : seq;
 	if (SEQ_DIFF(to, h->next) > 0 && SEQ_DIFF(to, h->next) <= REASM_WINDOW_MAX) {
+		settle_tail(h, h->next, (uint32_t)SEQ_DIFF(to, h->next), false);
 		skip_to(r, dir, to, ts_us);
 		try_fin(r, dir);
 	}
@@ -396,7 +434,7 @@ static void reset_half(struct reasm *r, int dir, uint32_t seq, uint64_t ts_us)
 		return;
 	release_half(r, h); /* the receiver will never read what was held */
 	h->closed = true;
-	r->sink->close(r->sink->ctx, dir, true, ts_us);
+	tell_close(r, dir, true, ts_us);
 }
 
 /* The snap length cut the segment at from; it went on to to on the wire. Once the stream has
@@ -423,6 +461,8 @@ void reasm_feed_wire(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8
 {
 	struct reasm_half *h = &r->half[dir];
 	bool ack_valid = (flags & TCP_FLAG_ACK) != 0;
+	if (flags & TCP_FLAG_RST)
+		note_unread_lost(r, dir);
 	/* ACKs count after a close too: they still say how far the other direction was read */
 	note_ack(h, ack_valid, ack);
 	if (flags & TCP_FLAG_SYN) {
@@ -448,6 +488,7 @@ void reasm_feed_wire(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8
 	len = len < wire ? len : wire;
 	if ((wire > 0 || (flags & TCP_FLAG_FIN)) && ack_valid)
 		skip_acked_hole(r, 1 - dir, ack, ts_us);
+	settle_tail(h, seq, wire, (flags & TCP_FLAG_FIN) != 0);
 	if (len > 0)
 		segment_data(r, dir, seq, ack, ack_valid, payload, len, ts_us);
 	if (wire > len)
@@ -483,6 +524,19 @@ void reasm_flush(struct reasm *r, uint64_t ts_us)
 			skip_hole(r, dir, h->fin_seq, ts_us);
 		try_fin(r, dir);
 	}
+}
+
+bool reasm_count_unsure(const struct reasm *r, int dir)
+{
+	return r->half[dir].tail_unsure || r->half[dir].unread_lost;
+}
+
+bool reasm_close_unsure(const struct reasm *r)
+{
+	for (int dir = 0; dir < 2; dir++)
+		if (r->half[dir].tail_unsure && r->half[dir].close_unsure)
+			return true;
+	return false;
 }
 
 void reasm_release(struct reasm *r)

@@ -53,6 +53,8 @@ void smtp_set_midstream(struct smtp_session *s)
 	struct pending greeting;
 	if (s->pq_len && s->pq[s->pq_head].kind == PK_GREETING)
 		smtp_pq_pop(s, &greeting);
+	/* what the client sent before the capture began is as lost as a gap: a MAIL among it */
+	s->gap_since_mail = true;
 }
 
 void smtp_session_free(struct smtp_session *s)
@@ -115,10 +117,14 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len, uint64_t 
 	smtp_note(s, SMTP_AN_TCP_GAP);
 	smtp_lf_release(s); /* after the gap is counted: what it makes unknown is not raised */
 	starttls_gap(s, dir, len);
-	if (dir == SMTP_TO_CLIENT)
+	if (dir == SMTP_TO_CLIENT) {
 		smtp_gap_server(s, len, ts_us);
-	else
+	} else {
 		smtp_gap_client(s, len);
+		/* the client sent bytes after the 2xx to its end of data: it did not close right
+		 * after it (rfc821), whatever the lost bytes were */
+		s->eod_2xx_last = false;
+	}
 }
 
 /* The client closed without having received the replies to the end of data that its
@@ -235,6 +241,13 @@ void smtp_set_directions(struct smtp_session *s, bool client_seen, bool server_s
 {
 	s->rec.client_dir_seen = client_seen;
 	s->rec.server_dir_seen = server_seen;
+}
+
+void smtp_set_tcp_unsure(struct smtp_session *s, bool close, const bool count[2])
+{
+	s->rec.close_unsure = close;
+	s->rec.count_unsure[SMTP_TO_SERVER] = count[SMTP_TO_SERVER];
+	s->rec.count_unsure[SMTP_TO_CLIENT] = count[SMTP_TO_CLIENT];
 }
 
 void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_us)

@@ -22,6 +22,17 @@ static void tx_touched(struct smtp_tx *tx)
 
 /* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
  * their replies); in message text they are text, or the end of data (a reply will say). */
+/* Lost commands right after lost commands no reply answered yet are one run of them: the
+ * queue's last pending gap takes them too. */
+static bool extend_gap(struct smtp_session *s)
+{
+	struct pending *last = s->pq_len ? smtp_pq_at(s, s->pq_len - 1) : NULL;
+	if (!last || last->kind != PK_GAP || last->answered)
+		return false;
+	last->end_pos = s->cpos;
+	return true;
+}
+
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
 	smtp_cut_command(s); /* a MAIL or RCPT the gap cut was sent all the same */
@@ -59,6 +70,8 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		if (tx)
 			tx->rcpts_unknown = true;
 		s->gap_sync = true;
+		if (extend_gap(s))
+			break;
 		smtp_pq_push(s, (struct pending){.kind = PK_GAP,
 		                                 .tx = s->cur_tx,
 		                                 .end_pos = s->cpos,
@@ -95,7 +108,8 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (tx || !s->rec.gap_bytes[SMTP_TO_SERVER])
+	/* a mid-stream pickup lost what came before it: its MAIL may be there */
+	if (tx || (!s->rec.gap_bytes[SMTP_TO_SERVER] && !s->rec.midstream))
 		return tx;
 	tx = smtp_tx_begin(s);
 	tx->uncertain = true;
@@ -314,6 +328,10 @@ void smtp_gap_finish(struct smtp_session *s)
 {
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
 	    !s->rec.quit_sent)
+		s->rec.quit_unknown = true;
+	/* message text a gap cut, no reply after it: the end of data may have been in the gap,
+	 * and what followed, read as text, commands (a QUIT among them) */
+	if (s->cmode == CM_TEXT && s->text_gap && !s->rec.quit_sent)
 		s->rec.quit_unknown = true;
 	for (uint32_t i = 0; i < s->pq_len; i++)
 		if (smtp_pq_at(s, i)->kind == PK_GAP && !smtp_pq_at(s, i)->answered &&

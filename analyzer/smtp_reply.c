@@ -13,6 +13,10 @@
 
 static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 {
+	/* the greeting is the server's first bytes (RFC 5321 3.1): a reply after a gap at the
+	 * start is not it, and the greeting, lost, is left out */
+	if (s->reply.start_pos > 0)
+		return;
 	s->rec.greeting_seen = true;
 	smtp_bytes_free(&s->rec.greeting.text);
 	s->rec.greeting = *r;
@@ -221,6 +225,10 @@ static void eod_in_gap(struct smtp_session *s)
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
+	/* the gap may hold commands after the end of data too (a QUIT): later replies are theirs */
+	smtp_pq_push(s,
+	             (struct pending){
+	                 .kind = PK_GAP, .tx = -1, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
 	if (tx) {
 		smtp_tx_eod_sent(tx, UINT64_MAX);
 		tx->size_unknown = true;
@@ -335,6 +343,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_354(s, r.code);
 	lost_data_refusal(s, r.code);
 	smtp_lost_replies(s, r.code);
+	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
 		smtp_bytes_free(&s->reply.first.text);

@@ -59,6 +59,15 @@ struct reasm_half {
 	size_t held_bytes;
 	size_t held_segs;
 	uint64_t fin_ts_us;
+	/* What TCP leaves unsure of this direction's end (RFC 9293 3.4: a FIN takes a sequence
+	 * number): tail_unsure when its last sequence number, tail_end - 1, is known only from the
+	 * other side's ACK, so it may be a FIN as well as a byte; close_unsure when the other side
+	 * closed after acknowledging it, so either side may have closed first; unread_lost when
+	 * the other side reset after its own FIN with no byte of this direction captured that it
+	 * had not acknowledged: new data reached it after its close (RFC 1122 4.2.2.13), data the
+	 * capture lacks, of unknown size. */
+	bool tail_unsure, close_unsure, unread_lost;
+	uint32_t tail_end;
 };
 
 struct reasm {
@@ -93,6 +102,14 @@ void reasm_flush(struct reasm *r, uint64_t ts_us);
 
 /* Frees held segments; r may be flushed or released again afterwards. */
 void reasm_release(struct reasm *r);
+
+/* Whether dir's byte count is unsure: its last sequence number may be a lost FIN's, or the
+ * other side's reset shows lost bytes of unknown size (struct reasm_half). */
+bool reasm_count_unsure(const struct reasm *r, int dir);
+
+/* Whether the first close is unsure: a lost FIN of one direction may have come before the
+ * other's close, which acknowledged it. */
+bool reasm_close_unsure(const struct reasm *r);
 
 /* Bytes of the other direction that dir has acknowledged, UINT64_MAX when unknown. */
 uint64_t reasm_peer_acked(const struct reasm *r, int dir);

@@ -122,8 +122,9 @@ enum {
 	SMTP_INF_STARTTLS = 1 << 1,
 };
 
-enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER };
-enum smtp_close_how { SMTP_HOW_NONE = 0, SMTP_HOW_FIN, SMTP_HOW_RST };
+/* UNKNOWN: TCP leaves unsure which side closed first, or how (a lost FIN, reasm.h) */
+enum smtp_side { SMTP_SIDE_NONE = 0, SMTP_SIDE_CLIENT, SMTP_SIDE_SERVER, SMTP_SIDE_UNKNOWN };
+enum smtp_close_how { SMTP_HOW_NONE = 0, SMTP_HOW_FIN, SMTP_HOW_RST, SMTP_HOW_UNKNOWN };
 
 /* Why the session's record is being written. */
 enum smtp_end_reason {
@@ -176,6 +177,10 @@ struct smtp_record {
 	enum smtp_side closed_first;
 	enum smtp_close_how
 	    how[2]; /* indexed by enum smtp_dir of the closing side's sending direction */
+	/* TCP leaves unsure which close came first (a lost FIN may have been before it), and
+	 * each direction's byte count (a lost FIN or lost bytes of unknown size, reasm.h) */
+	bool close_unsure;
+	bool count_unsure[2];
 	enum smtp_client_last client_last; /* at the client's close */
 	enum smtp_end_reason end_reason;
 	bool gap_hid_end; /* a gap or missing direction hides how the session ended */
@@ -243,6 +248,10 @@ void smtp_note(struct smtp_session *s, enum smtp_anomaly an);
 
 /* Tells which directions had any packet captured (a one-sided capture lacks one). */
 void smtp_set_directions(struct smtp_session *s, bool client_seen, bool server_seen);
+
+/* What TCP leaves unsure at the flow's end (reasm_close_unsure, reasm_count_unsure), before
+ * smtp_finish: the first close, and the byte count of each direction (enum smtp_dir). */
+void smtp_set_tcp_unsure(struct smtp_session *s, bool close, const bool count[2]);
 
 /* Ends the session: flushes partial lines and held bytes; the record is final after it. */
 void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_us);

@@ -97,7 +97,7 @@ if ref is not None:
                 " ..." if len(differing) > 40 else "")))
 
 SESSION_KEYS = ("outcome", "close", "close_by", "close_how", "client_style", "starttls", "detected",
-                "commands", "replies")
+                "commands", "replies", "bytes_toserver", "bytes_toclient")
 POLICY_KEYS = ("rfc5321_delivered", "strict_quit_delivered")
 SETS = ("anomalies",)
 

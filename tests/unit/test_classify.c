@@ -337,6 +337,36 @@ static void classify_many(void)
 	CHECK_EQ_INT(v.n_txs, 0);
 }
 
+/* DESIGN.md section 4: when a lost FIN may have come before the close seen (close_unsure),
+ * who closed first is unknown, and so is the close without a QUIT; the how is known only
+ * when the close seen was a FIN too. */
+static void classify_close_unsure(void)
+{
+	struct smtp_record r;
+	struct smtp_tx tx;
+	struct cls_verdict v;
+	base(&r, &tx);
+	r.close_unsure = true;
+	classify_session(&r, &v);
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	CHECK_EQ_STR(classify_side_name(v.close_by), "unknown");
+	CHECK_EQ_STR(classify_how_name(v.close_how), "fin");
+	classify_free(&v);
+	r.quit_sent = false;
+	r.how[SMTP_TO_SERVER] = SMTP_HOW_RST;
+	classify_session(&r, &v);
+	CHECK_EQ_STR(classify_close_name(v.close), "unknown");
+	CHECK_EQ_STR(classify_side_name(v.close_by), "unknown");
+	CHECK_EQ_STR(classify_how_name(v.close_how), "unknown");
+	CHECK_EQ_STR(classify_style_name(v.client_style), "unknown");
+	classify_free(&v);
+	r.close_unsure = false;
+	classify_session(&r, &v);
+	CHECK_EQ_STR(classify_side_name(v.close_by), "client");
+	CHECK_EQ_STR(classify_how_name(v.close_how), "rst");
+	classify_free(&v);
+}
+
 /* A test that checked nothing would pass: the table must hold every rule. */
 static void classify_table_size(void)
 {
@@ -347,6 +377,7 @@ int main(void)
 {
 	RUN_TEST(classify_rules);
 	RUN_TEST(classify_many);
+	RUN_TEST(classify_close_unsure);
 	RUN_TEST(classify_table_size);
 	TAP_EXIT();
 }

@@ -1302,6 +1302,83 @@ static void test_clue_cut_held(void)
 	each_isn(case_clue_cut_held);
 }
 
+/* An end that only the other side's ACK shows may be a lost FIN (a FIN takes a sequence
+ * number): the count is unsure, and when the other side's close acknowledged it, so is the
+ * first close. A later segment of dir past it (data, or a FIN at or after it) settles it as a
+ * byte; a RST at it, or a bare ACK, settles nothing. */
+static void case_unsure_tail(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	int o = 1 - d;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, NULL, 0, TCP_FLAG_FIN, 31); /* 20 bytes and perhaps a FIN lost */
+	check_one_gap(&c, d, 10, 21);
+	CHECK(reasm_count_unsure(&c.r, d) && !reasm_count_unsure(&c.r, o));
+	CHECK(reasm_close_unsure(&c.r));
+	feed(&c, d, sq(&c, d, 31), sq(&c, o, 1), TCP_FLAG_ACK, NULL, 0);
+	CHECK(reasm_count_unsure(&c.r, d) && reasm_close_unsure(&c.r));
+	feed(&c, d, sq(&c, d, 31), 0, TCP_FLAG_RST, NULL, 0);
+	CHECK(reasm_count_unsure(&c.r, d) && reasm_close_unsure(&c.r));
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, NULL, 0, TCP_FLAG_FIN, 31);
+	tx(&c, d, 31, 0, TCP_FLAG_FIN); /* a FIN after it: the last lost unit was a byte */
+	CHECK(!reasm_count_unsure(&c.r, d) && !reasm_close_unsure(&c.r));
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, stream[o], 5, 0, 30); /* data acknowledging the lost bytes */
+	CHECK(reasm_count_unsure(&c.r, d) && !reasm_close_unsure(&c.r));
+	tx(&c, d, 30, 4, 0);
+	CHECK(!reasm_count_unsure(&c.r, d));
+	tx_bytes(&c, o, 5, NULL, 0, TCP_FLAG_FIN, 34); /* seen to its end: nothing unsure */
+	CHECK(!reasm_count_unsure(&c.r, d) && !reasm_close_unsure(&c.r));
+	tc_free(&c);
+}
+
+static void test_unsure_tail(void)
+{
+	each_isn(case_unsure_tail);
+}
+
+/* A RST after the sender's own FIN with no byte of the other direction captured that it had
+ * not acknowledged: new data reached it after its close (RFC 1122 4.2.2.13), and the capture
+ * lacks it. With such a byte captured, the RST is that byte's, and nothing is unsure. */
+static void case_unread_lost(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	int o = 1 - d;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, NULL, 0, TCP_FLAG_FIN, 10);
+	feed(&c, o, sq(&c, o, 1), 0, TCP_FLAG_RST, NULL, 0);
+	CHECK(reasm_count_unsure(&c.r, d) && !reasm_count_unsure(&c.r, o));
+	CHECK(!reasm_close_unsure(&c.r));
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, NULL, 0, TCP_FLAG_FIN, 10);
+	tx(&c, d, 10, 5, 0);
+	feed(&c, o, sq(&c, o, 1), 0, TCP_FLAG_RST, NULL, 0);
+	CHECK(!reasm_count_unsure(&c.r, d) && !reasm_count_unsure(&c.r, o));
+	tc_free(&c);
+}
+
+static void test_unread_lost(void)
+{
+	each_isn(case_unread_lost);
+}
+
 int main(void)
 {
 	uint64_t rng = 42;
@@ -1338,6 +1415,8 @@ int main(void)
 	RUN_TEST(test_clue_rst);
 	RUN_TEST(test_clue_cut);
 	RUN_TEST(test_clue_cut_held);
+	RUN_TEST(test_unsure_tail);
+	RUN_TEST(test_unread_lost);
 	RUN_TEST(test_property_whole);
 	RUN_TEST(test_property_small_cap);
 	TAP_EXIT();
