@@ -104,6 +104,7 @@ struct text_state {
 	bool last_was_cr;      /* last byte seen was CR */
 	bool first_line;       /* the next line is the first of the text */
 	uint64_t reply354_end; /* server offset just after the 354 */
+	uint64_t gap_at_354;   /* server bytes lost before the 354 was taken */
 };
 
 struct smtp_session {
@@ -279,6 +280,8 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 /* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
 void smtp_gap_starttls_hold(struct smtp_session *s);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
+/* a text line after a look-alike, sent after a reply the capture lost (smtp_gap.c) */
+void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked);
 void smtp_gap_text_quit(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);

@@ -69,6 +69,7 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		if (tx)
 			smtp_tx_data_start(tx);
 		s->text.reply354_end = s->last_reply_end;
+		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->text.first_line = true;
 		if (s->hold_len &&
 		    (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
@@ -215,12 +216,17 @@ static void count_errors(struct smtp_session *s, uint16_t code)
 }
 
 /* A reply while the client is still in message text, after bytes of that text were lost:
- * the end of data was in the gap (the server answers nothing else there). */
+ * the end of data was in the gap (the server answers nothing else there). The lost bytes
+ * after it may have held commands too (a QUIT): a PK_GAP after the end of data takes their
+ * replies, so that a 221 after the end of data's reply is a QUIT's (DESIGN.md section 4). */
 static void eod_in_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
+	smtp_pq_push(s,
+	             (struct pending){
+	                 .kind = PK_GAP, .tx = -1, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
 	if (tx) {
 		smtp_tx_eod_sent(tx, UINT64_MAX);
 		tx->size_unknown = true;
@@ -330,7 +336,8 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 		smtp_smuggle_adopt_now(s); /* after a gap the real end may have been in it */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code == 221)
 		smtp_gap_text_quit(s); /* smtp_gap.c: no answer to an end of data */
-	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354 &&
+	         r.code != 421) /* a 421 may come at any time (RFC 5321 3.8): no end of data */
 		eod_in_gap(s);
 	lost_354(s, r.code);
 	lost_data_refusal(s, r.code);
