@@ -56,7 +56,7 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		s->rec.quit_unknown = true;
 		break;
 	case CM_COMMAND:
-		if (tx)
+		if (tx && tx->phase < SMTP_PH_EOD_SENT) /* after its end of data, no RCPT of it */
 			tx->rcpts_unknown = true;
 		s->gap_sync = true;
 		if (s->pq_len && smtp_pq_at(s, s->pq_len - 1)->kind == PK_GAP) {
@@ -259,12 +259,36 @@ static void skip_unanswerable(struct smtp_session *s, uint16_t code)
 	reply_lost(s, &gone);
 }
 
+/* A 221 that cannot answer the command at the head of the queue nor any later one, while
+ * client bytes not read as commands may hold a QUIT (lost ones, quit_unknown, or bytes held
+ * for a reply the capture lost) and server bytes were lost: it answers that QUIT
+ * (inferred), and the head's reply was in the server's gap (an end of data's reply lost is
+ * then unknown, never this 221). */
+static bool lost_quit(struct smtp_session *s, const struct smtp_reply *r)
+{
+	struct pending gone;
+	bool unread = s->rec.quit_unknown || (s->cmode == CM_HOLD && s->hold_len);
+	if (!answers_quit(r) || !unread || s->rec.quit_sent || !s->pq_len ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || smtp_pq_at(s, 0)->kind == PK_GAP)
+		return false;
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_plausible(smtp_pq_at(s, i)->kind, smtp_pq_at(s, i)->verb, r->code))
+			return false;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	tx_touched(smtp_tx_of(s, &gone));
+	infer_from_code(s, r);
+	return true;
+}
+
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
  * command after them, which the server had read when it replied. Returns true when the
  * gap took the reply. */
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
 	uint16_t code = r->code;
+	if (lost_quit(s, r))
+		return true;
 	skip_unanswerable(s, code);
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
