@@ -277,6 +277,7 @@ void smtp_release_hold(struct smtp_session *s)
 {
 	uint8_t *buf = s->hold;
 	size_t n = s->hold_len;
+	s->hold_gap = 0; /* its reply has come: what it decided is decided */
 	if (n == 0)
 		return;
 	s->hold = NULL;

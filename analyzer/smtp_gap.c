@@ -24,7 +24,8 @@ static void tx_touched(struct smtp_tx *tx)
  * their replies); in message text they are text, or the end of data (a reply will say). */
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
-	smtp_cut_command(s); /* a MAIL or RCPT the gap cut was sent all the same */
+	smtp_cut_command(s);       /* a MAIL or RCPT the gap cut was sent all the same */
+	smtp_smuggle_gap_after(s); /* the strict text of a message the lenient reading ended */
 	s->gap_since_mail = true;
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
@@ -54,6 +55,8 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		break;
 	case CM_HOLD: /* bytes waiting for a reply, lost: a QUIT may be among them */
 		s->rec.quit_unknown = true;
+		if (!s->hold_gap) /* and text read from them may lack the lost part */
+			s->hold_gap = s->hold_len + 1;
 		break;
 	case CM_COMMAND:
 		if (tx && tx->phase < SMTP_PH_EOD_SENT) /* after its end of data, no RCPT of it */

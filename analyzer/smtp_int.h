@@ -94,6 +94,10 @@ struct smuggle {
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];
 	uint32_t n;
+	/* adopted while the strict reading was still in text: 1 + that transaction, and the
+	 * client offset then; a client gap right there may hold more of its strict text */
+	uint32_t mid_tx1;
+	uint64_t mid_cpos;
 };
 
 /* Scanner state inside DATA message text. */
@@ -124,6 +128,9 @@ struct smtp_session {
 	/* DATA was refused and the held bytes were sent before that reply: the server reads
 	 * them as commands only if it answers again; if it closes first, it never read them */
 	bool hold_unread;
+	/* client bytes were lost while holding: 1 + the held bytes before the first such gap
+	 * (0: none); the held bytes are not contiguous there */
+	size_t hold_gap;
 	uint64_t cpos;         /* client stream offset of the bytes being read */
 	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
@@ -262,6 +269,8 @@ void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev
 bool smtp_smuggle_end(struct smtp_session *s);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 void smtp_smuggle_adopt_now(struct smtp_session *s);
+void smtp_smuggle_adopt_mid_text(struct smtp_session *s);
+void smtp_smuggle_gap_after(struct smtp_session *s);
 void smtp_smuggle_by_causality(struct smtp_session *s);
 
 /* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes

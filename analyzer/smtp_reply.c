@@ -45,6 +45,24 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	}
 }
 
+/* Where the held bytes hold an end of data (<CRLF>.<CRLF>, or "." first): the offset just
+ * after it, 0 when none. */
+static size_t held_eod_end(const struct smtp_session *s)
+{
+	if (s->hold_len >= 3 && memcmp(s->hold, ".\r\n", 3) == 0)
+		return 3;
+	const uint8_t *eod = s->hold_len >= 5 ? memmem(s->hold, s->hold_len, "\r\n.\r\n", 5) : NULL;
+	return eod ? (size_t)(eod - s->hold) + 5 : 0;
+}
+
+/* Client bytes were lost inside the message text held behind a DATA (before its end of data,
+ * or with none held): the text read from them lacks them. */
+static bool held_text_gap(const struct smtp_session *s)
+{
+	size_t end = held_eod_end(s);
+	return s->hold_gap && (end == 0 || s->hold_gap - 1 < end);
+}
+
 void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
@@ -68,6 +86,8 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		s->text.prev_crlf = true;
 		if (tx)
 			smtp_tx_data_start(tx);
+		if (tx && held_text_gap(s)) /* the text lacks lost bytes: its size is unknown */
+			tx->size_unknown = true;
 		s->text.reply354_end = s->last_reply_end;
 		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->text.first_line = true;
@@ -270,13 +290,8 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
 	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->hold_len < 3)
 		return;
-	const uint8_t *eod = s->hold_len >= 3 && memcmp(s->hold, ".\r\n", 3) == 0
-	                         ? s->hold
-	                         : memmem(s->hold, s->hold_len, "\r\n.\r\n", 5);
-	if (!eod)
-		return;
-	uint64_t end = s->hold_pos + (uint64_t)(eod - s->hold) + (eod == s->hold ? 3 : 5);
-	if (s->server_acked < end)
+	size_t eod = held_eod_end(s);
+	if (!eod || s->server_acked < s->hold_pos + eod)
 		return;
 	struct pending data;
 	struct smtp_reply r354 = {.code = 354};
@@ -333,7 +348,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active && !s->text_gap)
-		smtp_smuggle_adopt_now(s); /* after a gap the real end may have been in it */
+		smtp_smuggle_adopt_mid_text(s); /* after a gap the real end may have been in it */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code == 221)
 		smtp_gap_text_quit(s); /* smtp_gap.c: no answer to an end of data */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354 &&
