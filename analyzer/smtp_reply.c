@@ -302,6 +302,38 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 		tx->inferred |= SMTP_INF_TX_METHOD;
 }
 
+/* After lost server bytes, a reply while a pipelined DATA ends the queue behind commands
+ * still unanswered (an end of data, MAIL, RCPT), with message text held behind it that the
+ * client sent after receiving server bytes the capture lacks, sent after the DATA and all
+ * before this reply: a
+ * client sends text only after the 354 (RFC 2920 3.1: DATA ends a group), so the replies to
+ * those commands and the 354 were all in the gap, and this reply answers the held end of
+ * data. The commands' replies are lost (an end of data's: its transaction incomplete). */
+static void lost_354_pipelined(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *t = s->pq_len > 1 ? smtp_pq_at(s, s->pq_len - 1) : NULL;
+	if (!t || t->kind != PK_COMMAND || t->verb != SMTP_V_DATA || t->shadow ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || smtp_plausible(t->kind, t->verb, code) ||
+	    s->cmode != CM_HOLD || s->hold_acked == UINT64_MAX || t->peer_acked == UINT64_MAX ||
+	    s->hold_acked <= t->peer_acked || s->hold_acked <= s->last_reply_end ||
+	    s->hold_acked > s->reply.start_pos || !held_eod_end(s))
+		return;
+	for (uint32_t i = 0; i + 1 < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->kind == PK_GAP || smtp_pq_at(s, i)->shadow)
+			return;
+	while (s->pq_len > 1) {
+		struct pending gone;
+		smtp_pq_pop(s, &gone);
+		struct smtp_tx *tx = smtp_tx_of(s, &gone);
+		if (tx) {
+			tx->uncertain = true;
+			tx->gap_hid_end = true;
+		}
+	}
+	s->last_reply_end = s->hold_acked; /* the 354 ended there, or before */
+	lost_354(s, code);
+}
+
 /* After lost server bytes, a reply that cannot answer the DATA at the head of the queue but
  * fits the first command line of the client bytes held behind it, whose end the reply's
  * segment acknowledges: the server read that line as a command, so the DATA was refused in
@@ -355,6 +387,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	         r.code != 421) /* a 421 may come at any time (RFC 5321 3.8): no end of data */
 		eod_in_gap(s);
 	lost_354(s, r.code);
+	lost_354_pipelined(s, r.code);
 	lost_data_refusal(s, r.code);
 	smtp_lost_replies(s, r.code);
 	if (smtp_gap_reply(s, &r)) {
