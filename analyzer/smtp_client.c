@@ -98,6 +98,11 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct 
 	p->arg = last;
 	s->bdat_left = size;
 	s->bdat_last = last;
+	if (size == 0) { /* an empty chunk (BDAT 0 LAST, RFC 3030 2): complete at once, and the */
+		if (tx && last) /* bytes after it are commands, a gap among them too */
+			smtp_tx_eod_sent(tx, s->client_ts);
+		return;
+	}
 	smtp_set_mode(s, CM_BDAT);
 }
 
@@ -272,6 +277,7 @@ void smtp_release_hold(struct smtp_session *s)
 {
 	uint8_t *buf = s->hold;
 	size_t n = s->hold_len;
+	s->hold_gap = 0; /* its reply has come: what it decided is decided */
 	if (n == 0)
 		return;
 	s->hold = NULL;
@@ -419,6 +425,7 @@ static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, ui
 	if (l.total > s->lim.max_line && s->cmode != CM_TEXT)
 		smtp_note(s, SMTP_AN_LINE_TOO_LONG);
 	uint64_t line_acked = s->cline.len ? s->cline.peer_acked : acked;
+	smtp_gap_lookalike_reply(s, line_acked); /* sent after a lost reply: not text */
 	if (s->cmode == CM_TEXT)
 		text_line(s, &l, line_acked, ts);
 	else

@@ -35,7 +35,8 @@ static bool extend_gap(struct smtp_session *s)
 
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
-	smtp_cut_command(s); /* a MAIL or RCPT the gap cut was sent all the same */
+	smtp_cut_command(s);       /* a MAIL or RCPT the gap cut was sent all the same */
+	smtp_smuggle_gap_after(s); /* the strict text of a message the lenient reading ended */
 	s->gap_since_mail = true;
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	uint64_t partial = s->cline.total; /* the bytes of a line the gap cut, before it */
@@ -65,9 +66,11 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		break;
 	case CM_HOLD: /* bytes waiting for a reply, lost: a QUIT may be among them */
 		s->rec.quit_unknown = true;
+		if (!s->hold_gap) /* and text read from them may lack the lost part */
+			s->hold_gap = s->hold_len + 1;
 		break;
 	case CM_COMMAND:
-		if (tx)
+		if (tx && tx->phase < SMTP_PH_EOD_SENT) /* after its end of data, no RCPT of it */
 			tx->rcpts_unknown = true;
 		s->gap_sync = true;
 		if (extend_gap(s))
@@ -170,16 +173,21 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		tx = smtp_cur_tx(s);
 		if (tx && tx->phase < SMTP_PH_EOD_SENT)
 			smtp_tx_end(s, tx, SMTP_TX_ABORTED_BY_QUIT, SMTP_REJ_NONE);
-	} else if (code == 354) { /* only DATA is answered 354 */
+	} else if (code == 354) {      /* only DATA is answered 354 */
+		struct pending gone;   /* the DATA was the gap's last command: what the gap held */
+		smtp_pq_pop(s, &gone); /* after it was text, and owes no reply */
 		tx = smtp_tx_after_gap(s);
 		if (tx) {
 			smtp_tx_data_start(tx);
 			tx->inferred |= SMTP_INF_TX_METHOD;
 		}
 		smtp_set_mode(s, CM_TEXT);
-		s->text_gap = false;
+		/* nothing seen after the gap yet: its bytes after the DATA were text, and may have
+		 * held the end of data too (a reply in text then answers it, eod_in_gap) */
+		s->text_gap = s->cpos == gone.end_pos;
 		s->text.prev_crlf = true;
 		s->text.first_line = false;
+		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->gap_sync = false;
 	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
 		struct pending gone;   /* STARTTLS ends a pipelined group (RFC 3207 4): the gap */
@@ -262,12 +270,36 @@ static void skip_unanswerable(struct smtp_session *s, uint16_t code)
 	reply_lost(s, &gone);
 }
 
+/* A 221 that cannot answer the command at the head of the queue nor any later one, while
+ * client bytes not read as commands may hold a QUIT (lost ones, quit_unknown, or bytes held
+ * for a reply the capture lost) and server bytes were lost: it answers that QUIT
+ * (inferred), and the head's reply was in the server's gap (an end of data's reply lost is
+ * then unknown, never this 221). */
+static bool lost_quit(struct smtp_session *s, const struct smtp_reply *r)
+{
+	struct pending gone;
+	bool unread = s->rec.quit_unknown || (s->cmode == CM_HOLD && s->hold_len);
+	if (!answers_quit(r) || !unread || s->rec.quit_sent || !s->pq_len ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || smtp_pq_at(s, 0)->kind == PK_GAP)
+		return false;
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_plausible(smtp_pq_at(s, i)->kind, smtp_pq_at(s, i)->verb, r->code))
+			return false;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	tx_touched(smtp_tx_of(s, &gone));
+	infer_from_code(s, r);
+	return true;
+}
+
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
  * command after them, which the server had read when it replied. Returns true when the
  * gap took the reply. */
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
 	uint16_t code = r->code;
+	if (lost_quit(s, r))
+		return true;
 	skip_unanswerable(s, code);
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
@@ -322,6 +354,30 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 	}
 }
 
+/* A message text line right after an end-of-data look-alike whose segment acknowledges
+ * server bytes sent after the 354 that the capture lacks (lost after it was taken): the
+ * server answered while the
+ * strict reading is in text, which only the lenient reading explains (a seen reply there is
+ * taken the same way, smtp_smuggle_adopt_now). The look-alike ended the data, its reply was
+ * lost, and this line was sent after that reply: a command, and no text followed the
+ * look-alike (DESIGN.md section 4: causality decides). Only the first line after the
+ * look-alike: with lines before it the lost bytes may hold their replies too. */
+void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked)
+{
+	struct pending eod;
+	if (s->cmode != CM_TEXT || !s->smug.active || s->smug.n || s->smug.followed ||
+	    s->text_gap || s->pq_len || s->reply.active || acked == UINT64_MAX ||
+	    s->rec.gap_bytes[SMTP_TO_CLIENT] <= s->text.gap_at_354 ||
+	    acked <= s->text.reply354_end || acked <= s->last_reply_end)
+		return;
+	smtp_smuggle_adopt_now(s);
+	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_EOD)
+		return;
+	smtp_pq_pop(s, &eod);
+	reply_lost(s, &eod);
+	tx_touched(smtp_tx_of(s, &eod));
+}
+
 /* Lost client bytes that no reply accounts for may have held a QUIT; so may client bytes
  * still held for a reply the capture lost (they were never read). */
 void smtp_gap_finish(struct smtp_session *s)
@@ -329,8 +385,8 @@ void smtp_gap_finish(struct smtp_session *s)
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
 	    !s->rec.quit_sent)
 		s->rec.quit_unknown = true;
-	/* message text a gap cut, no reply after it: the end of data may have been in the gap,
-	 * and what followed, read as text, commands (a QUIT among them) */
+	/* still in message text after text bytes were lost: the end of data may have been in
+	 * the gap, and the lines read as text after it commands (a QUIT) */
 	if (s->cmode == CM_TEXT && s->text_gap && !s->rec.quit_sent)
 		s->rec.quit_unknown = true;
 	for (uint32_t i = 0; i < s->pq_len; i++)

@@ -94,6 +94,10 @@ struct smuggle {
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];
 	uint32_t n;
+	/* adopted while the strict reading was still in text: 1 + that transaction, and the
+	 * client offset then; a client gap right there may hold more of its strict text */
+	uint32_t mid_tx1;
+	uint64_t mid_cpos;
 };
 
 /* Scanner state inside DATA message text. */
@@ -102,6 +106,7 @@ struct text_state {
 	bool prev_crlf;        /* the previous line ended in CRLF (true at the start) */
 	bool first_line;       /* the next line is the first of the text */
 	uint64_t reply354_end; /* server offset just after the 354 */
+	uint64_t gap_at_354;   /* server bytes lost before the 354 was taken */
 };
 
 struct smtp_session {
@@ -121,6 +126,9 @@ struct smtp_session {
 	/* DATA was refused and the held bytes were sent before that reply: the server reads
 	 * them as commands only if it answers again; if it closes first, it never read them */
 	bool hold_unread;
+	/* client bytes were lost while holding: 1 + the held bytes before the first such gap
+	 * (0: none); the held bytes are not contiguous there */
+	size_t hold_gap;
 	uint64_t cpos;         /* client stream offset of the bytes being read */
 	uint64_t line_end_pos; /* client stream offset just after the line being acted on */
 	struct smtp_bytes helo_pending; /* EHLO/HELO argument, kept once the reply is 2xx */
@@ -259,6 +267,8 @@ void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev
 bool smtp_smuggle_end(struct smtp_session *s);
 bool smtp_smuggle_decide(struct smtp_session *s, uint16_t code);
 void smtp_smuggle_adopt_now(struct smtp_session *s);
+void smtp_smuggle_adopt_mid_text(struct smtp_session *s);
+void smtp_smuggle_gap_after(struct smtp_session *s);
 void smtp_smuggle_by_causality(struct smtp_session *s);
 
 /* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes
@@ -277,6 +287,8 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 /* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
 void smtp_gap_starttls_hold(struct smtp_session *s);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
+/* a text line after a look-alike, sent after a reply the capture lost (smtp_gap.c) */
+void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked);
 void smtp_gap_text_quit(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);

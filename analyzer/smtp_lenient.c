@@ -196,6 +196,26 @@ void smtp_smuggle_adopt_now(struct smtp_session *s)
 		s->cur_tx = smuggled;
 }
 
+/* A reply while the strict reading is in text (smtp_smuggle_adopt_now): the transaction's
+ * size counts the text seen so far, which client bytes lost right after may continue. */
+void smtp_smuggle_adopt_mid_text(struct smtp_session *s)
+{
+	int64_t tx = s->smug.tx;
+	smtp_smuggle_adopt_now(s); /* clears the smuggling state: marked after it */
+	s->smug.mid_tx1 = tx >= 0 ? (uint32_t)tx + 1 : 0;
+	s->smug.mid_cpos = s->cpos;
+}
+
+/* Client bytes lost right after a reply adopted the lenient reading mid-text, before any
+ * client byte since: the strict text may have gone on in them, so its size is unknown. */
+void smtp_smuggle_gap_after(struct smtp_session *s)
+{
+	uint32_t t = s->smug.mid_tx1;
+	s->smug.mid_tx1 = 0;
+	if (t && t <= s->rec.n_txs && s->cpos == s->smug.mid_cpos)
+		s->rec.txs[t - 1].size_unknown = true;
+}
+
 /* A reply to an end of data that followed a look-alike, sent before that end of data
  * reached the server (its segment does not acknowledge it): it cannot answer the strict
  * reading, only the lenient one, in which the look-alike ended the data (DESIGN.md

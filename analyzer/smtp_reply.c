@@ -49,6 +49,24 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	}
 }
 
+/* Where the held bytes hold an end of data (<CRLF>.<CRLF>, or "." first): the offset just
+ * after it, 0 when none. */
+static size_t held_eod_end(const struct smtp_session *s)
+{
+	if (s->hold_len >= 3 && memcmp(s->hold, ".\r\n", 3) == 0)
+		return 3;
+	const uint8_t *eod = s->hold_len >= 5 ? memmem(s->hold, s->hold_len, "\r\n.\r\n", 5) : NULL;
+	return eod ? (size_t)(eod - s->hold) + 5 : 0;
+}
+
+/* Client bytes were lost inside the message text held behind a DATA (before its end of data,
+ * or with none held): the text read from them lacks them. */
+static bool held_text_gap(const struct smtp_session *s)
+{
+	size_t end = held_eod_end(s);
+	return s->hold_gap && (end == 0 || s->hold_gap - 1 < end);
+}
+
 void smtp_reply_data(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
@@ -72,7 +90,10 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		s->text.prev_crlf = true;
 		if (tx)
 			smtp_tx_data_start(tx);
+		if (tx && held_text_gap(s)) /* the text lacks lost bytes: its size is unknown */
+			tx->size_unknown = true;
 		s->text.reply354_end = s->last_reply_end;
+		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->text.first_line = true;
 		if (s->hold_len &&
 		    (s->hold_acked == UINT64_MAX || s->hold_acked < s->last_reply_end)) {
@@ -219,7 +240,9 @@ static void count_errors(struct smtp_session *s, uint16_t code)
 }
 
 /* A reply while the client is still in message text, after bytes of that text were lost:
- * the end of data was in the gap (the server answers nothing else there). */
+ * the end of data was in the gap (the server answers nothing else there). The lost bytes
+ * after it may have held commands too (a QUIT): a PK_GAP after the end of data takes their
+ * replies, so that a 221 after the end of data's reply is a QUIT's (DESIGN.md section 4). */
 static void eod_in_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
@@ -272,13 +295,8 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
 	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->hold_len < 3)
 		return;
-	const uint8_t *eod = s->hold_len >= 3 && memcmp(s->hold, ".\r\n", 3) == 0
-	                         ? s->hold
-	                         : memmem(s->hold, s->hold_len, "\r\n.\r\n", 5);
-	if (!eod)
-		return;
-	uint64_t end = s->hold_pos + (uint64_t)(eod - s->hold) + (eod == s->hold ? 3 : 5);
-	if (s->server_acked < end)
+	size_t eod = held_eod_end(s);
+	if (!eod || s->server_acked < s->hold_pos + eod)
 		return;
 	struct pending data;
 	struct smtp_reply r354 = {.code = 354};
@@ -287,6 +305,38 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 	struct smtp_tx *tx = smtp_tx_of(s, &data);
 	if (tx)
 		tx->inferred |= SMTP_INF_TX_METHOD;
+}
+
+/* After lost server bytes, a reply while a pipelined DATA ends the queue behind commands
+ * still unanswered (an end of data, MAIL, RCPT), with message text held behind it that the
+ * client sent after receiving server bytes the capture lacks, sent after the DATA and all
+ * before this reply: a
+ * client sends text only after the 354 (RFC 2920 3.1: DATA ends a group), so the replies to
+ * those commands and the 354 were all in the gap, and this reply answers the held end of
+ * data. The commands' replies are lost (an end of data's: its transaction incomplete). */
+static void lost_354_pipelined(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *t = s->pq_len > 1 ? smtp_pq_at(s, s->pq_len - 1) : NULL;
+	if (!t || t->kind != PK_COMMAND || t->verb != SMTP_V_DATA || t->shadow ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || smtp_plausible(t->kind, t->verb, code) ||
+	    s->cmode != CM_HOLD || s->hold_acked == UINT64_MAX || t->peer_acked == UINT64_MAX ||
+	    s->hold_acked <= t->peer_acked || s->hold_acked <= s->last_reply_end ||
+	    s->hold_acked > s->reply.start_pos || !held_eod_end(s))
+		return;
+	for (uint32_t i = 0; i + 1 < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->kind == PK_GAP || smtp_pq_at(s, i)->shadow)
+			return;
+	while (s->pq_len > 1) {
+		struct pending gone;
+		smtp_pq_pop(s, &gone);
+		struct smtp_tx *tx = smtp_tx_of(s, &gone);
+		if (tx) {
+			tx->uncertain = true;
+			tx->gap_hid_end = true;
+		}
+	}
+	s->last_reply_end = s->hold_acked; /* the 354 ended there, or before */
+	lost_354(s, code);
 }
 
 /* After lost server bytes, a reply that cannot answer the DATA at the head of the queue but
@@ -335,12 +385,14 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	if (s->smug.deciding)
 		smtp_smuggle_decide(s, r.code);
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->smug.active && !s->text_gap)
-		smtp_smuggle_adopt_now(s); /* after a gap the real end may have been in it */
+		smtp_smuggle_adopt_mid_text(s); /* after a gap the real end may have been in it */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code == 221)
 		smtp_gap_text_quit(s); /* smtp_gap.c: no answer to an end of data */
-	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
+	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354 &&
+	         r.code != 421) /* a 421 may come at any time (RFC 5321 3.8): no end of data */
 		eod_in_gap(s);
 	lost_354(s, r.code);
+	lost_354_pipelined(s, r.code);
 	lost_data_refusal(s, r.code);
 	smtp_lost_replies(s, r.code);
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */

@@ -203,7 +203,7 @@ void smtp_note_overtook(struct smtp_session *s, enum pending_kind kind, enum smt
 		return;
 	if (by_order && s->rec.midstream && !s->rec.seen_server_bytes)
 		return; /* picked up mid-stream: replies before the first one captured are unseen */
-	if (by_order) /* a missing server direction would make every command look early */
+	if (by_order)   /* a missing server direction would make every command look early */
 		smtp_note_inferred(s, an, SMTP_TO_CLIENT);
 	else
 		smtp_note(s, an);
@@ -364,5 +364,6 @@ void smtp_drop_hold(struct smtp_session *s)
 	s->hold = NULL;
 	s->hold_len = 0;
 	s->hold_unread = false;
+	s->hold_gap = 0;
 	s->lf_by_order = false;
 }

@@ -554,6 +554,96 @@ static void test_gap_221_not_quit(void)
 	}
 }
 
+/* The bytes each side has sent, for ACK numbers: feeds bytes of one direction acknowledging
+ * what the other had sent so far; gap_to_client counts server bytes the capture lost. */
+struct wire {
+	struct smtp_session *s;
+	uint64_t sent[2]; /* [SMTP_TO_SERVER]: client bytes, [SMTP_TO_CLIENT]: server bytes */
+	uint64_t ts;
+};
+
+static void wire_feed(struct wire *w, enum smtp_dir dir, const char *bytes)
+{
+	size_t n = strlen(bytes);
+	smtp_feed(w->s, dir, (const uint8_t *)bytes, n, w->sent[1 - dir], ++w->ts);
+	w->sent[dir] += n;
+}
+
+static void gap_to_client(struct wire *w, const char *bytes)
+{
+	smtp_gap(w->s, SMTP_TO_CLIENT, strlen(bytes), ++w->ts);
+	w->sent[SMTP_TO_CLIENT] += strlen(bytes);
+}
+
+/* A session with default limits, its greeting and an EHLO sent. */
+static void wire_begin(struct wire *w)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	*w = (struct wire){.s = smtp_session_new(&lim)};
+	wire_feed(w, SMTP_TO_CLIENT, GREETING);
+	wire_feed(w, SMTP_TO_SERVER, "EHLO c\r\n");
+}
+
+static const struct smtp_record *wire_end(struct wire *w, struct cls_verdict *v)
+{
+	smtp_close(w->s, SMTP_TO_CLIENT, false, w->sent[SMTP_TO_SERVER], ++w->ts);
+	smtp_close(w->s, SMTP_TO_SERVER, false, w->sent[SMTP_TO_CLIENT], ++w->ts);
+	smtp_set_directions(w->s, true, true);
+	smtp_finish(w->s, SMTP_END_CLOSED, ++w->ts);
+	classify_session(smtp_get_record(w->s), v);
+	return smtp_get_record(w->s);
+}
+
+/* Two messages pipelined; the replies to the first end of data, the second MAIL and RCPT and
+ * the 354 lost. The second text was sent after the client had received those lost bytes
+ * (its ACK), and a client sends text only after the 354 (RFC 2920): all four replies were
+ * in the gap, and the 250 after it answers the second end of data, not the first. */
+static void test_gap_pipelined_354_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_begin(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n250 Ok\r\n354 go\r\n");
+	wire_feed(
+	    &w, SMTP_TO_SERVER,
+	    "Subject: one\r\n\r\nFirst.\r\n.\r\nMAIL FROM:<a@x>\r\nRCPT TO:<c@y>\r\nDATA\r\n");
+	gap_to_client(&w, "250 Ok: 1A\r\n250 Ok\r\n250 Ok\r\n354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: two\r\n\r\nSecond.\r\n.\r\nQUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok: 2B\r\n221 Bye\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 2);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[1])), "committed");
+	CHECK_EQ_INT(r->txs[1].eod_reply.code, 250);
+	CHECK_EQ_INT(r->txs[1].size, 25);
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	smtp_session_free(w.s);
+}
+
+/* The EHLO reply lost, then MAIL, RCPT, DATA and text pipelined before any reply: the text
+ * acknowledges the lost bytes but no more than the DATA did, so it says nothing of a 354:
+ * the 554 refuses the DATA, as on the full capture (trap-rejected-data-pipelined-text.dlg). */
+static void test_gap_text_before_354(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_begin(&w);
+	gap_to_client(&w, EHLO_REPLY);
+	wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n250 Ok\r\n554 no\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "rejected");
+	CHECK_EQ_STR(classify_reject_at_name(r->txs[0].rejected_at), "data");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	smtp_session_free(w.s);
+}
+
 /* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
  * server answers again. A server that refuses bare LF answers once and closes: one command
  * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
@@ -680,6 +770,8 @@ int main(void)
 	RUN_TEST(test_dialogue_vrfy_bare_lf);
 	RUN_TEST(test_gap_cut_reply);
 	RUN_TEST(test_gap_221_not_quit);
+	RUN_TEST(test_gap_pipelined_354_lost);
+	RUN_TEST(test_gap_text_before_354);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
