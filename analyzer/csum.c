@@ -45,11 +45,12 @@ static uint16_t fold64(uint64_t s)
  * half of a 16-bit word that the host order reads as the high-order byte of the wire word. */
 static uint64_t tail64(const uint8_t *p, size_t len)
 {
-	/* byte by byte: a memcpy of a length not known here is a call into libc per packet */
-	uint8_t b[8] = {0};
+	/* byte by byte, each shifted to where a load puts it: a copy loop would become a memcpy
+	 * of unknown length, a call into libc per packet */
+	uint64_t w = 0;
 	for (size_t i = 0; i < len; i++)
-		b[i] = p[i];
-	return load64(b);
+		w |= (uint64_t)p[i] << (CSUM_HOST_IS_BE ? 56 - 8 * i : 8 * i);
+	return w;
 }
 
 /* Eight bytes a step into two 128-bit accumulators (an add and an add-with-carry each), so
