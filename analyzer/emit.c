@@ -248,7 +248,9 @@ int set_ip(json_t *o, const char *key, const struct decode_addr *a)
 
 	if (a->family == 4)
 		emit_format_ipv4(a->bytes, buf);
-	else if (a->family != 6 || !inet_ntop(AF_INET6, a->bytes, buf, sizeof(buf)))
+	else if (a->family == 6)
+		emit_format_ipv6(a->bytes, buf);
+	else
 		return 0; /* the flow table holds only IPv4 and IPv6: cannot happen */
 	return set_name(o, key, buf);
 }

@@ -1,6 +1,7 @@
-/* emit_fmt: the record's timestamps (Suricata's form of ISO 8601 / RFC 3339 in UTC) and IPv4
- * addresses (RFC 791 dotted quad) as text without stdio: a snprintf per field cost more than
- * building the rest of the record's envelope. Part of the record builder. */
+/* emit_fmt: the record's timestamps (Suricata's form of ISO 8601 / RFC 3339 in UTC) and IP
+ * addresses (RFC 791 dotted quad; RFC 5952 for IPv6) as text without stdio: a snprintf per
+ * field cost more than building the rest of the record's envelope. Part of the record
+ * builder. */
 #include <stdint.h>
 #include <string.h>
 
@@ -70,6 +71,66 @@ size_t emit_format_ipv4(const uint8_t b[4], char out[16])
 			*p++ = '.';
 		p = put_dec(p, b[i], 1);
 	}
+	*p = '\0';
+	return (size_t)(p - out);
+}
+
+/* The longest run of two or more zero 16-bit words (the first of equal ones), or len 0. */
+static void zero_run(const uint16_t w[8], int *base, int *len)
+{
+	*base = -1;
+	*len = 0;
+	for (int i = 0; i < 8;) {
+		int j = i;
+		while (j < 8 && w[j] == 0)
+			j++;
+		if (j - i > *len && j - i >= 2) {
+			*base = i;
+			*len = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+}
+
+static char *put_hex16(char *p, uint16_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+	while (shift > 0 && (v >> shift) == 0)
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = hex[(v >> shift) & 0xf];
+	return p;
+}
+
+/* As glibc's inet_ntop writes IPv6 (RFC 5952 section 4: lower case, no leading zeros, the
+ * longest zero run as "::"), with the last 32 bits as a dotted quad after "::" or
+ * "::ffff:" (RFC 4291 sections 2.5.5.1 and 2.5.5.2). */
+size_t emit_format_ipv6(const uint8_t b[16], char out[46])
+{
+	uint16_t w[8];
+	for (int i = 0; i < 8; i++)
+		w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+	int base, len;
+	zero_run(w, &base, &len);
+	char *p = out;
+	for (int i = 0; i < 8; i++) {
+		if (i == base) {
+			*p++ = ':';
+			i += len - 1;
+			continue;
+		}
+		if (i > 0)
+			*p++ = ':';
+		if (i == 6 && base == 0 && (len == 6 || (len == 5 && w[5] == 0xffff))) {
+			p += emit_format_ipv4(b + 12, p);
+			*p = '\0';
+			return (size_t)(p - out);
+		}
+		p = put_hex16(p, w[i]);
+	}
+	if (base >= 0 && base + len == 8)
+		*p++ = ':';
 	*p = '\0';
 	return (size_t)(p - out);
 }

@@ -34,6 +34,8 @@ void format_ts(uint64_t us, char *out, size_t len);
 
 /* b as a dotted quad, as inet_ntop writes it, with a NUL; returns its length (emit_fmt.c). */
 size_t emit_format_ipv4(const uint8_t b[4], char out[16]);
+/* The same for IPv6, as glibc's inet_ntop writes it (emit_fmt.c). */
+size_t emit_format_ipv6(const uint8_t b[16], char out[46]);
 
 /* Set a member of o whose key is a literal and whose value s is ASCII the program made (a
  * name, a timestamp, an address): neither is checked for UTF-8 again. */

@@ -1,7 +1,7 @@
 /* test_emit_fmt: the record's timestamps and IPv4 addresses written without stdio
  * (analyzer/emit_fmt.c) against gmtime_r with snprintf and against inet_ntop: random instants
  * over the whole range of microseconds, the days around leap years and century years, and
- * random and edge addresses. */
+ * random and edge addresses of both families. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +79,50 @@ static void test_ipv4(void)
 	CHECK_EQ_STR(m, "10.0.0.47");
 }
 
+static int v6_same(const uint8_t b[16])
+{
+	char mine[46], ref[INET6_ADDRSTRLEN];
+	size_t n = emit_format_ipv6(b, mine);
+	inet_ntop(AF_INET6, b, ref, sizeof(ref));
+	return strcmp(mine, ref) == 0 && n == strlen(ref);
+}
+
+/* Every pattern of zero and non-zero words (so every zero run and tie), with random values
+ * and with the small ones that make embedded IPv4 (::a.b.c.d, ::ffff:a.b.c.d) or not. */
+static void test_ipv6(void)
+{
+	static const uint16_t picks[] = {1, 0xffff, 0x12, 0xabc, 0x1000};
+	int wrong = 0;
+	srand(7);
+	for (unsigned mask = 0; mask < 256; mask++)
+		for (int r = 0; r < 40; r++) {
+			uint8_t b[16];
+			for (int i = 0; i < 8; i++) {
+				uint16_t v = 0;
+				if (mask & (1u << i))
+					v = r < 5 ? picks[r] : (uint16_t)(rand() | 1);
+				b[2 * i] = (uint8_t)(v >> 8);
+				b[2 * i + 1] = (uint8_t)v;
+			}
+			wrong += !v6_same(b);
+		}
+	CHECK_EQ_INT(wrong, 0);
+	char m[46];
+	const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
+	emit_format_ipv6(mapped, m);
+	CHECK_EQ_STR(m, "::ffff:192.0.2.1");
+	const uint8_t doc[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x62};
+	emit_format_ipv6(doc, m);
+	CHECK_EQ_STR(m, "2001:db8:1::162");
+	const uint8_t zero[16] = {0};
+	CHECK_EQ_INT(emit_format_ipv6(zero, m), 2);
+	CHECK_EQ_STR(m, "::");
+}
+
 int main(void)
 {
 	RUN_TEST(test_timestamps);
 	RUN_TEST(test_ipv4);
+	RUN_TEST(test_ipv6);
 	TAP_EXIT();
 }
