@@ -42,13 +42,26 @@ static uint16_t fold64(uint64_t s)
 }
 
 /* p[0..len), len < 8, as one host-order word padded with zeros: a last odd byte lands in the
- * half of a 16-bit word that the host order reads as the high-order byte of the wire word. */
+ * half of a 16-bit word that the host order reads as the high-order byte of the wire word.
+ * Four, two and one bytes at a time, each a load of constant size: a memcpy of a length not
+ * known here would be a call into libc per packet. */
 static uint64_t tail64(const uint8_t *p, size_t len)
 {
-	/* byte by byte, each shifted to where a load puts it: a copy loop would become a memcpy
-	 * of unknown length, a call into libc per packet */
 	uint64_t w = 0;
-	for (size_t i = 0; i < len; i++)
+	size_t i = 0;
+	if (len & 4) {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		w = CSUM_HOST_IS_BE ? (uint64_t)v << 32 : v;
+		i = 4;
+	}
+	if (len & 2) {
+		uint16_t v;
+		memcpy(&v, p + i, 2);
+		w |= (uint64_t)v << (CSUM_HOST_IS_BE ? 48 - 8 * i : 8 * i);
+		i += 2;
+	}
+	if (len & 1)
 		w |= (uint64_t)p[i] << (CSUM_HOST_IS_BE ? 56 - 8 * i : 8 * i);
 	return w;
 }
