@@ -11,11 +11,9 @@ enum { MAX_LEN = 2000, ALIGNS = 64 };
 
 static uint8_t buf[MAX_LEN + ALIGNS];
 
-/* both paths (the AVX2 one where the CPU has it, and the portable one) against the reference */
 static int same(const uint8_t *p, size_t len)
 {
-	uint16_t want = csum_sum16_ref(p, len);
-	return csum_sum16(p, len) == want && csum_sum16_portable(p, len) == want;
+	return csum_sum16(p, len) == csum_sum16_ref(p, len);
 }
 
 static void test_random_every_length_alignment(void)
