@@ -6,9 +6,8 @@
 #include <pcap/dlt.h>
 #include <stddef.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+
+#include "csum.h"
 
 #include "rd.h" /* the cursor: the only way this file reads a packet */
 
@@ -28,51 +27,11 @@ enum {
 	IPV6_EXT_MAX = 8,
 };
 
-/* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, folded to 16 bits;
- * a last odd byte counts as the high half of a word. Leaves the cursor where it was. The sum
- * does not depend on byte order (RFC 1071 section 2(B)): on a little-endian host words are
- * added sixteen (SSE2) or eight bytes at a time in the host's order, the folded sum swapped
- * at the end. */
+/* The 16-bit one's complement sum (RFC 1071) of every byte under the cursor, folded to 16 bits
+ * (analyzer/csum.c); leaves the cursor where it was. */
 static uint64_t rd_sum16(struct rd r)
 {
-	uint64_t sum = 0;
-	size_t i = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#ifdef __SSE2__
-	/* 16-bit words widened into four 32-bit lanes, emptied every 64 KiB before one can carry */
-	while (i + 16 <= r.len) {
-		__m128i acc = _mm_setzero_si128(), zero = _mm_setzero_si128();
-		size_t block_end = r.len - i > 65536 ? i + 65536 : r.len;
-		for (; i + 16 <= block_end; i += 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(r.p + i));
-			acc = _mm_add_epi32(acc, _mm_unpacklo_epi16(v, zero));
-			acc = _mm_add_epi32(acc, _mm_unpackhi_epi16(v, zero));
-		}
-		uint32_t lanes[4];
-		_mm_storeu_si128((__m128i *)(void *)lanes, acc);
-		sum += (uint64_t)lanes[0] + lanes[1] + lanes[2] + lanes[3];
-	}
-#endif
-	for (; i + 8 <= r.len; i += 8) {
-		uint32_t a, b;
-		memcpy(&a, r.p + i, 4);
-		memcpy(&b, r.p + i + 4, 4);
-		sum += (uint64_t)a + b;
-	}
-	for (; i + 2 <= r.len; i += 2)
-		sum += (uint32_t)r.p[i + 1] << 8 | r.p[i];
-	if (i < r.len)
-		sum += r.p[i];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)(sum << 8 | sum >> 8);
-#else
-	for (; i + 2 <= r.len; i += 2)
-		sum += (uint32_t)r.p[i] << 8 | r.p[i + 1];
-	if (i < r.len)
-		sum += (uint32_t)r.p[i] << 8;
-	return sum;
-#endif
+	return csum_sum16(r.p, r.len);
 }
 
 /* ---- link layer: each handler leaves r at the network header and says what it holds ---- */

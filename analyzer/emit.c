@@ -210,12 +210,18 @@ void emit_community_id(const struct decode_addr *a, uint16_t aport, const struct
 
 int set_str(json_t *o, const char *key, const char *s)
 {
-	return json_object_set_new(o, key, json_string(s ? s : "unknown"));
+	return json_object_set_new_nocheck(o, key, json_string(s ? s : "unknown"));
+}
+
+int set_name(json_t *o, const char *key, const char *s)
+{
+	return json_object_set_new_nocheck(o, key, json_string_nocheck(s ? s : "unknown"));
 }
 
 int set_uint(json_t *o, const char *key, uint64_t v)
 {
-	return json_object_set_new(o, key, json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v));
+	return json_object_set_new_nocheck(o, key,
+	                                   json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v));
 }
 
 /* Absent wire bytes (data NULL) leave the key out. */
@@ -223,7 +229,7 @@ int set_bytes(json_t *o, const char *key, const struct smtp_bytes *b)
 {
 	if (!b->data)
 		return 0;
-	return json_object_set_new(o, key, bytes_json(b));
+	return json_object_set_new_nocheck(o, key, bytes_json(b));
 }
 
 /* Takes o; returns it, or NULL (o freed) when rc says a member failed. */
@@ -236,28 +242,17 @@ json_t *done(json_t *o, int rc)
 	return o;
 }
 
-void format_ts(uint64_t us, char *out, size_t len)
-{
-	time_t sec = (time_t)(us / 1000000);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm)) {
-		sec = 0;
-		gmtime_r(&sec, &tm);
-	}
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	         (unsigned int)(us % 1000000));
-}
-
 int set_ip(json_t *o, const char *key, const struct decode_addr *a)
 {
 	char buf[INET6_ADDRSTRLEN];
-	int af = a->family == 4 ? AF_INET : a->family == 6 ? AF_INET6 : -1;
 
-	if (af < 0 || !inet_ntop(af, a->bytes, buf, sizeof(buf)))
+	if (a->family == 4)
+		emit_format_ipv4(a->bytes, buf);
+	else if (a->family == 6)
+		emit_format_ipv6(a->bytes, buf);
+	else
 		return 0; /* the flow table holds only IPv4 and IPv6: cannot happen */
-	return set_str(o, key, buf);
+	return set_name(o, key, buf);
 }
 
 /* Names of the anomaly bits set in mask, in enum order. */
@@ -288,7 +283,7 @@ json_t *reply_json(const struct smtp_reply *r)
 	int rc = set_uint(o, "code", r->code);
 
 	if (elen > 0)
-		rc |= json_object_set_new(o, "enhanced", wire_json(r->enhanced, elen));
+		rc |= json_object_set_new_nocheck(o, "enhanced", wire_json(r->enhanced, elen));
 	rc |= set_bytes(o, "text", &r->text);
 	return done(o, rc);
 }
@@ -325,7 +320,7 @@ static int set_refused(json_t *o, const struct smtp_tx *tx)
 		if (!rcpt_refused(r))
 			continue;
 		e = json_object();
-		rc |= json_object_set_new(e, "to", bytes_json(&r->addr));
+		rc |= json_object_set_new_nocheck(e, "to", bytes_json(&r->addr));
 		rc |= set_uint(e, "code", r->code);
 		rc |= json_array_append_new(a, done(e, rc));
 	}
@@ -333,7 +328,7 @@ static int set_refused(json_t *o, const struct smtp_tx *tx)
 		json_decref(a);
 		return 0;
 	}
-	return json_object_set_new(o, "rcpt_refused", done(a, rc));
+	return json_object_set_new_nocheck(o, "rcpt_refused", done(a, rc));
 }
 
 static const char *method_name(enum smtp_method m)
@@ -349,13 +344,13 @@ static int set_eod_reply(json_t *o, const struct smtp_tx *tx)
 
 	if (r->code == 0)
 		return 0;
-	rc |= json_object_set_new(o, "reply", reply_json(r));
+	rc |= json_object_set_new_nocheck(o, "reply", reply_json(r));
 	if (tx->eod_reply_after_close)
-		rc |= json_object_set_new(o, "reply_after_close", json_true());
+		rc |= json_object_set_new_nocheck(o, "reply_after_close", json_true());
 	if (tx->eod_ts_us && r->ts_us) {
 		double ms = (double)(int64_t)(r->ts_us - tx->eod_ts_us) / 1000.0;
 
-		rc |= json_object_set_new(o, "eod_reply_ms", json_real(ms));
+		rc |= json_object_set_new_nocheck(o, "eod_reply_ms", json_real(ms));
 	}
 	return rc;
 }
@@ -371,21 +366,21 @@ json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv)
 	if (tx->mail_params.len > 0)
 		rc |= set_bytes(o, "mail_params", &tx->mail_params);
 	if (tv->rcpts_known) { /* a gap may have hidden a RCPT: then the list is not known */
-		rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
+		rc |= json_object_set_new_nocheck(o, "rcpt_to", rcpt_list(tx));
 		rc |= set_refused(o, tx);
 	}
 	if (method_name(tx->method))
-		rc |= set_str(o, "method", method_name(tx->method));
+		rc |= set_name(o, "method", method_name(tx->method));
 	if (tv->size_known)
 		rc |= set_uint(o, "size", tx->size);
-	rc |= set_str(o, "outcome", classify_tx_outcome_name(out));
+	rc |= set_name(o, "outcome", classify_tx_outcome_name(out));
 	if (out == CLS_TX_REJECTED)
-		rc |= set_str(o, "rejected_at", classify_reject_at_name(tx->rejected_at));
+		rc |= set_name(o, "rejected_at", classify_reject_at_name(tx->rejected_at));
 	rc |= set_eod_reply(o, tx);
 	if (tx->smuggled)
-		rc |= json_object_set_new(o, "smuggled", json_true());
+		rc |= json_object_set_new_nocheck(o, "smuggled", json_true());
 	if (anomaly_mask(tx->anomalies))
-		rc |= json_object_set_new(o, "anomalies", anomaly_list(tx->anomalies));
+		rc |= json_object_set_new_nocheck(o, "anomalies", anomaly_list(tx->anomalies));
 	return done(o, rc);
 }
 
@@ -415,7 +410,7 @@ static int set_smtp(json_t *root, const struct smtp_record *rec)
 		json_decref(o);
 		return 0;
 	}
-	return json_object_set_new(root, "smtp", done(o, rc));
+	return json_object_set_new_nocheck(root, "smtp", done(o, rc));
 }
 
 /* outcome, close, close_by, close_how, client_style, duration */
@@ -423,13 +418,13 @@ static int set_verdict(json_t *o, const struct flow_info *info, const struct cls
 {
 	uint64_t first = info->first_ts_us, last = info->last_ts_us;
 	uint64_t us = last > first ? last - first : 0;
-	int rc = set_str(o, "outcome", classify_outcome_name(v->outcome));
+	int rc = set_name(o, "outcome", classify_outcome_name(v->outcome));
 
-	rc |= set_str(o, "close", classify_close_name(v->close));
-	rc |= set_str(o, "close_by", classify_side_name(v->close_by));
-	rc |= set_str(o, "close_how", classify_how_name(v->close_how));
-	rc |= set_str(o, "client_style", classify_style_name(v->client_style));
-	rc |= json_object_set_new(o, "duration", json_real((double)us / 1e6));
+	rc |= set_name(o, "close", classify_close_name(v->close));
+	rc |= set_name(o, "close_by", classify_side_name(v->close_by));
+	rc |= set_name(o, "close_how", classify_how_name(v->close_how));
+	rc |= set_name(o, "client_style", classify_style_name(v->client_style));
+	rc |= json_object_set_new_nocheck(o, "duration", json_real((double)us / 1e6));
 	return rc;
 }
 
@@ -450,12 +445,12 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 	int rc = 0;
 
 	if (rec->greeting_seen)
-		rc |= json_object_set_new(o, "greeting", reply_json(&rec->greeting));
+		rc |= json_object_set_new_nocheck(o, "greeting", reply_json(&rec->greeting));
 	if (rec->ehlo || rec->helo.data)
-		rc |= set_str(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
+		rc |= set_name(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
 	if (rec->n_extensions > 0 && rec->extensions && !rec->extensions_unknown)
-		rc |= json_object_set_new(o, "extensions", extension_list(rec));
-	rc |= json_object_set_new(o, "starttls", json_boolean(rec->starttls_accepted));
+		rc |= json_object_set_new_nocheck(o, "extensions", extension_list(rec));
+	rc |= json_object_set_new_nocheck(o, "starttls", json_boolean(rec->starttls_accepted));
 	if (rec->auth_mechanism.data) {
 		/* the mechanism and the result only: never anything the client sent after it */
 		json_t *a = json_object();
@@ -470,7 +465,7 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 			arc |= set_uint(a, "attempts", rec->auth_attempts);
 			arc |= set_uint(a, "failures", rec->auth_failures);
 		}
-		rc |= json_object_set_new(o, "auth", done(a, arc));
+		rc |= json_object_set_new_nocheck(o, "auth", done(a, arc));
 	}
 	return rc;
 }
@@ -495,8 +490,8 @@ static int set_trace(json_t *o, const struct smtp_record *rec)
 		    verbs, json_string(smtp_verb_name((enum smtp_verb)rec->trace_verbs[i])));
 	for (uint32_t i = 0; i < rec->n_trace_codes; i++)
 		rc |= json_array_append_new(codes, json_integer(rec->trace_codes[i]));
-	rc |= json_object_set_new(o, "command_verbs", done(verbs, 0));
-	rc |= json_object_set_new(o, "reply_codes", done(codes, 0));
+	rc |= json_object_set_new_nocheck(o, "command_verbs", done(verbs, 0));
+	rc |= json_object_set_new_nocheck(o, "reply_codes", done(codes, 0));
 	return rc;
 }
 
@@ -526,19 +521,20 @@ static uint64_t bytes_sent(const struct flow_info *info, const struct smtp_recor
 static int set_tail(json_t *o, const struct flow_info *info, const struct smtp_record *rec,
                     const struct cls_verdict *v)
 {
-	int rc = json_object_set_new(o, "policy", policy_json(v));
+	int rc = json_object_set_new_nocheck(o, "policy", policy_json(v));
 
-	rc |= json_object_set_new(o, "anomalies", anomaly_list(rec->anomalies));
+	rc |= json_object_set_new_nocheck(o, "anomalies", anomaly_list(rec->anomalies));
 	if (rec->lookalike != SMTP_LA_NONE) {
 		json_t *sm = json_object();
-		int src = set_str(sm, "lookalike", smtp_lookalike_name(rec->lookalike));
-		src |= set_str(sm, "server_acted", smtp_acted_name(rec->lookalike_acted));
-		rc |= json_object_set_new(o, "smuggling", done(sm, src));
+		int src = set_name(sm, "lookalike", smtp_lookalike_name(rec->lookalike));
+		src |= set_name(sm, "server_acted", smtp_acted_name(rec->lookalike_acted));
+		rc |= json_object_set_new_nocheck(o, "smuggling", done(sm, src));
 	}
 	if (rec->gap_bytes[SMTP_TO_SERVER] || rec->gap_bytes[SMTP_TO_CLIENT])
-		rc |= json_object_set_new(o, "gap_bytes",
-		                          pair_json("toserver", rec->gap_bytes[SMTP_TO_SERVER],
-		                                    "toclient", rec->gap_bytes[SMTP_TO_CLIENT]));
+		rc |= json_object_set_new_nocheck(
+		    o, "gap_bytes",
+		    pair_json("toserver", rec->gap_bytes[SMTP_TO_SERVER], "toclient",
+		              rec->gap_bytes[SMTP_TO_CLIENT]));
 	rc |= set_uint(o, "commands", rec->commands);
 	rc |= set_uint(o, "replies", rec->replies);
 	if (rec->traced)
@@ -579,7 +575,7 @@ static int set_inferred(json_t *o, const struct smtp_record *rec)
 		json_decref(a);
 		return 0;
 	}
-	return json_object_set_new(o, "inferred", done(a, rc));
+	return json_object_set_new_nocheck(o, "inferred", done(a, rc));
 }
 
 static json_t *session_json(const struct flow_info *info, const struct smtp_record *rec,
@@ -588,11 +584,11 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	json_t *o = json_object();
 	int rc = set_verdict(o, info, v);
 
-	rc |= set_str(o, "detected", detect_how_name(info->detected));
+	rc |= set_name(o, "detected", detect_how_name(info->detected));
 	rc |= set_dialogue(o, rec);
 	if (rec->tls)
-		rc |= json_object_set_new(o, "tls", tls_json(rec->tls));
-	rc |= json_object_set_new(o, "transactions", tx_list(rec, v));
+		rc |= json_object_set_new_nocheck(o, "tls", tls_json(rec->tls));
+	rc |= json_object_set_new_nocheck(o, "transactions", tx_list(rec, v));
 	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);
 	return done(o, rc);
@@ -605,7 +601,7 @@ int set_filename(json_t *o, const char *name)
 
 	if (!j)
 		j = wire_json(name, strlen(name));
-	return json_object_set_new(o, "pcap_filename", j);
+	return json_object_set_new_nocheck(o, "pcap_filename", j);
 }
 
 json_t *emit_envelope(const struct flow_info *info, const char *event_type)
@@ -616,19 +612,19 @@ json_t *emit_envelope(const struct flow_info *info, const char *event_type)
 	int rc;
 
 	format_ts(info->first_ts_us, buf, sizeof(buf));
-	rc = set_str(o, "timestamp", buf);
+	rc = set_name(o, "timestamp", buf);
 	rc |= set_uint(o, "flow_id", info->flow_id);
-	rc |= set_str(o, "event_type", event_type);
+	rc |= set_name(o, "event_type", event_type);
 	rc |= set_ip(o, "src_ip", &info->client);
 	rc |= set_uint(o, "src_port", info->client_port);
 	rc |= set_ip(o, "dest_ip", &info->server);
 	rc |= set_uint(o, "dest_port", info->server_port);
-	rc |= set_str(o, "proto", "TCP");
-	rc |= set_str(o, "app_proto", "smtp");
+	rc |= set_name(o, "proto", "TCP");
+	rc |= set_name(o, "app_proto", "smtp");
 	emit_community_id(&info->client, info->client_port, &info->server, info->server_port, 0,
 	                  buf, sizeof(buf));
 	if (buf[0])
-		rc |= set_str(o, "community_id", buf);
+		rc |= set_name(o, "community_id", buf);
 	if (info->pcap_filename)
 		rc |= set_filename(o, info->pcap_filename);
 	return done(o, rc);
@@ -641,7 +637,7 @@ static json_t *record_json(const struct flow_info *info, const struct smtp_recor
 	int rc = o ? 0 : -1;
 
 	rc |= set_smtp(o, rec);
-	rc |= json_object_set_new(o, "smtp_session", session_json(info, rec, v));
+	rc |= json_object_set_new_nocheck(o, "smtp_session", session_json(info, rec, v));
 	return done(o, rc);
 }
 
@@ -689,11 +685,12 @@ static json_t *sessions_json(const struct stats *s, const struct flow_stats *fs)
 	json_t *o = json_object();
 	int rc = set_uint(o, "open", fs->flows_active);
 	rc |= set_uint(o, "ended", s->sessions);
-	rc |= json_object_set_new(o, "by_outcome", counter_object(names, s->by_outcome, n));
+	rc |= json_object_set_new_nocheck(o, "by_outcome", counter_object(names, s->by_outcome, n));
 	const char *an[SMTP_AN_COUNT];
 	for (int i = 0; i < SMTP_AN_COUNT; i++)
 		an[i] = smtp_anomaly_name((enum smtp_anomaly)i);
-	rc |= json_object_set_new(o, "anomalies", counter_object(an, s->anomalies, SMTP_AN_COUNT));
+	rc |= json_object_set_new_nocheck(o, "anomalies",
+	                                  counter_object(an, s->anomalies, SMTP_AN_COUNT));
 	return done(o, rc);
 }
 
@@ -738,32 +735,32 @@ static json_t *tcp_json(const struct flow_stats *fs)
 static json_t *stats_json(const struct stats *s, const struct flow_stats *fs, uint64_t now_us)
 {
 	json_t *o = json_object();
-	int rc = json_object_set_new(
+	int rc = json_object_set_new_nocheck(
 	    o, "uptime",
 	    json_real(now_us > s->start_wall_us ? (double)(now_us - s->start_wall_us) / 1e6 : 0));
-	rc |= json_object_set_new(o, "capture", capture_json(s));
-	rc |= json_object_set_new(o, "decoder", decoder_json(s));
-	rc |= json_object_set_new(o, "flows", flows_json(fs));
-	rc |= json_object_set_new(o, "sessions", sessions_json(s, fs));
-	rc |= json_object_set_new(o, "tcp", tcp_json(fs));
-	rc |= json_object_set_new(o, "checksum", checksum_json(fs));
+	rc |= json_object_set_new_nocheck(o, "capture", capture_json(s));
+	rc |= json_object_set_new_nocheck(o, "decoder", decoder_json(s));
+	rc |= json_object_set_new_nocheck(o, "flows", flows_json(fs));
+	rc |= json_object_set_new_nocheck(o, "sessions", sessions_json(s, fs));
+	rc |= json_object_set_new_nocheck(o, "tcp", tcp_json(fs));
+	rc |= json_object_set_new_nocheck(o, "checksum", checksum_json(fs));
 	const char *cap_names[] = {"flows_evicted", "limit_reached", "probes_refused"};
 	uint64_t caps[] = {fs->flows_evicted, s->anomalies[SMTP_AN_LIMIT_REACHED],
 	                   fs->probes_refused};
-	rc |= json_object_set_new(o, "caps", counter_object(cap_names, caps, 3));
+	rc |= json_object_set_new_nocheck(o, "caps", counter_object(cap_names, caps, 3));
 	const char *mem_names[] = {"peak_rss_kib"};
 	uint64_t mem[] = {stats_peak_rss_kib()};
-	rc |= json_object_set_new(o, "memory", counter_object(mem_names, mem, 1));
+	rc |= json_object_set_new_nocheck(o, "memory", counter_object(mem_names, mem, 1));
 	if (s->have_output) { /* the Kafka sink: records delivered, failed, dropped so far */
 		const char *k_names[] = {"written", "delivered", "failed", "dropped", "in_flight"};
 		uint64_t k[] = {s->out_written, s->out_delivered, s->out_failed, s->out_dropped,
 		                s->out_in_flight};
-		rc |= json_object_set_new(o, "output", counter_object(k_names, k, 5));
+		rc |= json_object_set_new_nocheck(o, "output", counter_object(k_names, k, 5));
 	}
 	if (s->workers) { /* --workers: whose counters these are; worker 0 is their total */
 		const char *w_names[] = {"id", "of"};
 		uint64_t w[] = {s->worker, s->workers};
-		rc |= json_object_set_new(o, "worker", counter_object(w_names, w, 2));
+		rc |= json_object_set_new_nocheck(o, "worker", counter_object(w_names, w, 2));
 	}
 	return done(o, rc);
 }
@@ -864,9 +861,9 @@ int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *f
 	emit_arena_begin();
 	json_t *o = json_object();
 	format_ts(now_us, ts, sizeof(ts));
-	int rc = set_str(o, "timestamp", ts);
-	rc |= set_str(o, "event_type", "stats");
-	rc |= json_object_set_new(o, "stats", stats_json(s, fs, now_us));
+	int rc = set_name(o, "timestamp", ts);
+	rc |= set_name(o, "event_type", "stats");
+	rc |= json_object_set_new_nocheck(o, "stats", stats_json(s, fs, now_us));
 	return emit_line(e, done(o, rc));
 }
 

@@ -28,8 +28,18 @@ int set_filename(json_t *o, const char *name);
 /* Takes o; returns it, or NULL (o freed) when rc says a member failed. */
 json_t *done(json_t *o, int rc);
 
-/* Suricata's timestamp: "2026-11-28T14:07:11.123456+0000". */
+/* Suricata's timestamp: "2026-11-28T14:07:11.123456+0000", as gmtime_r and "%04d" would
+ * write it for any us (emit_fmt.c); cut to len - 1 bytes and a NUL. */
 void format_ts(uint64_t us, char *out, size_t len);
+
+/* b as a dotted quad, as inet_ntop writes it, with a NUL; returns its length (emit_fmt.c). */
+size_t emit_format_ipv4(const uint8_t b[4], char out[16]);
+/* The same for IPv6, as glibc's inet_ntop writes it (emit_fmt.c). */
+size_t emit_format_ipv6(const uint8_t b[16], char out[46]);
+
+/* Set a member of o whose key is a literal and whose value s is ASCII the program made (a
+ * name, a timestamp, an address): neither is checked for UTF-8 again. */
+int set_name(json_t *o, const char *key, const char *s);
 
 /* A reply: code, enhanced, text. New reference. */
 json_t *reply_json(const struct smtp_reply *r);

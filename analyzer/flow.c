@@ -71,7 +71,8 @@ struct flow_table {
 	void *end_ctx;
 	const char *source;
 	struct flow **buckets;
-	size_t n_buckets;
+	size_t n_buckets;   /* grows with the flows (grow_buckets), so the array stays in cache */
+	size_t max_buckets; /* where it stops: a power of two at or above max_flows */
 	size_t n_flows;
 	uint64_t next_serial;
 	struct flow_list lru;     /* open flows, least recently used first */
@@ -83,6 +84,9 @@ struct flow_table {
 	uint64_t now_us;
 	struct preroll pre;
 	size_t n_probes; /* probe buffers allocated now (at most cfg.max_probes) */
+	/* The flow the last lookup found (flow_lookup), or NULL: it is always the one a walk of
+	 * its bucket would find first, as every flow put into a bucket or taken out clears it. */
+	struct flow *last;
 };
 
 bool flow_checksum_parse(const char *text, enum flow_checksum *out)
@@ -189,7 +193,11 @@ uint32_t flow_shard(const struct tcp_seg *seg, uint32_t shards)
 
 static bool addr_eq(const struct decode_addr *a, const struct decode_addr *b)
 {
-	return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
+	/* each length a constant, so the compare is a load or two, not a call (per packet) */
+	if (a->family != b->family)
+		return false;
+	return a->family == 6 ? memcmp(a->bytes, b->bytes, 16) == 0
+	                      : memcmp(a->bytes, b->bytes, 4) == 0;
 }
 
 /* Direction of seg in f: 0 client to server, 1 server to client, -1 another flow. */
@@ -227,6 +235,12 @@ static void sip_round(uint64_t v[4])
 static uint64_t load_le64(const uint8_t *p, size_t n)
 {
 	uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n == 8) { /* a whole word: one load on a little-endian host */
+		memcpy(&w, p, 8);
+		return w;
+	}
+#endif
 	for (size_t i = 0; i < n; i++)
 		w |= (uint64_t)p[i] << (8 * i);
 	return w;
@@ -451,9 +465,9 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 		draw_key(t->key);
 	t->end = end;
 	t->end_ctx = ctx;
-	t->n_buckets = 1024;
-	while (t->n_buckets < cfg->max_flows && t->n_buckets < (1u << 24))
-		t->n_buckets <<= 1;
+	t->n_buckets = t->max_buckets = 1024;
+	while (t->max_buckets < cfg->max_flows && t->max_buckets < (1u << 24))
+		t->max_buckets <<= 1;
 	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
 	if (!t->buckets) {
 		free(t);
@@ -560,6 +574,8 @@ static uint64_t make_flow_id(const struct flow *f)
 
 static void flow_free(struct flow_table *t, struct flow *f)
 {
+	if (t->last == f)
+		t->last = NULL;
 	reasm_release(&f->reasm);
 	smtp_session_free(f->smtp);
 	probe_release(f);
@@ -568,11 +584,16 @@ static void flow_free(struct flow_table *t, struct flow *f)
 	t->stats.flows_active = t->n_flows;
 }
 
+static uint64_t flow_hash(const struct flow_table *t, const struct flow *f)
+{
+	return bucket_hash(t, &f->info.client, f->info.client_port, &f->info.server,
+	                   f->info.server_port);
+}
+
 static void unhash(struct flow_table *t, struct flow *f)
 {
-	uint64_t h = bucket_hash(t, &f->info.client, f->info.client_port, &f->info.server,
-	                         f->info.server_port);
-	struct flow **pp = &t->buckets[h & (t->n_buckets - 1)];
+	struct flow **pp = &t->buckets[flow_hash(t, f) & (t->n_buckets - 1)];
+	t->last = NULL;
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -628,6 +649,34 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	flow_free(t, f);
 }
 
+/* Doubles the buckets once there are more flows than buckets. A table sized for max_flows
+ * from the start (512 KiB at the default) is read at random for every packet and pushed out
+ * of the cache by the packets' bytes; one sized for the flows open stays in it. Bucket i's
+ * flows go to i and i + n, each in the order it had, so a lookup finds what it found before.
+ * When memory is short the chains just grow longer. */
+static void grow_buckets(struct flow_table *t)
+{
+	size_t n = t->n_buckets;
+	if (t->n_flows <= n || n >= t->max_buckets)
+		return;
+	struct flow **nb = calloc(2 * n, sizeof(*nb));
+	if (!nb)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct flow **tail[2] = {&nb[i], &nb[i + n]};
+		for (struct flow *f = t->buckets[i], *next; f; f = next) {
+			next = f->hnext;
+			int up = (flow_hash(t, f) & (2 * n - 1)) != i;
+			f->hnext = NULL;
+			*tail[up] = f;
+			tail[up] = &f->hnext;
+		}
+	}
+	free(t->buckets);
+	t->buckets = nb;
+	t->n_buckets = 2 * n;
+}
+
 static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend)
 {
 	struct flow *victim = t->tombs.head ? t->tombs.head : t->lru.head;
@@ -667,21 +716,28 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	struct flow **b = bucket_of(t, seg);
 	f->hnext = *b;
 	*b = f;
+	t->last = NULL; /* f now comes first in its bucket: it may shadow the flow held */
 	list_append(&t->lru, f);
 	t->n_flows++;
 	t->stats.flows_created++;
 	t->stats.flows_active = t->n_flows;
 	if (t->n_flows > t->stats.flows_active_max)
 		t->stats.flows_active_max = t->n_flows;
+	grow_buckets(t);
 	return f;
 }
 
+/* The flow of seg and seg's direction in it, or NULL. Packets come in runs of one connection
+ * (a segment and its ACK, a window of data), so the flow found last is tried before the keyed
+ * hash is computed. */
 static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg, int *dir)
 {
+	if (t->last && (*dir = seg_dir(t->last, seg)) >= 0)
+		return t->last;
 	for (struct flow *f = *bucket_of(t, seg); f; f = f->hnext) {
 		*dir = seg_dir(f, seg);
 		if (*dir >= 0)
-			return f;
+			return t->last = f;
 	}
 	return NULL;
 }

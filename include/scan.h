@@ -14,4 +14,8 @@ size_t scan_crlf(const uint8_t *p, size_t len);
  * it. Only whole lines count; the first line that is not plain (or not complete) ends the run. */
 size_t scan_plain_lines(const uint8_t *p, size_t len, size_t min_len, size_t max_total);
 
+/* 1 when scan_plain_lines takes 32 bytes a step (the CPU has AVX2), 0 for 16, -1 where the
+ * build has no AVX2 path; set before main. Tests set it to 0 to try the 16-byte path too. */
+extern int scan_avx2;
+
 #endif

@@ -309,6 +309,20 @@ def slice_pcap(src, dst, limit):
     return packets
 
 
+def check_only(bench, cap, truth):
+    """The verdict check alone, for an existing capture and its ground truth."""
+    name = os.path.splitext(os.path.basename(cap))[0]
+    sessions = bench.check(name, cap, truth)
+    if bench.failures or sessions == 0:
+        print(f"FAIL: {len(bench.failures)} differences from the ground truth "
+              f"({sessions} sessions):")
+        for f in bench.failures[:50]:
+            print("  " + f)
+        return 1
+    print(f"ground truth: every session's verdicts match ({sessions} sessions)")
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", required=True)
@@ -323,8 +337,12 @@ def main():
     p.add_argument("--collide-sessions", type=int, default=4000)
     p.add_argument("--quick", action="store_true",
                    help="only the ground-truth checks and the main rows")
+    p.add_argument("--check-only", nargs=2, metavar=("CAPTURE", "TRUTH"),
+                   help="only the ground-truth check of CAPTURE against TRUTH, no timing")
     args = p.parse_args()
     bench = Bench(args)
+    if args.check_only:
+        return check_only(bench, *args.check_only)
     cap = bench.main_rows()
     bench.stats_only_row(cap)
     bench.collision_rows()

@@ -217,6 +217,35 @@ static void test_lru_eviction(void)
 	flow_table_free(t);
 }
 
+/* 5,000 sessions open at once, each step taken by all in turn: the buckets grow from 1,024
+ * to 8,192 while every flow is open, and each segment still finds its flow (no flow is made
+ * twice, none is ended before its close). */
+static void test_buckets_grow(void)
+{
+	enum { N = 5000 };
+	static struct conv c[N];
+	struct ended e;
+	struct flow_table *t = table(&e, 0, 0);
+	for (int i = 0; i < N; i++) {
+		c[i] = (struct conv){.t = t, .port = (uint16_t)(20000 + i), .ts = 1000000};
+		handshake(&c[i], 1, 5000);
+	}
+	for (int i = 0; i < N; i++)
+		to_rcpt(&c[i]);
+	CHECK_EQ_INT(e.n, 0);
+	for (int i = 0; i < N; i++)
+		from_data(&c[i]);
+	const struct flow_stats *st = flow_table_stats(t);
+	CHECK_EQ_INT(st->flows_created, N);
+	CHECK_EQ_INT(st->flows_active_max, N);
+	CHECK_EQ_INT(st->segments_ignored, 0);
+	flow_table_finish(t);
+	CHECK_EQ_INT(e.n, N);
+	CHECK_EQ_INT(e.v[0].outcome, CLS_OUT_COMMITTED);
+	CHECK_EQ_INT(e.client_port[0], 20000);
+	flow_table_free(t);
+}
+
 /* 100,000 half-open connections: the table never holds more than its cap. */
 static void test_syn_flood(void)
 {
@@ -816,6 +845,7 @@ int main(void)
 	RUN_TEST(test_idle_timeout);
 	RUN_TEST(test_lru_eviction);
 	RUN_TEST(test_syn_flood);
+	RUN_TEST(test_buckets_grow);
 	RUN_TEST(test_first_bytes_never_arrive);
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);

@@ -109,10 +109,25 @@ static void test_random(void)
 	}
 }
 
+/* every test again on the 16-byte path, when the 32-byte one was taken */
+static void test_sse2_path(void)
+{
+	int was = scan_avx2;
+	CHECK(was == -1 || was == 0 || was == 1);
+	if (was == 1) {
+		scan_avx2 = 0;
+		test_every_position();
+		test_plain_runs();
+		test_random();
+		scan_avx2 = was;
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(test_every_position);
 	RUN_TEST(test_plain_runs);
 	RUN_TEST(test_random);
+	RUN_TEST(test_sse2_path);
 	TAP_EXIT();
 }
