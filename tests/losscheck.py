@@ -21,7 +21,9 @@ raised across a gap). A session the copy lacks is unknown; one the full capture 
 wrong unless its outcome is `incomplete`; a different exit status is wrong.
 
 Left out of the comparison, because they describe the packets and not the session: the
-file name, timestamps, the duration, the packet counts and the counts of commands and
+file name, timestamps, `flow_id` (the tuple and the first captured packet's time: a copy that
+lost the first packet of a mid-stream pickup starts at another time; `community_id`, the
+tuple alone, is compared), the duration, the packet counts and the counts of commands and
 replies seen (a lost packet holds some: what was seen is all they claim); and the copy's own
 account of what it lost (`gap_bytes`, `inferred`). Everything else is compared: verdicts,
 transactions, envelopes, replies, sizes, byte counts (what was sent, DESIGN.md section 4),
@@ -34,7 +36,7 @@ from collections import Counter, defaultdict
 
 UNKNOWN = ("incomplete", "unknown")
 LOSS_ANOMALIES = ("tcp_gap", "midstream")
-SKIP_TOP = ("timestamp", "pcap_filename")
+SKIP_TOP = ("timestamp", "pcap_filename", "flow_id")
 SKIP_SESSION = ("duration", "pkts_toserver", "pkts_toclient", "commands", "replies",
                 "gap_bytes", "inferred", "anomalies")
 
