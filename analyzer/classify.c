@@ -132,6 +132,18 @@ static bool size_known(const struct smtp_tx *tx, enum cls_tx_outcome out)
 	return !(tx->rcpts_unknown && tx->method == SMTP_METHOD_BDAT);
 }
 
+/* A RCPT without a reply in a transaction a gap touched: its reply may have been a refusal
+ * the gap hid, so the list of refused recipients is not known (DESIGN.md section 4). */
+static bool refused_known(const struct smtp_tx *tx)
+{
+	if (tx->rcpts_unknown)
+		return false;
+	for (uint32_t i = 0; tx->uncertain && i < tx->n_rcpts; i++)
+		if (tx->rcpts[i].code == 0)
+			return false;
+	return true;
+}
+
 static void judge_txs(const struct smtp_record *rec, struct cls_verdict *out)
 {
 	out->n_txs = rec->n_txs;
@@ -147,6 +159,7 @@ static void judge_txs(const struct smtp_record *rec, struct cls_verdict *out)
 		t->outcome = classify_tx(rec, tx);
 		t->size_known = size_known(tx, t->outcome);
 		t->rcpts_known = !tx->rcpts_unknown;
+		t->refused_known = refused_known(tx);
 	}
 }
 

@@ -372,7 +372,8 @@ json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv)
 		rc |= set_bytes(o, "mail_params", &tx->mail_params);
 	if (tv->rcpts_known) { /* a gap may have hidden a RCPT: then the list is not known */
 		rc |= json_object_set_new(o, "rcpt_to", rcpt_list(tx));
-		rc |= set_refused(o, tx);
+		if (tv->refused_known) /* a lost reply to a RCPT may have refused it */
+			rc |= set_refused(o, tx);
 	}
 	if (method_name(tx->method))
 		rc |= set_str(o, "method", method_name(tx->method));

@@ -20,6 +20,18 @@ static void tx_touched(struct smtp_tx *tx)
 	tx->gap_hid_end = true;
 }
 
+/* Client bytes read as zero or more commands nobody can name: a PK_GAP entry takes their
+ * replies, and a RCPT may be among them. */
+static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
+{
+	if (tx)
+		tx->rcpts_unknown = true;
+	s->gap_sync = true;
+	smtp_pq_push(
+	    s, (struct pending){
+	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+}
+
 /* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
  * their replies); in message text they are text, or the end of data (a reply will say). */
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
@@ -56,13 +68,7 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 		s->rec.quit_unknown = true;
 		break;
 	case CM_COMMAND:
-		if (tx)
-			tx->rcpts_unknown = true;
-		s->gap_sync = true;
-		smtp_pq_push(s, (struct pending){.kind = PK_GAP,
-		                                 .tx = s->cur_tx,
-		                                 .end_pos = s->cpos,
-		                                 .peer_acked = UINT64_MAX});
+		lost_commands(s, tx);
 		break;
 	default:
 		break;
@@ -232,6 +238,37 @@ void smtp_gap_starttls_hold(struct smtp_session *s)
 	smtp_pq_pop(s, &gone);
 	s->rec.inferred |= SMTP_INF_STARTTLS;
 	starttls_accepted(s);
+}
+
+/* A reply after lost server bytes while a DATA alone waits for its reply and client bytes
+ * are held behind it (a refusal makes them commands, a 354 text), when the held bytes were
+ * sent after receiving the lost bytes: those bytes were the reply to DATA (nothing else was
+ * pending), and this reply answers something in the held bytes. Which reading the server
+ * took, nothing seen decides (lost_354 and lost_data_refusal in smtp_reply.c take the cases
+ * a reply does decide): the held bytes are unknown, as lost commands are, so a RCPT or MAIL
+ * in message text is not read as one, and the transaction's end, size and recipients are
+ * unknown (DESIGN.md section 4). */
+void smtp_gap_data_reply_lost(struct smtp_session *s)
+{
+	const struct pending *h = s->pq_len == 1 ? smtp_pq_at(s, 0) : NULL;
+	struct pending gone;
+	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_DATA || h->shadow ||
+	    s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA || !s->hold_len ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_acked == UINT64_MAX ||
+	    s->hold_acked <= s->last_reply_end || s->hold_acked > s->reply.start_pos)
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	struct smtp_tx *tx = smtp_tx_of(s, &gone);
+	if (tx) {
+		tx->size_unknown = true;
+		tx->gap_hid_end = true;
+	}
+	s->cpos = s->hold_pos + s->hold_len;
+	smtp_drop_hold(s);
+	smtp_set_mode(s, CM_COMMAND);
+	s->gap_since_mail = true;
+	lost_commands(s, smtp_cur_tx(s));
 }
 
 /* A reply that cannot answer the command at the head of the queue while lost commands come

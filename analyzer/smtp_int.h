@@ -280,6 +280,8 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 void smtp_gap_starttls_hold(struct smtp_session *s);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_gap_text_quit(struct smtp_session *s);
+/* a lost reply to a DATA that client bytes held behind it acknowledge (smtp_gap.c) */
+void smtp_gap_data_reply_lost(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);

@@ -334,6 +334,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 		eod_in_gap(s);
 	lost_354(s, r.code);
 	lost_data_refusal(s, r.code);
+	smtp_gap_data_reply_lost(s); /* smtp_gap.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;

@@ -35,6 +35,8 @@ struct cls_tx_verdict {
 	bool size_known;  /* the message's size as sent: not when a gap hid where text began
 	                   * or ended (DESIGN.md section 4) */
 	bool rcpts_known; /* every RCPT was seen: no client command was lost while it was open */
+	/* which recipients were refused is known: no reply to a RCPT was lost in a gap */
+	bool refused_known;
 };
 
 enum { CLS_TX_INLINE = 8 }; /* transactions judged without an allocation */

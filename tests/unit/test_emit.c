@@ -191,7 +191,7 @@ static void base_verdict(struct cls_verdict *v)
 	v->rfc5321_known = v->strict_known = true;
 	v->n_txs = 1;
 	v->txs = v->inline_txs;
-	v->txs[0] = (struct cls_tx_verdict){CLS_TX_COMMITTED, true, true};
+	v->txs[0] = (struct cls_tx_verdict){CLS_TX_COMMITTED, true, true, true};
 }
 
 /* ---- records ---- */
