@@ -207,7 +207,7 @@ static enum cls_outcome headline(const struct smtp_record *rec, const struct cls
 	             v->close == CLS_CLOSE_SERVER_CLOSED;
 	if (is_tls(rec))
 		return CLS_OUT_TLS;
-	if (!ended || t->incomplete || !rec->server_dir_seen ||
+	if (!ended || t->incomplete || !v->txs_known || !rec->server_dir_seen ||
 	    (rec->gap_hid_end && !rec->quit_sent))
 		return CLS_OUT_INCOMPLETE;
 	if (t->abandoned)
@@ -235,6 +235,9 @@ void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 	else if (rec->closed_first == SMTP_SIDE_SERVER)
 		out->close_how = rec->how[SMTP_TO_CLIENT];
 	out->client_style = client_style(rec, out->close);
+	/* every verdict after `incomplete` in the headline's list turns on the transactions;
+	 * after TLS the list holds those seen in the clear, as the outcome `tls` says */
+	out->txs_known = rec->n_txs > 0 || !rec->gap_bytes[SMTP_TO_SERVER] || is_tls(rec);
 	out->outcome = headline(rec, out, &t);
 	out->rfc5321_delivered = t.committed;
 	out->strict_quit_delivered = out->close == CLS_CLOSE_QUIT ? t.committed : 0;

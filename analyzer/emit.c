@@ -590,7 +590,8 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	rc |= set_dialogue(o, rec);
 	if (rec->tls)
 		rc |= json_object_set_new(o, "tls", tls_json(rec->tls));
-	rc |= json_object_set_new(o, "transactions", tx_list(rec, v));
+	if (v->txs_known) /* none seen and client bytes lost: they may have held one */
+		rc |= json_object_set_new(o, "transactions", tx_list(rec, v));
 	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);
 	return done(o, rc);

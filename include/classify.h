@@ -52,6 +52,9 @@ struct cls_verdict {
 	/* whether each count is certain: not when a transaction is incomplete (it may have been
 	 * committed), nor the strict count when the close is unknown (DESIGN.md section 4) */
 	bool rfc5321_known, strict_known;
+	/* the transactions are known: some were seen, or no client bytes were lost (lost ones
+	 * may have held a whole transaction when none was seen; DESIGN.md section 4) */
+	bool txs_known;
 	/* one per transaction of the record, in order: inline_txs, or allocated for more
 	 * (classify_free releases it) */
 	uint32_t n_txs;
