@@ -185,8 +185,10 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	close_open_txs(s);
 	if (side == SMTP_SIDE_SERVER && s->hold_unread)
 		smtp_drop_hold(s);
-	if (side == SMTP_SIDE_SERVER)
+	if (side == SMTP_SIDE_SERVER) {
 		drop_unread_smuggled(s);
+		smtp_drop_unread_commands(s);
+	}
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;

@@ -91,6 +91,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	s->reply.active = false;
 	smtp_bytes_free(&s->reply.first.text);
 	s->server_offset += len;
+	s->server_gap_end = s->server_offset;
 	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
 	smtp_gap_starttls_hold(s);
 }
