@@ -158,7 +158,13 @@ void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct 
 
 void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
+	uint32_t n_txs = s->rec.n_txs;
 	p->arg = add_rcpt_of(s, c);
+	if (p->arg == UINT32_MAX)
+		return;
+	p->tx = s->cur_tx; /* its reply steps the transaction it was added to */
+	if (s->rec.n_txs > n_txs)
+		smtp_cur_tx(s)->from_rcpt = true;
 }
 
 void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)

@@ -111,6 +111,45 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 	return tx;
 }
 
+/* Pending commands that refer to transaction tx refer to none (a DATA: only its 354 would
+ * prove one, smtp_reply_data). */
+static void tx_forget(struct smtp_session *s, int64_t tx)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->tx == tx)
+			smtp_pq_at(s, i)->tx = -1;
+}
+
+/* A RCPT answered 503 (bad sequence of commands, RFC 5321 4.2.4): the server had no
+ * transaction open for it, so it is no recipient (the later RCPTs' indices move down). A
+ * transaction that a RCPT after a client gap opened (smtp_tx_after_gap: the gap may have
+ * held its MAIL) was a guess the 503 refutes once it has no recipient left: some clients
+ * send RCPT with no MAIL at all (exim-too-many-errors.pcap). Its end is unknown, and the
+ * gap still makes the list of transactions unknown when none is left (classify). */
+void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (!tx || p->arg >= tx->n_rcpts)
+		return;
+	smtp_bytes_free(&tx->rcpts[p->arg].addr);
+	memmove(&tx->rcpts[p->arg], &tx->rcpts[p->arg + 1],
+	        (tx->n_rcpts - p->arg - 1) * sizeof(*tx->rcpts));
+	tx->n_rcpts--;
+	for (uint32_t i = 0; i < s->pq_len; i++) {
+		struct pending *q = smtp_pq_at(s, i);
+		if (q->tx == p->tx && q->verb == SMTP_V_RCPT && q->arg != UINT32_MAX &&
+		    q->arg > p->arg)
+			q->arg--;
+	}
+	if (!tx->from_rcpt || tx->n_rcpts || p->tx != s->rec.n_txs - 1)
+		return;
+	if (s->cur_tx == p->tx)
+		s->cur_tx = -1;
+	tx_forget(s, p->tx);
+	smtp_tx_free(tx);
+	s->rec.n_txs--;
+}
+
 /* A 221 while in message text after a gap: it cannot answer an end of data, so the end
  * of data, its reply and a QUIT were in the gap (or the client's later bytes, read as text,
  * held them). The lost commands take the 221 (smtp_gap_reply): the close is inferred and

@@ -281,6 +281,8 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 void smtp_gap_starttls_hold(struct smtp_session *s);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_gap_text_quit(struct smtp_session *s);
+/* a RCPT answered 503: no recipient, and a transaction a RCPT alone opened none */
+void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p);
 /* the server closed: the commands it never answered it never read (smtp_client.c) */
 void smtp_drop_unread_commands(struct smtp_session *s);
 /* a lost reply to a DATA that client bytes held behind it acknowledge (smtp_gap.c) */

@@ -112,6 +112,12 @@ void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
+	if (r->code / 100 == 2)
+		tx->from_rcpt = false; /* the server had a transaction open */
+	if (r->code == 503) {          /* smtp_gap.c: the server had none for it */
+		smtp_rcpt_without_mail(s, p);
+		return;
+	}
 	if (tx->end == SMTP_TX_OPEN && r->code / 100 == 2 && tx->phase < SMTP_PH_RCPT)
 		tx->phase = SMTP_PH_RCPT;
 }
