@@ -258,6 +258,7 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 			smtp_tx_data_start(smtp_cur_tx(s)); /* as if answered 354 */
 		smtp_release_hold(s);
 	}
+	smtp_gap_drop_guessed_txs(s); /* smtp_gap.c: a RCPT alone after a gap proves none */
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)
 		settle_refused(&s->rec.txs[i]);
 	for (uint32_t i = 0; i < s->pq_len; i++) /* an EHLO never answered was not refused */

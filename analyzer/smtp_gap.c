@@ -150,6 +150,24 @@ void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p)
 	s->rec.n_txs--;
 }
 
+/* At the end: transactions, last in the list, that only a RCPT after a client gap opened
+ * and that nothing since showed the server had (no reply to a RCPT but a 50x, no 354, no
+ * BDAT) were guesses: gone, they leave the list unknown while the gap may hide one. */
+void smtp_gap_drop_guessed_txs(struct smtp_session *s)
+{
+	struct smtp_record *r = &s->rec;
+	while (r->n_txs > 0) {
+		struct smtp_tx *tx = &r->txs[r->n_txs - 1];
+		if (!tx->from_rcpt || tx->method != SMTP_METHOD_NONE || tx->mail_from.len)
+			return;
+		if (s->cur_tx == r->n_txs - 1)
+			s->cur_tx = -1;
+		tx_forget(s, r->n_txs - 1);
+		smtp_tx_free(tx);
+		r->n_txs--;
+	}
+}
+
 /* A 221 while in message text after a gap: it cannot answer an end of data, so the end
  * of data, its reply and a QUIT were in the gap (or the client's later bytes, read as text,
  * held them). The lost commands take the 221 (smtp_gap_reply): the close is inferred and

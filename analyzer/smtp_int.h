@@ -283,6 +283,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 void smtp_gap_text_quit(struct smtp_session *s);
 /* a RCPT answered 503: no recipient, and a transaction a RCPT alone opened none */
 void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p);
+void smtp_gap_drop_guessed_txs(struct smtp_session *s);
 /* the server closed: the commands it never answered it never read (smtp_client.c) */
 void smtp_drop_unread_commands(struct smtp_session *s);
 /* a lost reply to a DATA that client bytes held behind it acknowledge (smtp_gap.c) */

@@ -112,9 +112,9 @@ void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
-	if (r->code / 100 == 2)
-		tx->from_rcpt = false; /* the server had a transaction open */
-	if (r->code == 503) {          /* smtp_gap.c: the server had none for it */
+	if (r->code / 10 != 50) /* accepted, or refused on its merits: a transaction was open */
+		tx->from_rcpt = false;
+	if (r->code == 503) { /* smtp_gap.c: the server had none for it */
 		smtp_rcpt_without_mail(s, p);
 		return;
 	}
