@@ -403,13 +403,49 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
 	}
 }
 
+/* Client bytes held behind a DATA whose reply was lost, read either way: as text they end
+ * at the first "." line, and as commands they are commands throughout, so a QUIT line after
+ * that "." line with no DATA or BDAT between (which would start text again) is a command
+ * in both readings: the client sent QUIT (gap-held-quit.dlg). */
+static bool held_quit_either_way(const struct smtp_session *s)
+{
+	const uint8_t *p = s->hold, *end = s->hold + s->hold_len, *eol;
+	if (s->hold_verb != SMTP_V_DATA || s->hold_len < 3)
+		return false;
+	if (memcmp(p, ".\r\n", 3) == 0) {
+		p += 3;
+	} else {
+		p = memmem(p, s->hold_len, "\r\n.\r\n", 5);
+		if (!p)
+			return false;
+		p += 5;
+	}
+	for (; p < end; p = eol + 2) {
+		struct smtp_command c;
+		eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		if (!eol)
+			return false;
+		smtp_parse_command(p, (size_t)(eol - p), &c);
+		if (c.verb == SMTP_V_DATA || c.verb == SMTP_V_BDAT)
+			return false;
+		if (c.verb == SMTP_V_QUIT)
+			return true;
+	}
+	return false;
+}
+
 /* Lost client bytes that no reply accounts for may have held a QUIT; so may client bytes
- * still held for a reply the capture lost (they were never read). */
+ * still held for a reply the capture lost (they were never read), unless they hold one in
+ * either reading. */
 void smtp_gap_finish(struct smtp_session *s)
 {
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
-	    !s->rec.quit_sent)
-		s->rec.quit_unknown = true;
+	    !s->rec.quit_sent) {
+		if (held_quit_either_way(s))
+			s->rec.quit_sent = true;
+		else
+			s->rec.quit_unknown = true;
+	}
 	for (uint32_t i = 0; i < s->pq_len; i++)
 		if (smtp_pq_at(s, i)->kind == PK_GAP && !smtp_pq_at(s, i)->answered &&
 		    !s->rec.quit_sent)
