@@ -132,6 +132,18 @@ static bool size_known(const struct smtp_tx *tx, enum cls_tx_outcome out)
 	return !(tx->rcpts_unknown && tx->method == SMTP_METHOD_BDAT);
 }
 
+/* A RCPT without a reply in a transaction a gap touched: its reply may have been a refusal
+ * the gap hid, so the list of refused recipients is not known (DESIGN.md section 4). */
+static bool refused_known(const struct smtp_tx *tx)
+{
+	if (tx->rcpts_unknown)
+		return false;
+	for (uint32_t i = 0; tx->uncertain && i < tx->n_rcpts; i++)
+		if (tx->rcpts[i].code == 0)
+			return false;
+	return true;
+}
+
 static void judge_txs(const struct smtp_record *rec, struct cls_verdict *out)
 {
 	out->n_txs = rec->n_txs;
@@ -147,6 +159,7 @@ static void judge_txs(const struct smtp_record *rec, struct cls_verdict *out)
 		t->outcome = classify_tx(rec, tx);
 		t->size_known = size_known(tx, t->outcome);
 		t->rcpts_known = !tx->rcpts_unknown;
+		t->refused_known = refused_known(tx);
 	}
 }
 
@@ -194,7 +207,7 @@ static enum cls_outcome headline(const struct smtp_record *rec, const struct cls
 	             v->close == CLS_CLOSE_SERVER_CLOSED;
 	if (is_tls(rec))
 		return CLS_OUT_TLS;
-	if (!ended || t->incomplete || !rec->server_dir_seen ||
+	if (!ended || t->incomplete || !v->txs_known || !rec->server_dir_seen ||
 	    (rec->gap_hid_end && !rec->quit_sent))
 		return CLS_OUT_INCOMPLETE;
 	if (t->abandoned)
@@ -234,6 +247,9 @@ void classify_session(const struct smtp_record *rec, struct cls_verdict *out)
 	out->close = session_close(rec);
 	close_side(rec, out);
 	out->client_style = client_style(rec, out->close);
+	/* every verdict after `incomplete` in the headline's list turns on the transactions;
+	 * after TLS the list holds those seen in the clear, as the outcome `tls` says */
+	out->txs_known = rec->n_txs > 0 || !rec->gap_bytes[SMTP_TO_SERVER] || is_tls(rec);
 	out->outcome = headline(rec, out, &t);
 	out->rfc5321_delivered = t.committed;
 	out->strict_quit_delivered = out->close == CLS_CLOSE_QUIT ? t.committed : 0;

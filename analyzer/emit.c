@@ -367,7 +367,8 @@ json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv)
 		rc |= set_bytes(o, "mail_params", &tx->mail_params);
 	if (tv->rcpts_known) { /* a gap may have hidden a RCPT: then the list is not known */
 		rc |= json_object_set_new_nocheck(o, "rcpt_to", rcpt_list(tx));
-		rc |= set_refused(o, tx);
+		if (tv->refused_known) /* a lost reply to a RCPT may have refused it */
+			rc |= set_refused(o, tx);
 	}
 	if (method_name(tx->method))
 		rc |= set_name(o, "method", method_name(tx->method));
@@ -588,7 +589,8 @@ static json_t *session_json(const struct flow_info *info, const struct smtp_reco
 	rc |= set_dialogue(o, rec);
 	if (rec->tls)
 		rc |= json_object_set_new_nocheck(o, "tls", tls_json(rec->tls));
-	rc |= json_object_set_new_nocheck(o, "transactions", tx_list(rec, v));
+	if (v->txs_known) /* none seen and client bytes lost: they may have held one */
+		rc |= json_object_set_new_nocheck(o, "transactions", tx_list(rec, v));
 	rc |= set_inferred(o, rec);
 	rc |= set_tail(o, info, rec, v);
 	return done(o, rc);

@@ -191,8 +191,10 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 	close_open_txs(s);
 	if (side == SMTP_SIDE_SERVER && s->hold_unread)
 		smtp_drop_hold(s);
-	if (side == SMTP_SIDE_SERVER)
+	if (side == SMTP_SIDE_SERVER) {
 		drop_unread_smuggled(s);
+		smtp_drop_unread_commands(s);
+	}
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
 		r->client_last = s->eod_2xx_last ? SMTP_LAST_EOD_2XX : SMTP_LAST_OTHER;
@@ -269,6 +271,7 @@ void smtp_finish(struct smtp_session *s, enum smtp_end_reason why, uint64_t ts_u
 			smtp_tx_data_start(smtp_cur_tx(s)); /* as if answered 354 */
 		smtp_release_hold(s);
 	}
+	smtp_gap_drop_guessed_txs(s); /* smtp_gap.c: a RCPT alone after a gap proves none */
 	for (uint32_t i = 0; i < s->rec.n_txs; i++)
 		settle_refused(&s->rec.txs[i]);
 	for (uint32_t i = 0; i < s->pq_len; i++) /* an EHLO never answered was not refused */

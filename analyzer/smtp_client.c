@@ -163,7 +163,13 @@ void smtp_cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct 
 
 void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
+	uint32_t n_txs = s->rec.n_txs;
 	p->arg = add_rcpt_of(s, c);
+	if (p->arg == UINT32_MAX)
+		return;
+	p->tx = s->cur_tx; /* its reply steps the transaction it was added to */
+	if (s->rec.n_txs > n_txs)
+		smtp_cur_tx(s)->from_rcpt = true;
 }
 
 void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
@@ -240,6 +246,55 @@ static void on_command(struct smtp_session *s, const uint8_t *line, size_t len, 
 		s->lf_hold = true;
 	}
 	smtp_pq_push(s, p);
+}
+
+/* One command the server never read: not counted, no command record (its entry is the
+ * last logged when the queue is walked from its tail), and a RCPT no recipient. */
+static void unread_command(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = p->verb == SMTP_V_RCPT ? smtp_tx_of(s, p) : NULL;
+	if (tx && p->arg < tx->n_rcpts && p->arg + 1 == tx->n_rcpts && !tx->rcpts[p->arg].code) {
+		smtp_bytes_free(&tx->rcpts[p->arg].addr);
+		tx->n_rcpts--;
+	}
+	if (s->rec.commands)
+		s->rec.commands--;
+	if (p->log && p->log == s->rec.n_cmds) {
+		smtp_bytes_free(&s->rec.cmds[p->log - 1].arg);
+		s->rec.n_cmds--;
+	}
+}
+
+/* A RCPT still unanswered when the server closed after losing bytes: the lost bytes may
+ * hold its reply (read) or not (never read), so the recipients are not known. */
+static void rcpt_maybe_unread(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = p->verb == SMTP_V_RCPT ? smtp_tx_of(s, p) : NULL;
+	if (tx && p->arg < tx->n_rcpts && !tx->rcpts[p->arg].code)
+		tx->rcpts_unknown = true;
+}
+
+/* The server closed with commands still unanswered, and every server byte seen: it never
+ * read them (Exim closes after a 554 to MAIL without reading the RCPT pipelined behind it).
+ * Bytes the server never read are not commands (DESIGN.md section 4); a QUIT still says
+ * the client sent it (close), and anomalies of the client's timing stay. Server bytes
+ * after the last reply that are not SMTP may answer them: then nothing changes. */
+void smtp_drop_unread_commands(struct smtp_session *s)
+{
+	uint64_t known =
+	    s->server_gap_end > s->last_reply_end ? s->server_gap_end : s->last_reply_end;
+	if (s->reply.active || s->server_offset > known)
+		return;
+	bool seen = !s->rec.gap_bytes[SMTP_TO_CLIENT]; /* after a gap the queue is not trusted */
+	for (uint32_t i = s->pq_len; i-- > 0;) {
+		const struct pending *p = smtp_pq_at(s, i);
+		if (p->kind != PK_COMMAND || p->shadow || p->verb == SMTP_V_QUIT)
+			continue;
+		if (seen)
+			unread_command(s, p);
+		else
+			rcpt_maybe_unread(s, p);
+	}
 }
 
 /* ---- client side: framing by mode ---- */

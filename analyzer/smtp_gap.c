@@ -20,8 +20,6 @@ static void tx_touched(struct smtp_tx *tx)
 	tx->gap_hid_end = true;
 }
 
-/* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
- * their replies); in message text they are text, or the end of data (a reply will say). */
 /* Lost commands right after lost commands no reply answered yet are one run of them: the
  * queue's last pending gap takes them too. */
 static bool extend_gap(struct smtp_session *s)
@@ -33,6 +31,22 @@ static bool extend_gap(struct smtp_session *s)
 	return true;
 }
 
+/* Client bytes read as zero or more commands nobody can name: a PK_GAP entry takes their
+ * replies, and a RCPT may be among them. */
+static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
+{
+	if (tx && tx->phase < SMTP_PH_EOD_SENT) /* after its end of data, no RCPT of it */
+		tx->rcpts_unknown = true;
+	s->gap_sync = true;
+	if (extend_gap(s))
+		return;
+	smtp_pq_push(
+	    s, (struct pending){
+	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+}
+
+/* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
+ * their replies); in message text they are text, or the end of data (a reply will say). */
 void smtp_gap_client(struct smtp_session *s, uint64_t len)
 {
 	smtp_cut_command(s);       /* a MAIL or RCPT the gap cut was sent all the same */
@@ -70,15 +84,7 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 			s->hold_gap = s->hold_len + 1;
 		break;
 	case CM_COMMAND:
-		if (tx && tx->phase < SMTP_PH_EOD_SENT) /* after its end of data, no RCPT of it */
-			tx->rcpts_unknown = true;
-		s->gap_sync = true;
-		if (extend_gap(s))
-			break;
-		smtp_pq_push(s, (struct pending){.kind = PK_GAP,
-		                                 .tx = s->cur_tx,
-		                                 .end_pos = s->cpos,
-		                                 .peer_acked = UINT64_MAX});
+		lost_commands(s, tx);
 		break;
 	default:
 		break;
@@ -101,6 +107,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	s->reply.active = false;
 	smtp_bytes_free(&s->reply.first.text);
 	s->server_offset += len;
+	s->server_gap_end = s->server_offset;
 	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */
 	smtp_gap_starttls_hold(s);
 }
@@ -119,6 +126,63 @@ struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 	tx->gap_hid_end = true;
 	tx->rcpts_unknown = true; /* its MAIL and perhaps some RCPTs were lost */
 	return tx;
+}
+
+/* Pending commands that refer to transaction tx refer to none (a DATA: only its 354 would
+ * prove one, smtp_reply_data). */
+static void tx_forget(struct smtp_session *s, int64_t tx)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->tx == tx)
+			smtp_pq_at(s, i)->tx = -1;
+}
+
+/* A RCPT answered 503 (bad sequence of commands, RFC 5321 4.2.4): the server had no
+ * transaction open for it, so it is no recipient (the later RCPTs' indices move down). A
+ * transaction that a RCPT after a client gap opened (smtp_tx_after_gap: the gap may have
+ * held its MAIL) was a guess the 503 refutes once it has no recipient left: some clients
+ * send RCPT with no MAIL at all (exim-too-many-errors.pcap). Its end is unknown, and the
+ * gap still makes the list of transactions unknown when none is left (classify). */
+void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p)
+{
+	struct smtp_tx *tx = smtp_tx_of(s, p);
+	if (!tx || p->arg >= tx->n_rcpts)
+		return;
+	smtp_bytes_free(&tx->rcpts[p->arg].addr);
+	memmove(&tx->rcpts[p->arg], &tx->rcpts[p->arg + 1],
+	        (tx->n_rcpts - p->arg - 1) * sizeof(*tx->rcpts));
+	tx->n_rcpts--;
+	for (uint32_t i = 0; i < s->pq_len; i++) {
+		struct pending *q = smtp_pq_at(s, i);
+		if (q->tx == p->tx && q->verb == SMTP_V_RCPT && q->arg != UINT32_MAX &&
+		    q->arg > p->arg)
+			q->arg--;
+	}
+	if (!tx->from_rcpt || tx->n_rcpts || p->tx != s->rec.n_txs - 1)
+		return;
+	if (s->cur_tx == p->tx)
+		s->cur_tx = -1;
+	tx_forget(s, p->tx);
+	smtp_tx_free(tx);
+	s->rec.n_txs--;
+}
+
+/* At the end: transactions, last in the list, that only a RCPT after a client gap opened
+ * and that nothing since showed the server had (no reply to a RCPT but a 50x, no 354, no
+ * BDAT) were guesses: gone, they leave the list unknown while the gap may hide one. */
+void smtp_gap_drop_guessed_txs(struct smtp_session *s)
+{
+	struct smtp_record *r = &s->rec;
+	while (r->n_txs > 0) {
+		struct smtp_tx *tx = &r->txs[r->n_txs - 1];
+		if (!tx->from_rcpt || tx->method != SMTP_METHOD_NONE || tx->mail_from.len)
+			return;
+		if (s->cur_tx == r->n_txs - 1)
+			s->cur_tx = -1;
+		tx_forget(s, r->n_txs - 1);
+		smtp_tx_free(tx);
+		r->n_txs--;
+	}
 }
 
 /* A 221 while in message text after a gap: it cannot answer an end of data, so the end
@@ -256,6 +320,37 @@ void smtp_gap_starttls_hold(struct smtp_session *s)
 	starttls_accepted(s);
 }
 
+/* A reply after lost server bytes while a DATA alone waits for its reply and client bytes
+ * are held behind it (a refusal makes them commands, a 354 text), when the held bytes were
+ * sent after receiving the lost bytes: those bytes were the reply to DATA (nothing else was
+ * pending), and this reply answers something in the held bytes. Which reading the server
+ * took, nothing seen decides (lost_354 and lost_data_refusal in smtp_reply.c take the cases
+ * a reply does decide): the held bytes are unknown, as lost commands are, so a RCPT or MAIL
+ * in message text is not read as one, and the transaction's end, size and recipients are
+ * unknown (DESIGN.md section 4). */
+void smtp_gap_data_reply_lost(struct smtp_session *s)
+{
+	const struct pending *h = s->pq_len == 1 ? smtp_pq_at(s, 0) : NULL;
+	struct pending gone;
+	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_DATA || h->shadow ||
+	    s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA || !s->hold_len ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_acked == UINT64_MAX ||
+	    s->hold_acked <= s->last_reply_end || s->hold_acked > s->reply.start_pos)
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	struct smtp_tx *tx = smtp_tx_of(s, &gone);
+	if (tx) {
+		tx->size_unknown = true;
+		tx->gap_hid_end = true;
+	}
+	s->cpos = s->hold_pos + s->hold_len;
+	smtp_drop_hold(s);
+	smtp_set_mode(s, CM_COMMAND);
+	s->gap_since_mail = true;
+	lost_commands(s, smtp_cur_tx(s));
+}
+
 /* A reply that cannot answer the command at the head of the queue while lost commands come
  * next (a 221 after an end of data): the head's reply was lost, and the lost commands take
  * this one (a QUIT among them). */
@@ -378,13 +473,49 @@ void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked)
 	tx_touched(smtp_tx_of(s, &eod));
 }
 
+/* Client bytes held behind a DATA whose reply was lost, read either way: as text they end
+ * at the first "." line, and as commands they are commands throughout, so a QUIT line after
+ * that "." line with no DATA or BDAT between (which would start text again) is a command
+ * in both readings: the client sent QUIT (gap-held-quit.dlg). */
+static bool held_quit_either_way(const struct smtp_session *s)
+{
+	const uint8_t *p = s->hold, *end = s->hold + s->hold_len, *eol;
+	if (s->hold_verb != SMTP_V_DATA || s->hold_len < 3)
+		return false;
+	if (memcmp(p, ".\r\n", 3) == 0) {
+		p += 3;
+	} else {
+		p = memmem(p, s->hold_len, "\r\n.\r\n", 5);
+		if (!p)
+			return false;
+		p += 5;
+	}
+	for (; p < end; p = eol + 2) {
+		struct smtp_command c;
+		eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		if (!eol)
+			return false;
+		smtp_parse_command(p, (size_t)(eol - p), &c);
+		if (c.verb == SMTP_V_DATA || c.verb == SMTP_V_BDAT)
+			return false;
+		if (c.verb == SMTP_V_QUIT)
+			return true;
+	}
+	return false;
+}
+
 /* Lost client bytes that no reply accounts for may have held a QUIT; so may client bytes
- * still held for a reply the capture lost (they were never read). */
+ * still held for a reply the capture lost (they were never read), unless they hold one in
+ * either reading. */
 void smtp_gap_finish(struct smtp_session *s)
 {
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
-	    !s->rec.quit_sent)
-		s->rec.quit_unknown = true;
+	    !s->rec.quit_sent) {
+		if (held_quit_either_way(s))
+			s->rec.quit_sent = true;
+		else
+			s->rec.quit_unknown = true;
+	}
 	/* still in message text after text bytes were lost: the end of data may have been in
 	 * the gap, and the lines read as text after it commands (a QUIT) */
 	if (s->cmode == CM_TEXT && s->text_gap && !s->rec.quit_sent)

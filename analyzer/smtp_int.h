@@ -163,6 +163,7 @@ struct smtp_session {
 	bool unstuffed_open;      /* only non-command lines since that end of data */
 	uint32_t eod_pending;     /* ends of data in the queue, awaiting their replies */
 	uint64_t server_offset;   /* server bytes processed */
+	uint64_t server_gap_end;  /* server offset just after the last lost server bytes */
 	uint64_t last_reply_end;  /* server offset at the end of the last complete reply */
 	struct pending last_done; /* the command the last complete reply answered */
 	uint64_t client_ts;
@@ -290,6 +291,13 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 /* a text line after a look-alike, sent after a reply the capture lost (smtp_gap.c) */
 void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked);
 void smtp_gap_text_quit(struct smtp_session *s);
+/* a RCPT answered 503: no recipient, and a transaction a RCPT alone opened none */
+void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p);
+void smtp_gap_drop_guessed_txs(struct smtp_session *s);
+/* the server closed: the commands it never answered it never read (smtp_client.c) */
+void smtp_drop_unread_commands(struct smtp_session *s);
+/* a lost reply to a DATA that client bytes held behind it acknowledge (smtp_gap.c) */
+void smtp_gap_data_reply_lost(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);

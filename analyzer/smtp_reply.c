@@ -137,6 +137,12 @@ void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const stru
 		return;
 	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
+	if (r->code / 10 != 50) /* accepted, or refused on its merits: a transaction was open */
+		tx->from_rcpt = false;
+	if (r->code == 503) { /* smtp_gap.c: the server had none for it */
+		smtp_rcpt_without_mail(s, p);
+		return;
+	}
 	if (tx->end == SMTP_TX_OPEN && r->code / 100 == 2 && tx->phase < SMTP_PH_RCPT)
 		tx->phase = SMTP_PH_RCPT;
 }
@@ -394,6 +400,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_354(s, r.code);
 	lost_354_pipelined(s, r.code);
 	lost_data_refusal(s, r.code);
+	smtp_gap_data_reply_lost(s); /* smtp_gap.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	if (smtp_gap_reply(s, &r)) {

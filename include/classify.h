@@ -35,6 +35,8 @@ struct cls_tx_verdict {
 	bool size_known;  /* the message's size as sent: not when a gap hid where text began
 	                   * or ended (DESIGN.md section 4) */
 	bool rcpts_known; /* every RCPT was seen: no client command was lost while it was open */
+	/* which recipients were refused is known: no reply to a RCPT was lost in a gap */
+	bool refused_known;
 };
 
 enum { CLS_TX_INLINE = 8 }; /* transactions judged without an allocation */
@@ -50,6 +52,9 @@ struct cls_verdict {
 	/* whether each count is certain: not when a transaction is incomplete (it may have been
 	 * committed), nor the strict count when the close is unknown (DESIGN.md section 4) */
 	bool rfc5321_known, strict_known;
+	/* the transactions are known: some were seen, or no client bytes were lost (lost ones
+	 * may have held a whole transaction when none was seen; DESIGN.md section 4) */
+	bool txs_known;
 	/* one per transaction of the record, in order: inline_txs, or allocated for more
 	 * (classify_free releases it) */
 	uint32_t n_txs;

@@ -106,7 +106,9 @@ struct smtp_tx {
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close;  /* the reply came after the client had closed */
-	bool smuggled; /* a message the server read inside another's text (a look-alike EOD) */
+	bool smuggled;  /* a message the server read inside another's text (a look-alike EOD) */
+	bool from_rcpt; /* opened by a RCPT after a client gap, no MAIL seen: until a 2xx to a
+	                 * RCPT (or a 354) proves the server had it open, a guess */
 	uint64_t eod_reply_end; /* server stream offset just after the reply to EOD */
 	uint64_t anomalies;     /* bit (1 << enum smtp_anomaly) */
 };

@@ -109,7 +109,7 @@ def lookup(rec, line, key):
     if key in POLICY_KEYS:
         return show(s.get("policy", {}).get(key))
     if key == "txcount":
-        return str(len(s.get("transactions", [])))
+        return str(len(s["transactions"])) if "transactions" in s else "absent"
     if key in ("anomalies", "inferred"):
         return s.get(key, [])
     m = re.fullmatch(r"(smuggling|auth|greeting|tls)\.(\w+)", key)

@@ -83,6 +83,7 @@ def fields(rec):
     top = {k: v for k, v in rec.items() if k not in SKIP_TOP and k != "smtp_session"}
     s = rec["smtp_session"]
     sess = {k: v for k, v in s.items() if k not in SKIP_SESSION}
+    has_txs = "transactions" in sess  # left out: unknown, not an empty list
     txs = sess.pop("transactions", None) or []
     an = {"session": set(a if isinstance(a, str) else json.dumps(a)
                          for a in s.get("anomalies") or [])}
@@ -92,7 +93,8 @@ def fields(rec):
         clean.append({k: v for k, v in t.items() if k != "anomalies"})
     out = flatten(top, "", {})
     flatten(sess, "", out)
-    flatten({"transactions": clean}, "", out)
+    if has_txs:
+        flatten({"transactions": clean}, "", out)
     return out, an
 
 

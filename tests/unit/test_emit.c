@@ -188,10 +188,10 @@ static void base_verdict(struct cls_verdict *v)
 	v->client_style = CLS_STYLE_RFC5321;
 	v->rfc5321_delivered = 1;
 	v->strict_quit_delivered = 1;
-	v->rfc5321_known = v->strict_known = true;
+	v->rfc5321_known = v->strict_known = v->txs_known = true;
 	v->n_txs = 1;
 	v->txs = v->inline_txs;
-	v->txs[0] = (struct cls_tx_verdict){CLS_TX_COMMITTED, true, true};
+	v->txs[0] = (struct cls_tx_verdict){CLS_TX_COMMITTED, true, true, true};
 }
 
 /* ---- records ---- */
