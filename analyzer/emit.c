@@ -455,7 +455,8 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 		rc |= set_str(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
 	if (rec->n_extensions > 0 && rec->extensions && !rec->extensions_unknown)
 		rc |= json_object_set_new(o, "extensions", extension_list(rec));
-	rc |= json_object_set_new(o, "starttls", json_boolean(rec->starttls_accepted));
+	if (rec->starttls_accepted || !rec->starttls_unknown) /* left out when a gap hid it */
+		rc |= json_object_set_new(o, "starttls", json_boolean(rec->starttls_accepted));
 	if (rec->auth_mechanism.data) {
 		/* the mechanism and the result only: never anything the client sent after it */
 		json_t *a = json_object();

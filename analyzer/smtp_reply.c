@@ -151,6 +151,8 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 
 void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
+	if (r->code / 100 == 2 && s->reply.is_ehlo)
+		s->ehlo_whole = !s->rec.extensions_unknown;
 	if (r->code / 100 == 2)
 		accept_helo(s, p);
 	else if (s->helo_first) /* the first one refused: nothing better to show */
@@ -340,6 +342,10 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 		smtp_bytes_free(&s->reply.first.text);
 		return;
 	}
+	if (smtp_gap_starttls_reply(s, r.code)) { /* smtp_gap.c: STARTTLS's reply was lost */
+		smtp_bytes_free(&s->reply.first.text);
+		return;
+	}
 	resync(s, r.code);
 	bool popped = smtp_pq_pop(s, &p);
 	if (popped)
@@ -400,6 +406,8 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 	if (smtp_first_word_len(p, len) == 10 &&
 	    strncasecmp((const char *)p, "PIPELINING", 10) == 0)
 		rec->pipelining_advertised = true;
+	if (smtp_first_word_len(p, len) == 8 && strncasecmp((const char *)p, "STARTTLS", 8) == 0)
+		s->starttls_offered = true;
 }
 
 void smtp_clear_extensions(struct smtp_record *rec)
@@ -408,6 +416,22 @@ void smtp_clear_extensions(struct smtp_record *rec)
 		smtp_bytes_free(&rec->extensions[i]);
 	rec->n_extensions = 0;
 	rec->pipelining_advertised = false;
+}
+
+/* Whether a 250 now starting answers an EHLO: the one at the head of the queue; the one
+ * right after a greeting the capture lost (a 250 cannot answer the greeting, so resync takes
+ * the EHLO for it); or the one after lost commands that the server had read when it replied
+ * (smtp_gap_reply gives it the reply). Its extension lines are that EHLO's. */
+static bool answers_ehlo(struct smtp_session *s)
+{
+	uint32_t i = s->pq_len > 1 && smtp_pq_at(s, 0)->kind == PK_GREETING ? 1 : 0;
+	while (i < s->pq_len && smtp_pq_at(s, i)->kind == PK_GAP)
+		i++;
+	if (i >= s->pq_len || smtp_pq_at(s, i)->kind != PK_COMMAND ||
+	    smtp_pq_at(s, i)->verb != SMTP_V_EHLO)
+		return false;
+	return i == 0 || smtp_pq_at(s, 0)->kind == PK_GREETING ||
+	       (s->server_acked != UINT64_MAX && s->server_acked >= smtp_pq_at(s, i)->end_pos);
 }
 
 static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl,
@@ -432,10 +456,11 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 		if (skip == 0 || t[skip - 1] != ' ')
 			f->enhanced[0] = '\0';
 	}
-	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
-	                   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
-	if (s->reply.is_ehlo)
+	s->reply.is_ehlo = rl->code == 250 && answers_ehlo(s);
+	if (s->reply.is_ehlo) { /* the last EHLO's reply is the one that holds */
 		smtp_clear_extensions(&s->rec);
+		s->rec.extensions_unknown = false;
+	}
 }
 
 /* The server answers again after refusing DATA: it read the bytes sent before that
