@@ -451,7 +451,7 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 
 	if (rec->greeting_seen)
 		rc |= json_object_set_new(o, "greeting", reply_json(&rec->greeting));
-	if (rec->ehlo || rec->helo.data)
+	if ((rec->ehlo || rec->helo.data) && !rec->helo_unknown) /* the last one sent */
 		rc |= set_str(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
 	if (rec->n_extensions > 0 && rec->extensions && !rec->extensions_unknown)
 		rc |= json_object_set_new(o, "extensions", extension_list(rec));

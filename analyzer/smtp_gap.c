@@ -204,6 +204,10 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 		tx->uncertain = true;
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
+		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */
+		s->rec.helo_unknown = false;
+	}
+	if (p->verb == SMTP_V_EHLO) { /* a HELO's reply lists none: the EHLO's still hold */
 		s->rec.extensions_unknown = true;
 		s->ehlo_whole = false;
 	}
@@ -356,6 +360,7 @@ bool smtp_gap_starttls_reply(struct smtp_session *s, uint16_t code)
 		smtp_clear_extensions(&s->rec);   /* (RFC 3207 4.2) may be among them, and this */
 		s->rec.extensions_unknown = true; /* reply its */
 		s->ehlo_whole = false;
+		s->rec.helo_unknown = true;
 	}
 	return true;
 }
@@ -387,10 +392,11 @@ static bool starttls_offered(const struct smtp_session *s)
 static void lost_unanswered(struct smtp_session *s, const struct pending *g,
                             const struct pending *n)
 {
-	if (g->answered || s->rec.starttls_accepted || !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
-	    !after_lost_reply(s, n->peer_acked) || !starttls_offered(s))
+	if (g->answered || !s->rec.gap_bytes[SMTP_TO_CLIENT] || !after_lost_reply(s, n->peer_acked))
 		return;
-	s->rec.starttls_unknown = true;
+	s->rec.helo_unknown = true; /* an EHLO or HELO may be among them too */
+	if (!s->rec.starttls_accepted && starttls_offered(s))
+		s->rec.starttls_unknown = true;
 }
 
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
@@ -416,6 +422,10 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
 	smtp_pq_at(s, 0)->answered++;
+	/* lost commands answered 250 without an enhanced code (none answers EHLO or HELO, RFC
+	 * 2034 3): an EHLO or HELO may be among them */
+	if (code == 250 && r->enhanced[0] == '\0')
+		s->rec.helo_unknown = true;
 	infer_from_code(s, r);
 	return true;
 }
