@@ -202,6 +202,8 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (tx)
 		tx->uncertain = true;
+	if (tx && p->verb == SMTP_V_MAIL) /* refused, the RCPTs after it were in none */
+		tx->rcpts_unknown = true;
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
 		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */
@@ -213,18 +215,25 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	}
 }
 
-/* A command sent after server bytes no seen reply accounts for, while the head of the queue
- * is a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1): the head's whole reply was
- * in the gap, before this command. A lost reply to EHLO or HELO may have reset the open
- * transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
+/* A command sent after server bytes no seen reply accounts for (lost, or acknowledged before
+ * the capture shows them), while the head of the queue is a command the client waits for
+ * (SMTP_VF_SYNC, RFC 2920 3.1), or the greeting and then such a command (an early talker):
+ * the head's whole reply was in the gap, before this command. A lost reply to EHLO or HELO may have
+ * reset the open transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
 {
 	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	struct pending gone;
+	if (h && h->kind == PK_GREETING && s->pq_len > 1) /* an early talker's EHLO */
+		h = smtp_pq_at(s, 1);
 	if (!h || h->kind != PK_COMMAND || !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) ||
-	    s->reply.active || s->reply.cut || !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
-	    acked == UINT64_MAX || acked <= s->last_reply_end)
+	    s->reply.active || s->reply.cut || acked == UINT64_MAX || acked <= s->last_reply_end ||
+	    (h->peer_acked != UINT64_MAX && acked <= h->peer_acked) || /* none came since it */
+	    (!s->rec.gap_bytes[SMTP_TO_CLIENT] && acked <= s->server_offset))
 		return;
+	/* the EHLO's reply comes after the greeting: a greeting still awaited was lost too */
+	if (smtp_pq_at(s, 0)->kind == PK_GREETING)
+		smtp_pq_pop(s, &gone);
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
 	struct smtp_tx *tx = smtp_cur_tx(s);
@@ -363,6 +372,25 @@ bool smtp_gap_starttls_reply(struct smtp_session *s, uint16_t code)
 		s->rec.helo_unknown = true;
 	}
 	return true;
+}
+
+/* A reply while the greeting is still awaited, after lost server bytes, that starts where a
+ * queued command's sender already had server bytes: the greeting is the server's first
+ * reply (RFC 5321 3.1) and the client had it before that command, so it was in the gap and
+ * this reply is a later one. */
+void smtp_gap_greeting_lost(struct smtp_session *s)
+{
+	struct pending gone;
+	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GREETING || s->rec.greeting_seen ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT])
+		return;
+	for (uint32_t i = 1; i < s->pq_len; i++) {
+		uint64_t had = smtp_pq_at(s, i)->peer_acked;
+		if (had != UINT64_MAX && had > 0 && s->reply.start_pos >= had) {
+			smtp_pq_pop(s, &gone);
+			return;
+		}
+	}
 }
 
 /* A reply that cannot answer the command at the head of the queue while lost commands come

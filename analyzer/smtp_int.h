@@ -283,6 +283,8 @@ void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked);
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 /* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
 void smtp_gap_starttls_hold(struct smtp_session *s);
+/* a reply after the bytes a command's sender had, the greeting unseen: it was lost */
+void smtp_gap_greeting_lost(struct smtp_session *s);
 /* a TLS record where a command should start, after lost client and server bytes: a STARTTLS
  * and its 220 were lost; true when it took the bytes (smtp_gap.c) */
 bool smtp_gap_tls_command(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);

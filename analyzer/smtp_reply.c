@@ -335,6 +335,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 		smtp_gap_text_quit(s); /* smtp_gap.c: no answer to an end of data */
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354)
 		eod_in_gap(s);
+	smtp_gap_greeting_lost(s);
 	lost_354(s, r.code);
 	lost_data_refusal(s, r.code);
 	smtp_lost_replies(s, r.code);
