@@ -192,6 +192,11 @@ static void dispatch_reply(struct smtp_session *s, const struct pending *p,
                            const struct smtp_reply *r)
 {
 	if (p->kind == PK_GREETING) {
+		/* a code no greeting has (RFC 5321 4.3.2) after lost server bytes: the greeting
+		 * was among them, and this reply answers something the capture does not show */
+		if (s->rec.gap_bytes[SMTP_TO_CLIENT] &&
+		    !smtp_plausible(PK_GREETING, p->verb, r->code))
+			return;
 		reply_greeting(s, r);
 		return;
 	}
@@ -498,6 +503,10 @@ static bool continuation_abandoned(const struct smtp_session *s)
  * enhanced code; its text is unknown). */
 void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked)
 {
+	/* commands ahead of the one the cut reply answers, sent before it, whose replies the
+	 * gap took first (a lost 250 to RCPT before the EHLO's cut reply) */
+	if (s->reply.cut)
+		smtp_lost_replies(s, s->reply.first.code);
 	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	if (!s->reply.cut || !h || h->kind != PK_COMMAND ||
 	    !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) || acked == UINT64_MAX ||
@@ -505,7 +514,12 @@ void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked)
 		return;
 	s->reply.cut = false;
 	s->reply.active = true;
-	s->reply.is_ehlo = false; /* its extensions are unknown already (smtp_gap_server) */
+	if (h->verb == SMTP_V_EHLO) { /* an EHLO's cut reply: its extensions are unknown, also */
+		smtp_clear_extensions(&s->rec); /* when its first line was not known as its */
+		s->rec.extensions_unknown = true;
+		s->ehlo_whole = false;
+	}
+	s->reply.is_ehlo = false; /* no extension lines from here */
 	reply_done(s, s->reply.cut_end);
 }
 
