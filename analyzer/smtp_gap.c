@@ -220,20 +220,40 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
  * (SMTP_VF_SYNC, RFC 2920 3.1), or the greeting and then such a command (an early talker):
  * the head's whole reply was in the gap, before this command. A lost reply to EHLO or HELO may have
  * reset the open transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
+/* Commands from k on, none the client waits for, each followed by one sent with server
+ * bytes in hand that came since it and no seen reply accounts for (RFC 2920: replies come
+ * in order): their replies were lost. Returns the index of the first entry not so. */
+static uint32_t skip_answered_unseen(struct smtp_session *s, uint32_t k)
+{
+	while (k + 1 < s->pq_len) {
+		const struct pending *e = smtp_pq_at(s, k), *n = smtp_pq_at(s, k + 1);
+		if (e->kind != PK_COMMAND || (smtp_verb_row(e->verb)->flags & SMTP_VF_SYNC) ||
+		    n->peer_acked == UINT64_MAX || n->peer_acked <= s->last_reply_end ||
+		    (e->peer_acked != UINT64_MAX && n->peer_acked <= e->peer_acked))
+			break;
+		k++;
+	}
+	return k;
+}
+
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
 {
-	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	struct pending gone;
-	if (h && h->kind == PK_GREETING && s->pq_len > 1) /* an early talker's EHLO */
-		h = smtp_pq_at(s, 1);
+	uint32_t k = s->pq_len > 1 && smtp_pq_at(s, 0)->kind == PK_GREETING; /* early talker */
+	k = skip_answered_unseen(s, k);
+	const struct pending *h = k < s->pq_len ? smtp_pq_at(s, k) : NULL;
 	if (!h || h->kind != PK_COMMAND || !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) ||
 	    s->reply.active || s->reply.cut || acked == UINT64_MAX || acked <= s->last_reply_end ||
 	    (h->peer_acked != UINT64_MAX && acked <= h->peer_acked) || /* none came since it */
 	    (!s->rec.gap_bytes[SMTP_TO_CLIENT] && acked <= s->server_offset))
 		return;
-	/* the EHLO's reply comes after the greeting: a greeting still awaited was lost too */
-	if (smtp_pq_at(s, 0)->kind == PK_GREETING)
+	/* the EHLO's reply comes after the greeting: a greeting still awaited was lost too, and
+	 * so were the replies to the commands before it */
+	for (uint32_t i = 0; i < k; i++) {
 		smtp_pq_pop(s, &gone);
+		if (gone.kind == PK_COMMAND)
+			reply_lost(s, &gone);
+	}
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
 	struct smtp_tx *tx = smtp_cur_tx(s);
