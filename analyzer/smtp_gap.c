@@ -463,8 +463,11 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 		bool next_gap = n->kind == PK_GAP;
 		lost_unanswered(s, smtp_pq_at(s, 0), n);
 		smtp_pq_pop(s, &gone);
-		if (!next_gap) /* the command after the lost ones takes it */
+		if (!next_gap) { /* the command after the lost ones takes it, unless its own reply
+			          */
+			smtp_lost_replies(s, code); /* was lost before this one (a MAIL's) */
 			return false;
+		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
 	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
