@@ -447,11 +447,12 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 
 	if (rec->greeting_seen)
 		rc |= json_object_set_new_nocheck(o, "greeting", reply_json(&rec->greeting));
-	if (rec->ehlo || rec->helo.data)
+	if ((rec->ehlo || rec->helo.data) && !rec->helo_unknown) /* the last one sent */
 		rc |= set_name(o, "helo_command", rec->ehlo ? "EHLO" : "HELO");
 	if (rec->n_extensions > 0 && rec->extensions && !rec->extensions_unknown)
 		rc |= json_object_set_new_nocheck(o, "extensions", extension_list(rec));
-	rc |= json_object_set_new_nocheck(o, "starttls", json_boolean(rec->starttls_accepted));
+	if (rec->starttls_accepted || !rec->starttls_unknown) /* left out when a gap hid it */
+		rc |= json_object_set_new_nocheck(o, "starttls", json_boolean(rec->starttls_accepted));
 	if (rec->auth_mechanism.data) {
 		/* the mechanism and the result only: never anything the client sent after it */
 		json_t *a = json_object();

@@ -305,6 +305,10 @@ static void hold_append(struct smtp_session *s, const uint8_t *p, size_t len, ui
 		s->hold_acked = acked;
 		s->hold_pos = s->cpos;
 	}
+	if (s->hold_len == 0 || acked != s->hold_tail_acked) { /* a later ACK starts a new run */
+		s->hold_tail = s->hold_len;
+		s->hold_tail_acked = acked;
+	}
 	if (s->hold_len + len > SMTP_HOLD_MAX) {
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 		len = SMTP_HOLD_MAX - s->hold_len;
@@ -523,6 +527,8 @@ void smtp_client_feed(struct smtp_session *s, const uint8_t *p, size_t len, uint
 			n = bdat_take(s, len, s->client_ts);
 			break;
 		default:
+			if (s->cmode == CM_COMMAND && smtp_gap_tls_command(s, p, len, acked))
+				return; /* a handshake where a lost STARTTLS and 220 were */
 			n = s->cmode == CM_TEXT ? text_run(s, p, len) : 0;
 			if (n == 0)
 				n = line_take(s, p, len, acked, s->client_ts);

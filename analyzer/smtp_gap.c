@@ -101,6 +101,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	if (ehlo) {
 		smtp_clear_extensions(&s->rec);
 		s->rec.extensions_unknown = true;
+		s->ehlo_whole = false;
 	}
 	tx_touched(smtp_cur_tx(s));
 	smtp_line_reset(&s->sline);
@@ -227,6 +228,19 @@ static bool answers_quit(const struct smtp_reply *r)
 	return r->code == 221 && (r->enhanced[0] == '\0' || strcmp(r->enhanced, "2.0.0") == 0);
 }
 
+/* The greeting's place in the queue is behind us: it was seen, or a later reply took its
+ * place after it was lost (a 250 to EHLO comes only after a greeting, RFC 5321 3.1). A 220
+ * from then on answers only STARTTLS (RFC 3207). */
+static bool greeting_past(struct smtp_session *s)
+{
+	if (s->rec.greeting_seen)
+		return true;
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->kind == PK_GREETING)
+			return false;
+	return s->rec.replies > 1; /* this 220 is not the first reply seen */
+}
+
 static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 {
 	uint16_t code = r->code;
@@ -253,7 +267,7 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		s->text.first_line = false;
 		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->gap_sync = false;
-	} else if (code == 220 && s->rec.greeting_seen) { /* after it, only STARTTLS (RFC 3207) */
+	} else if (code == 220 && greeting_past(s)) { /* after it, only STARTTLS (RFC 3207) */
 		struct pending gone;   /* STARTTLS ends a pipelined group (RFC 3207 4): the gap */
 		smtp_pq_pop(s, &gone); /* holds nothing more waiting for a reply */
 		s->rec.inferred |= SMTP_INF_STARTTLS;
@@ -274,24 +288,58 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (tx)
 		tx->uncertain = true;
+	if (tx && p->verb == SMTP_V_MAIL) /* refused, the RCPTs after it were in none */
+		tx->rcpts_unknown = true;
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
+		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */
+		s->rec.helo_unknown = false;
+	}
+	if (p->verb == SMTP_V_EHLO) { /* a HELO's reply lists none: the EHLO's still hold */
 		s->rec.extensions_unknown = true;
+		s->ehlo_whole = false;
 	}
 }
 
-/* A command sent after server bytes no seen reply accounts for, while the head of the queue
- * is a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1): the head's whole reply was
- * in the gap, before this command. A lost reply to EHLO or HELO may have reset the open
- * transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
+/* A command sent after server bytes no seen reply accounts for (lost, or acknowledged before
+ * the capture shows them), while the head of the queue is a command the client waits for
+ * (SMTP_VF_SYNC, RFC 2920 3.1), or the greeting and then such a command (an early talker):
+ * the head's whole reply was in the gap, before this command. A lost reply to EHLO or HELO may have
+ * reset the open transaction (RFC 5321 4.1.4): it ends there, its end unknown. */
+/* Commands from k on, none the client waits for, each followed by one sent with server
+ * bytes in hand that came since it and no seen reply accounts for (RFC 2920: replies come
+ * in order): their replies were lost. Returns the index of the first entry not so. */
+static uint32_t skip_answered_unseen(struct smtp_session *s, uint32_t k)
+{
+	while (k + 1 < s->pq_len) {
+		const struct pending *e = smtp_pq_at(s, k), *n = smtp_pq_at(s, k + 1);
+		if (e->kind != PK_COMMAND || (smtp_verb_row(e->verb)->flags & SMTP_VF_SYNC) ||
+		    n->peer_acked == UINT64_MAX || n->peer_acked <= s->last_reply_end ||
+		    (e->peer_acked != UINT64_MAX && n->peer_acked <= e->peer_acked))
+			break;
+		k++;
+	}
+	return k;
+}
+
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
 {
-	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	struct pending gone;
+	uint32_t k = s->pq_len > 1 && smtp_pq_at(s, 0)->kind == PK_GREETING; /* early talker */
+	k = skip_answered_unseen(s, k);
+	const struct pending *h = k < s->pq_len ? smtp_pq_at(s, k) : NULL;
 	if (!h || h->kind != PK_COMMAND || !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) ||
-	    s->reply.active || s->reply.cut || !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
-	    acked == UINT64_MAX || acked <= s->last_reply_end)
+	    s->reply.active || s->reply.cut || acked == UINT64_MAX || acked <= s->last_reply_end ||
+	    (h->peer_acked != UINT64_MAX && acked <= h->peer_acked) || /* none came since it */
+	    (!s->rec.gap_bytes[SMTP_TO_CLIENT] && acked <= s->server_offset))
 		return;
+	/* the EHLO's reply comes after the greeting: a greeting still awaited was lost too, and
+	 * so were the replies to the commands before it */
+	for (uint32_t i = 0; i < k; i++) {
+		smtp_pq_pop(s, &gone);
+		if (gone.kind == PK_COMMAND)
+			reply_lost(s, &gone);
+	}
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
 	struct smtp_tx *tx = smtp_cur_tx(s);
@@ -302,22 +350,153 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
 	}
 }
 
-/* STARTTLS at the head of the queue, its reply not seen, server bytes lost, and the client
- * bytes held behind it start a TLS handshake record and acknowledge the lost bytes: the
- * client starts TLS only after a 220 (RFC 3207 4), so the lost bytes held it: STARTTLS was
- * accepted (inferred), and the held bytes are the handshake. */
+/* A TLS record's first bytes: ChangeCipherSpec, alert, handshake or application data (20..23)
+ * and version 3.x (when the second byte is there). No SMTP command starts so. */
+static bool tls_record_start(const uint8_t *p, size_t len)
+{
+	return len >= 1 && p[0] >= 0x14 && p[0] <= 0x17 && (len < 2 || p[1] == 0x03);
+}
+
+/* The STARTTLS that heads the queue, behind lost commands only: its index, or pq_len. */
+static uint32_t starttls_behind_gaps(struct smtp_session *s)
+{
+	uint32_t i = 0;
+	while (i < s->pq_len && smtp_pq_at(s, i)->kind == PK_GAP)
+		i++;
+	if (i < s->pq_len && smtp_pq_at(s, i)->kind == PK_COMMAND &&
+	    smtp_pq_at(s, i)->verb == SMTP_V_STARTTLS && !smtp_pq_at(s, i)->shadow)
+		return i;
+	return s->pq_len;
+}
+
+/* The entries up to and including i leave the queue: their replies came before the one
+ * the client acted on (it waits for STARTTLS's, RFC 3207 4). */
+static void pop_through(struct smtp_session *s, uint32_t i)
+{
+	struct pending gone;
+	for (uint32_t k = 0; k <= i; k++)
+		smtp_pq_pop(s, &gone);
+}
+
+/* Client bytes sent with server bytes in hand that no seen reply accounts for. */
+static bool after_lost_reply(const struct smtp_session *s, uint64_t acked)
+{
+	return acked != UINT64_MAX && acked > s->last_reply_end;
+}
+
+/* Held bytes sent with server bytes in hand that came after the STARTTLS at i was sent (its
+ * reply: the client waits for it) and that no seen reply accounts for. */
+static bool after_starttls_reply(struct smtp_session *s, uint32_t i, uint64_t acked)
+{
+	uint64_t sent = smtp_pq_at(s, i)->peer_acked;
+	return after_lost_reply(s, acked) && (sent == UINT64_MAX || acked > sent);
+}
+
+/* STARTTLS at the head of the queue (behind lost commands only), its reply not seen, server
+ * bytes lost, and client bytes held behind it that acknowledge the lost bytes: the client
+ * waits for STARTTLS's reply (RFC 3207 4), so the lost bytes held it. When the bytes sent
+ * with them in hand start a TLS record, it was a 220: STARTTLS accepted (inferred), and
+ * they are the handshake (bytes held before them, sent before the 220, are injected). When
+ * they are plaintext commands, a refusal and a 220 in a decrypted capture both make them
+ * commands: they are read so, and whether STARTTLS was accepted is unknown. */
 void smtp_gap_starttls_hold(struct smtp_session *s)
 {
-	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
-	struct pending gone;
-	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_STARTTLS || s->cmode != CM_HOLD ||
-	    s->reply.active || !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_len < 2 ||
-	    s->hold[0] != 0x16 || s->hold[1] != 0x03 || s->hold_acked == UINT64_MAX ||
-	    s->hold_acked <= s->last_reply_end)
+	uint32_t i = starttls_behind_gaps(s);
+	if (i == s->pq_len || s->cmode != CM_HOLD || s->reply.active ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || !s->hold_len)
 		return;
-	smtp_pq_pop(s, &gone);
+	size_t at = after_starttls_reply(s, i, s->hold_acked)        ? 0
+	            : after_starttls_reply(s, i, s->hold_tail_acked) ? s->hold_tail
+	                                                             : s->hold_len;
+	if (at < s->hold_len && tls_record_start(s->hold + at, s->hold_len - at)) {
+		pop_through(s, i);
+		s->rec.inferred |= SMTP_INF_STARTTLS;
+		starttls_accepted(s);
+		return;
+	}
+	uint8_t lower = (uint8_t)(s->hold[0] | 0x20);
+	if (at != 0 || lower < 'a' || lower > 'z')
+		return;
+	pop_through(s, i);
+	s->rec.starttls_unknown = true;
+	smtp_set_mode(s, CM_COMMAND);
+	smtp_release_hold(s);
+}
+
+/* A TLS record where a command line should start, after lost client bytes (only they, and
+ * EHLOs the client waited for, await replies) and lost server bytes (or acknowledged before
+ * the capture shows them): a client starts TLS only after a 220 to its STARTTLS (RFC 3207
+ * 4), so both were lost. STARTTLS accepted (inferred); the server bytes the client had
+ * acknowledged were the 220, not the handshake's. */
+bool smtp_gap_tls_command(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked)
+{
+	if (s->cline.len || s->cline.overflow || !tls_record_start(p, len) || !s->pq_len ||
+	    s->reply.active || s->rec.tls || smtp_pq_at(s, s->pq_len - 1)->kind != PK_GAP ||
+	    (!s->rec.gap_bytes[SMTP_TO_CLIENT] &&
+	     (acked == UINT64_MAX || acked <= s->server_offset)))
+		return false;
+	for (uint32_t i = 0; i < s->pq_len; i++) { /* lost commands, and EHLOs waited for */
+		const struct pending *e = smtp_pq_at(s, i);
+		if (e->kind != PK_GAP &&
+		    (e->kind != PK_COMMAND || !(smtp_verb_row(e->verb)->flags & SMTP_VF_SYNC)))
+			return false;
+	}
+	while (s->pq_len) {
+		struct pending gone;
+		smtp_pq_pop(s, &gone);
+		if (gone.kind == PK_COMMAND) /* its reply came before the lost bytes were sent */
+			reply_lost(s, &gone);
+	}
 	s->rec.inferred |= SMTP_INF_STARTTLS;
+	s->gap_sync = false;
 	starttls_accepted(s);
+	if (acked > s->st.reply_end)
+		s->st.reply_end = acked;
+	starttls_feed(s, SMTP_TO_SERVER, p, len, acked);
+	return true;
+}
+
+/* A reply that cannot answer the STARTTLS at the head of the queue (a 250), after server
+ * bytes were lost since the last reply, while the client waits: STARTTLS's reply was in
+ * the gap, 220 or a refusal, and this one answers nothing the client sent (the server's
+ * own bytes after a 220, or the like). STARTTLS stays at the head for what the client does
+ * next to decide (smtp_gap_starttls_hold); until then, whether it was accepted is unknown. */
+bool smtp_gap_starttls_reply(struct smtp_session *s, uint16_t code)
+{
+	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || s->cmode != CM_HOLD ||
+	    starttls_behind_gaps(s) != 0 || smtp_plausible(PK_COMMAND, SMTP_V_STARTTLS, code) ||
+	    s->reply.start_pos <= s->last_reply_end)
+		return false;
+	const struct pending *h = smtp_pq_at(s, 0);
+	if (h->peer_acked != UINT64_MAX && s->reply.start_pos <= h->peer_acked)
+		return false; /* the lost server bytes came before STARTTLS */
+	s->rec.starttls_unknown = true;
+	if (s->cpos > h->end_pos + s->hold_len) { /* client bytes lost after it: a new EHLO */
+		smtp_clear_extensions(&s->rec);   /* (RFC 3207 4.2) may be among them, and this */
+		s->rec.extensions_unknown = true; /* reply its */
+		s->ehlo_whole = false;
+		s->rec.helo_unknown = true;
+	}
+	return true;
+}
+
+/* A reply while the greeting is still awaited, after lost server bytes, that starts where a
+ * queued command's sender already had server bytes: the greeting is the server's first
+ * reply (RFC 5321 3.1) and the client had it before that command, so it was in the gap and
+ * this reply is a later one. */
+void smtp_gap_greeting_lost(struct smtp_session *s)
+{
+	struct pending gone;
+	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GREETING || s->rec.greeting_seen ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT])
+		return;
+	for (uint32_t i = 1; i < s->pq_len; i++) {
+		uint64_t had = smtp_pq_at(s, i)->peer_acked;
+		if (had != UINT64_MAX && had > 0 && s->reply.start_pos >= had) {
+			smtp_pq_pop(s, &gone);
+			return;
+		}
+	}
 }
 
 /* A reply after lost server bytes while a DATA alone waits for its reply and client bytes
@@ -387,6 +566,26 @@ static bool lost_quit(struct smtp_session *s, const struct smtp_reply *r)
 	return true;
 }
 
+/* STARTTLS was offered, or what was offered is unknown (no EHLO reply seen whole yet). */
+static bool starttls_offered(const struct smtp_session *s)
+{
+	return s->starttls_offered || !s->ehlo_whole;
+}
+
+/* Lost commands (g) that took no seen reply, and the command after them (n) sent with server
+ * bytes in hand that no seen reply accounts for: their replies were lost too, and a STARTTLS
+ * answered 220, then read on in plaintext (a decrypted capture) or refused, would look the
+ * same: whether STARTTLS was accepted is unknown. */
+static void lost_unanswered(struct smtp_session *s, const struct pending *g,
+                            const struct pending *n)
+{
+	if (g->answered || !s->rec.gap_bytes[SMTP_TO_CLIENT] || !after_lost_reply(s, n->peer_acked))
+		return;
+	s->rec.helo_unknown = true; /* an EHLO or HELO may be among them too */
+	if (!s->rec.starttls_accepted && starttls_offered(s))
+		s->rec.starttls_unknown = true;
+}
+
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
  * command after them, which the server had read when it replied. Returns true when the
  * gap took the reply. */
@@ -396,16 +595,29 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 	if (lost_quit(s, r))
 		return true;
 	skip_unanswerable(s, code);
+	while (s->pq_len && smtp_pq_at(s, 0)->kind == PK_GAP) {
+		const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
+		if (!n || !smtp_plausible(n->kind, n->verb, code) ||
+		    (s->server_acked != UINT64_MAX && s->server_acked < n->end_pos))
+			break;
+		struct pending gone;
+		bool next_gap = n->kind == PK_GAP;
+		lost_unanswered(s, smtp_pq_at(s, 0), n);
+		smtp_pq_pop(s, &gone);
+		if (!next_gap) { /* the command after the lost ones takes it, unless its own reply
+			          */
+			smtp_lost_replies(s, code); /* was lost before this one (a MAIL's) */
+			return false;
+		}
+		/* a later run of lost bytes, which the server had read too: it takes the reply */
+	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
-	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
-	if (n && smtp_plausible(n->kind, n->verb, code) &&
-	    (s->server_acked == UINT64_MAX || s->server_acked >= n->end_pos)) {
-		struct pending gone;
-		smtp_pq_pop(s, &gone);
-		return false;
-	}
 	smtp_pq_at(s, 0)->answered++;
+	/* lost commands answered 250 without an enhanced code (none answers EHLO or HELO, RFC
+	 * 2034 3): an EHLO or HELO may be among them */
+	if (code == 250 && r->enhanced[0] == '\0')
+		s->rec.helo_unknown = true;
 	infer_from_code(s, r);
 	return true;
 }

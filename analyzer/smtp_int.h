@@ -123,6 +123,11 @@ struct smtp_session {
 	uint64_t hold_acked;
 	uint64_t hold_pos;        /* client stream offset of the first held byte */
 	enum smtp_verb hold_verb; /* the command whose reply decides how held bytes read */
+	bool starttls_offered;    /* an EHLO reply listed STARTTLS (RFC 3207 4), kept when a later
+	                           * one lists it no more */
+	bool ehlo_whole;  /* the last EHLO reply was seen whole (its extensions are known) */
+	size_t hold_tail; /* offset in hold of the held bytes sent with the last ACK */
+	uint64_t hold_tail_acked; /* that ACK: server bytes the client had when it sent them */
 	/* DATA was refused and the held bytes were sent before that reply: the server reads
 	 * them as commands only if it answers again; if it closes first, it never read them */
 	bool hold_unread;
@@ -287,6 +292,14 @@ void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked);
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
 /* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
 void smtp_gap_starttls_hold(struct smtp_session *s);
+/* a reply after the bytes a command's sender had, the greeting unseen: it was lost */
+void smtp_gap_greeting_lost(struct smtp_session *s);
+/* a TLS record where a command should start, after lost client and server bytes: a STARTTLS
+ * and its 220 were lost; true when it took the bytes (smtp_gap.c) */
+bool smtp_gap_tls_command(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
+/* a reply that cannot answer the STARTTLS at the head after lost server bytes: its reply
+ * was in the gap; true when it took the reply (smtp_gap.c) */
+bool smtp_gap_starttls_reply(struct smtp_session *s, uint16_t code);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 /* a text line after a look-alike, sent after a reply the capture lost (smtp_gap.c) */
 void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked);

@@ -175,6 +175,7 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	s->rec.ehlo = p->verb == SMTP_V_EHLO;
+	s->rec.helo_unknown = false; /* seen, after any lost one */
 	smtp_take_helo(s);
 	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT)
 		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
@@ -182,6 +183,8 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 
 void smtp_reply_helo(struct smtp_session *s, const struct pending *p, const struct smtp_reply *r)
 {
+	if (r->code / 100 == 2 && s->reply.is_ehlo)
+		s->ehlo_whole = !s->rec.extensions_unknown;
 	if (r->code / 100 == 2)
 		accept_helo(s, p);
 	else if (s->helo_first) /* the first one refused: nothing better to show */
@@ -220,6 +223,11 @@ static void dispatch_reply(struct smtp_session *s, const struct pending *p,
                            const struct smtp_reply *r)
 {
 	if (p->kind == PK_GREETING) {
+		/* a code no greeting has (RFC 5321 4.3.2) after lost server bytes: the greeting
+		 * was among them, and this reply answers something the capture does not show */
+		if (s->rec.gap_bytes[SMTP_TO_CLIENT] &&
+		    !smtp_plausible(PK_GREETING, p->verb, r->code))
+			return;
 		reply_greeting(s, r);
 		return;
 	}
@@ -397,6 +405,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	else if (!s->pq_len && s->cmode == CM_TEXT && s->text_gap && r.code != 354 &&
 	         r.code != 421) /* a 421 may come at any time (RFC 5321 3.8): no end of data */
 		eod_in_gap(s);
+	smtp_gap_greeting_lost(s);
 	lost_354(s, r.code);
 	lost_354_pipelined(s, r.code);
 	lost_data_refusal(s, r.code);
@@ -405,6 +414,10 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
+		smtp_bytes_free(&s->reply.first.text);
+		return;
+	}
+	if (smtp_gap_starttls_reply(s, r.code)) { /* smtp_gap.c: STARTTLS's reply was lost */
 		smtp_bytes_free(&s->reply.first.text);
 		return;
 	}
@@ -468,6 +481,8 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 	if (smtp_first_word_len(p, len) == 10 &&
 	    strncasecmp((const char *)p, "PIPELINING", 10) == 0)
 		rec->pipelining_advertised = true;
+	if (smtp_first_word_len(p, len) == 8 && strncasecmp((const char *)p, "STARTTLS", 8) == 0)
+		s->starttls_offered = true;
 }
 
 void smtp_clear_extensions(struct smtp_record *rec)
@@ -476,6 +491,22 @@ void smtp_clear_extensions(struct smtp_record *rec)
 		smtp_bytes_free(&rec->extensions[i]);
 	rec->n_extensions = 0;
 	rec->pipelining_advertised = false;
+}
+
+/* Whether a 250 now starting answers an EHLO: the one at the head of the queue; the one
+ * right after a greeting the capture lost (a 250 cannot answer the greeting, so resync takes
+ * the EHLO for it); or the one after lost commands that the server had read when it replied
+ * (smtp_gap_reply gives it the reply). Its extension lines are that EHLO's. */
+static bool answers_ehlo(struct smtp_session *s)
+{
+	uint32_t i = s->pq_len > 1 && smtp_pq_at(s, 0)->kind == PK_GREETING ? 1 : 0;
+	while (i < s->pq_len && smtp_pq_at(s, i)->kind == PK_GAP)
+		i++;
+	if (i >= s->pq_len || smtp_pq_at(s, i)->kind != PK_COMMAND ||
+	    smtp_pq_at(s, i)->verb != SMTP_V_EHLO)
+		return false;
+	return i == 0 || smtp_pq_at(s, 0)->kind == PK_GREETING ||
+	       (s->server_acked != UINT64_MAX && s->server_acked >= smtp_pq_at(s, i)->end_pos);
 }
 
 static void reply_first_line(struct smtp_session *s, const struct smtp_reply_line *rl,
@@ -500,10 +531,11 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 		if (skip == 0 || t[skip - 1] != ' ')
 			f->enhanced[0] = '\0';
 	}
-	s->reply.is_ehlo = s->pq_len && smtp_pq_at(s, 0)->kind == PK_COMMAND &&
-	                   smtp_pq_at(s, 0)->verb == SMTP_V_EHLO && rl->code == 250;
-	if (s->reply.is_ehlo)
+	s->reply.is_ehlo = rl->code == 250 && answers_ehlo(s);
+	if (s->reply.is_ehlo) { /* the last EHLO's reply is the one that holds */
 		smtp_clear_extensions(&s->rec);
+		s->rec.extensions_unknown = false;
+	}
 }
 
 /* The server answers again after refusing DATA: it read the bytes sent before that
@@ -539,6 +571,10 @@ static bool continuation_abandoned(const struct smtp_session *s)
  * enhanced code; its text is unknown). */
 void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked)
 {
+	/* commands ahead of the one the cut reply answers, sent before it, whose replies the
+	 * gap took first (a lost 250 to RCPT before the EHLO's cut reply) */
+	if (s->reply.cut)
+		smtp_lost_replies(s, s->reply.first.code);
 	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	if (!s->reply.cut || !h || h->kind != PK_COMMAND ||
 	    !(smtp_verb_row(h->verb)->flags & SMTP_VF_SYNC) || acked == UINT64_MAX ||
@@ -546,7 +582,12 @@ void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked)
 		return;
 	s->reply.cut = false;
 	s->reply.active = true;
-	s->reply.is_ehlo = false; /* its extensions are unknown already (smtp_gap_server) */
+	if (h->verb == SMTP_V_EHLO) { /* an EHLO's cut reply: its extensions are unknown, also */
+		smtp_clear_extensions(&s->rec); /* when its first line was not known as its */
+		s->rec.extensions_unknown = true;
+		s->ehlo_whole = false;
+	}
+	s->reply.is_ehlo = false; /* no extension lines from here */
 	reply_done(s, s->reply.cut_end);
 }
 

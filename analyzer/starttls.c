@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "smtp_int.h"
 #include "tls.h"
@@ -68,9 +69,55 @@ static void plaintext(struct smtp_session *s)
 	s->server_opaque = false;
 }
 
+/* The session went on in plaintext after STARTTLS's 220 (a decrypted capture) though the
+ * client's first bytes after it were lost: no TLS record starts with a digit (0x14..0x18),
+ * nor reads as a command line. The lost client bytes were commands (the new EHLO of RFC 3207
+ * 4.2 among them: the old extensions no longer hold). */
+static void plaintext_after_gap(struct smtp_session *s)
+{
+	plaintext(s);
+	smtp_clear_extensions(&s->rec);
+	s->rec.extensions_unknown = true;
+	s->gap_sync = true;
+	smtp_pq_push(
+	    s, (struct pending){
+	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+}
+
+/* A client segment that starts with a whole command line of a known verb: after lost bytes
+ * it may start anywhere in a TLS record, but no record body reads as one (its CRLF within
+ * the command line limit, RFC 5321 4.5.3.1.4). */
+static bool command_line_start(const uint8_t *p, size_t len)
+{
+	struct smtp_command c;
+	size_t n = len < SMTP_CMD_LINE_MAX ? len : SMTP_CMD_LINE_MAX;
+	const uint8_t *lf = memchr(p, '\n', n);
+	if (!lf || lf == p || lf[-1] != '\r' || !looks_like_smtp(SMTP_TO_SERVER, p[0]))
+		return false;
+	smtp_parse_command(p, (size_t)(lf - 1 - p), &c);
+	return c.verb != SMTP_V_UNKNOWN;
+}
+
+/* After client bytes lost at the start of the TLS phase (none read yet): the server's first
+ * bytes start a reply (a digit), or the client's next bytes are a command line: the session
+ * went on in plaintext. */
+static bool plaintext_after_client_gap(struct smtp_session *s, enum smtp_dir dir, const uint8_t *p,
+                                       size_t len)
+{
+	if (s->st.client_on || !s->st.client_gap)
+		return false;
+	if (dir == SMTP_TO_CLIENT ? s->st.server_on || !looks_like_smtp(dir, p[0])
+	                          : !command_line_start(p, len))
+		return false;
+	plaintext_after_gap(s);
+	return true;
+}
+
 static void handshake(struct smtp_session *s, enum smtp_dir dir, const uint8_t *p, size_t len)
 {
 	bool to_server = dir == SMTP_TO_SERVER;
+	if (plaintext_after_client_gap(s, dir, p, len))
+		return;
 	if (to_server)
 		s->st.client_on = true;
 	else
@@ -112,6 +159,13 @@ void starttls_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *dat
 
 void starttls_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len)
 {
+	if (dir == SMTP_TO_SERVER && s->rec.tls && !s->rec.implicit_tls && !s->st.client_on)
+		s->st.client_gap = true;
+	/* server bytes before the 220's end (known from the client's ACK when the 220 itself
+	 * was lost, smtp_gap_tls_command) are the 220's, not the handshake's */
+	if (dir == SMTP_TO_CLIENT && s->rec.tls && !s->rec.implicit_tls &&
+	    s->server_offset + len <= s->st.reply_end)
+		return;
 	if (s->rec.tls)
 		tls_gap(s->rec.tls, dir == SMTP_TO_SERVER ? TLS_TO_SERVER : TLS_TO_CLIENT, len);
 }
@@ -133,6 +187,25 @@ static void held_handshake(struct smtp_session *s)
 	free(buf);
 }
 
+/* The last segment held was sent after the 220 had reached the client (only a 220 the
+ * capture lost lets the bytes before it be held with it): the bytes before it, injected,
+ * are wiped; it is the handshake's start. Returns whether it was. */
+static bool held_tail_after_reply(struct smtp_session *s)
+{
+	size_t t = s->hold_tail;
+	if (t == 0 || t >= s->hold_len || s->hold_tail_acked == UINT64_MAX ||
+	    s->hold_tail_acked < s->st.reply_end)
+		return false;
+	memset(s->hold, 0, t);
+	memmove(s->hold, s->hold + t, s->hold_len - t);
+	s->hold_len -= t;
+	s->hold_pos += t;
+	s->hold_acked = s->hold_tail_acked;
+	s->hold_tail = 0;
+	s->st.client_start = s->hold_pos;
+	return true;
+}
+
 void starttls_accepted(struct smtp_session *s)
 {
 	s->rec.starttls_accepted = true;
@@ -147,6 +220,10 @@ void starttls_accepted(struct smtp_session *s)
 	}
 	/* sent with STARTTLS or after it, before its 220: never read as SMTP (RFC 3207 4.2) */
 	smtp_note(s, SMTP_AN_STARTTLS_COMMAND_INJECTION);
+	if (held_tail_after_reply(s)) {
+		held_handshake(s);
+		return;
+	}
 	smtp_drop_hold(s);
 }
 

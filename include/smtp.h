@@ -156,6 +156,8 @@ struct smtp_record {
 	bool starttls_accepted;
 	bool implicit_tls;
 	bool starttls_plaintext; /* SMTP, not TLS, after STARTTLS's 220: read on as SMTP */
+	bool starttls_unknown;   /* a gap hid STARTTLS's reply: accepted or refused, unknown */
+	bool helo_unknown;       /* lost commands may hold a later EHLO or HELO */
 	struct tls_state *tls;   /* the handshake after STARTTLS's 220 or on implicit TLS; owned */
 	struct smtp_bytes auth_mechanism; /* never any credential */
 	uint16_t auth_result;             /* 235, 535, ... 0 when none: the last attempt's */

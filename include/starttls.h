@@ -17,6 +17,7 @@ struct starttls_state {
 	bool server_on;        /* a server byte after STARTTLS's 220 went to it */
 	uint64_t reply_end;    /* server offset just after the 220 to STARTTLS */
 	uint64_t client_start; /* client offset of the first byte after STARTTLS */
+	bool client_gap;       /* client bytes after STARTTLS's 220 lost before any was read */
 };
 
 /* The flow's server port is an implicit-TLS port (--tls-ports): the session is TLS from its

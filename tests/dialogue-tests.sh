@@ -97,7 +97,7 @@ if ref is not None:
                 " ..." if len(differing) > 40 else "")))
 
 SESSION_KEYS = ("outcome", "close", "close_by", "close_how", "client_style", "starttls", "detected",
-                "commands", "replies", "bytes_toserver", "bytes_toclient")
+                "commands", "replies", "bytes_toserver", "bytes_toclient", "helo_command")
 POLICY_KEYS = ("rfc5321_delivered", "strict_quit_delivered")
 SETS = ("anomalies",)
 
@@ -112,6 +112,8 @@ def lookup(rec, line, key):
         return str(len(s["transactions"])) if "transactions" in s else "absent"
     if key in ("anomalies", "inferred"):
         return s.get(key, [])
+    if key == "extensions":  # a set like anomalies; absent when unknown
+        return show(None) if "extensions" not in s else s["extensions"]
     m = re.fullmatch(r"(smuggling|auth|greeting|tls)\.(\w+)", key)
     if m:
         return show((s.get(m.group(1)) or {}).get(m.group(2)))

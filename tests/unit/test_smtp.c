@@ -644,6 +644,57 @@ static void test_gap_text_before_354(void)
 	smtp_session_free(w.s);
 }
 
+/* STARTTLS accepted, then the client's first bytes after the 220 lost (its new EHLO): when
+ * the server's next bytes start a reply (no TLS record starts with a digit), or, its reply
+ * lost too, the client's next bytes are a command line, the session went on in plaintext (a
+ * decrypted capture): read on as SMTP, the lost bytes taking the replies they drew, the old
+ * extensions no longer known (RFC 3207 4.2; DESIGN.md section 4). */
+static void test_gap_plaintext_after_starttls(void)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	for (int reply_lost = 0; reply_lost < 2; reply_lost++) {
+		struct smtp_session *s = smtp_session_new(&lim);
+		struct cls_verdict v;
+		feed(s, SMTP_TO_CLIENT, GREETING, 1);
+		feed(s, SMTP_TO_SERVER, "EHLO c\r\n", 2);
+		feed(s, SMTP_TO_CLIENT, "250-mx\r\n250 STARTTLS\r\n", 3);
+		feed(s, SMTP_TO_SERVER, "STARTTLS\r\n", 4);
+		feed(s, SMTP_TO_CLIENT, "220 go ahead\r\n", 5);
+		smtp_gap(s, SMTP_TO_SERVER, 8, 6); /* "EHLO c\r\n" */
+		if (reply_lost)
+			smtp_gap(s, SMTP_TO_CLIENT, 24, 7);
+		else
+			feed(s, SMTP_TO_CLIENT, "250-mx\r\n250 8BITMIME\r\n", 7);
+		feed(s, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n", 8);
+		feed(s, SMTP_TO_CLIENT, "250 Ok\r\n", 9);
+		feed(s, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n", 10);
+		feed(s, SMTP_TO_CLIENT, "250 Ok\r\n", 11);
+		feed(s, SMTP_TO_SERVER, "DATA\r\n", 12);
+		feed(s, SMTP_TO_CLIENT, "354 go\r\n", 13);
+		feed(s, SMTP_TO_SERVER, "Subject: x\r\n\r\nbody\r\n.\r\n", 14);
+		feed(s, SMTP_TO_CLIENT, "250 Ok: queued\r\n", 15);
+		feed(s, SMTP_TO_SERVER, "QUIT\r\n", 16);
+		feed(s, SMTP_TO_CLIENT, "221 Bye\r\n", 17);
+		smtp_close(s, SMTP_TO_CLIENT, false, UINT64_MAX, 18);
+		smtp_close(s, SMTP_TO_SERVER, false, UINT64_MAX, 19);
+		smtp_set_directions(s, true, true);
+		smtp_finish(s, SMTP_END_CLOSED, 20);
+		const struct smtp_record *r = smtp_get_record(s);
+		classify_session(r, &v);
+		CHECK(r->starttls_accepted);
+		CHECK(r->starttls_plaintext);
+		CHECK(r->tls == NULL);
+		CHECK(r->extensions_unknown);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "committed");
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		CHECK_EQ_STR(classify_outcome_name(v.outcome), "committed");
+		CHECK_EQ_INT(r->anomalies, 1ULL << SMTP_AN_TCP_GAP);
+		smtp_session_free(s);
+	}
+}
+
 /* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
  * server answers again. A server that refuses bare LF answers once and closes: one command
  * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
@@ -772,6 +823,7 @@ int main(void)
 	RUN_TEST(test_gap_221_not_quit);
 	RUN_TEST(test_gap_pipelined_354_lost);
 	RUN_TEST(test_gap_text_before_354);
+	RUN_TEST(test_gap_plaintext_after_starttls);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
