@@ -193,7 +193,10 @@ void smtp_close(struct smtp_session *s, enum smtp_dir dir, bool rst, uint64_t pe
 		smtp_drop_hold(s);
 	if (side == SMTP_SIDE_SERVER) {
 		drop_unread_smuggled(s);
-		smtp_drop_unread_commands(s);
+		/* only a server that closed first left them unread: after the client's close it
+		 * may have read them and had no one to answer (a BDAT chunk the close cut) */
+		if (r->closed_first == SMTP_SIDE_SERVER)
+			smtp_drop_unread_commands(s);
 	}
 	if (side == SMTP_SIDE_CLIENT) {
 		s->client_closed = true;
