@@ -31,6 +31,53 @@ static bool extend_gap(struct smtp_session *s)
 	return true;
 }
 
+/* The extensions no longer known: the last EHLO's reply is the one that holds (RFC 5321
+ * 4.1.1.1), and one may be among lost bytes. */
+static void extensions_lost(struct smtp_session *s)
+{
+	smtp_clear_extensions(&s->rec);
+	s->rec.extensions_unknown = true;
+	s->ehlo_whole = false;
+	s->ext_by_run = false;
+}
+
+/* The shortest EHLO a server accepts, "EHLO x" CRLF (RFC 5321 4.1.1.1; a refused one leaves
+ * the state as it was, 4.1.4), and the STARTTLS command with its CRLF (RFC 3207 4). */
+#define EHLO_MIN     8
+#define STARTTLS_LEN 10
+
+/* Lost client bytes (lost: the bytes of their run, 0 when not counted) whose replies may be
+ * in lost server bytes: an EHLO among them makes the extensions unknown, and a STARTTLS among them
+ * answered 220 and read on in plaintext (a decrypted capture) or refused looks the same:
+ * whether it was accepted is unknown (judged on what was offered before the loss). */
+static void lost_both_ways(struct smtp_session *s, uint64_t lost)
+{
+	if (!s->rec.starttls_accepted && (s->starttls_offered || !s->ehlo_whole) &&
+	    (!lost || lost >= STARTTLS_LEN))
+		s->rec.starttls_unknown = true;
+	if (lost && lost < EHLO_MIN)
+		return;
+	if (s->rec.extensions_unknown) { /* unknown before this run: it proves nothing back */
+		s->ext_by_run = false;
+		return;
+	}
+	s->rec.extensions_unknown = true; /* the list is kept: the run may prove a STARTTLS */
+	s->ext_by_run = true;
+	s->ext_by_run_whole = s->ehlo_whole;
+	s->ehlo_whole = false;
+}
+
+/* The lost client bytes that a TLS record after them proves a STARTTLS were just that
+ * command (its length) and no EHLO: the extensions hold again. */
+static void run_was_starttls(struct smtp_session *s, uint64_t lost)
+{
+	if (lost != STARTTLS_LEN || !s->ext_by_run || !s->rec.extensions_unknown)
+		return;
+	s->rec.extensions_unknown = false;
+	s->ehlo_whole = s->ext_by_run_whole;
+	s->ext_by_run = false;
+}
+
 /* Client bytes read as zero or more commands nobody can name: a PK_GAP entry takes their
  * replies, and a RCPT may be among them. */
 static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
@@ -43,6 +90,21 @@ static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
 	smtp_pq_push(
 	    s, (struct pending){
 	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+}
+
+/* lost_commands for len lost client bytes, counted on their run: when server bytes were lost
+ * since the last reply, their replies may be in them. */
+static void lost_commands_counted(struct smtp_session *s, struct smtp_tx *tx, uint64_t len)
+{
+	uint32_t n = s->pq_len;
+	lost_commands(s, tx);
+	struct pending *g = smtp_pq_at(s, s->pq_len - 1);
+	if (s->pq_len > n)
+		g->lost = len;
+	else if (g->lost) /* a run counted so far */
+		g->lost += len;
+	if (s->server_gap_end > s->last_reply_end)
+		lost_both_ways(s, g->lost);
 }
 
 /* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
@@ -84,25 +146,40 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 			s->hold_gap = s->hold_len + 1;
 		break;
 	case CM_COMMAND:
-		lost_commands(s, tx);
+		lost_commands_counted(s, tx, len);
 		break;
 	default:
 		break;
 	}
 }
 
+/* Runs of lost client bytes in the queue: their replies may be in lost server bytes. */
+static void lost_runs_answered_here(struct smtp_session *s)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->kind == PK_GAP)
+			lost_both_ways(s, smtp_pq_at(s, i)->lost);
+}
+
+/* An EHLO still waiting for its reply: lost server bytes may hold it. */
+static bool ehlo_queued(struct smtp_session *s)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->kind == PK_COMMAND && smtp_pq_at(s, i)->verb == SMTP_V_EHLO)
+			return true;
+	return false;
+}
+
 /* Server bytes lost: replies, perhaps half of one (an EHLO reply's extensions). */
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
-	bool ehlo = s->reply.active && s->reply.is_ehlo;
+	bool ehlo = (s->reply.active && s->reply.is_ehlo) || ehlo_queued(s);
+	lost_runs_answered_here(s);
 	smtp_reply_cut(s, ts);          /* a last reply line cut by the gap still ends its reply */
 	s->reply.cut = s->reply.active; /* cut before its last line: the next line decides */
 	s->reply.cut_end = s->server_offset + len;
-	if (ehlo) {
-		smtp_clear_extensions(&s->rec);
-		s->rec.extensions_unknown = true;
-		s->ehlo_whole = false;
-	}
+	if (ehlo)
+		extensions_lost(s);
 	tx_touched(smtp_cur_tx(s));
 	smtp_line_reset(&s->sline);
 	s->reply.active = false;
@@ -301,6 +378,18 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	}
 }
 
+/* A lost reply to EHLO or HELO may have reset the open transaction (RFC 5321 4.1.4): it
+ * ends there, its end unknown. */
+static void helo_lost_reset(struct smtp_session *s, const struct pending *gone)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if ((gone->verb == SMTP_V_EHLO || gone->verb == SMTP_V_HELO) && tx &&
+	    tx->phase < SMTP_PH_EOD_SENT) {
+		tx_touched(tx);
+		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
+	}
+}
+
 /* A command sent after server bytes no seen reply accounts for (lost, or acknowledged before
  * the capture shows them), while the head of the queue is a command the client waits for
  * (SMTP_VF_SYNC, RFC 2920 3.1), or the greeting and then such a command (an early talker):
@@ -342,12 +431,7 @@ void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked)
 	}
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	if ((gone.verb == SMTP_V_EHLO || gone.verb == SMTP_V_HELO) && tx &&
-	    tx->phase < SMTP_PH_EOD_SENT) {
-		tx_touched(tx);
-		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);
-	}
+	helo_lost_reset(s, &gone);
 }
 
 /* A TLS record's first bytes: ChangeCipherSpec, alert, handshake or application data (20..23)
@@ -441,12 +525,16 @@ bool smtp_gap_tls_command(struct smtp_session *s, const uint8_t *p, size_t len, 
 		    (e->kind != PK_COMMAND || !(smtp_verb_row(e->verb)->flags & SMTP_VF_SYNC)))
 			return false;
 	}
+	uint64_t lost = 0;
 	while (s->pq_len) {
 		struct pending gone;
 		smtp_pq_pop(s, &gone);
 		if (gone.kind == PK_COMMAND) /* its reply came before the lost bytes were sent */
 			reply_lost(s, &gone);
+		lost = gone.kind == PK_GAP && gone.lost && lost != UINT64_MAX ? lost + gone.lost
+		                                                              : UINT64_MAX;
 	}
+	run_was_starttls(s, lost);
 	s->rec.inferred |= SMTP_INF_STARTTLS;
 	s->gap_sync = false;
 	starttls_accepted(s);
@@ -490,6 +578,14 @@ void smtp_gap_greeting_lost(struct smtp_session *s)
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GREETING || s->rec.greeting_seen ||
 	    !s->rec.gap_bytes[SMTP_TO_CLIENT])
 		return;
+	/* a reply no greeting can be (a 250, RFC 5321 4.3.2) after lost server bytes: the
+	 * greeting came first (RFC 5321 3.1), in the gap, even when no command shows when the
+	 * client had it (lost ones ahead of this reply) */
+	if (!smtp_plausible(PK_GREETING, SMTP_V_UNKNOWN, s->reply.first.code) &&
+	    s->server_gap_end > 0 && s->reply.start_pos >= s->server_gap_end) {
+		smtp_pq_pop(s, &gone);
+		return;
+	}
 	for (uint32_t i = 1; i < s->pq_len; i++) {
 		uint64_t had = smtp_pq_at(s, i)->peer_acked;
 		if (had != UINT64_MAX && had > 0 && s->reply.start_pos >= had) {
@@ -544,6 +640,25 @@ static void skip_unanswerable(struct smtp_session *s, uint16_t code)
 	reply_lost(s, &gone);
 }
 
+/* A reply after lost server bytes, sent with lost client bytes in hand (its ACK covers
+ * them), while a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1) heads the queue
+ * and those lost bytes come next: the client sent them only once it had the head's reply,
+ * which the server sent before reading them, so that reply was in the server's gap and the
+ * lost bytes take this one. */
+static void waited_reply_lost(struct smtp_session *s)
+{
+	struct pending gone;
+	if (s->pq_len < 2 || smtp_pq_at(s, 0)->kind != PK_COMMAND ||
+	    !(smtp_verb_row(smtp_pq_at(s, 0)->verb)->flags & SMTP_VF_SYNC) ||
+	    smtp_pq_at(s, 1)->kind != PK_GAP || s->server_gap_end <= s->last_reply_end ||
+	    s->reply.start_pos < s->server_gap_end || s->reply.start_acked == UINT64_MAX ||
+	    s->reply.start_acked < smtp_pq_at(s, 1)->end_pos)
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	helo_lost_reset(s, &gone);
+}
+
 /* A 221 that cannot answer the command at the head of the queue nor any later one, while
  * client bytes not read as commands may hold a QUIT (lost ones, quit_unknown, or bytes held
  * for a reply the capture lost) and server bytes were lost: it answers that QUIT
@@ -595,6 +710,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 	if (lost_quit(s, r))
 		return true;
 	skip_unanswerable(s, code);
+	waited_reply_lost(s);
 	while (s->pq_len && smtp_pq_at(s, 0)->kind == PK_GAP) {
 		const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
 		if (!n || !smtp_plausible(n->kind, n->verb, code) ||
@@ -723,7 +839,9 @@ void smtp_gap_finish(struct smtp_session *s)
 {
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
 	    !s->rec.quit_sent) {
-		if (held_quit_either_way(s))
+		/* unless the server closed first: it may have refused the DATA and closed without
+		 * reading them (an Exim synchronization error), and the QUIT was never its */
+		if (held_quit_either_way(s) && s->rec.closed_first != SMTP_SIDE_SERVER)
 			s->rec.quit_sent = true;
 		else
 			s->rec.quit_unknown = true;

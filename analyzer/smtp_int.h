@@ -49,6 +49,7 @@ struct pending {
 	uint64_t peer_acked; /* server bytes the client had when it sent this */
 	uint32_t log;        /* 1 + its entry in rec.cmds; 0 for none */
 	uint32_t answered;   /* PK_GAP: replies it took */
+	uint64_t lost;       /* PK_GAP: client bytes its run lost, counted (0: not counted) */
 };
 
 struct line_buf {
@@ -125,8 +126,10 @@ struct smtp_session {
 	enum smtp_verb hold_verb; /* the command whose reply decides how held bytes read */
 	bool starttls_offered;    /* an EHLO reply listed STARTTLS (RFC 3207 4), kept when a later
 	                           * one lists it no more */
-	bool ehlo_whole;  /* the last EHLO reply was seen whole (its extensions are known) */
-	size_t hold_tail; /* offset in hold of the held bytes sent with the last ACK */
+	bool ehlo_whole;       /* the last EHLO reply was seen whole (its extensions are known) */
+	bool ext_by_run;       /* extensions unknown only for a lost run (list kept, smtp_gap.c) */
+	bool ext_by_run_whole; /* ehlo_whole before that run */
+	size_t hold_tail;      /* offset in hold of the held bytes sent with the last ACK */
 	uint64_t hold_tail_acked; /* that ACK: server bytes the client had when it sent them */
 	/* DATA was refused and the held bytes were sent before that reply: the server reads
 	 * them as commands only if it answers again; if it closes first, it never read them */
