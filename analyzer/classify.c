@@ -66,7 +66,7 @@ static bool gap_undecided(const struct smtp_tx *tx)
 
 enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp_tx *tx)
 {
-	if (gap_undecided(tx))
+	if (gap_undecided(tx) || tx->env_unknown) /* or lost commands blurred which it was */
 		return CLS_TX_INCOMPLETE;
 	switch (tx->end) {
 	case SMTP_TX_COMMITTED:
@@ -134,7 +134,7 @@ static bool text_never_ended(const struct smtp_tx *tx, enum cls_tx_outcome out)
  * (a BDAT among them: its chunk was read as commands). */
 static bool size_known(const struct smtp_tx *tx, enum cls_tx_outcome out)
 {
-	if (tx->size_unknown || text_never_ended(tx, out))
+	if (tx->size_unknown || tx->env_unknown || text_never_ended(tx, out))
 		return false;
 	if (out == CLS_TX_INCOMPLETE && (tx->uncertain || tx->gap_hid_end) && !tx->eod_ts_us)
 		return false;
