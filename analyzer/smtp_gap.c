@@ -44,7 +44,7 @@ static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
 	                                 .tx = s->cur_tx,
 	                                 .end_pos = s->cpos,
 	                                 .peer_acked = UINT64_MAX,
-	                                 .srv_gap = s->reply_gaps});
+	                                 .srv_gap = s->last_reply_end});
 }
 
 /* Client bytes lost: in command mode they are zero or more commands (a PK_GAP entry takes
@@ -98,7 +98,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
 	bool ehlo = s->reply.active && s->reply.is_ehlo;
 	if (!s->reply.active && !s->sline.total) /* between replies: whole ones may be in it */
-		s->reply_gaps++;
+		s->reply_gap_end = s->server_offset + len;
 	smtp_reply_cut(s, ts);          /* a last reply line cut by the gap still ends its reply */
 	s->reply.cut = s->reply.active; /* cut before its last line: the next line decides */
 	s->reply.cut_end = s->server_offset + len;
@@ -207,7 +207,7 @@ void smtp_gap_text_quit(struct smtp_session *s)
 	                                 .tx = s->cur_tx,
 	                                 .end_pos = s->cpos,
 	                                 .peer_acked = UINT64_MAX,
-	                                 .srv_gap = s->reply_gaps});
+	                                 .srv_gap = s->last_reply_end});
 }
 
 /* A MAIL while a transaction is open some of whose commands were lost: an RSET, or a DATA
@@ -597,14 +597,14 @@ static void lost_unanswered(struct smtp_session *s, const struct pending *g,
  * what follows may be a new transaction's, or the open one's (lost RCPTs): which, nothing
  * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
  * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
- * 4); a single lost command cannot hold both, unless server bytes lost since may have held
- * more replies to them (srv_gap). Runs of lost commands with replies between count together
- * (ans_before). */
+ * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
+ * before them may have held more of their replies (srv_gap). Runs of lost commands with
+ * replies between count together (ans_before). */
 static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
 {
 	const struct pending *n = smtp_pq_at(s, 0);
 	struct smtp_tx *tx = smtp_cur_tx(s);
-	bool srv_lost = s->reply_gaps > g->srv_gap; /* whole replies may have been lost */
+	bool srv_lost = s->reply_gap_end > g->srv_gap; /* whole replies lost since the last */
 	if ((g->answered + g->ans_before < 2 && !srv_lost) || !tx || g->tx != s->cur_tx ||
 	    tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND || n->tx != s->cur_tx ||
 	    (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))

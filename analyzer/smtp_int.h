@@ -50,7 +50,7 @@ struct pending {
 	uint32_t log;        /* 1 + its entry in rec.cmds; 0 for none */
 	uint32_t answered;   /* PK_GAP: replies it took */
 	uint32_t ans_before; /* PK_GAP: replies the runs of lost commands just before took */
-	uint32_t srv_gap;    /* PK_GAP: reply_gaps when it began */
+	uint64_t srv_gap;    /* PK_GAP: last_reply_end when it began */
 };
 
 struct line_buf {
@@ -175,9 +175,9 @@ struct smtp_session {
 	struct pending last_done; /* the command the last complete reply answered */
 	uint64_t client_ts;
 	struct starttls_state st; /* the TLS handshake's start (starttls.c) */
-	/* server gaps that began between replies (whole replies may be in them; a cut line's
-	 * gap ends that reply): PK_GAP.srv_gap */
-	uint32_t reply_gaps;
+	/* server offset after the last gap that began between replies (whole replies may be in
+	 * it; a cut line's gap ends that reply): PK_GAP.srv_gap */
+	uint64_t reply_gap_end;
 };
 
 struct line {
