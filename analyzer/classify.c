@@ -66,7 +66,7 @@ static bool gap_undecided(const struct smtp_tx *tx)
 
 enum cls_tx_outcome classify_tx(const struct smtp_record *rec, const struct smtp_tx *tx)
 {
-	if (gap_undecided(tx))
+	if (gap_undecided(tx) || tx->env_unknown) /* or lost commands blurred which it was */
 		return CLS_TX_INCOMPLETE;
 	switch (tx->end) {
 	case SMTP_TX_COMMITTED:
@@ -119,13 +119,22 @@ static enum cls_style client_style(const struct smtp_record *rec, enum cls_close
 	return CLS_STYLE_UNKNOWN;
 }
 
+/* Text under way when the capture ended (or the idle timeout), no end of data seen and no
+ * close by either side: the message went on past the capture, its size is not known (a
+ * close mid-text does end it: abandoned_before_eod keeps its size). */
+static bool text_never_ended(const struct smtp_tx *tx, enum cls_tx_outcome out)
+{
+	return out == CLS_TX_INCOMPLETE && tx->end == SMTP_TX_OPEN && tx->phase == SMTP_PH_DATA &&
+	       !tx->eod_ts_us && !tx->closed_while_open;
+}
+
 /* The size counts what was sent only where the capture bounds the text: not when the end
  * of data was in a gap, nor when a gap left the transaction undecided with no end of data
  * seen (the text may have begun, or gone on, in it), nor for BDAT when commands were lost
  * (a BDAT among them: its chunk was read as commands). */
 static bool size_known(const struct smtp_tx *tx, enum cls_tx_outcome out)
 {
-	if (tx->size_unknown)
+	if (tx->size_unknown || tx->env_unknown || text_never_ended(tx, out))
 		return false;
 	if (out == CLS_TX_INCOMPLETE && (tx->uncertain || tx->gap_hid_end) && !tx->eod_ts_us)
 		return false;

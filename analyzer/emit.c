@@ -370,14 +370,15 @@ json_t *tx_json(const struct smtp_tx *tx, const struct cls_tx_verdict *tv)
 		if (tv->refused_known) /* a lost reply to a RCPT may have refused it */
 			rc |= set_refused(o, tx);
 	}
-	if (method_name(tx->method))
+	if (method_name(tx->method) && !tx->env_unknown) /* lost commands blurred which tx */
 		rc |= set_name(o, "method", method_name(tx->method));
 	if (tv->size_known)
 		rc |= set_uint(o, "size", tx->size);
 	rc |= set_name(o, "outcome", classify_tx_outcome_name(out));
 	if (out == CLS_TX_REJECTED)
 		rc |= set_name(o, "rejected_at", classify_reject_at_name(tx->rejected_at));
-	rc |= set_eod_reply(o, tx);
+	if (!tx->env_unknown)
+		rc |= set_eod_reply(o, tx);
 	if (tx->smuggled)
 		rc |= json_object_set_new_nocheck(o, "smuggled", json_true());
 	if (anomaly_mask(tx->anomalies))
@@ -452,7 +453,8 @@ static int set_dialogue(json_t *o, const struct smtp_record *rec)
 	if (rec->n_extensions > 0 && rec->extensions && !rec->extensions_unknown)
 		rc |= json_object_set_new_nocheck(o, "extensions", extension_list(rec));
 	if (rec->starttls_accepted || !rec->starttls_unknown) /* left out when a gap hid it */
-		rc |= json_object_set_new_nocheck(o, "starttls", json_boolean(rec->starttls_accepted));
+		rc |= json_object_set_new_nocheck(o, "starttls",
+		                                  json_boolean(rec->starttls_accepted));
 	if (rec->auth_mechanism.data) {
 		/* the mechanism and the result only: never anything the client sent after it */
 		json_t *a = json_object();

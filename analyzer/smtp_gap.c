@@ -87,9 +87,11 @@ static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
 	s->gap_sync = true;
 	if (extend_gap(s))
 		return;
-	smtp_pq_push(
-	    s, (struct pending){
-	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+	smtp_pq_push(s, (struct pending){.kind = PK_GAP,
+	                                 .tx = s->cur_tx,
+	                                 .end_pos = s->cpos,
+	                                 .peer_acked = UINT64_MAX,
+	                                 .srv_gap = s->last_reply_end});
 }
 
 /* lost_commands for len lost client bytes, counted on their run: when server bytes were lost
@@ -175,6 +177,8 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
 	bool ehlo = (s->reply.active && s->reply.is_ehlo) || ehlo_queued(s);
 	lost_runs_answered_here(s);
+	if (!s->reply.active && !s->sline.total) /* between replies: whole ones may be in it */
+		s->reply_gap_end = s->server_offset + len;
 	smtp_reply_cut(s, ts);          /* a last reply line cut by the gap still ends its reply */
 	s->reply.cut = s->reply.active; /* cut before its last line: the next line decides */
 	s->reply.cut_end = s->server_offset + len;
@@ -276,9 +280,11 @@ void smtp_gap_text_quit(struct smtp_session *s)
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
 	smtp_smuggle_clear(&s->smug);
-	smtp_pq_push(
-	    s, (struct pending){
-	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+	smtp_pq_push(s, (struct pending){.kind = PK_GAP,
+	                                 .tx = s->cur_tx,
+	                                 .end_pos = s->cpos,
+	                                 .peer_acked = UINT64_MAX,
+	                                 .srv_gap = s->last_reply_end});
 }
 
 /* A MAIL while a transaction is open some of whose commands were lost: an RSET, or a DATA
@@ -701,6 +707,31 @@ static void lost_unanswered(struct smtp_session *s, const struct pending *g,
 		s->rec.starttls_unknown = true;
 }
 
+/* Two or more lost commands answered while a transaction was open, then the RCPT or DATA
+ * that takes this reply: an RSET (or an end of data) and a MAIL may be among them, so it and
+ * what follows may be a new transaction's, or the open one's (lost RCPTs): which, nothing
+ * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
+ * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
+ * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
+ * before them may have held more of their replies (srv_gap). Runs of lost commands with
+ * replies between count together (ans_before). */
+static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
+{
+	const struct pending *n = smtp_pq_at(s, 0);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	bool srv_lost = s->reply_gap_end > g->srv_gap; /* whole replies lost since the last */
+	if ((g->answered + g->ans_before < 2 && !srv_lost) || !tx || g->tx != s->cur_tx ||
+	    tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND || n->tx != s->cur_tx ||
+	    (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))
+		return;
+	tx->uncertain = true;
+	tx->gap_hid_end = true;
+	tx->rcpts_unknown = true;
+	tx->env_unknown = true;
+	smtp_bytes_free(&tx->mail_from);
+	smtp_bytes_free(&tx->mail_params);
+}
+
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
  * command after them, which the server had read when it replied. Returns true when the
  * gap took the reply. */
@@ -722,10 +753,14 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 		smtp_pq_pop(s, &gone);
 		if (!next_gap) { /* the command after the lost ones takes it, unless its own reply
 			          */
+			lost_tx_boundary(s, &gone);
 			smtp_lost_replies(s, code); /* was lost before this one (a MAIL's) */
 			return false;
 		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
+		smtp_pq_at(s, 0)->ans_before += gone.answered + gone.ans_before;
+		if (gone.srv_gap < smtp_pq_at(s, 0)->srv_gap)
+			smtp_pq_at(s, 0)->srv_gap = gone.srv_gap;
 	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;

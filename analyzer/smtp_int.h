@@ -50,6 +50,8 @@ struct pending {
 	uint32_t log;        /* 1 + its entry in rec.cmds; 0 for none */
 	uint32_t answered;   /* PK_GAP: replies it took */
 	uint64_t lost;       /* PK_GAP: client bytes its run lost, counted (0: not counted) */
+	uint32_t ans_before; /* PK_GAP: replies the runs of lost commands just before took */
+	uint64_t srv_gap;    /* PK_GAP: last_reply_end when it began */
 };
 
 struct line_buf {
@@ -176,6 +178,9 @@ struct smtp_session {
 	struct pending last_done; /* the command the last complete reply answered */
 	uint64_t client_ts;
 	struct starttls_state st; /* the TLS handshake's start (starttls.c) */
+	/* server offset after the last gap that began between replies (whole replies may be in
+	 * it; a cut line's gap ends that reply): PK_GAP.srv_gap */
+	uint64_t reply_gap_end;
 };
 
 struct line {

@@ -109,6 +109,9 @@ struct smtp_tx {
 	bool smuggled;  /* a message the server read inside another's text (a look-alike EOD) */
 	bool from_rcpt; /* opened by a RCPT after a client gap, no MAIL seen: until a 2xx to a
 	                 * RCPT (or a 354) proves the server had it open, a guess */
+	/* lost commands may have ended it and opened another that what followed belongs to:
+	 * its envelope, method, size, reply and outcome are not known (smtp_gap.c) */
+	bool env_unknown;
 	uint64_t eod_reply_end; /* server stream offset just after the reply to EOD */
 	uint64_t anomalies;     /* bit (1 << enum smtp_anomaly) */
 };

@@ -263,11 +263,15 @@ elif label == "endless-text":
     n_records(3)
     good(40001)
     good(40002)
-    # 32 MiB of 1024-byte lines and one line of 2 MiB, all ended by CRLF, no end of data
+    # 32 MiB of 1024-byte lines and one line of 2 MiB, all ended by CRLF, no end of data;
+    # the text had not ended when the capture did, so its size is not known (left out);
+    # the bytes sent are
     size = 32 * 1024 * 1024 + 2 * 1024 * 1024 + 2
     expect(rec(41000), s__outcome="incomplete", s__close="capture_ended",
            s__anomalies=["line_too_long"], s__bytes_toserver=79 + size,
-           t0__outcome="incomplete", t0__anomalies=["line_too_long"], t0__size=size)
+           t0__outcome="incomplete", t0__anomalies=["line_too_long"], t0__size=None)
+    want(rec(41000) is None or "size" not in (field(rec(41000), "smtp_session.transactions.0") or {}),
+         "41000: transactions[0].size written, the text had not ended")
 elif label == "bdat-huge":
     status(0)
     n_records(4)
