@@ -87,11 +87,7 @@ static void lost_commands(struct smtp_session *s, struct smtp_tx *tx)
 	s->gap_sync = true;
 	if (extend_gap(s))
 		return;
-	smtp_pq_push(s, (struct pending){.kind = PK_GAP,
-	                                 .tx = s->cur_tx,
-	                                 .end_pos = s->cpos,
-	                                 .peer_acked = UINT64_MAX,
-	                                 .srv_gap = s->last_reply_end});
+	smtp_pq_push_gap(s, s->cur_tx);
 }
 
 /* lost_commands for len lost client bytes, counted on their run: when server bytes were lost
@@ -280,11 +276,7 @@ void smtp_gap_text_quit(struct smtp_session *s)
 	s->text_gap = false;
 	smtp_line_reset(&s->cline);
 	smtp_smuggle_clear(&s->smug);
-	smtp_pq_push(s, (struct pending){.kind = PK_GAP,
-	                                 .tx = s->cur_tx,
-	                                 .end_pos = s->cpos,
-	                                 .peer_acked = UINT64_MAX,
-	                                 .srv_gap = s->last_reply_end});
+	smtp_pq_push_gap(s, s->cur_tx);
 }
 
 /* A MAIL while a transaction is open some of whose commands were lost: an RSET, or a DATA

@@ -218,6 +218,7 @@ void smtp_trace_code(struct smtp_session *s, uint16_t code);
 struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i);
 void smtp_pq_push(struct smtp_session *s, struct pending p);
 void smtp_pq_push_front(struct smtp_session *s, struct pending p);
+void smtp_pq_push_gap(struct smtp_session *s, int64_t tx);
 bool smtp_pq_pop(struct smtp_session *s, struct pending *out);
 
 /* The client's reading mode: every change passes through smtp_set_mode (with

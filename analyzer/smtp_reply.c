@@ -263,9 +263,7 @@ static void eod_in_gap(struct smtp_session *s)
 	smtp_pq_push(s,
 	             (struct pending){.kind = PK_EOD, .tx = s->cur_tx, .peer_acked = UINT64_MAX});
 	/* the gap may hold commands after the end of data too (a QUIT): later replies are theirs */
-	smtp_pq_push(s,
-	             (struct pending){
-	                 .kind = PK_GAP, .tx = -1, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+	smtp_pq_push_gap(s, -1);
 	if (tx) {
 		smtp_tx_eod_sent(tx, UINT64_MAX);
 		tx->size_unknown = true;

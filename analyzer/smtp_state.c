@@ -251,6 +251,18 @@ void smtp_pq_push(struct smtp_session *s, struct pending p)
 	s->eod_pending += p.kind == PK_EOD;
 }
 
+/* Queues an entry for client bytes lost up to the current offset, read as zero or more
+ * commands nobody can name (tx: the transaction they may belong to, -1 for none); it takes
+ * their replies, and notes where the server's bytes stood when it began. */
+void smtp_pq_push_gap(struct smtp_session *s, int64_t tx)
+{
+	smtp_pq_push(s, (struct pending){.kind = PK_GAP,
+	                                 .tx = tx,
+	                                 .end_pos = s->cpos,
+	                                 .peer_acked = UINT64_MAX,
+	                                 .srv_gap = s->last_reply_end});
+}
+
 /* Puts p back at the head: an AUTH answered 334 still awaits its final reply. */
 void smtp_pq_push_front(struct smtp_session *s, struct pending p)
 {

@@ -79,9 +79,7 @@ static void plaintext_after_gap(struct smtp_session *s)
 	smtp_clear_extensions(&s->rec);
 	s->rec.extensions_unknown = true;
 	s->gap_sync = true;
-	smtp_pq_push(
-	    s, (struct pending){
-	           .kind = PK_GAP, .tx = s->cur_tx, .end_pos = s->cpos, .peer_acked = UINT64_MAX});
+	smtp_pq_push_gap(s, s->cur_tx);
 }
 
 /* A client segment that starts with a whole command line of a known verb: after lost bytes
