@@ -461,8 +461,10 @@ void reasm_feed_wire(struct reasm *r, int dir, uint32_t seq, uint32_t ack, uint8
 {
 	struct reasm_half *h = &r->half[dir];
 	bool ack_valid = (flags & TCP_FLAG_ACK) != 0;
-	if (flags & TCP_FLAG_RST)
+	if (flags & TCP_FLAG_RST) {
 		note_unread_lost(r, dir);
+		h->reset = true; /* after its own FIN too: nothing more of either side is read */
+	}
 	/* ACKs count after a close too: they still say how far the other direction was read */
 	note_ack(h, ack_valid, ack);
 	if (flags & TCP_FLAG_SYN) {
@@ -526,9 +528,15 @@ void reasm_flush(struct reasm *r, uint64_t ts_us)
 	}
 }
 
+/* A direction's count is final once its end is seen: its FIN delivered, or a RST from either
+ * side (after it nothing more is read). Without one, the capture (or the idle timeout, or a
+ * new connection on the tuple) cut the connection short, and a lost last segment with nothing
+ * after it would look the same as one never sent: the count is only a floor. */
 bool reasm_count_unsure(const struct reasm *r, int dir)
 {
-	return r->half[dir].tail_unsure || r->half[dir].unread_lost;
+	const struct reasm_half *h = &r->half[dir], *other = &r->half[1 - dir];
+	bool end_seen = h->closed || other->reset;
+	return h->tail_unsure || h->unread_lost || !end_seen;
 }
 
 bool reasm_close_unsure(const struct reasm *r)

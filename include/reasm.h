@@ -68,6 +68,7 @@ struct reasm_half {
 	 * capture lacks, of unknown size. */
 	bool tail_unsure, close_unsure, unread_lost;
 	uint32_t tail_end;
+	bool reset; /* a RST from this direction was taken: the connection is torn down */
 };
 
 struct reasm {

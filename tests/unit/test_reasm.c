@@ -1336,7 +1336,7 @@ static void case_unsure_tail(int d, uint32_t isn, uint32_t other_isn)
 	tx(&c, d, 0, 10, 0);
 	tx_bytes(&c, o, 0, stream[o], 5, 0, 30); /* data acknowledging the lost bytes */
 	CHECK(reasm_count_unsure(&c.r, d) && !reasm_close_unsure(&c.r));
-	tx(&c, d, 30, 4, 0);
+	tx(&c, d, 30, 4, TCP_FLAG_FIN);
 	CHECK(!reasm_count_unsure(&c.r, d));
 	tx_bytes(&c, o, 5, NULL, 0, TCP_FLAG_FIN, 34); /* seen to its end: nothing unsure */
 	CHECK(!reasm_count_unsure(&c.r, d) && !reasm_close_unsure(&c.r));
@@ -1379,6 +1379,44 @@ static void test_unread_lost(void)
 	each_isn(case_unread_lost);
 }
 
+/* A direction's count is final only once its end is seen: its own FIN, or a RST from either
+ * side. Before that (the capture ended, the idle timeout, a new SYN on the tuple) a lost last
+ * segment with nothing after it looks the same as one never sent. */
+static void case_count_needs_end(int d, uint32_t isn, uint32_t other_isn)
+{
+	struct tc c;
+	int o = 1 - d;
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, stream[o], 5, 0, 10);
+	reasm_flush(&c.r, 0);
+	CHECK(reasm_count_unsure(&c.r, d) && reasm_count_unsure(&c.r, o));
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, TCP_FLAG_FIN); /* d's own FIN ends d; o never ended */
+	tx_bytes(&c, o, 0, stream[o], 5, 0, 11);
+	reasm_flush(&c.r, 0);
+	CHECK(!reasm_count_unsure(&c.r, d) && reasm_count_unsure(&c.r, o));
+	tc_free(&c);
+
+	tc_init(&c, d, isn, other_isn, MIB);
+	handshake(&c);
+	tx(&c, d, 0, 10, 0);
+	tx_bytes(&c, o, 0, stream[o], 5, 0, 10);
+	feed(&c, o, sq(&c, o, 5), sq(&c, d, 10), TCP_FLAG_RST | TCP_FLAG_ACK, NULL, 0);
+	reasm_flush(&c.r, 0);
+	CHECK(!reasm_count_unsure(&c.r, d) && !reasm_count_unsure(&c.r, o));
+	tc_free(&c);
+}
+
+static void test_count_needs_end(void)
+{
+	each_isn(case_count_needs_end);
+}
+
 int main(void)
 {
 	uint64_t rng = 42;
@@ -1417,6 +1455,7 @@ int main(void)
 	RUN_TEST(test_clue_cut_held);
 	RUN_TEST(test_unsure_tail);
 	RUN_TEST(test_unread_lost);
+	RUN_TEST(test_count_needs_end);
 	RUN_TEST(test_property_whole);
 	RUN_TEST(test_property_small_cap);
 	TAP_EXIT();
