@@ -28,12 +28,18 @@ loss_dlg=${build:-build/opt}/tools/dialogue
 loss_snaps="96 120 200"
 
 # loss_captures: "ID PATH OPTIONS" for every capture: the samples of tests/TESTLIST without
-# options or stdin, each content once, then one capture per dialogue (its OPTIONS kept).
+# options or stdin, then every other capture in samples/ (those TESTLIST reads only with
+# options, such as the two halves of time-backwards), each content once, then one capture per
+# dialogue (its OPTIONS kept).
 loss_captures() {
-	awk '!/^#/ && NF == 3 && $2 !~ /^stdin:/ { print $2 }' tests/TESTLIST |
-		while read -r loss_c; do
-			[ -f "samples/$loss_c" ] && echo "$(gzip -dcf "samples/$loss_c" | cksum) $loss_c"
-		done | awk '!seen[$1 $2]++ { print "s" NR, "samples/" $3 }'
+	{
+		awk '!/^#/ && NF == 3 && $2 !~ /^stdin:/ { print $2 }' tests/TESTLIST
+		for loss_c in samples/*.pcap samples/*.pcapng samples/*.gz; do
+			[ -f "$loss_c" ] && echo "${loss_c#samples/}"
+		done
+	} | while read -r loss_c; do
+		[ -f "samples/$loss_c" ] && echo "$(gzip -dcf "samples/$loss_c" | cksum) $loss_c"
+	done | awk '!seen[$1 $2]++ { print "s" NR, "samples/" $3 }'
 	loss_i=0
 	for loss_f in tests/dialogues/*.dlg; do
 		loss_i=$((loss_i + 1))
