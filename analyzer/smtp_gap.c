@@ -49,11 +49,14 @@ static void extensions_lost(struct smtp_session *s)
 /* Lost client bytes (lost: the bytes of their run, 0 when not counted) whose replies may be
  * in lost server bytes: an EHLO among them makes the extensions unknown, and a STARTTLS among them
  * answered 220 and read on in plaintext (a decrypted capture) or refused looks the same:
- * whether it was accepted is unknown (judged on what was offered before the loss). */
+ * whether it was accepted is unknown (judged on what was offered before the loss, or by
+ * an EHLO among them). */
 static void lost_both_ways(struct smtp_session *s, uint64_t lost)
 {
-	if (!s->rec.starttls_accepted && (s->starttls_offered || !s->ehlo_whole) &&
-	    (!lost || lost >= STARTTLS_LEN))
+	/* the offer may also come from an EHLO among these bytes (a client may send one again,
+	 * RFC 5321 4.1.4) whose reply the lost server bytes held, when they have room for both */
+	bool offer = s->starttls_offered || !s->ehlo_whole || lost >= EHLO_MIN + STARTTLS_LEN;
+	if (!s->rec.starttls_accepted && offer && (!lost || lost >= STARTTLS_LEN))
 		s->rec.starttls_unknown = true;
 	if (lost && lost < EHLO_MIN)
 		return;
@@ -168,6 +171,68 @@ static bool ehlo_queued(struct smtp_session *s)
 	return false;
 }
 
+/* A reply that lost commands (g, their run counted) took, begun when the server had acked
+ * client bytes up to acked: past the run's start, it answers a command of the run that ended
+ * there, so bytes of the run after acked are one more command at least (run_holds_two). */
+static void note_run_reply(struct pending *g, uint64_t acked)
+{
+	if (g->lost && g->lost <= g->end_pos && acked != UINT64_MAX &&
+	    acked > g->end_pos - g->lost && acked < g->reply_acked)
+		g->reply_acked = acked;
+}
+
+/* A reply to lost commands, whole or cut: a 250 without an enhanced code (none answers EHLO
+ * or HELO, RFC 2034 3) means an EHLO or HELO may be among them. */
+static void helo_among_run(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (r->code == 250 && r->enhanced[0] == '\0')
+		s->rec.helo_unknown = true;
+}
+
+/* A reply (r, begun at s->reply) that the lost commands heading the queue took. */
+static void run_took_reply(struct smtp_session *s, const struct smtp_reply *r)
+{
+	note_run_reply(smtp_pq_at(s, 0), s->reply.start_acked);
+	helo_among_run(s, r);
+}
+
+/* The run of lost commands g held two or more commands: a reply to it began before the
+ * server had all its bytes (RFC 5321 4.1.1: a server answers a command once it has read
+ * it), or a run merged into it did. */
+static bool run_holds_two(const struct pending *g)
+{
+	return g->two_cmds || (g->reply_acked != UINT64_MAX && g->reply_acked < g->end_pos);
+}
+
+/* A reply that server bytes lost cut before its last line (gone with them), begun while lost
+ * commands head the queue and before the server had read the command after them: it
+ * answered one of those lost commands, and the ACK it began with still counts. Begun after
+ * server bytes lost since the last reply, which may hold the replies of the commands ahead
+ * of a later run, with bytes of that run in the server's hands: it may be that run's. */
+static void cut_reply_to_run(struct smtp_session *s)
+{
+	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
+	uint64_t at = s->reply.start_acked;
+	if (!s->reply.active || !s->pq_len)
+		return;
+	if (smtp_pq_at(s, 0)->kind == PK_GAP) {
+		if (!n || at == UINT64_MAX || at < n->end_pos)
+			run_took_reply(s, &s->reply.first);
+		return;
+	}
+	if (s->reply_gap_end <= s->last_reply_end || s->reply.start_pos < s->reply_gap_end ||
+	    at == UINT64_MAX)
+		return;
+	for (uint32_t i = 1; i < s->pq_len; i++) {
+		const struct pending *g = smtp_pq_at(s, i);
+		if (g->kind == PK_GAP && g->lost && g->lost <= g->end_pos &&
+		    at > g->end_pos - g->lost) {
+			helo_among_run(s, &s->reply.first);
+			return;
+		}
+	}
+}
+
 /* Server bytes lost: replies, perhaps half of one (an EHLO reply's extensions). */
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
@@ -180,6 +245,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	s->reply.cut_end = s->server_offset + len;
 	if (ehlo)
 		extensions_lost(s);
+	cut_reply_to_run(s);
 	tx_touched(smtp_cur_tx(s));
 	smtp_line_reset(&s->sline);
 	s->reply.active = false;
@@ -705,16 +771,18 @@ static void lost_unanswered(struct smtp_session *s, const struct pending *g,
  * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
  * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
  * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
- * before them may have held more of their replies (srv_gap). Runs of lost commands with
- * replies between count together (ans_before). */
+ * before them may have held more of their replies (srv_gap), or a reply to them began
+ * before the server had all their bytes (run_holds_two: a cut one too,
+ * gap-tail3-ehlo-mail-lost.dlg). Runs of lost commands with replies between count together
+ * (ans_before). */
 static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
 {
 	const struct pending *n = smtp_pq_at(s, 0);
 	struct smtp_tx *tx = smtp_cur_tx(s);
 	bool srv_lost = s->reply_gap_end > g->srv_gap; /* whole replies lost since the last */
-	if ((g->answered + g->ans_before < 2 && !srv_lost) || !tx || g->tx != s->cur_tx ||
-	    tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND || n->tx != s->cur_tx ||
-	    (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))
+	if ((g->answered + g->ans_before < 2 && !srv_lost && !run_holds_two(g)) || !tx ||
+	    g->tx != s->cur_tx || tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND ||
+	    n->tx != s->cur_tx || (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))
 		return;
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
@@ -722,6 +790,36 @@ static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
 	tx->env_unknown = true;
 	smtp_bytes_free(&tx->mail_from);
 	smtp_bytes_free(&tx->mail_params);
+}
+
+/* A 354 (only DATA is answered so, RFC 5321 4.3.2) after server bytes lost since the last
+ * reply, while lost commands head the queue and a DATA the server had read when it began
+ * the reply waits behind them and commands only: the client sends no text before its 354
+ * (RFC 2920 3.1), so that DATA takes it, and all ahead of it were answered before. The lost
+ * commands leave as when the command after them takes a reply (lost_tx_boundary), and the
+ * commands between, whose replies the server's gap held, lose theirs. */
+static void lost_before_data(struct smtp_session *s, uint16_t code)
+{
+	uint32_t k = 1;
+	struct pending gone;
+	if (code != 354 || s->pq_len < 2 || smtp_pq_at(s, 0)->kind != PK_GAP ||
+	    s->server_gap_end <= s->last_reply_end || s->reply.start_pos < s->server_gap_end ||
+	    s->reply.start_acked == UINT64_MAX)
+		return;
+	while (k < s->pq_len && smtp_pq_at(s, k)->kind == PK_COMMAND && !smtp_pq_at(s, k)->shadow &&
+	       smtp_pq_at(s, k)->verb != SMTP_V_DATA)
+		k++;
+	const struct pending *d = k < s->pq_len ? smtp_pq_at(s, k) : NULL;
+	if (!d || d->kind != PK_COMMAND || d->verb != SMTP_V_DATA || d->shadow ||
+	    s->reply.start_acked < d->end_pos)
+		return;
+	lost_unanswered(s, smtp_pq_at(s, 0), smtp_pq_at(s, 1));
+	smtp_pq_pop(s, &gone);
+	lost_tx_boundary(s, &gone);
+	while (--k > 0) {
+		smtp_pq_pop(s, &gone);
+		reply_lost(s, &gone);
+	}
 }
 
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
@@ -732,6 +830,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 	uint16_t code = r->code;
 	if (lost_quit(s, r))
 		return true;
+	lost_before_data(s, code);
 	skip_unanswerable(s, code);
 	waited_reply_lost(s);
 	while (s->pq_len && smtp_pq_at(s, 0)->kind == PK_GAP) {
@@ -751,16 +850,14 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
 		smtp_pq_at(s, 0)->ans_before += gone.answered + gone.ans_before;
+		smtp_pq_at(s, 0)->two_cmds |= run_holds_two(&gone);
 		if (gone.srv_gap < smtp_pq_at(s, 0)->srv_gap)
 			smtp_pq_at(s, 0)->srv_gap = gone.srv_gap;
 	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
 	smtp_pq_at(s, 0)->answered++;
-	/* lost commands answered 250 without an enhanced code (none answers EHLO or HELO, RFC
-	 * 2034 3): an EHLO or HELO may be among them */
-	if (code == 250 && r->enhanced[0] == '\0')
-		s->rec.helo_unknown = true;
+	run_took_reply(s, r);
 	infer_from_code(s, r);
 	return true;
 }
