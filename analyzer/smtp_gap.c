@@ -705,10 +705,11 @@ static void skip_unanswerable(struct smtp_session *s, uint16_t code)
 }
 
 /* A reply after lost server bytes, sent with lost client bytes in hand (its ACK covers
- * them), while a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1) heads the queue
- * and those lost bytes come next: the client sent them only once it had the head's reply,
- * which the server sent before reading them, so that reply was in the server's gap and the
- * lost bytes take this one. */
+ * some of them: a run of lost bytes may go on past what the server had), while a command
+ * the client waits for (SMTP_VF_SYNC, RFC 2920 3.1) heads the queue and those lost bytes
+ * come next: the client sent them only once it had the head's reply, which the server sent
+ * before reading them, so that reply was in the server's gap and the lost bytes take this
+ * one. */
 static void waited_reply_lost(struct smtp_session *s)
 {
 	struct pending gone;
@@ -716,7 +717,7 @@ static void waited_reply_lost(struct smtp_session *s)
 	    !(smtp_verb_row(smtp_pq_at(s, 0)->verb)->flags & SMTP_VF_SYNC) ||
 	    smtp_pq_at(s, 1)->kind != PK_GAP || s->server_gap_end <= s->last_reply_end ||
 	    s->reply.start_pos < s->server_gap_end || s->reply.start_acked == UINT64_MAX ||
-	    s->reply.start_acked < smtp_pq_at(s, 1)->end_pos)
+	    s->reply.start_acked <= smtp_pq_at(s, 0)->end_pos)
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);

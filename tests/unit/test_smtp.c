@@ -819,6 +819,38 @@ static void test_gap_354_after_lost_rcpt_reply(void)
 	}
 }
 
+/* The EHLO's reply lost, then a HELO lost, and the MAIL after it lost too or seen: the 250
+ * after the server's gap acknowledges the HELO (not the MAIL), and the client sent the HELO
+ * only once it had the EHLO's reply (RFC 2920 3.1): that reply was in the gap even when the
+ * run of lost bytes goes on past the ACK, and the 250, with no enhanced code, answers the
+ * lost bytes: an EHLO or HELO may be among them (helo_command unknown). */
+static void test_gap_waited_reply_run_past_ack(void)
+{
+	for (int mail_lost = 0; mail_lost < 2; mail_lost++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		gap_to_client(&w, EHLO_REPLY);
+		gap_to_server(&w, "HELO c\r\n");
+		uint64_t helo_end = w.sent[SMTP_TO_SERVER];
+		if (mail_lost)
+			gap_to_server(&w, "MAIL FROM:<a@x>\r\n");
+		smtp_feed(w.s, SMTP_TO_CLIENT, S("250 mx\r\n"), helo_end, ++w.ts);
+		w.sent[SMTP_TO_CLIENT] += strlen("250 mx\r\n");
+		if (!mail_lost)
+			wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		wire_rcpt_data_quit(&w, false);
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK(r->helo_unknown);
+		CHECK(r->extensions_unknown);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].mail_from.len, mail_lost ? 0 : 5);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "committed");
+		smtp_session_free(w.s);
+	}
+}
+
 /* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
  * server answers again. A server that refuses bare LF answers once and closes: one command
  * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
@@ -951,6 +983,7 @@ int main(void)
 	RUN_TEST(test_gap_cut_reply_two_commands);
 	RUN_TEST(test_gap_cut_reply_later_run);
 	RUN_TEST(test_gap_354_after_lost_rcpt_reply);
+	RUN_TEST(test_gap_waited_reply_run_past_ack);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
