@@ -398,7 +398,8 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		tx = smtp_tx_after_gap(s);
 		if (tx) {
 			smtp_tx_data_start(tx);
-			tx->inferred |= SMTP_INF_TX_METHOD;
+			if (!tx->env_unknown) /* else left out, as lost commands blurred which tx */
+				tx->inferred |= SMTP_INF_TX_METHOD;
 		}
 		smtp_set_mode(s, CM_TEXT);
 		/* nothing seen after the gap yet: its bytes after the DATA were text, and may have
@@ -776,6 +777,16 @@ static void lost_unanswered(struct smtp_session *s, const struct pending *g,
  * before the server had all their bytes (run_holds_two: a cut one too,
  * gap-tail3-ehlo-mail-lost.dlg). Runs of lost commands with replies between count together
  * (ans_before). */
+static void tx_env_lost(struct smtp_tx *tx)
+{
+	tx->uncertain = true;
+	tx->gap_hid_end = true;
+	tx->rcpts_unknown = true;
+	tx->env_unknown = true;
+	smtp_bytes_free(&tx->mail_from);
+	smtp_bytes_free(&tx->mail_params);
+}
+
 static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
 {
 	const struct pending *n = smtp_pq_at(s, 0);
@@ -785,41 +796,62 @@ static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
 	    g->tx != s->cur_tx || tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND ||
 	    n->tx != s->cur_tx || (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))
 		return;
-	tx->uncertain = true;
-	tx->gap_hid_end = true;
-	tx->rcpts_unknown = true;
-	tx->env_unknown = true;
-	smtp_bytes_free(&tx->mail_from);
-	smtp_bytes_free(&tx->mail_params);
+	tx_env_lost(tx);
+}
+
+/* The same when the lost commands end in the DATA that this 354 answers: two replies they
+ * took before it (or whole replies lost since they began) may be an RSET's and a MAIL's. */
+static void lost_tx_boundary_354(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *g = smtp_pq_at(s, 0);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (code != 354 || (g->answered + g->ans_before < 2 && s->reply_gap_end <= g->srv_gap) ||
+	    !tx || g->tx != s->cur_tx || tx->phase >= SMTP_PH_DATA)
+		return;
+	tx_env_lost(tx);
+}
+
+/* Lost commands (gone) that left the queue with more right behind them: one run with them
+ * (their replies count together). */
+static void runs_merge(struct smtp_session *s, const struct pending *gone)
+{
+	struct pending *g = smtp_pq_at(s, 0);
+	g->ans_before += gone->answered + gone->ans_before;
+	g->two_cmds |= run_holds_two(gone);
+	if (gone->srv_gap < g->srv_gap)
+		g->srv_gap = gone->srv_gap;
 }
 
 /* A 354 (only DATA is answered so, RFC 5321 4.3.2) after server bytes lost since the last
- * reply, while lost commands head the queue and a DATA the server had read when it began
- * the reply waits behind them and commands only: the client sends no text before its 354
- * (RFC 2920 3.1), so that DATA takes it, and all ahead of it were answered before. The lost
- * commands leave as when the command after them takes a reply (lost_tx_boundary), and the
- * commands between, whose replies the server's gap held, lose theirs. */
+ * reply, while lost commands head the queue: the client sends nothing after DATA before its
+ * 354 (RFC 2920 3.1: no text, and DATA ends a pipelined group), so the DATA is the last
+ * thing queued, a DATA seen or in lost bytes, and the server had read it when it began the
+ * reply; all ahead of it were answered before. Lost commands leave as when the command
+ * after them takes a reply (lost_tx_boundary), and the commands among them, whose replies
+ * the server's gap held, lose theirs. */
 static void lost_before_data(struct smtp_session *s, uint16_t code)
 {
-	uint32_t k = 1;
+	const struct pending *t = s->pq_len ? smtp_pq_at(s, s->pq_len - 1) : NULL;
 	struct pending gone;
 	if (code != 354 || s->pq_len < 2 || smtp_pq_at(s, 0)->kind != PK_GAP ||
 	    s->server_gap_end <= s->last_reply_end || s->reply.start_pos < s->server_gap_end ||
-	    s->reply.start_acked == UINT64_MAX)
+	    s->reply.start_acked == UINT64_MAX || s->reply.start_acked < t->end_pos || t->shadow ||
+	    (t->kind != PK_GAP && (t->kind != PK_COMMAND || t->verb != SMTP_V_DATA)))
 		return;
-	while (k < s->pq_len && smtp_pq_at(s, k)->kind == PK_COMMAND && !smtp_pq_at(s, k)->shadow &&
-	       smtp_pq_at(s, k)->verb != SMTP_V_DATA)
-		k++;
-	const struct pending *d = k < s->pq_len ? smtp_pq_at(s, k) : NULL;
-	if (!d || d->kind != PK_COMMAND || d->verb != SMTP_V_DATA || d->shadow ||
-	    s->reply.start_acked < d->end_pos)
-		return;
-	lost_unanswered(s, smtp_pq_at(s, 0), smtp_pq_at(s, 1));
-	smtp_pq_pop(s, &gone);
-	lost_tx_boundary(s, &gone);
-	while (--k > 0) {
+	for (uint32_t i = 1; i + 1 < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->shadow ||
+		    (smtp_pq_at(s, i)->kind != PK_GAP && smtp_pq_at(s, i)->kind != PK_COMMAND))
+			return;
+	while (s->pq_len > 1) {
+		if (smtp_pq_at(s, 0)->kind == PK_GAP)
+			lost_unanswered(s, smtp_pq_at(s, 0), smtp_pq_at(s, 1));
 		smtp_pq_pop(s, &gone);
-		reply_lost(s, &gone);
+		if (gone.kind == PK_GAP && smtp_pq_at(s, 0)->kind == PK_GAP)
+			runs_merge(s, &gone);
+		else if (gone.kind == PK_GAP)
+			lost_tx_boundary(s, &gone);
+		else
+			reply_lost(s, &gone);
 	}
 }
 
@@ -850,13 +882,11 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 			return false;
 		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
-		smtp_pq_at(s, 0)->ans_before += gone.answered + gone.ans_before;
-		smtp_pq_at(s, 0)->two_cmds |= run_holds_two(&gone);
-		if (gone.srv_gap < smtp_pq_at(s, 0)->srv_gap)
-			smtp_pq_at(s, 0)->srv_gap = gone.srv_gap;
+		runs_merge(s, &gone);
 	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
+	lost_tx_boundary_354(s, code);
 	smtp_pq_at(s, 0)->answered++;
 	run_took_reply(s, r);
 	infer_from_code(s, r);

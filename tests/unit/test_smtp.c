@@ -791,13 +791,15 @@ static void test_gap_cut_reply_later_run(void)
 
 /* An RSET and a MAIL lost, each answered, and the reply to the RCPT after them lost too:
  * the 354 answers the DATA the server had read (only DATA is answered 354, and a client
- * sends no text before it, RFC 2920 3.1), so the RCPT's reply was in the gap, and the two
- * lost commands may be an RSET and a MAIL: the one transaction's envelope is left out
- * (env_unknown), its method not inferred, it is incomplete. With the RCPT's reply seen, the
- * same (gap-tx2-rset-mail-lost.dlg). */
+ * sends nothing after DATA before it, RFC 2920 3.1), so the RCPT's reply was in the gap,
+ * and the two lost commands may be an RSET and a MAIL: the one transaction's envelope is
+ * left out (env_unknown), its method not inferred, it is incomplete. The same with the
+ * RCPT's reply seen (case 0, gap-tx2-rset-mail-lost.dlg), with the MAIL's reply lost too
+ * (2: two runs of lost commands), with the DATA lost (3: the 354 is the lost DATA's), or
+ * the RCPT and the DATA (4: the lost bytes that end in the DATA took two replies before). */
 static void test_gap_354_after_lost_rcpt_reply(void)
 {
-	for (int rcpt_lost = 0; rcpt_lost < 2; rcpt_lost++) {
+	for (int c = 0; c < 5; c++) {
 		struct cls_verdict v;
 		struct wire w;
 		wire_begin(&w);
@@ -806,13 +808,31 @@ static void test_gap_354_after_lost_rcpt_reply(void)
 		gap_to_server(&w, "RSET\r\n");
 		wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok\r\n");
 		gap_to_server(&w, "MAIL FROM:<c@example.org>\r\n");
-		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
-		wire_rcpt_data_quit(&w, rcpt_lost);
+		if (c == 2)
+			gap_to_client(&w, "250 2.1.0 Ok\r\n");
+		else
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		if (c == 4) /* the RCPT lost too: the 354 is that of the last lost bytes' DATA */
+			gap_to_server(&w, "RCPT TO:<d@y>\r\n");
+		if (c == 3)
+			wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<d@y>\r\n");
+		if (c >= 3) {
+			gap_to_client(&w, "250 2.1.5 Ok\r\n");
+			gap_to_server(&w, "DATA\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+			wire_feed(&w, SMTP_TO_SERVER, "Subject: t\r\n\r\nhello\r\n.\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok: queued\r\n");
+			wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "221 2.0.0 Bye\r\n");
+		} else {
+			wire_rcpt_data_quit(&w, c > 0);
+		}
 		const struct smtp_record *r = wire_end(&w, &v);
 		CHECK_EQ_INT(r->n_txs, 1);
 		CHECK(r->txs[0].env_unknown);
 		CHECK_EQ_INT(r->txs[0].mail_from.len, 0);
 		CHECK_EQ_INT(r->txs[0].inferred & SMTP_INF_TX_METHOD, 0);
+		CHECK_EQ_INT(r->txs[0].method, SMTP_METHOD_DATA);
 		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
 		CHECK_EQ_STR(classify_close_name(v.close), "quit");
 		smtp_session_free(w.s);
