@@ -171,13 +171,20 @@ static bool ehlo_queued(struct smtp_session *s)
 	return false;
 }
 
+/* The server had some of the bytes of the run of lost commands g (counted) in hand, having
+ * acknowledged client bytes up to acked. */
+static bool run_begun_by(const struct pending *g, uint64_t acked)
+{
+	return g->lost && g->lost <= g->end_pos && acked != UINT64_MAX &&
+	       acked > g->end_pos - g->lost;
+}
+
 /* A reply that lost commands (g, their run counted) took, begun when the server had acked
  * client bytes up to acked: past the run's start, it answers a command of the run that ended
  * there, so bytes of the run after acked are one more command at least (run_holds_two). */
 static void note_run_reply(struct pending *g, uint64_t acked)
 {
-	if (g->lost && g->lost <= g->end_pos && acked != UINT64_MAX &&
-	    acked > g->end_pos - g->lost && acked < g->reply_acked)
+	if (run_begun_by(g, acked) && acked < g->reply_acked)
 		g->reply_acked = acked;
 }
 
@@ -220,13 +227,11 @@ static void cut_reply_to_run(struct smtp_session *s)
 			run_took_reply(s, &s->reply.first);
 		return;
 	}
-	if (s->reply_gap_end <= s->last_reply_end || s->reply.start_pos < s->reply_gap_end ||
-	    at == UINT64_MAX)
+	if (s->reply_gap_end <= s->last_reply_end || s->reply.start_pos < s->reply_gap_end)
 		return;
 	for (uint32_t i = 1; i < s->pq_len; i++) {
 		const struct pending *g = smtp_pq_at(s, i);
-		if (g->kind == PK_GAP && g->lost && g->lost <= g->end_pos &&
-		    at > g->end_pos - g->lost) {
+		if (g->kind == PK_GAP && run_begun_by(g, at)) {
 			helo_among_run(s, &s->reply.first);
 			return;
 		}
@@ -767,16 +772,8 @@ static void lost_unanswered(struct smtp_session *s, const struct pending *g,
 		s->rec.starttls_unknown = true;
 }
 
-/* Two or more lost commands answered while a transaction was open, then the RCPT or DATA
- * that takes this reply: an RSET (or an end of data) and a MAIL may be among them, so it and
- * what follows may be a new transaction's, or the open one's (lost RCPTs): which, nothing
- * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
- * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
- * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
- * before them may have held more of their replies (srv_gap), or a reply to them began
- * before the server had all their bytes (run_holds_two: a cut one too,
- * gap-tail3-ehlo-mail-lost.dlg). Runs of lost commands with replies between count together
- * (ans_before). */
+/* Lost commands may have ended the open transaction and begun another: which one tx is,
+ * nothing seen decides (its envelope, method, size, reply and outcome are not known). */
 static void tx_env_lost(struct smtp_tx *tx)
 {
 	tx->uncertain = true;
@@ -787,6 +784,16 @@ static void tx_env_lost(struct smtp_tx *tx)
 	smtp_bytes_free(&tx->mail_params);
 }
 
+/* Two or more lost commands answered while a transaction was open, then the RCPT or DATA
+ * that takes this reply: an RSET (or an end of data) and a MAIL may be among them, so it and
+ * what follows may be a new transaction's, or the open one's (lost RCPTs): which, nothing
+ * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
+ * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
+ * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
+ * before them may have held more of their replies (srv_gap), or a reply to them began
+ * before the server had all their bytes (run_holds_two: a cut one too,
+ * gap-tail3-ehlo-mail-lost.dlg). Runs of lost commands with replies between count together
+ * (ans_before). */
 static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
 {
 	const struct pending *n = smtp_pq_at(s, 0);
