@@ -49,11 +49,14 @@ static void extensions_lost(struct smtp_session *s)
 /* Lost client bytes (lost: the bytes of their run, 0 when not counted) whose replies may be
  * in lost server bytes: an EHLO among them makes the extensions unknown, and a STARTTLS among them
  * answered 220 and read on in plaintext (a decrypted capture) or refused looks the same:
- * whether it was accepted is unknown (judged on what was offered before the loss). */
+ * whether it was accepted is unknown (judged on what was offered before the loss, or by
+ * an EHLO among them). */
 static void lost_both_ways(struct smtp_session *s, uint64_t lost)
 {
-	if (!s->rec.starttls_accepted && (s->starttls_offered || !s->ehlo_whole) &&
-	    (!lost || lost >= STARTTLS_LEN))
+	/* the offer may also come from an EHLO among these bytes (a client may send one again,
+	 * RFC 5321 4.1.4) whose reply the lost server bytes held, when they have room for both */
+	bool offer = s->starttls_offered || !s->ehlo_whole || lost >= EHLO_MIN + STARTTLS_LEN;
+	if (!s->rec.starttls_accepted && offer && (!lost || lost >= STARTTLS_LEN))
 		s->rec.starttls_unknown = true;
 	if (lost && lost < EHLO_MIN)
 		return;
@@ -168,6 +171,73 @@ static bool ehlo_queued(struct smtp_session *s)
 	return false;
 }
 
+/* The server had some of the bytes of the run of lost commands g (counted) in hand, having
+ * acknowledged client bytes up to acked. */
+static bool run_begun_by(const struct pending *g, uint64_t acked)
+{
+	return g->lost && g->lost <= g->end_pos && acked != UINT64_MAX &&
+	       acked > g->end_pos - g->lost;
+}
+
+/* A reply that lost commands (g, their run counted) took, begun when the server had acked
+ * client bytes up to acked: past the run's start, it answers a command of the run that ended
+ * there, so bytes of the run after acked are one more command at least (run_holds_two). */
+static void note_run_reply(struct pending *g, uint64_t acked)
+{
+	if (run_begun_by(g, acked) && acked < g->reply_acked)
+		g->reply_acked = acked;
+}
+
+/* A reply to lost commands, whole or cut: a 250 without an enhanced code (none answers EHLO
+ * or HELO, RFC 2034 3) means an EHLO or HELO may be among them. */
+static void helo_among_run(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (r->code == 250 && r->enhanced[0] == '\0')
+		s->rec.helo_unknown = true;
+}
+
+/* A reply (r, begun at s->reply) that the lost commands heading the queue took. */
+static void run_took_reply(struct smtp_session *s, const struct smtp_reply *r)
+{
+	note_run_reply(smtp_pq_at(s, 0), s->reply.start_acked);
+	helo_among_run(s, r);
+}
+
+/* The run of lost commands g held two or more commands: a reply to it began before the
+ * server had all its bytes (RFC 5321 4.1.1: a server answers a command once it has read
+ * it), or a run merged into it did. */
+static bool run_holds_two(const struct pending *g)
+{
+	return g->two_cmds || (g->reply_acked != UINT64_MAX && g->reply_acked < g->end_pos);
+}
+
+/* A reply that server bytes lost cut before its last line (gone with them), begun while lost
+ * commands head the queue and before the server had read the command after them: it
+ * answered one of those lost commands, and the ACK it began with still counts. Begun after
+ * server bytes lost since the last reply, which may hold the replies of the commands ahead
+ * of a later run, with bytes of that run in the server's hands: it may be that run's. */
+static void cut_reply_to_run(struct smtp_session *s)
+{
+	const struct pending *n = s->pq_len > 1 ? smtp_pq_at(s, 1) : NULL;
+	uint64_t at = s->reply.start_acked;
+	if (!s->reply.active || !s->pq_len)
+		return;
+	if (smtp_pq_at(s, 0)->kind == PK_GAP) {
+		if (!n || at == UINT64_MAX || at < n->end_pos)
+			run_took_reply(s, &s->reply.first);
+		return;
+	}
+	if (s->reply_gap_end <= s->last_reply_end || s->reply.start_pos < s->reply_gap_end)
+		return;
+	for (uint32_t i = 1; i < s->pq_len; i++) {
+		const struct pending *g = smtp_pq_at(s, i);
+		if (g->kind == PK_GAP && run_begun_by(g, at)) {
+			helo_among_run(s, &s->reply.first);
+			return;
+		}
+	}
+}
+
 /* Server bytes lost: replies, perhaps half of one (an EHLO reply's extensions). */
 void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 {
@@ -180,6 +250,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	s->reply.cut_end = s->server_offset + len;
 	if (ehlo)
 		extensions_lost(s);
+	cut_reply_to_run(s);
 	tx_touched(smtp_cur_tx(s));
 	smtp_line_reset(&s->sline);
 	s->reply.active = false;
@@ -332,7 +403,8 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		tx = smtp_tx_after_gap(s);
 		if (tx) {
 			smtp_tx_data_start(tx);
-			tx->inferred |= SMTP_INF_TX_METHOD;
+			if (!tx->env_unknown) /* else left out, as lost commands blurred which tx */
+				tx->inferred |= SMTP_INF_TX_METHOD;
 		}
 		smtp_set_mode(s, CM_TEXT);
 		/* nothing seen after the gap yet: its bytes after the DATA were text, and may have
@@ -639,10 +711,11 @@ static void skip_unanswerable(struct smtp_session *s, uint16_t code)
 }
 
 /* A reply after lost server bytes, sent with lost client bytes in hand (its ACK covers
- * them), while a command the client waits for (SMTP_VF_SYNC, RFC 2920 3.1) heads the queue
- * and those lost bytes come next: the client sent them only once it had the head's reply,
- * which the server sent before reading them, so that reply was in the server's gap and the
- * lost bytes take this one. */
+ * some of them: a run of lost bytes may go on past what the server had), while a command
+ * the client waits for (SMTP_VF_SYNC, RFC 2920 3.1) heads the queue and those lost bytes
+ * come next: the client sent them only once it had the head's reply, which the server sent
+ * before reading them, so that reply was in the server's gap and the lost bytes take this
+ * one. */
 static void waited_reply_lost(struct smtp_session *s)
 {
 	struct pending gone;
@@ -650,7 +723,7 @@ static void waited_reply_lost(struct smtp_session *s)
 	    !(smtp_verb_row(smtp_pq_at(s, 0)->verb)->flags & SMTP_VF_SYNC) ||
 	    smtp_pq_at(s, 1)->kind != PK_GAP || s->server_gap_end <= s->last_reply_end ||
 	    s->reply.start_pos < s->server_gap_end || s->reply.start_acked == UINT64_MAX ||
-	    s->reply.start_acked < smtp_pq_at(s, 1)->end_pos)
+	    s->reply.start_acked <= smtp_pq_at(s, 0)->end_pos)
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
@@ -699,29 +772,94 @@ static void lost_unanswered(struct smtp_session *s, const struct pending *g,
 		s->rec.starttls_unknown = true;
 }
 
-/* Two or more lost commands answered while a transaction was open, then the RCPT or DATA
- * that takes this reply: an RSET (or an end of data) and a MAIL may be among them, so it and
- * what follows may be a new transaction's, or the open one's (lost RCPTs): which, nothing
- * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
- * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
- * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
- * before them may have held more of their replies (srv_gap). Runs of lost commands with
- * replies between count together (ans_before). */
-static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
+/* Lost commands may have ended the open transaction and begun another: which one tx is,
+ * nothing seen decides (its envelope, method, size, reply and outcome are not known). */
+static void tx_env_lost(struct smtp_tx *tx)
 {
-	const struct pending *n = smtp_pq_at(s, 0);
-	struct smtp_tx *tx = smtp_cur_tx(s);
-	bool srv_lost = s->reply_gap_end > g->srv_gap; /* whole replies lost since the last */
-	if ((g->answered + g->ans_before < 2 && !srv_lost) || !tx || g->tx != s->cur_tx ||
-	    tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND || n->tx != s->cur_tx ||
-	    (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))
-		return;
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
 	tx->rcpts_unknown = true;
 	tx->env_unknown = true;
 	smtp_bytes_free(&tx->mail_from);
 	smtp_bytes_free(&tx->mail_params);
+}
+
+/* Two or more lost commands answered while a transaction was open, then the RCPT or DATA
+ * that takes this reply: an RSET (or an end of data) and a MAIL may be among them, so it and
+ * what follows may be a new transaction's, or the open one's (lost RCPTs): which, nothing
+ * seen decides (gap-rset-lost.dlg with its MAIL lost too, gap-tx2-*.dlg). The transaction's
+ * sender, recipients, method, size, reply and outcome are then not known (DESIGN.md section
+ * 4); a single lost command cannot hold both, unless server bytes lost after the last reply
+ * before them may have held more of their replies (srv_gap), or a reply to them began
+ * before the server had all their bytes (run_holds_two: a cut one too,
+ * gap-tail3-ehlo-mail-lost.dlg). Runs of lost commands with replies between count together
+ * (ans_before). */
+static void lost_tx_boundary(struct smtp_session *s, const struct pending *g)
+{
+	const struct pending *n = smtp_pq_at(s, 0);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	bool srv_lost = s->reply_gap_end > g->srv_gap; /* whole replies lost since the last */
+	if ((g->answered + g->ans_before < 2 && !srv_lost && !run_holds_two(g)) || !tx ||
+	    g->tx != s->cur_tx || tx->phase >= SMTP_PH_DATA || n->kind != PK_COMMAND ||
+	    n->tx != s->cur_tx || (n->verb != SMTP_V_RCPT && n->verb != SMTP_V_DATA))
+		return;
+	tx_env_lost(tx);
+}
+
+/* The same when the lost commands end in the DATA that this 354 answers: two replies they
+ * took before it (or whole replies lost since they began) may be an RSET's and a MAIL's. */
+static void lost_tx_boundary_354(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *g = smtp_pq_at(s, 0);
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (code != 354 || (g->answered + g->ans_before < 2 && s->reply_gap_end <= g->srv_gap) ||
+	    !tx || g->tx != s->cur_tx || tx->phase >= SMTP_PH_DATA)
+		return;
+	tx_env_lost(tx);
+}
+
+/* Lost commands (gone) that left the queue with more right behind them: one run with them
+ * (their replies count together). */
+static void runs_merge(struct smtp_session *s, const struct pending *gone)
+{
+	struct pending *g = smtp_pq_at(s, 0);
+	g->ans_before += gone->answered + gone->ans_before;
+	g->two_cmds |= run_holds_two(gone);
+	if (gone->srv_gap < g->srv_gap)
+		g->srv_gap = gone->srv_gap;
+}
+
+/* A 354 (only DATA is answered so, RFC 5321 4.3.2) after server bytes lost since the last
+ * reply, while lost commands head the queue: the client sends nothing after DATA before its
+ * 354 (RFC 2920 3.1: no text, and DATA ends a pipelined group), so the DATA is the last
+ * thing queued, a DATA seen or in lost bytes, and the server had read it when it began the
+ * reply; all ahead of it were answered before. Lost commands leave as when the command
+ * after them takes a reply (lost_tx_boundary), and the commands among them, whose replies
+ * the server's gap held, lose theirs. */
+static void lost_before_data(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *t = s->pq_len ? smtp_pq_at(s, s->pq_len - 1) : NULL;
+	struct pending gone;
+	if (code != 354 || s->pq_len < 2 || smtp_pq_at(s, 0)->kind != PK_GAP ||
+	    s->server_gap_end <= s->last_reply_end || s->reply.start_pos < s->server_gap_end ||
+	    s->reply.start_acked == UINT64_MAX || s->reply.start_acked < t->end_pos || t->shadow ||
+	    (t->kind != PK_GAP && (t->kind != PK_COMMAND || t->verb != SMTP_V_DATA)))
+		return;
+	for (uint32_t i = 1; i + 1 < s->pq_len; i++)
+		if (smtp_pq_at(s, i)->shadow ||
+		    (smtp_pq_at(s, i)->kind != PK_GAP && smtp_pq_at(s, i)->kind != PK_COMMAND))
+			return;
+	while (s->pq_len > 1) {
+		if (smtp_pq_at(s, 0)->kind == PK_GAP)
+			lost_unanswered(s, smtp_pq_at(s, 0), smtp_pq_at(s, 1));
+		smtp_pq_pop(s, &gone);
+		if (gone.kind == PK_GAP && smtp_pq_at(s, 0)->kind == PK_GAP)
+			runs_merge(s, &gone);
+		else if (gone.kind == PK_GAP)
+			lost_tx_boundary(s, &gone);
+		else
+			reply_lost(s, &gone);
+	}
 }
 
 /* A reply while lost commands head the queue: it answers one of them unless it fits the
@@ -732,6 +870,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 	uint16_t code = r->code;
 	if (lost_quit(s, r))
 		return true;
+	lost_before_data(s, code);
 	skip_unanswerable(s, code);
 	waited_reply_lost(s);
 	while (s->pq_len && smtp_pq_at(s, 0)->kind == PK_GAP) {
@@ -750,17 +889,13 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 			return false;
 		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
-		smtp_pq_at(s, 0)->ans_before += gone.answered + gone.ans_before;
-		if (gone.srv_gap < smtp_pq_at(s, 0)->srv_gap)
-			smtp_pq_at(s, 0)->srv_gap = gone.srv_gap;
+		runs_merge(s, &gone);
 	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;
+	lost_tx_boundary_354(s, code);
 	smtp_pq_at(s, 0)->answered++;
-	/* lost commands answered 250 without an enhanced code (none answers EHLO or HELO, RFC
-	 * 2034 3): an EHLO or HELO may be among them */
-	if (code == 250 && r->enhanced[0] == '\0')
-		s->rec.helo_unknown = true;
+	run_took_reply(s, r);
 	infer_from_code(s, r);
 	return true;
 }

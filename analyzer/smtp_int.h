@@ -52,6 +52,11 @@ struct pending {
 	uint64_t lost;       /* PK_GAP: client bytes its run lost, counted (0: not counted) */
 	uint32_t ans_before; /* PK_GAP: replies the runs of lost commands just before took */
 	uint64_t srv_gap;    /* PK_GAP: last_reply_end when it began */
+	/* PK_GAP: the client bytes the server had acknowledged when it began the first reply it
+	 * took, whole or cut (UINT64_MAX: none); two_cmds: an earlier run merged into it held
+	 * two or more commands (smtp_gap.c, run_holds_two) */
+	uint64_t reply_acked;
+	bool two_cmds;
 };
 
 struct line_buf {

@@ -260,7 +260,8 @@ void smtp_pq_push_gap(struct smtp_session *s, int64_t tx)
 	                                 .tx = tx,
 	                                 .end_pos = s->cpos,
 	                                 .peer_acked = UINT64_MAX,
-	                                 .srv_gap = s->last_reply_end});
+	                                 .srv_gap = s->last_reply_end,
+	                                 .reply_acked = UINT64_MAX});
 }
 
 /* Puts p back at the head: an AUTH answered 334 still awaits its final reply. */

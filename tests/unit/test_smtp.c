@@ -695,6 +695,182 @@ static void test_gap_plaintext_after_starttls(void)
 	}
 }
 
+/* Client bytes the capture lost: the server's ACKs still count them. */
+static void gap_to_server(struct wire *w, const char *bytes)
+{
+	smtp_gap(w->s, SMTP_TO_SERVER, strlen(bytes), ++w->ts);
+	w->sent[SMTP_TO_SERVER] += strlen(bytes);
+}
+
+/* A transaction, then its RCPT answered. */
+static void wire_mail_rcpt(struct wire *w)
+{
+	wire_feed(w, SMTP_TO_CLIENT, "250-mx\r\n250 8BITMIME\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+}
+
+/* A RCPT, DATA, its text and QUIT, each answered (the RCPT's reply lost when rcpt_lost). */
+static void wire_rcpt_data_quit(struct wire *w, bool rcpt_lost)
+{
+	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<d@y>\r\n");
+	if (rcpt_lost)
+		gap_to_client(w, "250 2.1.5 Ok\r\n");
+	else
+		wire_feed(w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "DATA\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "Subject: t\r\n\r\nhello\r\n.\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 2.0.0 Ok: queued\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "221 2.0.0 Bye\r\n");
+}
+
+/* A lost EHLO answered by a multi-line 250 that a server gap cut, begun when the server had
+ * that EHLO only; the MAIL after it lost too, or seen. Lost bytes past what the server had
+ * when it began a reply to them hold one more command at least (RFC 5321 4.1.1): an RSET or
+ * EHLO and a MAIL may be among them, so the transaction the RCPT after them steps is not
+ * known (envelope left out, incomplete). The cut reply, a 250 without an enhanced code (RFC
+ * 2034 3), may be an EHLO's or a HELO's; 48 lost bytes have room for an EHLO and a STARTTLS
+ * too. With the MAIL seen, it opens the second transaction, committed. */
+static void test_gap_cut_reply_two_commands(void)
+{
+	for (int mail_lost = 0; mail_lost < 2; mail_lost++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		wire_mail_rcpt(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+		gap_to_server(&w, "EHLO client.example\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250-mx\r\n250-PIPELINING\r\n250-SI");
+		if (mail_lost)
+			gap_to_server(&w, "MAIL FROM:<c@example.org>\r\n");
+		gap_to_client(&w, "ZE 1000\r\n250 8BITMIME\r\n");
+		if (!mail_lost)
+			wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<c@example.org>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		wire_rcpt_data_quit(&w, false);
+		const struct smtp_record *r = wire_end(&w, &v);
+		const struct smtp_tx *last = &r->txs[r->n_txs - 1];
+		CHECK_EQ_INT(r->n_txs, mail_lost ? 1 : 2);
+		CHECK_EQ_INT(last->env_unknown, mail_lost);
+		CHECK_EQ_INT(last->mail_from.len, mail_lost ? 0 : 15);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, last)),
+		             mail_lost ? "incomplete" : "committed");
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+		CHECK(r->helo_unknown);
+		CHECK_EQ_INT(r->starttls_unknown, true);
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
+/* As test_gap_cut_reply_two_commands with the MAIL seen, and the reply to the RCPT before
+ * the lost EHLO lost too: the cut 250 began after that server gap, when the server had the
+ * lost bytes, so it may answer them; no enhanced code: an EHLO or HELO may be among them. */
+static void test_gap_cut_reply_later_run(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_begin(&w);
+	wire_mail_rcpt(&w);
+	gap_to_client(&w, "250 2.1.5 Ok\r\n");
+	gap_to_server(&w, "EHLO client.example\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250-mx\r\n250-PIPELINING\r\n250-SI");
+	gap_to_client(&w, "ZE 1000\r\n250 8BITMIME\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<c@example.org>\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+	wire_rcpt_data_quit(&w, false);
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 2);
+	CHECK(r->helo_unknown);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[1])), "committed");
+	smtp_session_free(w.s);
+}
+
+/* An RSET and a MAIL lost, each answered, and the reply to the RCPT after them lost too:
+ * the 354 answers the DATA the server had read (only DATA is answered 354, and a client
+ * sends nothing after DATA before it, RFC 2920 3.1), so the RCPT's reply was in the gap,
+ * and the two lost commands may be an RSET and a MAIL: the one transaction's envelope is
+ * left out (env_unknown), its method not inferred, it is incomplete. The same with the
+ * RCPT's reply seen (case 0, gap-tx2-rset-mail-lost.dlg), with the MAIL's reply lost too
+ * (2: two runs of lost commands), with the DATA lost (3: the 354 is the lost DATA's), or
+ * the RCPT and the DATA (4: the lost bytes that end in the DATA took two replies before). */
+static void test_gap_354_after_lost_rcpt_reply(void)
+{
+	for (int c = 0; c < 5; c++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		wire_mail_rcpt(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+		gap_to_server(&w, "RSET\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok\r\n");
+		gap_to_server(&w, "MAIL FROM:<c@example.org>\r\n");
+		if (c == 2)
+			gap_to_client(&w, "250 2.1.0 Ok\r\n");
+		else
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		if (c == 4) /* the RCPT lost too: the 354 is that of the last lost bytes' DATA */
+			gap_to_server(&w, "RCPT TO:<d@y>\r\n");
+		if (c == 3)
+			wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<d@y>\r\n");
+		if (c >= 3) {
+			gap_to_client(&w, "250 2.1.5 Ok\r\n");
+			gap_to_server(&w, "DATA\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+			wire_feed(&w, SMTP_TO_SERVER, "Subject: t\r\n\r\nhello\r\n.\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok: queued\r\n");
+			wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "221 2.0.0 Bye\r\n");
+		} else {
+			wire_rcpt_data_quit(&w, c > 0);
+		}
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK(r->txs[0].env_unknown);
+		CHECK_EQ_INT(r->txs[0].mail_from.len, 0);
+		CHECK_EQ_INT(r->txs[0].inferred & SMTP_INF_TX_METHOD, 0);
+		CHECK_EQ_INT(r->txs[0].method, SMTP_METHOD_DATA);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
+/* The EHLO's reply lost, then a HELO lost, and the MAIL after it lost too or seen: the 250
+ * after the server's gap acknowledges the HELO (not the MAIL), and the client sent the HELO
+ * only once it had the EHLO's reply (RFC 2920 3.1): that reply was in the gap even when the
+ * run of lost bytes goes on past the ACK, and the 250, with no enhanced code, answers the
+ * lost bytes: an EHLO or HELO may be among them (helo_command unknown). */
+static void test_gap_waited_reply_run_past_ack(void)
+{
+	for (int mail_lost = 0; mail_lost < 2; mail_lost++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		gap_to_client(&w, EHLO_REPLY);
+		gap_to_server(&w, "HELO c\r\n");
+		uint64_t helo_end = w.sent[SMTP_TO_SERVER];
+		if (mail_lost)
+			gap_to_server(&w, "MAIL FROM:<a@x>\r\n");
+		smtp_feed(w.s, SMTP_TO_CLIENT, S("250 mx\r\n"), helo_end, ++w.ts);
+		w.sent[SMTP_TO_CLIENT] += strlen("250 mx\r\n");
+		if (!mail_lost)
+			wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		wire_rcpt_data_quit(&w, false);
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK(r->helo_unknown);
+		CHECK(r->extensions_unknown);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].mail_from.len, mail_lost ? 0 : 5);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "committed");
+		smtp_session_free(w.s);
+	}
+}
+
 /* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
  * server answers again. A server that refuses bare LF answers once and closes: one command
  * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
@@ -824,6 +1000,10 @@ int main(void)
 	RUN_TEST(test_gap_pipelined_354_lost);
 	RUN_TEST(test_gap_text_before_354);
 	RUN_TEST(test_gap_plaintext_after_starttls);
+	RUN_TEST(test_gap_cut_reply_two_commands);
+	RUN_TEST(test_gap_cut_reply_later_run);
+	RUN_TEST(test_gap_354_after_lost_rcpt_reply);
+	RUN_TEST(test_gap_waited_reply_run_past_ack);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
