@@ -97,9 +97,11 @@ static void lost_commands_counted(struct smtp_session *s, struct smtp_tx *tx, ui
 	uint32_t n = s->pq_len;
 	lost_commands(s, tx);
 	struct pending *g = smtp_pq_at(s, s->pq_len - 1);
-	if (s->pq_len > n)
+	if (s->pq_len > n) {
 		g->lost = len;
-	else if (g->lost) /* a run counted so far */
+		g->run_from =
+		    s->line_end_pos; /* the end of the last whole line, or a cut command */
+	} else if (g->lost)          /* a run counted so far */
 		g->lost += len;
 	if (s->server_gap_end > s->last_reply_end)
 		lost_both_ways(s, g->lost);
@@ -294,6 +296,19 @@ bool smtp_gap_ended_tx(struct smtp_session *s)
 	return true;
 }
 
+/* The shortest DATA line, "DATA" LF (a bare LF ends a line to Postfix; RFC 5321 4.1.1.4). */
+#define DATA_MIN 5
+
+/* Whether the lost client bytes g stands for, whose DATA a 354 answers, may hold message
+ * text after that DATA line: not when, counted from the line start their run began at, they
+ * have no room for more than the shortest DATA line, which is then all they held (a bare-LF
+ * client's lost "DATA" LF: the text after the 354 is seen whole, gap-look-data-reply-lost.dlg).
+ * A mid-stream pickup's first bytes need not start a line. */
+static bool gap_may_hold_text(const struct smtp_session *s, const struct pending *g)
+{
+	return s->rec.midstream || g->run_from == 0 || g->end_pos - g->run_from > DATA_MIN;
+}
+
 /* A reply to a command the capture lost: what its code alone makes certain. */
 /* A 221 answers a QUIT, but servers also say 221 when they drop a client on their own
  * (Postfix after too many errors: "221 2.7.0 Error: I can break rules, too"): only a 221
@@ -337,7 +352,7 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		smtp_set_mode(s, CM_TEXT);
 		/* nothing seen after the gap yet: its bytes after the DATA were text, and may have
 		 * held the end of data too (a reply in text then answers it, eod_in_gap) */
-		s->text_gap = s->cpos == gone.end_pos;
+		s->text_gap = s->cpos == gone.end_pos && gap_may_hold_text(s, &gone);
 		s->text.prev_crlf = true;
 		s->text.first_line = false;
 		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
@@ -753,6 +768,8 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 		smtp_pq_at(s, 0)->ans_before += gone.answered + gone.ans_before;
 		if (gone.srv_gap < smtp_pq_at(s, 0)->srv_gap)
 			smtp_pq_at(s, 0)->srv_gap = gone.srv_gap;
+		if (gone.run_from < smtp_pq_at(s, 0)->run_from) /* one run from there on */
+			smtp_pq_at(s, 0)->run_from = gone.run_from;
 	}
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_GAP)
 		return false;

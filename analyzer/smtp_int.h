@@ -52,6 +52,7 @@ struct pending {
 	uint64_t lost;       /* PK_GAP: client bytes its run lost, counted (0: not counted) */
 	uint32_t ans_before; /* PK_GAP: replies the runs of lost commands just before took */
 	uint64_t srv_gap;    /* PK_GAP: last_reply_end when it began */
+	uint64_t run_from;   /* PK_GAP: client offset of the line its run began in (0: unknown) */
 };
 
 struct line_buf {

@@ -624,6 +624,68 @@ static void test_gap_pipelined_354_lost(void)
 	smtp_session_free(w.s);
 }
 
+static void gap_to_server(struct wire *w, const char *bytes)
+{
+	smtp_gap(w->s, SMTP_TO_SERVER, strlen(bytes), ++w->ts);
+	w->sent[SMTP_TO_SERVER] += strlen(bytes);
+}
+
+/* A bare-LF client's transaction up to its lost DATA line (lost) and the 354 to it, then
+ * its text, ended by <LF>.<LF>. */
+static void lost_data_line(struct wire *w, const char *lost)
+{
+	wire_begin(w);
+	wire_feed(w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	gap_to_server(w, lost);
+	wire_feed(w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "Subject: t\n\nLF only.\n.\n");
+}
+
+/* Lost client bytes whose DATA a 354 answers hold text only if they have room for more than
+ * the shortest DATA line ("DATA" LF, 5 octets from a line start): with none, the text after
+ * the 354 is seen whole, and a reply while in it answers the end of data its <LF>.<LF> made,
+ * its size known (a seen 250), or, lost, makes the QUIT sent after it a command, not text
+ * after the look-alike (gap-look-data-and-eod-reply-lost.dlg). With room for one text octet
+ * the end of data may have been in the gap: the 250 answers it, inferred, size unknown. */
+static void test_gap_lost_data_line(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	const struct smtp_record *r;
+	for (int room = 0; room < 2; room++) {
+		lost_data_line(&w, room ? "DATA\nX" : "DATA\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok: queued\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "committed");
+		CHECK_EQ_INT(r->txs[0].size_unknown, room);
+		CHECK_EQ_INT((r->txs[0].inferred & SMTP_INF_TX_OUTCOME) != 0, room);
+		if (!room)
+			CHECK_EQ_INT(r->txs[0].size, 21);
+		CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+		smtp_session_free(w.s);
+	}
+	lost_data_line(&w, "DATA\n");
+	gap_to_client(&w, "250 Ok: queued\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+	CHECK_EQ_INT(r->commands, 4); /* EHLO, MAIL, RCPT, QUIT */
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	CHECK_EQ_INT(r->inferred & SMTP_INF_CLOSE, 0);
+	smtp_session_free(w.s);
+}
+
 /* The EHLO reply lost, then MAIL, RCPT, DATA and text pipelined before any reply: the text
  * acknowledges the lost bytes but no more than the DATA did, so it says nothing of a 354:
  * the 554 refuses the DATA, as on the full capture (trap-rejected-data-pipelined-text.dlg). */
@@ -823,6 +885,7 @@ int main(void)
 	RUN_TEST(test_gap_221_not_quit);
 	RUN_TEST(test_gap_pipelined_354_lost);
 	RUN_TEST(test_gap_text_before_354);
+	RUN_TEST(test_gap_lost_data_line);
 	RUN_TEST(test_gap_plaintext_after_starttls);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
