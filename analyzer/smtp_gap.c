@@ -828,21 +828,31 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
  * taken the same way, smtp_smuggle_adopt_now). The look-alike ended the data, its reply was
  * lost, and this line was sent after that reply: a command, and no text followed the
  * look-alike (DESIGN.md section 4: causality decides). Only the first line after the
- * look-alike: with lines before it the lost bytes may hold their replies too. */
+ * look-alike: with lines before it the lost bytes may hold their replies too. Client bytes
+ * lost in the text before the look-alike (text_gap) may have held the real end of data
+ * that the lost bytes answer instead, and what came after it commands: this line was sent
+ * after that reply all the same, so in neither reading does text follow the look-alike,
+ * and the transaction's end is lost either way; only its size is unknown then. Client bytes
+ * lost after the look-alike may have been text after it: then nothing is decided here. */
 void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked)
 {
 	struct pending eod;
+	bool text_gap = s->text_gap;
 	if (s->cmode != CM_TEXT || !s->smug.active || s->smug.n || s->smug.followed ||
-	    s->text_gap || s->pq_len || s->reply.active || acked == UINT64_MAX ||
-	    s->rec.gap_bytes[SMTP_TO_CLIENT] <= s->text.gap_at_354 ||
+	    s->rec.gap_bytes[SMTP_TO_SERVER] != s->smug.cgap || s->pq_len || s->reply.active ||
+	    acked == UINT64_MAX || s->rec.gap_bytes[SMTP_TO_CLIENT] <= s->text.gap_at_354 ||
 	    acked <= s->text.reply354_end || acked <= s->last_reply_end)
 		return;
 	smtp_smuggle_adopt_now(s);
+	s->text_gap = false;
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_EOD)
 		return;
 	smtp_pq_pop(s, &eod);
 	reply_lost(s, &eod);
-	tx_touched(smtp_tx_of(s, &eod));
+	struct smtp_tx *tx = smtp_tx_of(s, &eod);
+	tx_touched(tx);
+	if (tx && text_gap)
+		tx->size_unknown = true;
 }
 
 /* Client bytes held behind a DATA whose reply was lost, read either way: as text they end

@@ -94,6 +94,7 @@ struct smuggle {
 	bool followed; /* text came after the look-alike: without any it is a bare-LF end */
 	enum smtp_lookalike kind;
 	uint64_t la_total;              /* octets of the look-alike's own line, counted as text */
+	uint64_t cgap;                  /* client bytes lost before the look-alike came */
 	uint64_t text_size, text_acked; /* of the smuggled message being read */
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];

@@ -114,6 +114,7 @@ void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev
 	s->smug.tx = s->cur_tx;
 	s->smug.kind = kind;
 	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
+	s->smug.cgap = s->rec.gap_bytes[SMTP_TO_SERVER];
 	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
 		lookalike_followed(s);
 		shadow_line(s, &rest, acked);

@@ -630,9 +630,8 @@ static void gap_to_server(struct wire *w, const char *bytes)
 	w->sent[SMTP_TO_SERVER] += strlen(bytes);
 }
 
-/* A bare-LF client's transaction up to its lost DATA line (lost) and the 354 to it, then
- * its text, ended by <LF>.<LF>. */
-static void lost_data_line(struct wire *w, const char *lost)
+/* A bare-LF client's session up to its accepted RCPT. */
+static void bare_lf_rcpt(struct wire *w)
 {
 	wire_begin(w);
 	wire_feed(w, SMTP_TO_CLIENT, EHLO_REPLY);
@@ -640,6 +639,13 @@ static void lost_data_line(struct wire *w, const char *lost)
 	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
 	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\n");
 	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+}
+
+/* A bare-LF client's transaction up to its lost DATA line (lost) and the 354 to it, then
+ * its text, ended by <LF>.<LF>. */
+static void lost_data_line(struct wire *w, const char *lost)
+{
+	bare_lf_rcpt(w);
 	gap_to_server(w, lost);
 	wire_feed(w, SMTP_TO_CLIENT, "354 go\r\n");
 	wire_feed(w, SMTP_TO_SERVER, "Subject: t\n\nLF only.\n.\n");
@@ -681,6 +687,35 @@ static void test_gap_lost_data_line(void)
 	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
 	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
 	CHECK_EQ_INT(r->commands, 4); /* EHLO, MAIL, RCPT, QUIT */
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	CHECK_EQ_INT(r->inferred & SMTP_INF_CLOSE, 0);
+	smtp_session_free(w.s);
+}
+
+/* A bare-LF client's text loses bytes before its <LF>.<LF>, and the reply to that end of data
+ * is lost: the QUIT sent after those lost server bytes is a command whether they answered the
+ * look-alike or an end of data in the lost text (gap-look-text-lost-eod-reply-lost.dlg): no
+ * text followed the look-alike, the transaction is incomplete and its size unknown. */
+static void test_gap_text_lost_before_lookalike(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	bare_lf_rcpt(&w);
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: t\n\n");
+	gap_to_server(&w, "First part.\n");
+	wire_feed(&w, SMTP_TO_SERVER, "LF only.\n.\n");
+	gap_to_client(&w, "250 Ok: queued\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK(r->txs[0].size_unknown);
+	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+	CHECK_EQ_INT(r->commands, 5); /* EHLO, MAIL, RCPT, DATA, QUIT */
 	CHECK_EQ_STR(classify_close_name(v.close), "quit");
 	CHECK_EQ_INT(r->inferred & SMTP_INF_CLOSE, 0);
 	smtp_session_free(w.s);
@@ -886,6 +921,7 @@ int main(void)
 	RUN_TEST(test_gap_pipelined_354_lost);
 	RUN_TEST(test_gap_text_before_354);
 	RUN_TEST(test_gap_lost_data_line);
+	RUN_TEST(test_gap_text_lost_before_lookalike);
 	RUN_TEST(test_gap_plaintext_after_starttls);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
