@@ -124,6 +124,7 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 	case CM_TEXT:
 		s->text_gap = true; /* a reply while still in text: the end was in the gap */
 		s->text.prev_crlf = true;
+		s->text.start_lost = true;
 		if (tx) /* text, unless the end of data was in it (size_unknown) */
 			tx->size += partial + len;
 		break;
@@ -354,6 +355,7 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		 * held the end of data too (a reply in text then answers it, eod_in_gap) */
 		s->text_gap = s->cpos == gone.end_pos && gap_may_hold_text(s, &gone);
 		s->text.prev_crlf = true;
+		s->text.start_lost = s->text_gap; /* the text may have begun in the gap */
 		s->text.first_line = false;
 		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->gap_sync = false;

@@ -72,7 +72,7 @@ static void lookalike_followed(struct smtp_session *s)
 		return;
 	s->smug.followed = true;
 	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
-	if (s->rec.lookalike == SMTP_LA_NONE)
+	if (s->rec.lookalike == SMTP_LA_NONE && !s->smug.kind_lost)
 		s->rec.lookalike = s->smug.kind;
 }
 
@@ -115,6 +115,9 @@ void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev
 	s->smug.kind = kind;
 	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
 	s->smug.cgap = s->rec.gap_bytes[SMTP_TO_SERVER];
+	/* a "." line's kind is how the line before it ended; lost, it is not known (nor whether
+	 * the "." began a line), and the record leaves it out rather than guess (DESIGN.md 4) */
+	s->smug.kind_lost = s->text.start_lost && kind != SMTP_LA_CR_DOT_CR;
 	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
 		lookalike_followed(s);
 		shadow_line(s, &rest, acked);

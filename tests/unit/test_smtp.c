@@ -721,6 +721,49 @@ static void test_gap_text_lost_before_lookalike(void)
 	smtp_session_free(w.s);
 }
 
+/* A smuggled message whose look-alike line follows lost message text: the byte before its
+ * "." decides its kind (here a bare LF: <LF>.<LF>), so after the gap the kind is unknown and
+ * left out, while the replies still make the smuggled transaction (lost: 0 none lost, 1 the
+ * text before the look-alike, 2 that and the 354, the text then held behind the DATA;
+ * gap-look-lookalike-after-text-gap.dlg, gap-look-354-and-text-lost.dlg). */
+static void test_gap_lookalike_kind_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	for (int lost = 0; lost < 3; lost++) {
+		wire_begin(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+		wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+		if (lost == 2)
+			gap_to_client(&w, "354 go\r\n");
+		else
+			wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+		if (lost)
+			gap_to_server(&w, "Subject: one\r\n\r\nFirst.\n");
+		else
+			wire_feed(&w, SMTP_TO_SERVER, "Subject: one\r\n\r\nFirst.\n");
+		wire_feed(&w, SMTP_TO_SERVER,
+		          ".\nMAIL FROM:<a@x>\r\nRCPT TO:<c@y>\r\nDATA\r\nSmuggled.\r\n.\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT,
+		          "250 Ok: 1A\r\n250 Ok\r\n250 Ok\r\n354 go\r\n250 Ok: 2B\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->lookalike, lost ? SMTP_LA_NONE : SMTP_LA_LF_DOT_LF);
+		CHECK_EQ_INT(r->n_txs, 2);
+		if (r->n_txs == 2) {
+			CHECK(r->txs[1].smuggled);
+			CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[1])),
+			             "committed");
+		}
+		smtp_session_free(w.s);
+	}
+}
+
 /* The EHLO reply lost, then MAIL, RCPT, DATA and text pipelined before any reply: the text
  * acknowledges the lost bytes but no more than the DATA did, so it says nothing of a 354:
  * the 554 refuses the DATA, as on the full capture (trap-rejected-data-pipelined-text.dlg). */
@@ -922,6 +965,7 @@ int main(void)
 	RUN_TEST(test_gap_text_before_354);
 	RUN_TEST(test_gap_lost_data_line);
 	RUN_TEST(test_gap_text_lost_before_lookalike);
+	RUN_TEST(test_gap_lookalike_kind_lost);
 	RUN_TEST(test_gap_plaintext_after_starttls);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
