@@ -93,9 +93,10 @@ struct smuggle {
 	bool in_text;  /* the lenient reading is inside a smuggled message's text */
 	bool followed; /* text came after the look-alike: without any it is a bare-LF end */
 	enum smtp_lookalike kind;
-	bool kind_lost;    /* the byte before its "." was lost: its kind (or being one) unknown */
+	bool unsure;       /* its kind, or whether text followed it, rests on lost bytes */
 	uint64_t la_total; /* octets of the look-alike's own line, counted as text */
 	uint64_t cgap;     /* client bytes lost before the look-alike came */
+	uint64_t la_acked; /* server bytes the look-alike's sender had */
 	uint64_t text_size, text_acked; /* of the smuggled message being read */
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];

@@ -764,6 +764,38 @@ static void test_gap_lookalike_kind_lost(void)
 	}
 }
 
+/* A bare-LF client's <LF>.<LF>, then client bytes lost ("NOOP" LF), then a QUIT. Sent after
+ * lost server bytes (the 250 to the end of data and to the NOOP), the QUIT says nothing of
+ * when the lost bytes went out: whether text followed the look-alike is not known, and the
+ * look-alike is left out (gap-look-lost-after-lookalike.dlg). Sent before any server byte
+ * came, the QUIT shows that the lost bytes too went out before the reply: text after the
+ * look-alike, recorded. */
+static void test_gap_lost_after_lookalike(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	for (int replied = 0; replied < 2; replied++) {
+		bare_lf_rcpt(&w);
+		wire_feed(&w, SMTP_TO_SERVER, "DATA\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "Subject: t\n\nLF only.\n.\n");
+		if (replied)
+			gap_to_client(&w, "250 Ok: queued\r\n");
+		gap_to_server(&w, "NOOP\n");
+		if (replied)
+			gap_to_client(&w, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+		if (!replied)
+			wire_feed(&w, SMTP_TO_CLIENT, "250 Ok: queued\r\n250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->lookalike, replied ? SMTP_LA_NONE : SMTP_LA_LF_DOT_LF);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
 /* The EHLO reply lost, then MAIL, RCPT, DATA and text pipelined before any reply: the text
  * acknowledges the lost bytes but no more than the DATA did, so it says nothing of a 354:
  * the 554 refuses the DATA, as on the full capture (trap-rejected-data-pipelined-text.dlg). */
@@ -966,6 +998,7 @@ int main(void)
 	RUN_TEST(test_gap_lost_data_line);
 	RUN_TEST(test_gap_text_lost_before_lookalike);
 	RUN_TEST(test_gap_lookalike_kind_lost);
+	RUN_TEST(test_gap_lost_after_lookalike);
 	RUN_TEST(test_gap_plaintext_after_starttls);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
