@@ -97,12 +97,12 @@ static void lost_commands_counted(struct smtp_session *s, struct smtp_tx *tx, ui
 	uint32_t n = s->pq_len;
 	lost_commands(s, tx);
 	struct pending *g = smtp_pq_at(s, s->pq_len - 1);
-	if (s->pq_len > n) {
+	if (s->pq_len > n) { /* a new run: from the end of the last whole line, or a cut command */
 		g->lost = len;
-		g->run_from =
-		    s->line_end_pos; /* the end of the last whole line, or a cut command */
-	} else if (g->lost)          /* a run counted so far */
+		g->run_from = s->line_end_pos;
+	} else if (g->lost) { /* a run counted so far */
 		g->lost += len;
+	}
 	if (s->server_gap_end > s->last_reply_end)
 		lost_both_ways(s, g->lost);
 }
@@ -303,7 +303,8 @@ bool smtp_gap_ended_tx(struct smtp_session *s)
 /* Whether the lost client bytes g stands for, whose DATA a 354 answers, may hold message
  * text after that DATA line: not when, counted from the line start their run began at, they
  * have no room for more than the shortest DATA line, which is then all they held (a bare-LF
- * client's lost "DATA" LF: the text after the 354 is seen whole, gap-look-data-reply-lost.dlg).
+ * client's lost "DATA" LF: the text after the 354 is seen whole,
+ * gap-look-data-and-eod-reply-lost.dlg).
  * A mid-stream pickup's first bytes need not start a line. */
 static bool gap_may_hold_text(const struct smtp_session *s, const struct pending *g)
 {
