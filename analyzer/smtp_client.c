@@ -331,18 +331,34 @@ void smtp_lf_release(struct smtp_session *s)
 	smtp_release_hold(s);
 }
 
+/* Held bytes read as message text reach the place where client bytes were lost while they
+ * were held: the line there does not start where the held bytes say, as after a gap in text
+ * (smtp_gap_client): the line cut there is dropped, and the next one's start is unknown. */
+static void held_text_lost_here(struct smtp_session *s)
+{
+	if (s->cmode != CM_TEXT)
+		return;
+	smtp_line_reset(&s->cline);
+	s->text.prev_crlf = true;
+	s->text.start_lost = true;
+}
+
 /* The reply that decides how held bytes read has come: read them now. */
 void smtp_release_hold(struct smtp_session *s)
 {
 	uint8_t *buf = s->hold;
-	size_t n = s->hold_len;
+	size_t n = s->hold_len, at = s->hold_gap ? s->hold_gap - 1 : n;
 	s->hold_gap = 0; /* its reply has come: what it decided is decided */
 	if (n == 0)
 		return;
 	s->hold = NULL;
 	s->hold_len = 0;
 	s->cpos = s->hold_pos;
-	smtp_client_feed(s, buf, n, s->hold_acked);
+	smtp_client_feed(s, buf, at, s->hold_acked);
+	if (at < n) {
+		held_text_lost_here(s);
+		smtp_client_feed(s, buf + at, n - at, s->hold_acked);
+	}
 	free(buf);
 }
 
@@ -384,6 +400,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		                                 .decide_smuggle = decide});
 		if (tx)
 			smtp_tx_eod_sent(tx, ts);
+		s->text.start_lost = false;
 		return;
 	}
 	if (l->total > SMTP_TEXT_LINE_MAX)
@@ -395,6 +412,7 @@ static void text_line(struct smtp_session *s, const struct line *l, uint64_t ack
 		smtp_note_tx(s, SMTP_AN_BARE_CR);
 	if (cr || l->len <= 1 || s->smug.active) /* a look-alike needs a CR or a "." line */
 		smtp_text_lookalike(s, l, prev_crlf, cr, acked);
+	s->text.start_lost = false;
 	if (tx)
 		tx->size += l->total;
 }
@@ -501,7 +519,7 @@ static size_t line_take(struct smtp_session *s, const uint8_t *p, size_t len, ui
 static size_t text_run(struct smtp_session *s, const uint8_t *p, size_t len)
 {
 	if (s->cline.len || s->cline.overflow || s->smug.active || s->text.first_line ||
-	    !s->text.prev_crlf)
+	    !s->text.prev_crlf || s->text.start_lost)
 		return 0;
 	size_t n = scan_plain_lines(p, len, 2, SMTP_TEXT_LINE_MAX);
 	struct smtp_tx *tx = smtp_cur_tx(s);

@@ -100,10 +100,12 @@ static void lost_commands_counted(struct smtp_session *s, struct smtp_tx *tx, ui
 	uint32_t n = s->pq_len;
 	lost_commands(s, tx);
 	struct pending *g = smtp_pq_at(s, s->pq_len - 1);
-	if (s->pq_len > n)
+	if (s->pq_len > n) { /* a new run: from the end of the last whole line, or a cut command */
 		g->lost = len;
-	else if (g->lost) /* a run counted so far */
+		g->run_from = s->line_end_pos;
+	} else if (g->lost) { /* a run counted so far */
 		g->lost += len;
+	}
 	if (s->server_gap_end > s->last_reply_end)
 		lost_both_ways(s, g->lost);
 }
@@ -125,6 +127,7 @@ void smtp_gap_client(struct smtp_session *s, uint64_t len)
 	case CM_TEXT:
 		s->text_gap = true; /* a reply while still in text: the end was in the gap */
 		s->text.prev_crlf = true;
+		s->text.start_lost = true;
 		if (tx) /* text, unless the end of data was in it (size_unknown) */
 			tx->size += partial + len;
 		break;
@@ -365,6 +368,20 @@ bool smtp_gap_ended_tx(struct smtp_session *s)
 	return true;
 }
 
+/* The shortest DATA line, "DATA" LF (a bare LF ends a line to Postfix; RFC 5321 4.1.1.4). */
+#define DATA_MIN 5
+
+/* Whether the lost client bytes g stands for, whose DATA a 354 answers, may hold message
+ * text after that DATA line: not when, counted from the line start their run began at, they
+ * have no room for more than the shortest DATA line, which is then all they held (a bare-LF
+ * client's lost "DATA" LF: the text after the 354 is seen whole,
+ * gap-look-data-and-eod-reply-lost.dlg).
+ * A mid-stream pickup's first bytes need not start a line. */
+static bool gap_may_hold_text(const struct smtp_session *s, const struct pending *g)
+{
+	return s->rec.midstream || g->run_from == 0 || g->end_pos - g->run_from > DATA_MIN;
+}
+
 /* A reply to a command the capture lost: what its code alone makes certain. */
 /* A 221 answers a QUIT, but servers also say 221 when they drop a client on their own
  * (Postfix after too many errors: "221 2.7.0 Error: I can break rules, too"): only a 221
@@ -409,8 +426,9 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 		smtp_set_mode(s, CM_TEXT);
 		/* nothing seen after the gap yet: its bytes after the DATA were text, and may have
 		 * held the end of data too (a reply in text then answers it, eod_in_gap) */
-		s->text_gap = s->cpos == gone.end_pos;
+		s->text_gap = s->cpos == gone.end_pos && gap_may_hold_text(s, &gone);
 		s->text.prev_crlf = true;
+		s->text.start_lost = s->text_gap; /* the text may have begun in the gap */
 		s->text.first_line = false;
 		s->text.gap_at_354 = s->rec.gap_bytes[SMTP_TO_CLIENT];
 		s->gap_sync = false;
@@ -827,6 +845,8 @@ static void runs_merge(struct smtp_session *s, const struct pending *gone)
 	g->two_cmds |= run_holds_two(gone);
 	if (gone->srv_gap < g->srv_gap)
 		g->srv_gap = gone->srv_gap;
+	if (gone->run_from < g->run_from) /* one run from there on */
+		g->run_from = gone->run_from;
 }
 
 /* A 354 (only DATA is answered so, RFC 5321 4.3.2) after server bytes lost since the last
@@ -946,21 +966,31 @@ void smtp_lost_replies(struct smtp_session *s, uint16_t code)
  * taken the same way, smtp_smuggle_adopt_now). The look-alike ended the data, its reply was
  * lost, and this line was sent after that reply: a command, and no text followed the
  * look-alike (DESIGN.md section 4: causality decides). Only the first line after the
- * look-alike: with lines before it the lost bytes may hold their replies too. */
+ * look-alike: with lines before it the lost bytes may hold their replies too. Client bytes
+ * lost in the text before the look-alike (text_gap) may have held the real end of data
+ * that the lost bytes answer instead, and what came after it commands: this line was sent
+ * after that reply all the same, so in neither reading does text follow the look-alike,
+ * and the transaction's end is lost either way; only its size is unknown then. Client bytes
+ * lost after the look-alike may have been text after it: then nothing is decided here. */
 void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked)
 {
 	struct pending eod;
+	bool text_gap = s->text_gap;
 	if (s->cmode != CM_TEXT || !s->smug.active || s->smug.n || s->smug.followed ||
-	    s->text_gap || s->pq_len || s->reply.active || acked == UINT64_MAX ||
-	    s->rec.gap_bytes[SMTP_TO_CLIENT] <= s->text.gap_at_354 ||
+	    s->rec.gap_bytes[SMTP_TO_SERVER] != s->smug.cgap || s->pq_len || s->reply.active ||
+	    acked == UINT64_MAX || s->rec.gap_bytes[SMTP_TO_CLIENT] <= s->text.gap_at_354 ||
 	    acked <= s->text.reply354_end || acked <= s->last_reply_end)
 		return;
 	smtp_smuggle_adopt_now(s);
+	s->text_gap = false;
 	if (!s->pq_len || smtp_pq_at(s, 0)->kind != PK_EOD)
 		return;
 	smtp_pq_pop(s, &eod);
 	reply_lost(s, &eod);
-	tx_touched(smtp_tx_of(s, &eod));
+	struct smtp_tx *tx = smtp_tx_of(s, &eod);
+	tx_touched(tx);
+	if (tx && text_gap)
+		tx->size_unknown = true;
 }
 
 /* Client bytes held behind a DATA whose reply was lost, read either way: as text they end

@@ -57,6 +57,7 @@ struct pending {
 	 * two or more commands (smtp_gap.c, run_holds_two) */
 	uint64_t reply_acked;
 	bool two_cmds;
+	uint64_t run_from; /* PK_GAP: client offset of the line its run began in (0: unknown) */
 };
 
 struct line_buf {
@@ -97,7 +98,10 @@ struct smuggle {
 	bool in_text;  /* the lenient reading is inside a smuggled message's text */
 	bool followed; /* text came after the look-alike: without any it is a bare-LF end */
 	enum smtp_lookalike kind;
-	uint64_t la_total;              /* octets of the look-alike's own line, counted as text */
+	bool unsure;       /* its kind, or whether text followed it, rests on lost bytes */
+	uint64_t la_total; /* octets of the look-alike's own line, counted as text */
+	uint64_t cgap;     /* client bytes lost before the look-alike came */
+	uint64_t la_acked; /* server bytes the look-alike's sender had */
 	uint64_t text_size, text_acked; /* of the smuggled message being read */
 	int64_t tx;
 	struct shadow_cmd cmds[SMTP_SHADOW_MAX];
@@ -113,6 +117,8 @@ struct text_state {
 	uint8_t head[3];       /* first bytes of the current line */
 	bool prev_crlf;        /* the previous line ended in CRLF (true at the start) */
 	bool first_line;       /* the next line is the first of the text */
+	bool start_lost;       /* client bytes were lost just before the next line: how the
+	                        * line before it ended, or whether it starts a line, is unknown */
 	uint64_t reply354_end; /* server offset just after the 354 */
 	uint64_t gap_at_354;   /* server bytes lost before the 354 was taken */
 };

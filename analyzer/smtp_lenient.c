@@ -72,7 +72,7 @@ static void lookalike_followed(struct smtp_session *s)
 		return;
 	s->smug.followed = true;
 	smtp_note_tx(s, SMTP_AN_SMUGGLING_EOD);
-	if (s->rec.lookalike == SMTP_LA_NONE)
+	if (s->rec.lookalike == SMTP_LA_NONE && !s->smug.unsure)
 		s->rec.lookalike = s->smug.kind;
 }
 
@@ -96,6 +96,18 @@ static enum smtp_lookalike lookalike_kind(const struct line *l, bool prev_crlf, 
 	return SMTP_LA_NONE;
 }
 
+/* The first text seen after a look-alike comes after client bytes lost since it, in a
+ * segment sent after server bytes that no seen reply accounts for (acked): the lost bytes
+ * may have been sent before the look-alike's reply (text after it) or after it (commands),
+ * so whether text followed the look-alike is not known (DESIGN.md section 4). */
+static bool followed_unsure(const struct smtp_session *s, uint64_t acked)
+{
+	const struct smuggle *sm = &s->smug;
+	return !sm->followed && s->rec.gap_bytes[SMTP_TO_SERVER] != sm->cgap &&
+	       acked != UINT64_MAX && sm->la_acked != UINT64_MAX && acked > sm->la_acked &&
+	       acked > s->last_reply_end;
+}
+
 /* An end-of-data look-alike (SMTP smuggling, 2023): text to a strict server, the end of
  * data to a lenient one. The first starts the lenient reading of what follows. */
 void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev_crlf,
@@ -104,6 +116,7 @@ void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev
 	struct line rest = {0};
 	enum smtp_lookalike kind = lookalike_kind(l, prev_crlf, cr, &rest);
 	if (s->smug.active) {
+		s->smug.unsure = s->smug.unsure || followed_unsure(s, acked);
 		lookalike_followed(s);
 		shadow_line(s, l, acked);
 	}
@@ -114,6 +127,11 @@ void smtp_text_lookalike(struct smtp_session *s, const struct line *l, bool prev
 	s->smug.tx = s->cur_tx;
 	s->smug.kind = kind;
 	s->smug.la_total = kind == SMTP_LA_CR_DOT_CR ? 0 : l->total;
+	s->smug.cgap = s->rec.gap_bytes[SMTP_TO_SERVER];
+	s->smug.la_acked = acked;
+	/* a "." line's kind is how the line before it ended; lost, it is not known (nor whether
+	 * the "." began a line), and the record leaves it out rather than guess (DESIGN.md 4) */
+	s->smug.unsure = s->text.start_lost && kind != SMTP_LA_CR_DOT_CR;
 	if (kind == SMTP_LA_CR_DOT_CR && rest.len) {
 		lookalike_followed(s);
 		shadow_line(s, &rest, acked);

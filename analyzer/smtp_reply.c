@@ -88,6 +88,7 @@ void smtp_reply_data(struct smtp_session *s, const struct pending *p, const stru
 		smtp_set_mode(s, CM_TEXT);
 		s->text_gap = false;
 		s->text.prev_crlf = true;
+		s->text.start_lost = false;
 		if (tx)
 			smtp_tx_data_start(tx);
 		if (tx && held_text_gap(s)) /* the text lacks lost bytes: its size is unknown */

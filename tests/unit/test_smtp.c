@@ -624,6 +624,179 @@ static void test_gap_pipelined_354_lost(void)
 	smtp_session_free(w.s);
 }
 
+/* Client bytes the capture lost: the server's ACKs still count them. */
+static void gap_to_server(struct wire *w, const char *bytes)
+{
+	smtp_gap(w->s, SMTP_TO_SERVER, strlen(bytes), ++w->ts);
+	w->sent[SMTP_TO_SERVER] += strlen(bytes);
+}
+
+/* A bare-LF client's session up to its accepted RCPT. */
+static void bare_lf_rcpt(struct wire *w)
+{
+	wire_begin(w);
+	wire_feed(w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+}
+
+/* A bare-LF client's transaction up to its lost DATA line (lost) and the 354 to it, then
+ * its text, ended by <LF>.<LF>. */
+static void lost_data_line(struct wire *w, const char *lost)
+{
+	bare_lf_rcpt(w);
+	gap_to_server(w, lost);
+	wire_feed(w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "Subject: t\n\nLF only.\n.\n");
+}
+
+/* Lost client bytes whose DATA a 354 answers hold text only if they have room for more than
+ * the shortest DATA line ("DATA" LF, 5 octets from a line start): with none, the text after
+ * the 354 is seen whole, and a reply while in it answers the end of data its <LF>.<LF> made,
+ * its size known (a seen 250), or, lost, makes the QUIT sent after it a command, not text
+ * after the look-alike (gap-look-data-and-eod-reply-lost.dlg). With room for one text octet
+ * the end of data may have been in the gap: the 250 answers it, inferred, size unknown. */
+static void test_gap_lost_data_line(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	const struct smtp_record *r;
+	for (int room = 0; room < 2; room++) {
+		lost_data_line(&w, room ? "DATA\nX" : "DATA\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok: queued\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "committed");
+		CHECK_EQ_INT(r->txs[0].size_unknown, room);
+		CHECK_EQ_INT((r->txs[0].inferred & SMTP_INF_TX_OUTCOME) != 0, room);
+		if (!room)
+			CHECK_EQ_INT(r->txs[0].size, 21);
+		CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+		smtp_session_free(w.s);
+	}
+	lost_data_line(&w, "DATA\n");
+	gap_to_client(&w, "250 Ok: queued\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+	CHECK_EQ_INT(r->commands, 4); /* EHLO, MAIL, RCPT, QUIT */
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	CHECK_EQ_INT(r->inferred & SMTP_INF_CLOSE, 0);
+	smtp_session_free(w.s);
+}
+
+/* A bare-LF client's text loses bytes before its <LF>.<LF>, and the reply to that end of data
+ * is lost: the QUIT sent after those lost server bytes is a command whether they answered the
+ * look-alike or an end of data in the lost text (gap-look-text-lost-eod-reply-lost.dlg): no
+ * text followed the look-alike, the transaction is incomplete and its size unknown. */
+static void test_gap_text_lost_before_lookalike(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	bare_lf_rcpt(&w);
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: t\n\n");
+	gap_to_server(&w, "First part.\n");
+	wire_feed(&w, SMTP_TO_SERVER, "LF only.\n.\n");
+	gap_to_client(&w, "250 Ok: queued\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK(r->txs[0].size_unknown);
+	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+	CHECK_EQ_INT(r->commands, 5); /* EHLO, MAIL, RCPT, DATA, QUIT */
+	CHECK_EQ_STR(classify_close_name(v.close), "quit");
+	CHECK_EQ_INT(r->inferred & SMTP_INF_CLOSE, 0);
+	smtp_session_free(w.s);
+}
+
+/* A smuggled message whose look-alike line follows lost message text: the byte before its
+ * "." decides its kind (here a bare LF: <LF>.<LF>), so after the gap the kind is unknown and
+ * left out, while the replies still make the smuggled transaction (lost: 0 none lost, 1 the
+ * text before the look-alike, 2 that and the 354, the text then held behind the DATA;
+ * gap-look-lookalike-after-text-gap.dlg, gap-look-354-and-text-lost.dlg). */
+static void test_gap_lookalike_kind_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	for (int lost = 0; lost < 3; lost++) {
+		wire_begin(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+		wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+		if (lost == 2)
+			gap_to_client(&w, "354 go\r\n");
+		else
+			wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+		if (lost)
+			gap_to_server(&w, "Subject: one\r\n\r\nFirst.\n");
+		else
+			wire_feed(&w, SMTP_TO_SERVER, "Subject: one\r\n\r\nFirst.\n");
+		wire_feed(&w, SMTP_TO_SERVER,
+		          ".\nMAIL FROM:<a@x>\r\nRCPT TO:<c@y>\r\nDATA\r\nSmuggled.\r\n.\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT,
+		          "250 Ok: 1A\r\n250 Ok\r\n250 Ok\r\n354 go\r\n250 Ok: 2B\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->lookalike, lost ? SMTP_LA_NONE : SMTP_LA_LF_DOT_LF);
+		CHECK_EQ_INT(r->n_txs, 2);
+		if (r->n_txs == 2) {
+			CHECK(r->txs[1].smuggled);
+			CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[1])),
+			             "committed");
+		}
+		smtp_session_free(w.s);
+	}
+}
+
+/* A bare-LF client's <LF>.<LF>, then client bytes lost ("NOOP" LF), then a QUIT. Sent after
+ * lost server bytes (the 250 to the end of data and to the NOOP), the QUIT says nothing of
+ * when the lost bytes went out: whether text followed the look-alike is not known, and the
+ * look-alike is left out (gap-look-lost-after-lookalike.dlg). Sent before any server byte
+ * came, the QUIT shows that the lost bytes too went out before the reply: text after the
+ * look-alike, recorded. */
+static void test_gap_lost_after_lookalike(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	for (int replied = 0; replied < 2; replied++) {
+		bare_lf_rcpt(&w);
+		wire_feed(&w, SMTP_TO_SERVER, "DATA\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "354 go\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "Subject: t\n\nLF only.\n.\n");
+		if (replied)
+			gap_to_client(&w, "250 Ok: queued\r\n");
+		gap_to_server(&w, "NOOP\n");
+		if (replied)
+			gap_to_client(&w, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\n");
+		if (!replied)
+			wire_feed(&w, SMTP_TO_CLIENT, "250 Ok: queued\r\n250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->lookalike, replied ? SMTP_LA_NONE : SMTP_LA_LF_DOT_LF);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
 /* The EHLO reply lost, then MAIL, RCPT, DATA and text pipelined before any reply: the text
  * acknowledges the lost bytes but no more than the DATA did, so it says nothing of a 354:
  * the 554 refuses the DATA, as on the full capture (trap-rejected-data-pipelined-text.dlg). */
@@ -693,13 +866,6 @@ static void test_gap_plaintext_after_starttls(void)
 		CHECK_EQ_INT(r->anomalies, 1ULL << SMTP_AN_TCP_GAP);
 		smtp_session_free(s);
 	}
-}
-
-/* Client bytes the capture lost: the server's ACKs still count them. */
-static void gap_to_server(struct wire *w, const char *bytes)
-{
-	smtp_gap(w->s, SMTP_TO_SERVER, strlen(bytes), ++w->ts);
-	w->sent[SMTP_TO_SERVER] += strlen(bytes);
 }
 
 /* A transaction, then its RCPT answered. */
@@ -999,6 +1165,10 @@ int main(void)
 	RUN_TEST(test_gap_221_not_quit);
 	RUN_TEST(test_gap_pipelined_354_lost);
 	RUN_TEST(test_gap_text_before_354);
+	RUN_TEST(test_gap_lost_data_line);
+	RUN_TEST(test_gap_text_lost_before_lookalike);
+	RUN_TEST(test_gap_lookalike_kind_lost);
+	RUN_TEST(test_gap_lost_after_lookalike);
 	RUN_TEST(test_gap_plaintext_after_starttls);
 	RUN_TEST(test_gap_cut_reply_two_commands);
 	RUN_TEST(test_gap_cut_reply_later_run);
