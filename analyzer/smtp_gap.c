@@ -357,12 +357,42 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 	}
 }
 
+/* Client bytes held behind a DATA whose reply is not known: a refusal makes them commands,
+ * so when some were lost, or a line of them reads as a RCPT, a recipient may be among them. */
+static bool held_may_hold_rcpt(const struct smtp_session *s)
+{
+	const uint8_t *p = s->hold, *end = s->hold + s->hold_len, *eol;
+	if (s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA)
+		return false;
+	if (s->hold_gap)
+		return true;
+	for (; p && p < end; p = eol + 1) {
+		struct smtp_command c;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			return false;
+		smtp_parse_command(p, (size_t)(eol - p), &c);
+		if (c.verb == SMTP_V_RCPT)
+			return true;
+	}
+	return false;
+}
+
+/* The recipients of tx (the DATA's) are unknown when the held bytes may hold a RCPT. */
+static void held_rcpts_unknown(struct smtp_session *s, struct smtp_tx *tx)
+{
+	if (tx && tx->phase < SMTP_PH_EOD_SENT && held_may_hold_rcpt(s))
+		tx->rcpts_unknown = true;
+}
+
 /* A command whose reply the capture lost. */
 static void reply_lost(struct smtp_session *s, const struct pending *p)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (tx)
 		tx->uncertain = true;
+	if (p->verb == SMTP_V_DATA) /* a refusal made the bytes held behind it commands */
+		held_rcpts_unknown(s, tx);
 	if (tx && p->verb == SMTP_V_MAIL) /* refused, the RCPTs after it were in none */
 		tx->rcpts_unknown = true;
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
@@ -601,14 +631,32 @@ void smtp_gap_greeting_lost(struct smtp_session *s)
  * a reply does decide): the held bytes are unknown, as lost commands are, so a RCPT or MAIL
  * in message text is not read as one, and the transaction's end, size and recipients are
  * unknown (DESIGN.md section 4). */
+/* The held bytes were sent with lost server bytes in hand, before this reply: those bytes
+ * held DATA's reply. */
+static bool held_after_data_reply(const struct smtp_session *s)
+{
+	return s->hold_len && s->hold_acked != UINT64_MAX && s->hold_acked > s->last_reply_end &&
+	       s->hold_acked <= s->reply.start_pos;
+}
+
+/* Client bytes held behind DATA were lost, and server bytes since the last reply, before
+ * this one, too: the lost server bytes held DATA's reply, or its first lines (this one may
+ * be its last line): a refusal makes the lost client bytes commands, a 354 text, and which
+ * this reply answers nothing seen decides. Only a 354 is DATA's for certain. */
+static bool data_reply_unsure(const struct smtp_session *s)
+{
+	return s->hold_gap && s->server_gap_end > s->last_reply_end &&
+	       s->reply.start_pos >= s->server_gap_end && s->reply.first.code != 354;
+}
+
 void smtp_gap_data_reply_lost(struct smtp_session *s)
 {
 	const struct pending *h = s->pq_len == 1 ? smtp_pq_at(s, 0) : NULL;
 	struct pending gone;
 	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_DATA || h->shadow ||
-	    s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA || !s->hold_len ||
-	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_acked == UINT64_MAX ||
-	    s->hold_acked <= s->last_reply_end || s->hold_acked > s->reply.start_pos)
+	    s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
+	    (!held_after_data_reply(s) && !data_reply_unsure(s)))
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
@@ -617,7 +665,8 @@ void smtp_gap_data_reply_lost(struct smtp_session *s)
 		tx->size_unknown = true;
 		tx->gap_hid_end = true;
 	}
-	s->cpos = s->hold_pos + s->hold_len;
+	if (s->hold_len) /* else cpos is past the lost bytes already (smtp_gap_client) */
+		s->cpos = s->hold_pos + s->hold_len;
 	smtp_drop_hold(s);
 	smtp_set_mode(s, CM_COMMAND);
 	s->gap_since_mail = true;
@@ -864,6 +913,12 @@ static bool held_quit_either_way(const struct smtp_session *s)
  * either reading. */
 void smtp_gap_finish(struct smtp_session *s)
 {
+	/* a DATA no seen reply answered, server bytes lost since the last reply: its reply may
+	 * be among them */
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	if (h && h->kind == PK_COMMAND && h->verb == SMTP_V_DATA &&
+	    s->server_gap_end > s->last_reply_end)
+		held_rcpts_unknown(s, smtp_tx_of(s, h));
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
 	    !s->rec.quit_sent) {
 		/* unless the server closed first: it may have refused the DATA and closed without

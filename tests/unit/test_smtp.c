@@ -644,6 +644,99 @@ static void test_gap_text_before_354(void)
 	smtp_session_free(w.s);
 }
 
+static void gap_to_server(struct wire *w, const char *bytes)
+{
+	smtp_gap(w->s, SMTP_TO_SERVER, strlen(bytes), ++w->ts);
+	w->sent[SMTP_TO_SERVER] += strlen(bytes);
+}
+
+/* MAIL and RCPT answered, DATA sent: the start of a session whose DATA's reply is lost. */
+static void wire_to_data(struct wire *w)
+{
+	wire_begin(w);
+	wire_feed(w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+}
+
+/* The transaction's recipients, size and outcome are unknown (DESIGN.md section 4). */
+static void check_tx_unknown(struct wire *w)
+{
+	struct cls_verdict v;
+	const struct smtp_record *r = wire_end(w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome), "incomplete");
+	CHECK(!v.txs[0].rcpts_known);
+	CHECK(!v.txs[0].size_known);
+	classify_free(&v);
+	smtp_session_free(w->s);
+}
+
+/* The RCPT's 250 and DATA's reply lost; the DATA acknowledges the first, the held text the
+ * second: DATA's reply was in the gap once the RCPT's is known lost (smtp_lost_replies), and
+ * which it was nothing decides: the text's RCPT line is no recipient. */
+static void test_gap_rcpt_and_data_reply_lost(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	gap_to_client(&w, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nRCPT TO:<c@y>\r\n.\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "554 no\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	check_tx_unknown(&w);
+}
+
+/* DATA's reply lost and the client's bytes after it lost, then a 554: DATA's reply, or its
+ * first lines, were in the server's gap; the lost client bytes may be commands (a RCPT). */
+static void test_gap_data_reply_and_text_lost(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	gap_to_server(&w, "Subject: x\r\n\r\nRCPT TO:<c@y>\r\n.\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "554 no\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	check_tx_unknown(&w);
+}
+
+/* DATA's reply and the reply after it lost, the text and a QUIT held: the 221 starts past the
+ * server bytes the text acknowledged, so it is no first reply after DATA's and shows no 354
+ * (lost_354). */
+static void test_gap_354_not_from_later_reply(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nRCPT TO:<c@y>\r\n.\r\n");
+	gap_to_client(&w, "554 no\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	check_tx_unknown(&w);
+}
+
+/* Text held behind a DATA whose reply never came, with client bytes lost after it: a refusal
+ * makes them commands, a RCPT among them (smtp_gap_finish). */
+static void test_gap_held_text_gap_unanswered(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+	gap_to_server(&w, "RCPT TO:<c@y>\r\n");
+	check_tx_unknown(&w);
+}
+
 /* STARTTLS accepted, then the client's first bytes after the 220 lost (its new EHLO): when
  * the server's next bytes start a reply (no TLS record starts with a digit), or, its reply
  * lost too, the client's next bytes are a command line, the session went on in plaintext (a
@@ -824,6 +917,10 @@ int main(void)
 	RUN_TEST(test_gap_pipelined_354_lost);
 	RUN_TEST(test_gap_text_before_354);
 	RUN_TEST(test_gap_plaintext_after_starttls);
+	RUN_TEST(test_gap_rcpt_and_data_reply_lost);
+	RUN_TEST(test_gap_data_reply_and_text_lost);
+	RUN_TEST(test_gap_354_not_from_later_reply);
+	RUN_TEST(test_gap_held_text_gap_unanswered);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
