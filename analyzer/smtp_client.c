@@ -170,6 +170,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct 
 	p->tx = s->cur_tx; /* its reply steps the transaction it was added to */
 	if (s->rec.n_txs > n_txs)
 		smtp_cur_tx(s)->from_rcpt = true;
+	if (smtp_cur_tx(s)->mail_reply_lost) /* a RCPT after a MAIL refused, perhaps */
+		smtp_cur_tx(s)->rcpts_unknown = true;
 }
 
 void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)

@@ -286,7 +286,7 @@ void smtp_gap_text_quit(struct smtp_session *s)
 bool smtp_gap_ended_tx(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (!tx || !tx->rcpts_unknown)
+	if (!tx || (!tx->rcpts_unknown && !tx->mail_reply_lost))
 		return false;
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
@@ -393,8 +393,11 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 		tx->uncertain = true;
 	if (p->verb == SMTP_V_DATA) /* a refusal made the bytes held behind it commands */
 		held_rcpts_unknown(s, tx);
-	if (tx && p->verb == SMTP_V_MAIL) /* refused, the RCPTs after it were in none */
-		tx->rcpts_unknown = true;
+	if (tx && p->verb == SMTP_V_MAIL) { /* refused, the RCPTs after it were in none; */
+		tx->mail_reply_lost = true; /* with none sent, none either way */
+		if (tx->n_rcpts)
+			tx->rcpts_unknown = true;
+	}
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
 		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */

@@ -737,6 +737,36 @@ static void test_gap_held_text_gap_unanswered(void)
 	check_tx_unknown(&w);
 }
 
+/* MAIL's reply lost, the QUIT acknowledging it: no RCPT was sent, so the recipients are
+ * known (none) whether the MAIL was accepted or refused; a RCPT sent after such a MAIL
+ * leaves them unknown. */
+static void test_gap_mail_reply_lost_recipients(void)
+{
+	for (int rcpt = 0; rcpt < 2; rcpt++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+		wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+		gap_to_client(&w, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "NOOP\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+		if (rcpt) {
+			wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+			gap_to_client(&w, "250 Ok\r\n");
+		}
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].n_rcpts, (int64_t)rcpt);
+		CHECK_EQ_INT(v.txs[0].rcpts_known, !rcpt);
+		CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome), "incomplete");
+		classify_free(&v);
+		smtp_session_free(w.s);
+	}
+}
+
 /* STARTTLS accepted, then the client's first bytes after the 220 lost (its new EHLO): when
  * the server's next bytes start a reply (no TLS record starts with a digit), or, its reply
  * lost too, the client's next bytes are a command line, the session went on in plaintext (a
@@ -921,6 +951,7 @@ int main(void)
 	RUN_TEST(test_gap_data_reply_and_text_lost);
 	RUN_TEST(test_gap_354_not_from_later_reply);
 	RUN_TEST(test_gap_held_text_gap_unanswered);
+	RUN_TEST(test_gap_mail_reply_lost_recipients);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
