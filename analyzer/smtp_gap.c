@@ -196,6 +196,10 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
+	/* one whose end of data was sent (its reply unknown) is over, whatever that reply
+	 * (RFC 5321 3.3): what follows is another's */
+	if (tx && tx->phase >= SMTP_PH_EOD_SENT)
+		tx = NULL;
 	/* a mid-stream pickup lost what came before it: its MAIL may be there */
 	if (tx || (!s->rec.gap_bytes[SMTP_TO_SERVER] && !s->rec.midstream))
 		return tx;
@@ -799,6 +803,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 			          */
 			lost_tx_boundary(s, &gone);
 			smtp_lost_replies(s, code); /* was lost before this one (a MAIL's) */
+			smtp_gap_eod_reply_unsure(s, code);
 			return false;
 		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
@@ -834,6 +839,40 @@ static void lost_eod_reply(struct smtp_session *s, uint16_t code)
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
+}
+
+/* A reply that starts right where server bytes lost between replies end, while an end of
+ * data (or BDAT LAST) heads the queue and the command after it, which the server had read
+ * when it replied, could take it too: the lost bytes held the end of data's reply, or only
+ * its first lines (this line its last). Which, nothing seen decides: the end of data's reply
+ * is unknown (its transaction incomplete, its reply's text and time never those of a later
+ * line), and this reply answers the command after it. */
+/* The server had read n when it sent the reply now starting: the whole command line, or
+ * some of the lost bytes (counted) that n stands for. */
+static bool reply_after_read(const struct smtp_session *s, const struct pending *n)
+{
+	uint64_t acked = s->reply.start_acked;
+	if (acked == UINT64_MAX)
+		return false;
+	if (n->kind == PK_GAP && n->lost && n->lost <= n->end_pos)
+		return acked > n->end_pos - n->lost;
+	return acked >= n->end_pos;
+}
+
+void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *h = s->pq_len >= 2 ? smtp_pq_at(s, 0) : NULL;
+	const struct pending *n = h ? smtp_pq_at(s, 1) : NULL;
+	struct pending gone;
+	if (!h || h->shadow || n->shadow ||
+	    !(h->kind == PK_EOD || (h->kind == PK_COMMAND && h->verb == SMTP_V_BDAT && h->arg)) ||
+	    s->reply_gap_end != s->reply.start_pos || s->reply_gap_end <= s->last_reply_end ||
+	    !reply_after_read(s, n) || !smtp_plausible(h->kind, h->verb, code) ||
+	    !smtp_plausible(n->kind, n->verb, code))
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	tx_touched(smtp_tx_of(s, &gone));
 }
 
 void smtp_lost_replies(struct smtp_session *s, uint16_t code)

@@ -322,6 +322,8 @@ void smtp_drop_unread_commands(struct smtp_session *s);
 void smtp_gap_data_reply_lost(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
+/* a reply after lost server bytes that an end of data or the command after it may own */
+void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);
 

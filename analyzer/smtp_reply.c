@@ -422,6 +422,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_data_refusal(s, r.code);
 	smtp_gap_data_reply_lost(s); /* smtp_gap.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
+	smtp_gap_eod_reply_unsure(s, r.code); /* smtp_gap.c: the lost bytes may have held it */
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	smtp_gap_data_reply_lost(s);  /* so too when neither decides (a lost 250 to RCPT first) */
 	if (smtp_gap_reply(s, &r)) {

@@ -660,6 +660,16 @@ static void wire_to_data(struct wire *w)
 	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
 }
 
+/* A message sent whole after its 354: its end of data awaits its reply. */
+static void wire_to_eod(struct wire *w)
+{
+	wire_to_data(w);
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "DATA\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+}
+
 /* The transaction's recipients, size and outcome are unknown (DESIGN.md section 4). */
 static void check_tx_unknown(struct wire *w)
 {
@@ -765,6 +775,77 @@ static void test_gap_mail_reply_lost_recipients(void)
 		classify_free(&v);
 		smtp_session_free(w.s);
 	}
+}
+
+/* The reply to an end of data lost, then a 250 that starts where the lost bytes end: with a
+ * lost NOOP after the end of data that the 250's segment acknowledges, the lost bytes held
+ * the end of data's reply or its first lines, and the 250 may be the NOOP's: the end of
+ * data's reply is unknown (smtp_gap_eod_reply_unsure). With nothing after the end of data,
+ * the 250 can only be its reply (its last line). */
+static void test_gap_eod_reply_unsure(void)
+{
+	for (int noop = 0; noop < 2; noop++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_to_eod(&w);
+		gap_to_client(&w, "250 2.0.0 Ok: queued as 4F3\r\n");
+		if (noop)
+			gap_to_server(&w, "NOOP\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].eod_reply.code, noop ? 0 : 250);
+		CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome),
+		             noop ? "incomplete" : "committed");
+		classify_free(&v);
+		smtp_session_free(w.s);
+	}
+}
+
+/* An end of data whose reply is unknown ends its transaction all the same (RFC 5321 3.3): a
+ * RCPT after lost client bytes (a MAIL) opens another (smtp_tx_after_gap). */
+static void test_gap_rcpt_after_eod_reply_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_to_eod(&w);
+	gap_to_server(&w, "MAIL FROM:<a@x>\r\n");
+	gap_to_client(&w, "250 2.0.0 Ok: queued as 4F3\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<c@y>\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 2);
+	CHECK_EQ_INT(r->txs[0].n_rcpts, 1);
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_INT(r->txs[1].n_rcpts, 1);
+	classify_free(&v);
+	smtp_session_free(w.s);
+}
+
+/* BDAT LAST, then its reply and the next MAIL and RCPT lost: the next BDAT's chunk is the
+ * transaction the lost MAIL opened, not more octets of the first, whose end of data ended it
+ * (bdat_tx in smtp_client.c). */
+static void test_gap_bdat_after_eod_reply_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "BDAT 7 LAST\r\nHello\r\n");
+	gap_to_server(&w, "MAIL FROM:<a@x>\r\nRCPT TO:<c@y>\r\n");
+	gap_to_client(&w, "250 2.0.0 Ok: 7 bytes queued as 1A\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "BDAT 3 LAST\r\nab\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok: 3 bytes queued as 2B\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 2);
+	CHECK_EQ_INT(r->txs[0].size, 7);
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_INT(r->txs[1].size, 3);
+	CHECK_EQ_INT(r->txs[1].eod_reply.code, 250);
+	classify_free(&v);
+	smtp_session_free(w.s);
 }
 
 /* STARTTLS accepted, then the client's first bytes after the 220 lost (its new EHLO): when
@@ -952,6 +1033,9 @@ int main(void)
 	RUN_TEST(test_gap_354_not_from_later_reply);
 	RUN_TEST(test_gap_held_text_gap_unanswered);
 	RUN_TEST(test_gap_mail_reply_lost_recipients);
+	RUN_TEST(test_gap_eod_reply_unsure);
+	RUN_TEST(test_gap_rcpt_after_eod_reply_lost);
+	RUN_TEST(test_gap_bdat_after_eod_reply_lost);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
