@@ -847,6 +847,13 @@ static void lost_eod_reply(struct smtp_session *s, uint16_t code)
  * its first lines (this line its last). Which, nothing seen decides: the end of data's reply
  * is unknown (its transaction incomplete, its reply's text and time never those of a later
  * line), and this reply answers the command after it. */
+/* The lost server bytes just before the reply now starting were all received before h was
+ * sent: none of them is h's reply. */
+static bool gap_before_sent(const struct smtp_session *s, const struct pending *h)
+{
+	return h->peer_acked != UINT64_MAX && h->peer_acked >= s->reply_gap_end;
+}
+
 /* The server had read n when it sent the reply now starting: the whole command line, or
  * some of the lost bytes (counted) that n stands for. */
 static bool reply_after_read(const struct smtp_session *s, const struct pending *n)
@@ -867,12 +874,36 @@ void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code)
 	if (!h || h->shadow || n->shadow ||
 	    !(h->kind == PK_EOD || (h->kind == PK_COMMAND && h->verb == SMTP_V_BDAT && h->arg)) ||
 	    s->reply_gap_end != s->reply.start_pos || s->reply_gap_end <= s->last_reply_end ||
-	    !reply_after_read(s, n) || !smtp_plausible(h->kind, h->verb, code) ||
-	    !smtp_plausible(n->kind, n->verb, code))
+	    gap_before_sent(s, h) || !reply_after_read(s, n) ||
+	    !smtp_plausible(h->kind, h->verb, code) || !smtp_plausible(n->kind, n->verb, code))
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
 	tx_touched(smtp_tx_of(s, &gone));
+}
+
+/* A reply that starts right where server bytes lost between replies end, while two or more
+ * commands the server had read when it sent it wait for replies, and one after the head could
+ * take it: the lost bytes held the head's reply (or its first lines) and perhaps the replies
+ * of the commands after it, in any number, since no client ACK between them places them
+ * (pipelined). Which of those commands this reply and the next answer, nothing decides:
+ * each of them gets its reply from the queue as before, marked unsure (a RCPT's code is then
+ * unknown, smtp_reply_rcpt). */
+void smtp_gap_replies_unsure(struct smtp_session *s, uint16_t code)
+{
+	uint32_t first = 0, n;
+	bool other = false;
+	while (first < s->pq_len && smtp_pq_at(s, first)->kind == PK_GAP)
+		first++; /* lost commands ahead may take it too */
+	if (s->reply_gap_end != s->reply.start_pos || s->reply_gap_end <= s->last_reply_end ||
+	    first == s->pq_len || gap_before_sent(s, smtp_pq_at(s, first)))
+		return;
+	for (n = first; n < s->pq_len && smtp_pq_at(s, n)->kind == PK_COMMAND &&
+	                reply_after_read(s, smtp_pq_at(s, n));
+	     n++)
+		other |= n > 0 && smtp_plausible(PK_COMMAND, smtp_pq_at(s, n)->verb, code);
+	for (uint32_t i = first; other && i < n; i++)
+		smtp_pq_at(s, i)->reply_unsure = true;
 }
 
 void smtp_lost_replies(struct smtp_session *s, uint16_t code)

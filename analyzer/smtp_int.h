@@ -52,6 +52,9 @@ struct pending {
 	uint64_t lost;       /* PK_GAP: client bytes its run lost, counted (0: not counted) */
 	uint32_t ans_before; /* PK_GAP: replies the runs of lost commands just before took */
 	uint64_t srv_gap;    /* PK_GAP: last_reply_end when it began */
+	/* lost server bytes may hold its reply, or a reply after it may be its: the reply the
+	 * queue gives it is not known to be its (smtp_gap_replies_unsure) */
+	bool reply_unsure;
 };
 
 struct line_buf {
@@ -324,6 +327,8 @@ bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
 /* a reply after lost server bytes that an end of data or the command after it may own */
 void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code);
+/* a reply after lost server bytes that several commands the server had read may own */
+void smtp_gap_replies_unsure(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);
 

@@ -135,6 +135,10 @@ void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const stru
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (!tx)
 		return;
+	if (p->reply_unsure) { /* smtp_gap.c: this reply may be another command's */
+		tx->uncertain = true;
+		return;
+	}
 	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
 	if (r->code / 10 != 50) /* accepted, or refused on its merits: a transaction was open */
@@ -423,6 +427,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	smtp_gap_data_reply_lost(s); /* smtp_gap.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
 	smtp_gap_eod_reply_unsure(s, r.code); /* smtp_gap.c: the lost bytes may have held it */
+	smtp_gap_replies_unsure(s, r.code);   /* or the replies of several commands */
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	smtp_gap_data_reply_lost(s);  /* so too when neither decides (a lost 250 to RCPT first) */
 	if (smtp_gap_reply(s, &r)) {

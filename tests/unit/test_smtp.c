@@ -848,6 +848,29 @@ static void test_gap_bdat_after_eod_reply_lost(void)
 	smtp_session_free(w.s);
 }
 
+/* MAIL, RCPT, DATA and text pipelined, the server's three replies to them lost: the 500s
+ * after the gap may answer any of them or the text's lines, so the RCPT's code is unknown
+ * (smtp_gap_replies_unsure), not a refusal; the EHLO-reply gap of test_gap_text_before_354,
+ * acknowledged before the MAIL was sent, marks nothing. */
+static void test_gap_pipelined_replies_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_begin(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+	gap_to_client(&w, "250 Ok\r\n250 Ok\r\n554 no\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "500 a\r\n500 b\r\n500 c\r\n500 d\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_INT(r->txs[0].n_rcpts, 1);
+	CHECK_EQ_INT(r->txs[0].rcpts[0].code, 0);
+	CHECK(!v.txs[0].refused_known);
+	classify_free(&v);
+	smtp_session_free(w.s);
+}
+
 /* STARTTLS accepted, then the client's first bytes after the 220 lost (its new EHLO): when
  * the server's next bytes start a reply (no TLS record starts with a digit), or, its reply
  * lost too, the client's next bytes are a command line, the session went on in plaintext (a
@@ -1036,6 +1059,7 @@ int main(void)
 	RUN_TEST(test_gap_eod_reply_unsure);
 	RUN_TEST(test_gap_rcpt_after_eod_reply_lost);
 	RUN_TEST(test_gap_bdat_after_eod_reply_lost);
+	RUN_TEST(test_gap_pipelined_replies_lost);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
