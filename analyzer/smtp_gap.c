@@ -630,14 +630,6 @@ void smtp_gap_greeting_lost(struct smtp_session *s)
 	}
 }
 
-/* A reply after lost server bytes while a DATA alone waits for its reply and client bytes
- * are held behind it (a refusal makes them commands, a 354 text), when the held bytes were
- * sent after receiving the lost bytes: those bytes were the reply to DATA (nothing else was
- * pending), and this reply answers something in the held bytes. Which reading the server
- * took, nothing seen decides (lost_354 and lost_data_refusal in smtp_reply.c take the cases
- * a reply does decide): the held bytes are unknown, as lost commands are, so a RCPT or MAIL
- * in message text is not read as one, and the transaction's end, size and recipients are
- * unknown (DESIGN.md section 4). */
 /* The held bytes were sent with lost server bytes in hand, before this reply: those bytes
  * held DATA's reply. */
 static bool held_after_data_reply(const struct smtp_session *s)
@@ -656,6 +648,15 @@ static bool data_reply_unsure(const struct smtp_session *s)
 	       s->reply.start_pos >= s->server_gap_end && s->reply.first.code != 354;
 }
 
+/* A reply after lost server bytes while a DATA alone waits for its reply and client bytes
+ * are held behind it (a refusal makes them commands, a 354 text), when the held bytes were
+ * sent after receiving the lost bytes: those bytes were the reply to DATA (nothing else was
+ * pending), and this reply answers something in the held bytes; or when held bytes were lost
+ * too (data_reply_unsure), and this reply may be DATA's or theirs. Which reading the server
+ * took, nothing seen decides (lost_354 and lost_data_refusal in smtp_reply.c take the cases
+ * a reply does decide): the held bytes are unknown, as lost commands are, so a RCPT or MAIL
+ * in message text is not read as one, and the transaction's end, size and recipients are
+ * unknown (DESIGN.md section 4). */
 void smtp_gap_data_reply_lost(struct smtp_session *s)
 {
 	const struct pending *h = s->pq_len == 1 ? smtp_pq_at(s, 0) : NULL;
@@ -841,12 +842,6 @@ static void lost_eod_reply(struct smtp_session *s, uint16_t code)
 	reply_lost(s, &gone);
 }
 
-/* A reply that starts right where server bytes lost between replies end, while an end of
- * data (or BDAT LAST) heads the queue and the command after it, which the server had read
- * when it replied, could take it too: the lost bytes held the end of data's reply, or only
- * its first lines (this line its last). Which, nothing seen decides: the end of data's reply
- * is unknown (its transaction incomplete, its reply's text and time never those of a later
- * line), and this reply answers the command after it. */
 /* The lost server bytes just before the reply now starting were all received before h was
  * sent: none of them is h's reply. */
 static bool gap_before_sent(const struct smtp_session *s, const struct pending *h)
@@ -866,6 +861,12 @@ static bool reply_after_read(const struct smtp_session *s, const struct pending 
 	return acked >= n->end_pos;
 }
 
+/* A reply that starts right where server bytes lost between replies end, while an end of
+ * data (or BDAT LAST) heads the queue and the command after it, which the server had read
+ * when it replied, could take it too: the lost bytes held the end of data's reply, or only
+ * its first lines (this line its last). Which, nothing seen decides: the end of data's reply
+ * is unknown (its transaction incomplete, its reply's text and time never those of a later
+ * line), and this reply answers the command after it. */
 void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code)
 {
 	const struct pending *h = s->pq_len >= 2 ? smtp_pq_at(s, 0) : NULL;
