@@ -81,6 +81,17 @@ static uint32_t add_rcpt_of(struct smtp_session *s, const struct smtp_command *c
 	return tx->n_rcpts - 1;
 }
 
+/* The transaction a BDAT steps: the open one, unless its end of data was sent (its reply
+ * unknown: it is over all the same, RFC 5321 3.3); then one whose MAIL lost client bytes may
+ * hold (smtp_tx_after_gap), or none. */
+static struct smtp_tx *bdat_tx(struct smtp_session *s)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (!tx || tx->phase < SMTP_PH_EOD_SENT)
+		return tx;
+	return s->gap_since_mail ? smtp_tx_after_gap(s) : NULL;
+}
+
 void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
 {
 	uint64_t size = 0;
@@ -90,7 +101,8 @@ void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_command *c, struct 
 		p->verb = SMTP_V_UNKNOWN; /* the server answers 501 and reads no octets */
 		return;
 	}
-	struct smtp_tx *tx = smtp_cur_tx(s);
+	struct smtp_tx *tx = bdat_tx(s);
+	p->tx = tx ? s->cur_tx : -1;
 	if (tx) {
 		tx->method = SMTP_METHOD_BDAT;
 		tx->anomalies |= 1ULL << SMTP_AN_BDAT;
@@ -170,6 +182,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct 
 	p->tx = s->cur_tx; /* its reply steps the transaction it was added to */
 	if (s->rec.n_txs > n_txs)
 		smtp_cur_tx(s)->from_rcpt = true;
+	if (smtp_cur_tx(s)->mail_reply_lost) /* a RCPT after a MAIL refused, perhaps */
+		smtp_cur_tx(s)->rcpts_unknown = true;
 }
 
 void smtp_cmd_data(struct smtp_session *s, const struct smtp_command *c, struct pending *p)
@@ -366,6 +380,8 @@ static size_t bdat_take(struct smtp_session *s, size_t len, uint64_t ts)
 {
 	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
 	struct smtp_tx *tx = smtp_cur_tx(s);
+	if (tx && tx->phase >= SMTP_PH_EOD_SENT)
+		tx = NULL; /* a chunk after its end of data is none of its (bdat_tx) */
 	s->bdat_left -= n;
 	if (tx)
 		tx->size += n;

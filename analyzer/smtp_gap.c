@@ -270,6 +270,10 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
+	/* one whose end of data was sent (its reply unknown) is over, whatever that reply
+	 * (RFC 5321 3.3): what follows is another's */
+	if (tx && tx->phase >= SMTP_PH_EOD_SENT)
+		tx = NULL;
 	/* a mid-stream pickup lost what came before it: its MAIL may be there */
 	if (tx || (!s->rec.gap_bytes[SMTP_TO_SERVER] && !s->rec.midstream))
 		return tx;
@@ -360,7 +364,7 @@ void smtp_gap_text_quit(struct smtp_session *s)
 bool smtp_gap_ended_tx(struct smtp_session *s)
 {
 	struct smtp_tx *tx = smtp_cur_tx(s);
-	if (!tx || !tx->rcpts_unknown)
+	if (!tx || (!tx->rcpts_unknown && !tx->mail_reply_lost))
 		return false;
 	tx->uncertain = true;
 	tx->gap_hid_end = true;
@@ -447,14 +451,47 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 	}
 }
 
+/* Client bytes held behind a DATA whose reply is not known: a refusal makes them commands,
+ * so when some were lost, or a line of them reads as a RCPT, a recipient may be among them. */
+static bool held_may_hold_rcpt(const struct smtp_session *s)
+{
+	const uint8_t *p = s->hold, *end = s->hold + s->hold_len, *eol;
+	if (s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA)
+		return false;
+	if (s->hold_gap)
+		return true;
+	for (; p && p < end; p = eol + 1) {
+		struct smtp_command c;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			return false;
+		smtp_parse_command(p, (size_t)(eol - p), &c);
+		if (c.verb == SMTP_V_RCPT)
+			return true;
+	}
+	return false;
+}
+
+/* The recipients of tx (the DATA's) are unknown when the held bytes may hold a RCPT. */
+static void held_rcpts_unknown(struct smtp_session *s, struct smtp_tx *tx)
+{
+	if (tx && tx->phase < SMTP_PH_EOD_SENT && held_may_hold_rcpt(s))
+		tx->rcpts_unknown = true;
+}
+
 /* A command whose reply the capture lost. */
 static void reply_lost(struct smtp_session *s, const struct pending *p)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (tx)
 		tx->uncertain = true;
-	if (tx && p->verb == SMTP_V_MAIL) /* refused, the RCPTs after it were in none */
-		tx->rcpts_unknown = true;
+	if (p->verb == SMTP_V_DATA) /* a refusal made the bytes held behind it commands */
+		held_rcpts_unknown(s, tx);
+	if (tx && p->verb == SMTP_V_MAIL) { /* refused, the RCPTs after it were in none; */
+		tx->mail_reply_lost = true; /* with none sent, none either way */
+		if (tx->n_rcpts)
+			tx->rcpts_unknown = true;
+	}
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
 		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */
@@ -683,10 +720,29 @@ void smtp_gap_greeting_lost(struct smtp_session *s)
 	}
 }
 
+/* The held bytes were sent with lost server bytes in hand, before this reply: those bytes
+ * held DATA's reply. */
+static bool held_after_data_reply(const struct smtp_session *s)
+{
+	return s->hold_len && s->hold_acked != UINT64_MAX && s->hold_acked > s->last_reply_end &&
+	       s->hold_acked <= s->reply.start_pos;
+}
+
+/* Client bytes held behind DATA were lost, and server bytes since the last reply, before
+ * this one, too: the lost server bytes held DATA's reply, or its first lines (this one may
+ * be its last line): a refusal makes the lost client bytes commands, a 354 text, and which
+ * this reply answers nothing seen decides. Only a 354 is DATA's for certain. */
+static bool data_reply_unsure(const struct smtp_session *s)
+{
+	return s->hold_gap && s->server_gap_end > s->last_reply_end &&
+	       s->reply.start_pos >= s->server_gap_end && s->reply.first.code != 354;
+}
+
 /* A reply after lost server bytes while a DATA alone waits for its reply and client bytes
  * are held behind it (a refusal makes them commands, a 354 text), when the held bytes were
  * sent after receiving the lost bytes: those bytes were the reply to DATA (nothing else was
- * pending), and this reply answers something in the held bytes. Which reading the server
+ * pending), and this reply answers something in the held bytes; or when held bytes were lost
+ * too (data_reply_unsure), and this reply may be DATA's or theirs. Which reading the server
  * took, nothing seen decides (lost_354 and lost_data_refusal in smtp_reply.c take the cases
  * a reply does decide): the held bytes are unknown, as lost commands are, so a RCPT or MAIL
  * in message text is not read as one, and the transaction's end, size and recipients are
@@ -696,9 +752,9 @@ void smtp_gap_data_reply_lost(struct smtp_session *s)
 	const struct pending *h = s->pq_len == 1 ? smtp_pq_at(s, 0) : NULL;
 	struct pending gone;
 	if (!h || h->kind != PK_COMMAND || h->verb != SMTP_V_DATA || h->shadow ||
-	    s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA || !s->hold_len ||
-	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || s->hold_acked == UINT64_MAX ||
-	    s->hold_acked <= s->last_reply_end || s->hold_acked > s->reply.start_pos)
+	    s->cmode != CM_HOLD || s->hold_verb != SMTP_V_DATA ||
+	    !s->rec.gap_bytes[SMTP_TO_CLIENT] ||
+	    (!held_after_data_reply(s) && !data_reply_unsure(s)))
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
@@ -707,7 +763,8 @@ void smtp_gap_data_reply_lost(struct smtp_session *s)
 		tx->size_unknown = true;
 		tx->gap_hid_end = true;
 	}
-	s->cpos = s->hold_pos + s->hold_len;
+	if (s->hold_len) /* else cpos is past the lost bytes already (smtp_gap_client) */
+		s->cpos = s->hold_pos + s->hold_len;
 	smtp_drop_hold(s);
 	smtp_set_mode(s, CM_COMMAND);
 	s->gap_since_mail = true;
@@ -906,6 +963,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 			          */
 			lost_tx_boundary(s, &gone);
 			smtp_lost_replies(s, code); /* was lost before this one (a MAIL's) */
+			smtp_gap_eod_reply_unsure(s, code);
 			return false;
 		}
 		/* a later run of lost bytes, which the server had read too: it takes the reply */
@@ -937,6 +995,71 @@ static void lost_eod_reply(struct smtp_session *s, uint16_t code)
 		return;
 	smtp_pq_pop(s, &gone);
 	reply_lost(s, &gone);
+}
+
+/* The lost server bytes just before the reply now starting were all received before h was
+ * sent: none of them is h's reply. */
+static bool gap_before_sent(const struct smtp_session *s, const struct pending *h)
+{
+	return h->peer_acked != UINT64_MAX && h->peer_acked >= s->reply_gap_end;
+}
+
+/* The server had read n when it sent the reply now starting: the whole command line, or
+ * some of the lost bytes (counted) that n stands for. */
+static bool reply_after_read(const struct smtp_session *s, const struct pending *n)
+{
+	uint64_t acked = s->reply.start_acked;
+	if (acked == UINT64_MAX)
+		return false;
+	if (n->kind == PK_GAP && n->lost && n->lost <= n->end_pos)
+		return acked > n->end_pos - n->lost;
+	return acked >= n->end_pos;
+}
+
+/* A reply that starts right where server bytes lost between replies end, while an end of
+ * data (or BDAT LAST) heads the queue and the command after it, which the server had read
+ * when it replied, could take it too: the lost bytes held the end of data's reply, or only
+ * its first lines (this line its last). Which, nothing seen decides: the end of data's reply
+ * is unknown (its transaction incomplete, its reply's text and time never those of a later
+ * line), and this reply answers the command after it. */
+void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code)
+{
+	const struct pending *h = s->pq_len >= 2 ? smtp_pq_at(s, 0) : NULL;
+	const struct pending *n = h ? smtp_pq_at(s, 1) : NULL;
+	struct pending gone;
+	if (!h || h->shadow || n->shadow ||
+	    !(h->kind == PK_EOD || (h->kind == PK_COMMAND && h->verb == SMTP_V_BDAT && h->arg)) ||
+	    s->reply_gap_end != s->reply.start_pos || s->reply_gap_end <= s->last_reply_end ||
+	    gap_before_sent(s, h) || !reply_after_read(s, n) ||
+	    !smtp_plausible(h->kind, h->verb, code) || !smtp_plausible(n->kind, n->verb, code))
+		return;
+	smtp_pq_pop(s, &gone);
+	reply_lost(s, &gone);
+	tx_touched(smtp_tx_of(s, &gone));
+}
+
+/* A reply that starts right where server bytes lost between replies end, while two or more
+ * commands the server had read when it sent it wait for replies, and one after the head could
+ * take it: the lost bytes held the head's reply (or its first lines) and perhaps the replies
+ * of the commands after it, in any number, since no client ACK between them places them
+ * (pipelined). Which of those commands this reply and the next answer, nothing decides:
+ * each of them gets its reply from the queue as before, marked unsure (a RCPT's code is then
+ * unknown, smtp_reply_rcpt). */
+void smtp_gap_replies_unsure(struct smtp_session *s, uint16_t code)
+{
+	uint32_t first = 0, n;
+	bool other = false;
+	while (first < s->pq_len && smtp_pq_at(s, first)->kind == PK_GAP)
+		first++; /* lost commands ahead may take it too */
+	if (s->reply_gap_end != s->reply.start_pos || s->reply_gap_end <= s->last_reply_end ||
+	    first == s->pq_len || gap_before_sent(s, smtp_pq_at(s, first)))
+		return;
+	for (n = first; n < s->pq_len && smtp_pq_at(s, n)->kind == PK_COMMAND &&
+	                reply_after_read(s, smtp_pq_at(s, n));
+	     n++)
+		other |= n > 0 && smtp_plausible(PK_COMMAND, smtp_pq_at(s, n)->verb, code);
+	for (uint32_t i = first; other && i < n; i++)
+		smtp_pq_at(s, i)->reply_unsure = true;
 }
 
 void smtp_lost_replies(struct smtp_session *s, uint16_t code)
@@ -1029,6 +1152,12 @@ static bool held_quit_either_way(const struct smtp_session *s)
  * either reading. */
 void smtp_gap_finish(struct smtp_session *s)
 {
+	/* a DATA no seen reply answered, server bytes lost since the last reply: its reply may
+	 * be among them */
+	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
+	if (h && h->kind == PK_COMMAND && h->verb == SMTP_V_DATA &&
+	    s->server_gap_end > s->last_reply_end)
+		held_rcpts_unknown(s, smtp_tx_of(s, h));
 	if (s->cmode == CM_HOLD && s->hold_len && s->rec.gap_bytes[SMTP_TO_CLIENT] &&
 	    !s->rec.quit_sent) {
 		/* unless the server closed first: it may have refused the DATA and closed without

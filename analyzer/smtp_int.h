@@ -58,6 +58,9 @@ struct pending {
 	uint64_t reply_acked;
 	bool two_cmds;
 	uint64_t run_from; /* PK_GAP: client offset of the line its run began in (0: unknown) */
+	/* lost server bytes may hold its reply, or a reply after it may be its: the reply the
+	 * queue gives it is not known to be its (smtp_gap_replies_unsure) */
+	bool reply_unsure;
 };
 
 struct line_buf {
@@ -333,6 +336,10 @@ void smtp_drop_unread_commands(struct smtp_session *s);
 void smtp_gap_data_reply_lost(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
+/* a reply after lost server bytes that an end of data or the command after it may own */
+void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code);
+/* a reply after lost server bytes that several commands the server had read may own */
+void smtp_gap_replies_unsure(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);
 

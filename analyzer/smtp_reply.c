@@ -136,6 +136,10 @@ void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const stru
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (!tx)
 		return;
+	if (p->reply_unsure) { /* smtp_gap.c: this reply may be another command's */
+		tx->uncertain = true;
+		return;
+	}
 	if (p->arg < tx->n_rcpts)
 		tx->rcpts[p->arg].code = r->code;
 	if (r->code / 10 != 50) /* accepted, or refused on its merits: a transaction was open */
@@ -301,12 +305,23 @@ static void resync(struct smtp_session *s, uint16_t code)
 /* After lost server bytes, a reply that cannot answer the DATA at the head of the queue,
  * while the held client bytes read as text hold an end of data that the reply's segment
  * acknowledges: the 354 was in the gap, and this reply answers that end of data. */
+/* The held bytes were sent once DATA's reply had come (their ACK covers server bytes no seen
+ * reply accounts for), and this reply starts past those bytes: the server sent more after
+ * DATA's reply, and before this one (replies to held lines read as commands, or the end of
+ * data's), so this one need not be the first after DATA's and does not show which it was. */
+static bool reply_after_held_replies(const struct smtp_session *s)
+{
+	return s->hold_acked != UINT64_MAX && s->hold_acked > s->last_reply_end &&
+	       s->reply.start_pos > s->hold_acked;
+}
+
 static void lost_354(struct smtp_session *s, uint16_t code)
 {
 	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
 	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || !h || h->kind != PK_COMMAND ||
 	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
-	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->hold_len < 3)
+	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->hold_len < 3 ||
+	    reply_after_held_replies(s))
 		return;
 	size_t eod = held_eod_end(s);
 	if (!eod || s->server_acked < s->hold_pos + eod)
@@ -334,7 +349,7 @@ static void lost_354_pipelined(struct smtp_session *s, uint16_t code)
 	    !s->rec.gap_bytes[SMTP_TO_CLIENT] || smtp_plausible(t->kind, t->verb, code) ||
 	    s->cmode != CM_HOLD || s->hold_acked == UINT64_MAX || t->peer_acked == UINT64_MAX ||
 	    s->hold_acked <= t->peer_acked || s->hold_acked <= s->last_reply_end ||
-	    s->hold_acked > s->reply.start_pos || !held_eod_end(s))
+	    s->hold_acked > s->reply.start_pos || reply_after_held_replies(s) || !held_eod_end(s))
 		return;
 	for (uint32_t i = 0; i + 1 < s->pq_len; i++)
 		if (smtp_pq_at(s, i)->kind == PK_GAP || smtp_pq_at(s, i)->shadow)
@@ -365,6 +380,8 @@ static void lost_data_refusal(struct smtp_session *s, uint16_t code)
 	if (!s->rec.gap_bytes[SMTP_TO_CLIENT] || !h || h->kind != PK_COMMAND ||
 	    h->verb != SMTP_V_DATA || h->shadow || smtp_plausible(h->kind, h->verb, code) ||
 	    s->cmode != CM_HOLD || s->server_acked == UINT64_MAX || s->pq_len != 1 || !s->hold_len)
+		return;
+	if (s->hold_gap) /* client bytes lost behind the DATA may hold text and its end */
 		return;
 	const uint8_t *eol = memmem(s->hold, s->hold_len, "\r\n", 2);
 	if (!eol || s->server_acked < s->hold_pos + (uint64_t)(eol - s->hold) + 2)
@@ -410,7 +427,10 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_data_refusal(s, r.code);
 	smtp_gap_data_reply_lost(s); /* smtp_gap.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
+	smtp_gap_eod_reply_unsure(s, r.code); /* smtp_gap.c: the lost bytes may have held it */
+	smtp_gap_replies_unsure(s, r.code);   /* or the replies of several commands */
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
+	smtp_gap_data_reply_lost(s);  /* so too when neither decides (a lost 250 to RCPT first) */
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
 		smtp_bytes_free(&s->reply.first.text);

@@ -103,6 +103,8 @@ struct smtp_tx {
 	uint8_t inferred;  /* SMTP_INF_TX_* bits: fields certain only from the other side */
 	/* client commands were lost while it was open: a RCPT may be among them */
 	bool rcpts_unknown;
+	/* its MAIL's reply was lost: a refusal leaves the RCPTs sent after it in none */
+	bool mail_reply_lost;
 	uint64_t eod_ts_us;
 	struct smtp_reply eod_reply; /* code 0 when none */
 	bool eod_reply_after_close;  /* the reply came after the client had closed */

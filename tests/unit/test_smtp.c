@@ -817,6 +817,227 @@ static void test_gap_text_before_354(void)
 	smtp_session_free(w.s);
 }
 
+/* MAIL and RCPT answered, DATA sent: the start of a session whose DATA's reply is lost. */
+static void wire_to_data(struct wire *w)
+{
+	wire_begin(w);
+	wire_feed(w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+}
+
+/* A message sent whole after its 354: its end of data awaits its reply. */
+static void wire_to_eod(struct wire *w)
+{
+	wire_to_data(w);
+	wire_feed(w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "DATA\r\n");
+	wire_feed(w, SMTP_TO_CLIENT, "354 go\r\n");
+	wire_feed(w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+}
+
+/* The transaction's recipients, size and outcome are unknown (DESIGN.md section 4). */
+static void check_tx_unknown(struct wire *w)
+{
+	struct cls_verdict v;
+	const struct smtp_record *r = wire_end(w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome), "incomplete");
+	CHECK(!v.txs[0].rcpts_known);
+	CHECK(!v.txs[0].size_known);
+	classify_free(&v);
+	smtp_session_free(w->s);
+}
+
+/* The RCPT's 250 and DATA's reply lost; the DATA acknowledges the first, the held text the
+ * second: DATA's reply was in the gap once the RCPT's is known lost (smtp_lost_replies), and
+ * which it was nothing decides: the text's RCPT line is no recipient. */
+static void test_gap_rcpt_and_data_reply_lost(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	gap_to_client(&w, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nRCPT TO:<c@y>\r\n.\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "554 no\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	check_tx_unknown(&w);
+}
+
+/* DATA's reply lost and the client's bytes after it lost, then a 554: DATA's reply, or its
+ * first lines, were in the server's gap; the lost client bytes may be commands (a RCPT). */
+static void test_gap_data_reply_and_text_lost(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	gap_to_server(&w, "Subject: x\r\n\r\nRCPT TO:<c@y>\r\n.\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "554 no\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	check_tx_unknown(&w);
+}
+
+/* DATA's reply and the reply after it lost, the text and a QUIT held: the 221 starts past the
+ * server bytes the text acknowledged, so it is no first reply after DATA's and shows no 354
+ * (lost_354). */
+static void test_gap_354_not_from_later_reply(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nRCPT TO:<c@y>\r\n.\r\n");
+	gap_to_client(&w, "554 no\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+	check_tx_unknown(&w);
+}
+
+/* Text held behind a DATA whose reply never came, with client bytes lost after it: a refusal
+ * makes them commands, a RCPT among them (smtp_gap_finish). */
+static void test_gap_held_text_gap_unanswered(void)
+{
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "DATA\r\n");
+	gap_to_client(&w, "354 go\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+	gap_to_server(&w, "RCPT TO:<c@y>\r\n");
+	check_tx_unknown(&w);
+}
+
+/* MAIL's reply lost, the QUIT acknowledging it: no RCPT was sent, so the recipients are
+ * known (none) whether the MAIL was accepted or refused; a RCPT sent after such a MAIL
+ * leaves them unknown. */
+static void test_gap_mail_reply_lost_recipients(void)
+{
+	for (int rcpt = 0; rcpt < 2; rcpt++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+		wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\n");
+		gap_to_client(&w, "250 Ok\r\n");
+		wire_feed(&w, SMTP_TO_SERVER, "NOOP\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+		if (rcpt) {
+			wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<b@y>\r\n");
+			gap_to_client(&w, "250 Ok\r\n");
+		}
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].n_rcpts, (int64_t)rcpt);
+		CHECK_EQ_INT(v.txs[0].rcpts_known, !rcpt);
+		CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome), "incomplete");
+		classify_free(&v);
+		smtp_session_free(w.s);
+	}
+}
+
+/* The reply to an end of data lost, then a 250 that starts where the lost bytes end: with a
+ * lost NOOP after the end of data that the 250's segment acknowledges, the lost bytes held
+ * the end of data's reply or its first lines, and the 250 may be the NOOP's: the end of
+ * data's reply is unknown (smtp_gap_eod_reply_unsure). With nothing after the end of data,
+ * the 250 can only be its reply (its last line). */
+static void test_gap_eod_reply_unsure(void)
+{
+	for (int noop = 0; noop < 2; noop++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_to_eod(&w);
+		gap_to_client(&w, "250 2.0.0 Ok: queued as 4F3\r\n");
+		if (noop)
+			gap_to_server(&w, "NOOP\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].eod_reply.code, noop ? 0 : 250);
+		CHECK_EQ_STR(classify_tx_outcome_name(v.txs[0].outcome),
+		             noop ? "incomplete" : "committed");
+		classify_free(&v);
+		smtp_session_free(w.s);
+	}
+}
+
+/* An end of data whose reply is unknown ends its transaction all the same (RFC 5321 3.3): a
+ * RCPT after lost client bytes (a MAIL) opens another (smtp_tx_after_gap). */
+static void test_gap_rcpt_after_eod_reply_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_to_eod(&w);
+	gap_to_server(&w, "MAIL FROM:<a@x>\r\n");
+	gap_to_client(&w, "250 2.0.0 Ok: queued as 4F3\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "RCPT TO:<c@y>\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 2);
+	CHECK_EQ_INT(r->txs[0].n_rcpts, 1);
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_INT(r->txs[1].n_rcpts, 1);
+	classify_free(&v);
+	smtp_session_free(w.s);
+}
+
+/* BDAT LAST, then its reply and the next MAIL and RCPT lost: the next BDAT's chunk is the
+ * transaction the lost MAIL opened, not more octets of the first, whose end of data ended it
+ * (bdat_tx in smtp_client.c). */
+static void test_gap_bdat_after_eod_reply_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_to_data(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, "250 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "BDAT 7 LAST\r\nHello\r\n");
+	gap_to_server(&w, "MAIL FROM:<a@x>\r\nRCPT TO:<c@y>\r\n");
+	gap_to_client(&w, "250 2.0.0 Ok: 7 bytes queued as 1A\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "BDAT 3 LAST\r\nab\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok: 3 bytes queued as 2B\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 2);
+	CHECK_EQ_INT(r->txs[0].size, 7);
+	CHECK_EQ_INT(r->txs[0].eod_reply.code, 0);
+	CHECK_EQ_INT(r->txs[1].size, 3);
+	CHECK_EQ_INT(r->txs[1].eod_reply.code, 250);
+	classify_free(&v);
+	smtp_session_free(w.s);
+}
+
+/* MAIL, RCPT, DATA and text pipelined, the server's three replies to them lost: the 500s
+ * after the gap may answer any of them or the text's lines, so the RCPT's code is unknown
+ * (smtp_gap_replies_unsure), not a refusal; the EHLO-reply gap of test_gap_text_before_354,
+ * acknowledged before the MAIL was sent, marks nothing. */
+static void test_gap_pipelined_replies_lost(void)
+{
+	struct cls_verdict v;
+	struct wire w;
+	wire_begin(&w);
+	wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+	wire_feed(&w, SMTP_TO_SERVER, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n");
+	wire_feed(&w, SMTP_TO_SERVER, "Subject: x\r\n\r\nHello.\r\n.\r\n");
+	gap_to_client(&w, "250 Ok\r\n250 Ok\r\n554 no\r\n");
+	wire_feed(&w, SMTP_TO_CLIENT, "500 a\r\n500 b\r\n500 c\r\n500 d\r\n");
+	const struct smtp_record *r = wire_end(&w, &v);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_INT(r->txs[0].n_rcpts, 1);
+	CHECK_EQ_INT(r->txs[0].rcpts[0].code, 0);
+	CHECK(!v.txs[0].refused_known);
+	classify_free(&v);
+	smtp_session_free(w.s);
+}
+
 /* STARTTLS accepted, then the client's first bytes after the 220 lost (its new EHLO): when
  * the server's next bytes start a reply (no TLS record starts with a digit), or, its reply
  * lost too, the client's next bytes are a command line, the session went on in plaintext (a
@@ -1174,6 +1395,15 @@ int main(void)
 	RUN_TEST(test_gap_cut_reply_later_run);
 	RUN_TEST(test_gap_354_after_lost_rcpt_reply);
 	RUN_TEST(test_gap_waited_reply_run_past_ack);
+	RUN_TEST(test_gap_rcpt_and_data_reply_lost);
+	RUN_TEST(test_gap_data_reply_and_text_lost);
+	RUN_TEST(test_gap_354_not_from_later_reply);
+	RUN_TEST(test_gap_held_text_gap_unanswered);
+	RUN_TEST(test_gap_mail_reply_lost_recipients);
+	RUN_TEST(test_gap_eod_reply_unsure);
+	RUN_TEST(test_gap_rcpt_after_eod_reply_lost);
+	RUN_TEST(test_gap_bdat_after_eod_reply_lost);
+	RUN_TEST(test_gap_pipelined_replies_lost);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
