@@ -60,6 +60,9 @@ static void lost_both_ways(struct smtp_session *s, uint64_t lost)
 		s->rec.starttls_unknown = true;
 	if (lost && lost < EHLO_MIN)
 		return;
+	/* an EHLO or HELO among them: which one was sent last is unknown */
+	s->helo_by_run = !s->rec.helo_unknown;
+	s->rec.helo_unknown = true;
 	if (s->rec.extensions_unknown) { /* unknown before this run: it proves nothing back */
 		s->ext_by_run = false;
 		return;
@@ -71,9 +74,11 @@ static void lost_both_ways(struct smtp_session *s, uint64_t lost)
 }
 
 /* The lost client bytes that a TLS record after them proves a STARTTLS were just that
- * command (its length) and no EHLO: the extensions hold again. */
+ * command (its length) and no EHLO or HELO: the extensions and helo_command hold again. */
 static void run_was_starttls(struct smtp_session *s, uint64_t lost)
 {
+	if (lost == STARTTLS_LEN && s->helo_by_run) /* no HELO either */
+		s->rec.helo_unknown = false;
 	if (lost != STARTTLS_LEN || !s->ext_by_run || !s->rec.extensions_unknown)
 		return;
 	s->rec.extensions_unknown = false;
@@ -100,9 +105,10 @@ static void lost_commands_counted(struct smtp_session *s, struct smtp_tx *tx, ui
 	uint32_t n = s->pq_len;
 	lost_commands(s, tx);
 	struct pending *g = smtp_pq_at(s, s->pq_len - 1);
-	if (s->pq_len > n)
+	if (s->pq_len > n) {
 		g->lost = len;
-	else if (g->lost) /* a run counted so far */
+		s->helo_by_run = false; /* a new run: only it may set it again */
+	} else if (g->lost)             /* a run counted so far */
 		g->lost += len;
 	if (s->server_gap_end > s->last_reply_end)
 		lost_both_ways(s, g->lost);
@@ -429,6 +435,19 @@ static void infer_from_code(struct smtp_session *s, const struct smtp_reply *r)
 	}
 }
 
+/* A run of lost commands still queued (sent after the entries ahead of it) with room for an
+ * EHLO, and server bytes lost since it began that may hold its replies (lost_both_ways). */
+bool smtp_gap_helo_run_queued(struct smtp_session *s)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++) {
+		const struct pending *g = smtp_pq_at(s, i);
+		if (g->kind == PK_GAP && (!g->lost || g->lost >= EHLO_MIN) &&
+		    s->server_gap_end > g->srv_gap)
+			return true;
+	}
+	return false;
+}
+
 /* A command whose reply the capture lost. */
 static void reply_lost(struct smtp_session *s, const struct pending *p)
 {
@@ -440,7 +459,8 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
 		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */
-		s->rec.helo_unknown = false;
+		s->rec.helo_unknown =
+		    smtp_gap_helo_run_queued(s); /* unless lost ones came after it */
 	}
 	if (p->verb == SMTP_V_EHLO) { /* a HELO's reply lists none: the EHLO's still hold */
 		s->rec.extensions_unknown = true;

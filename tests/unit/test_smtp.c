@@ -871,6 +871,43 @@ static void test_gap_waited_reply_run_past_ack(void)
 	}
 }
 
+/* Lost commands whose replies lost server bytes may hold (server bytes lost while they were
+ * queued): an EHLO or HELO may be among them, whichever reply comes next, and an EHLO seen
+ * before them, its reply lost or seen, is not the last one sent for certain (helo_command
+ * unknown). Case 0: an EHLO and a MAIL lost after the RCPT's reply, their replies in the
+ * server's gap, then the MAIL's 250 2.1.0 (gap-tail3-ehlo-mail-lost.dlg with the cut EHLO
+ * reply lost whole); 1: the EHLO's reply lost, then a HELO and a MAIL lost, both replies in
+ * the same gap (gap-tail3-ehlo-reply-helo-mail-lost.dlg with the HELO's reply lost too);
+ * 2: a lost MAIL whose one reply was seen, no server bytes lost: the EHLO seen is the last
+ * sent (helo_command known). */
+static void test_gap_run_replies_lost_helo(void)
+{
+	for (int c = 0; c < 3; c++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		if (c == 0) {
+			wire_mail_rcpt(&w);
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+			gap_to_server(&w, "EHLO client.example\r\nMAIL FROM:<c@example.org>\r\n");
+			gap_to_client(&w, "250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n");
+		} else if (c == 1) {
+			gap_to_server(&w, "HELO c\r\nMAIL FROM:<a@x>\r\n");
+			gap_to_client(&w, EHLO_REPLY "250 mx\r\n");
+		} else {
+			wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+			gap_to_server(&w, "MAIL FROM:<a@x>\r\n");
+		}
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		wire_rcpt_data_quit(&w, false);
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->helo_unknown, c < 2);
+		CHECK_EQ_INT(r->ehlo, true);
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
 /* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
  * server answers again. A server that refuses bare LF answers once and closes: one command
  * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
@@ -1004,6 +1041,7 @@ int main(void)
 	RUN_TEST(test_gap_cut_reply_later_run);
 	RUN_TEST(test_gap_354_after_lost_rcpt_reply);
 	RUN_TEST(test_gap_waited_reply_run_past_ack);
+	RUN_TEST(test_gap_run_replies_lost_helo);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
