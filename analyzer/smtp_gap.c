@@ -838,6 +838,21 @@ static void lost_tx_boundary_354(struct smtp_session *s, uint16_t code)
 	tx_env_lost(tx);
 }
 
+/* Lost commands (g) that took a second reply while their transaction was open before its
+ * DATA: an RSET and a MAIL may be among them, and what they hold after those (RCPTs, DATA,
+ * text and its end, answered by the replies they take) a new transaction's: the open one's
+ * envelope and end are not known, nor the session's last sender (tx_env_lost), even when no
+ * RCPT or DATA seen follows them (gap-tail3-rset-rcpt-data-lost.dlg with the 354 lost too:
+ * they take the end of data's reply). */
+static void lost_tx_two_replies(struct smtp_session *s, const struct pending *g, uint16_t code)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	/* a 354 is the DATA's: lost_tx_boundary_354 counts the replies before it */
+	if (code != 354 && g->answered + g->ans_before >= 2 && tx && g->tx == s->cur_tx &&
+	    tx->phase < SMTP_PH_DATA)
+		tx_env_lost(tx);
+}
+
 /* Lost commands (gone) that left the queue with more right behind them: one run with them
  * (their replies count together). */
 static void runs_merge(struct smtp_session *s, const struct pending *gone)
@@ -915,6 +930,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 		return false;
 	lost_tx_boundary_354(s, code);
 	smtp_pq_at(s, 0)->answered++;
+	lost_tx_two_replies(s, smtp_pq_at(s, 0), code);
 	run_took_reply(s, r);
 	infer_from_code(s, r);
 	return true;
