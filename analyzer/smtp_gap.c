@@ -60,6 +60,9 @@ static void lost_both_ways(struct smtp_session *s, uint64_t lost)
 		s->rec.starttls_unknown = true;
 	if (lost && lost < EHLO_MIN)
 		return;
+	/* an EHLO or HELO among them: which one was sent last is unknown */
+	s->helo_by_run = !s->rec.helo_unknown;
+	s->rec.helo_unknown = true;
 	if (s->rec.extensions_unknown) { /* unknown before this run: it proves nothing back */
 		s->ext_by_run = false;
 		return;
@@ -71,9 +74,11 @@ static void lost_both_ways(struct smtp_session *s, uint64_t lost)
 }
 
 /* The lost client bytes that a TLS record after them proves a STARTTLS were just that
- * command (its length) and no EHLO: the extensions hold again. */
+ * command (its length) and no EHLO or HELO: the extensions and helo_command hold again. */
 static void run_was_starttls(struct smtp_session *s, uint64_t lost)
 {
+	if (lost == STARTTLS_LEN && s->helo_by_run) /* no HELO either */
+		s->rec.helo_unknown = false;
 	if (lost != STARTTLS_LEN || !s->ext_by_run || !s->rec.extensions_unknown)
 		return;
 	s->rec.extensions_unknown = false;
@@ -103,7 +108,8 @@ static void lost_commands_counted(struct smtp_session *s, struct smtp_tx *tx, ui
 	if (s->pq_len > n) { /* a new run: from the end of the last whole line, or a cut command */
 		g->lost = len;
 		g->run_from = s->line_end_pos;
-	} else if (g->lost) { /* a run counted so far */
+		s->helo_by_run = false; /* only the new run may set it again */
+	} else if (g->lost) {           /* a run counted so far */
 		g->lost += len;
 	}
 	if (s->server_gap_end > s->last_reply_end)
@@ -472,6 +478,19 @@ static bool held_may_hold_rcpt(const struct smtp_session *s)
 	return false;
 }
 
+/* A run of lost commands still queued (sent after the entries ahead of it) with room for an
+ * EHLO, and server bytes lost since it began that may hold its replies (lost_both_ways). */
+bool smtp_gap_helo_run_queued(struct smtp_session *s)
+{
+	for (uint32_t i = 0; i < s->pq_len; i++) {
+		const struct pending *g = smtp_pq_at(s, i);
+		if (g->kind == PK_GAP && (!g->lost || g->lost >= EHLO_MIN) &&
+		    s->server_gap_end > g->srv_gap)
+			return true;
+	}
+	return false;
+}
+
 /* The recipients of tx (the DATA's) are unknown when the held bytes may hold a RCPT. */
 static void held_rcpts_unknown(struct smtp_session *s, struct smtp_tx *tx)
 {
@@ -495,7 +514,8 @@ static void reply_lost(struct smtp_session *s, const struct pending *p)
 	if (p->verb == SMTP_V_EHLO || p->verb == SMTP_V_HELO) {
 		smtp_take_helo(s);
 		s->rec.ehlo = p->verb == SMTP_V_EHLO; /* the last one sent, whatever its reply */
-		s->rec.helo_unknown = false;
+		s->rec.helo_unknown =
+		    smtp_gap_helo_run_queued(s); /* unless lost ones came after it */
 	}
 	if (p->verb == SMTP_V_EHLO) { /* a HELO's reply lists none: the EHLO's still hold */
 		s->rec.extensions_unknown = true;
@@ -893,6 +913,21 @@ static void lost_tx_boundary_354(struct smtp_session *s, uint16_t code)
 	tx_env_lost(tx);
 }
 
+/* Lost commands (g) that took a second reply while their transaction was open before its
+ * DATA: an RSET and a MAIL may be among them, and what they hold after those (RCPTs, DATA,
+ * text and its end, answered by the replies they take) a new transaction's: the open one's
+ * envelope and end are not known, nor the session's last sender (tx_env_lost), even when no
+ * RCPT or DATA seen follows them (gap-tail3-rset-rcpt-data-lost.dlg with the 354 lost too:
+ * they take the end of data's reply). */
+static void lost_tx_two_replies(struct smtp_session *s, const struct pending *g, uint16_t code)
+{
+	struct smtp_tx *tx = smtp_cur_tx(s);
+	/* a 354 is the DATA's: lost_tx_boundary_354 counts the replies before it */
+	if (code != 354 && g->answered + g->ans_before >= 2 && tx && g->tx == s->cur_tx &&
+	    tx->phase < SMTP_PH_DATA)
+		tx_env_lost(tx);
+}
+
 /* Lost commands (gone) that left the queue with more right behind them: one run with them
  * (their replies count together). */
 static void runs_merge(struct smtp_session *s, const struct pending *gone)
@@ -973,6 +1008,7 @@ bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r)
 		return false;
 	lost_tx_boundary_354(s, code);
 	smtp_pq_at(s, 0)->answered++;
+	lost_tx_two_replies(s, smtp_pq_at(s, 0), code);
 	run_took_reply(s, r);
 	infer_from_code(s, r);
 	return true;

@@ -145,6 +145,7 @@ struct smtp_session {
 	bool ehlo_whole;       /* the last EHLO reply was seen whole (its extensions are known) */
 	bool ext_by_run;       /* extensions unknown only for a lost run (list kept, smtp_gap.c) */
 	bool ext_by_run_whole; /* ehlo_whole before that run */
+	bool helo_by_run;      /* helo_command unknown only for a lost run (smtp_gap.c) */
 	size_t hold_tail;      /* offset in hold of the held bytes sent with the last ACK */
 	uint64_t hold_tail_acked; /* that ACK: server bytes the client had when it sent them */
 	/* DATA was refused and the held bytes were sent before that reply: the server reads
@@ -324,6 +325,9 @@ bool smtp_gap_tls_command(struct smtp_session *s, const uint8_t *p, size_t len, 
  * was in the gap; true when it took the reply (smtp_gap.c) */
 bool smtp_gap_starttls_reply(struct smtp_session *s, uint16_t code);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
+/* A run of lost commands queued, with room for an EHLO, whose replies lost server bytes may
+ * hold: an EHLO or HELO may be among them (helo_command unknown). */
+bool smtp_gap_helo_run_queued(struct smtp_session *s);
 /* a text line after a look-alike, sent after a reply the capture lost (smtp_gap.c) */
 void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked);
 void smtp_gap_text_quit(struct smtp_session *s);

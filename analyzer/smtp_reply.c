@@ -180,7 +180,7 @@ static void accept_helo(struct smtp_session *s, const struct pending *p)
 {
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	s->rec.ehlo = p->verb == SMTP_V_EHLO;
-	s->rec.helo_unknown = false; /* seen, after any lost one */
+	s->rec.helo_unknown = smtp_gap_helo_run_queued(s); /* seen, unless lost ones follow */
 	smtp_take_helo(s);
 	if (tx && tx->end == SMTP_TX_OPEN && tx->phase < SMTP_PH_EOD_SENT)
 		smtp_tx_end(s, tx, SMTP_TX_RESET, SMTP_REJ_NONE);

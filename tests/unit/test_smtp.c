@@ -1258,6 +1258,78 @@ static void test_gap_waited_reply_run_past_ack(void)
 	}
 }
 
+/* Lost commands whose replies lost server bytes may hold (server bytes lost while they were
+ * queued): an EHLO or HELO may be among them, whichever reply comes next, and an EHLO seen
+ * before them, its reply lost or seen, is not the last one sent for certain (helo_command
+ * unknown). Case 0: an EHLO and a MAIL lost after the RCPT's reply, their replies in the
+ * server's gap, then the MAIL's 250 2.1.0 (gap-tail3-ehlo-mail-lost.dlg with the cut EHLO
+ * reply lost whole); 1: the EHLO's reply lost, then a HELO and a MAIL lost, both replies in
+ * the same gap (gap-tail3-ehlo-reply-helo-mail-lost.dlg with the HELO's reply lost too);
+ * 2: a lost MAIL whose one reply was seen, no server bytes lost: the EHLO seen is the last
+ * sent (helo_command known). */
+static void test_gap_run_replies_lost_helo(void)
+{
+	for (int c = 0; c < 3; c++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		if (c == 0) {
+			wire_mail_rcpt(&w);
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+			gap_to_server(&w, "EHLO client.example\r\nMAIL FROM:<c@example.org>\r\n");
+			gap_to_client(&w, "250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n");
+		} else if (c == 1) {
+			gap_to_server(&w, "HELO c\r\nMAIL FROM:<a@x>\r\n");
+			gap_to_client(&w, EHLO_REPLY "250 mx\r\n");
+		} else {
+			wire_feed(&w, SMTP_TO_CLIENT, EHLO_REPLY);
+			gap_to_server(&w, "MAIL FROM:<a@x>\r\n");
+		}
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+		wire_rcpt_data_quit(&w, false);
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->helo_unknown, c < 2);
+		CHECK_EQ_INT(r->ehlo, true);
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
+/* An RSET and a MAIL lost, each answered, then the RCPT and DATA lost with their replies (the
+ * 354 too): the text after them reads as their tail, and the 250 to its end goes to them.
+ * Lost commands that took two replies while the transaction was open may hold an RSET and a
+ * MAIL (case 0): its envelope is left out (env_unknown), the session's last sender too; it is
+ * incomplete. With one lost NOOP answered instead (case 1), the sender stays. */
+static void test_gap_two_replies_no_rcpt_after(void)
+{
+	for (int c = 0; c < 2; c++) {
+		struct cls_verdict v;
+		struct wire w;
+		wire_begin(&w);
+		wire_mail_rcpt(&w);
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.5 Ok\r\n");
+		gap_to_server(&w, c ? "NOOP\r\n" : "RSET\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok\r\n");
+		if (c == 0) {
+			gap_to_server(&w, "MAIL FROM:<c@example.org>\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.1.0 Ok\r\n");
+			gap_to_server(&w, "RCPT TO:<d@y>\r\nDATA\r\n");
+			gap_to_client(&w, "250 2.1.5 Ok\r\n354 go\r\n");
+			wire_feed(&w, SMTP_TO_SERVER, "Subject: t\r\n\r\nhello\r\n.\r\n");
+			wire_feed(&w, SMTP_TO_CLIENT, "250 2.0.0 Ok: queued\r\n");
+		}
+		wire_feed(&w, SMTP_TO_SERVER, "QUIT\r\n");
+		wire_feed(&w, SMTP_TO_CLIENT, "221 2.0.0 Bye\r\n");
+		const struct smtp_record *r = wire_end(&w, &v);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_INT(r->txs[0].env_unknown, c == 0);
+		CHECK_EQ_INT(r->txs[0].mail_from.len, c == 0 ? 0 : 5);
+		CHECK_EQ_STR(classify_tx_outcome_name(classify_tx(r, &r->txs[0])), "incomplete");
+		CHECK_EQ_STR(classify_close_name(v.close), "quit");
+		smtp_session_free(w.s);
+	}
+}
+
 /* VRFY <LF>x: the bytes after a command line ended by a bare LF are commands only if the
  * server answers again. A server that refuses bare LF answers once and closes: one command
  * read, x no command (no unknown_command, no pipelining_unadvertised). One that takes LF as
@@ -1404,6 +1476,8 @@ int main(void)
 	RUN_TEST(test_gap_rcpt_after_eod_reply_lost);
 	RUN_TEST(test_gap_bdat_after_eod_reply_lost);
 	RUN_TEST(test_gap_pipelined_replies_lost);
+	RUN_TEST(test_gap_run_replies_lost_helo);
+	RUN_TEST(test_gap_two_replies_no_rcpt_after);
 	RUN_TEST(test_dialogue_auth_never_kept);
 	RUN_TEST(test_dialogue_client_only);
 	RUN_TEST(test_dialogue_server_only);
