@@ -2,7 +2,8 @@
  * inputs), smtp_state.c (the shared state and its doors), smtp_verb.c (the verb table),
  * smtp_client.c (what the client sends), smtp_reply.c (what the server answers),
  * smtp_frame.c (line framing), smtp_lenient.c (the smuggling reading), smtp_gap.c (lost
- * bytes), smtp_cmdlog.c. Not for other stages. */
+ * bytes), smtp_gap_reply.c (replies across lost bytes), smtp_gap_tls.c (STARTTLS and
+ * greeting losses), smtp_cmdlog.c. Not for other stages. */
 #ifndef SMTPTRACE_SMTP_INT_H
 #define SMTPTRACE_SMTP_INT_H
 
@@ -301,7 +302,7 @@ void smtp_smuggle_adopt_mid_text(struct smtp_session *s);
 void smtp_smuggle_gap_after(struct smtp_session *s);
 void smtp_smuggle_by_causality(struct smtp_session *s);
 
-/* the capture lost bytes (smtp_gap.c): what the gap hides, and what the other side makes
+/* the capture lost bytes (smtp_gap*.c): what the gap hides, and what the other side makes
  * certain (DESIGN.md section 4) */
 bool smtp_any_gap(const struct smtp_session *s);
 struct smtp_tx *smtp_tx_after_gap(struct smtp_session *s);
@@ -314,21 +315,21 @@ void smtp_reply_cut(struct smtp_session *s, uint64_t ts);
 void smtp_reply_cut_ended(struct smtp_session *s, uint64_t acked);
 /* a command sent after a lost reply to the command the client waited for (smtp_gap.c) */
 void smtp_sync_reply_lost(struct smtp_session *s, uint64_t acked);
-/* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap.c) */
+/* held TLS bytes after STARTTLS whose 220 was lost: STARTTLS accepted (smtp_gap_tls.c) */
 void smtp_gap_starttls_hold(struct smtp_session *s);
 /* a reply after the bytes a command's sender had, the greeting unseen: it was lost */
 void smtp_gap_greeting_lost(struct smtp_session *s);
 /* a TLS record where a command should start, after lost client and server bytes: a STARTTLS
- * and its 220 were lost; true when it took the bytes (smtp_gap.c) */
+ * and its 220 were lost; true when it took the bytes (smtp_gap_tls.c) */
 bool smtp_gap_tls_command(struct smtp_session *s, const uint8_t *p, size_t len, uint64_t acked);
 /* a reply that cannot answer the STARTTLS at the head after lost server bytes: its reply
- * was in the gap; true when it took the reply (smtp_gap.c) */
+ * was in the gap; true when it took the reply (smtp_gap_tls.c) */
 bool smtp_gap_starttls_reply(struct smtp_session *s, uint16_t code);
 bool smtp_gap_reply(struct smtp_session *s, const struct smtp_reply *r);
 /* A run of lost commands queued, with room for an EHLO, whose replies lost server bytes may
  * hold: an EHLO or HELO may be among them (helo_command unknown). */
 bool smtp_gap_helo_run_queued(struct smtp_session *s);
-/* a text line after a look-alike, sent after a reply the capture lost (smtp_gap.c) */
+/* a text line after a look-alike, sent after a reply the capture lost (smtp_gap_reply.c) */
 void smtp_gap_lookalike_reply(struct smtp_session *s, uint64_t acked);
 void smtp_gap_text_quit(struct smtp_session *s);
 /* a RCPT answered 503: no recipient, and a transaction a RCPT alone opened none */
@@ -336,7 +337,7 @@ void smtp_rcpt_without_mail(struct smtp_session *s, const struct pending *p);
 void smtp_gap_drop_guessed_txs(struct smtp_session *s);
 /* the server closed: the commands it never answered it never read (smtp_client.c) */
 void smtp_drop_unread_commands(struct smtp_session *s);
-/* a lost reply to a DATA that client bytes held behind it acknowledge (smtp_gap.c) */
+/* a lost reply to a DATA that client bytes held behind it acknowledge (smtp_gap_reply.c) */
 void smtp_gap_data_reply_lost(struct smtp_session *s);
 bool smtp_gap_ended_tx(struct smtp_session *s);
 void smtp_lost_replies(struct smtp_session *s, uint16_t code);
@@ -346,6 +347,23 @@ void smtp_gap_eod_reply_unsure(struct smtp_session *s, uint16_t code);
 void smtp_gap_replies_unsure(struct smtp_session *s, uint16_t code);
 void smtp_gap_finish(struct smtp_session *s);
 void smtp_clear_extensions(struct smtp_record *rec);
+
+/* shared by the three gap files (smtp_gap.c, smtp_gap_reply.c, smtp_gap_tls.c) */
+/* The shortest EHLO a server accepts, "EHLO x" CRLF (RFC 5321 4.1.1.1; a refused one leaves
+ * the state as it was, 4.1.4), and the STARTTLS command with its CRLF (RFC 3207 4). */
+#define EHLO_MIN     8
+#define STARTTLS_LEN 10
+
+void smtp_gap_tx_touched(struct smtp_tx *tx);
+bool smtp_gap_answers_quit(const struct smtp_reply *r);
+/* a reply whose code names the command it answers (221, 354, 220, 334) after a gap */
+void smtp_gap_infer_from_code(struct smtp_session *s, const struct smtp_reply *r);
+void smtp_gap_run_took_reply(struct smtp_session *s, const struct smtp_reply *r);
+/* a command whose reply the capture lost */
+void smtp_gap_reply_lost(struct smtp_session *s, const struct pending *p);
+void smtp_gap_lost_commands(struct smtp_session *s, struct smtp_tx *tx);
+void smtp_gap_helo_lost_reset(struct smtp_session *s, const struct pending *gone);
+bool smtp_gap_after_lost_reply(const struct smtp_session *s, uint64_t acked);
 
 /* ---- the verb table (smtp_verb.c): one row per verb, both halves ---- */
 

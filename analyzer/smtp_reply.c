@@ -136,7 +136,7 @@ void smtp_reply_rcpt(struct smtp_session *s, const struct pending *p, const stru
 	struct smtp_tx *tx = smtp_tx_of(s, p);
 	if (!tx)
 		return;
-	if (p->reply_unsure) { /* smtp_gap.c: this reply may be another command's */
+	if (p->reply_unsure) { /* smtp_gap_reply.c: this reply may be another command's */
 		tx->uncertain = true;
 		return;
 	}
@@ -425,10 +425,11 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_354(s, r.code);
 	lost_354_pipelined(s, r.code);
 	lost_data_refusal(s, r.code);
-	smtp_gap_data_reply_lost(s); /* smtp_gap.c: what is left when neither decides */
+	smtp_gap_data_reply_lost(s); /* smtp_gap_reply.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
-	smtp_gap_eod_reply_unsure(s, r.code); /* smtp_gap.c: the lost bytes may have held it */
-	smtp_gap_replies_unsure(s, r.code);   /* or the replies of several commands */
+	smtp_gap_eod_reply_unsure(s,
+	                          r.code);  /* smtp_gap_reply.c: the lost bytes may have held it */
+	smtp_gap_replies_unsure(s, r.code); /* or the replies of several commands */
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	smtp_gap_data_reply_lost(s);  /* so too when neither decides (a lost 250 to RCPT first) */
 	if (smtp_gap_reply(s, &r)) {
@@ -436,7 +437,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 		smtp_bytes_free(&s->reply.first.text);
 		return;
 	}
-	if (smtp_gap_starttls_reply(s, r.code)) { /* smtp_gap.c: STARTTLS's reply was lost */
+	if (smtp_gap_starttls_reply(s, r.code)) { /* smtp_gap_tls.c: STARTTLS's reply was lost */
 		smtp_bytes_free(&s->reply.first.text);
 		return;
 	}
