@@ -776,8 +776,9 @@ struct emit {
 	struct sink *out;
 	bool own_sink;
 	struct emit_options opt;
-	char *buf; /* the last record's text, reused */
+	char *buf; /* the last record's text, reused (by the writer thread when there is one) */
 	size_t cap;
+	struct emit_writer *writer; /* NULL: records are written by the thread that builds them */
 };
 
 void emit_options_default(struct emit_options *o)
@@ -799,10 +800,44 @@ struct emit *emit_new(struct sink *out, const struct emit_options *opt)
 	return e;
 }
 
+bool emit_start_writer(struct emit *e)
+{
+	if (!e->writer)
+		e->writer = emit_writer_start(e, e->out->per_record);
+	return e->writer != NULL;
+}
+
+int emit_sync(struct emit *e)
+{
+	return e && e->writer ? emit_writer_drain(e->writer) : 0;
+}
+
+bool emit_failed(struct emit *e)
+{
+	return e && e->writer && emit_writer_failed(e->writer);
+}
+
+int emit_flush(struct emit *e)
+{
+	if (!e) /* not open yet */
+		return 0;
+	emit_sync(e);
+	return sink_flush(e->out);
+}
+
+int emit_reopen(struct emit *e)
+{
+	if (!e)
+		return 0;
+	emit_sync(e);
+	return sink_reopen(e->out);
+}
+
 void emit_free(struct emit *e)
 {
 	if (!e)
 		return;
+	emit_writer_stop(e->writer);
 	free(e->buf);
 	free(e);
 }
@@ -843,15 +878,26 @@ static size_t render(struct emit *e, json_t *root)
 	return n;
 }
 
-/* Writes root (taken over) as one line to the sink; ends the record's arena (emit_arena.c). */
-int emit_line(struct emit *e, json_t *root)
+int emit_write_tree(struct emit *e, json_t *root)
 {
 	size_t n = render(e, root);
-	emit_arena_end();
 	if (n == 0)
 		return -1;
 	e->buf[n] = '\n';
 	return sink_write(e->out, e->buf, n + 1);
+}
+
+/* Writes root (taken over) as one line to the sink, or hands it to the writer thread; ends the
+ * record's arena (emit_arena.c). */
+int emit_line(struct emit *e, json_t *root)
+{
+	if (!e->writer) {
+		int rc = emit_write_tree(e, root);
+		emit_arena_end();
+		return rc;
+	}
+	emit_arena_end();
+	return root ? emit_writer_push(e->writer, root) : -1;
 }
 
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
