@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "emit_int.h"
 
@@ -53,10 +56,20 @@ static size_t utf8_valid_len(const uint8_t *p, size_t avail)
 	return n;
 }
 
-/* How many bytes from p, at most room, are ASCII other than the backslash: kept as they are. */
+/* How many bytes from p, at most room, are ASCII other than the backslash: kept as they are.
+ * Sixteen bytes a step with SSE2 (a byte's top bit, or a backslash, ends the run). */
 static size_t ascii_run(const uint8_t *p, size_t avail, size_t room)
 {
 	size_t n = 0, most = avail < room ? avail : room;
+#ifdef __SSE2__
+	const __m128i bs = _mm_set1_epi8('\\');
+	for (; n + 16 <= most; n += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + n));
+		unsigned stop = (unsigned)_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, bs)));
+		if (stop)
+			return n + (size_t)__builtin_ctz(stop);
+	}
+#endif
 	while (n < most && p[n] < 0x80 && p[n] != '\\')
 		n++;
 	return n;
