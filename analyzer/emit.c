@@ -122,6 +122,8 @@ json_t *wire_json(const char *data, size_t len)
 
 	if (!data)
 		len = 0;
+	if (data && ascii_run((const uint8_t *)data, len, len + 1) == len)
+		return json_stringn_nocheck(data, len); /* nothing to escape: no copy of it first */
 	if (len > EMIT_WIRE_STACK && len <= (SIZE_MAX - 1) / 4) {
 		heap = malloc(4 * len + 1);
 		if (heap) {
