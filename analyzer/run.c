@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,14 @@ static bool any_stream_input(const struct run_options *o)
 	return false;
 }
 
+/* A writer thread pays only with a second CPU to run on (with one, the two threads take turns
+ * and the hand-over is extra work). */
+static bool second_cpu(void)
+{
+	cpu_set_t set;
+	return sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) > 1;
+}
+
 static bool open_output(struct run *r)
 {
 	char err[512];
@@ -353,7 +362,7 @@ static bool open_output(struct run *r)
 		fprintf(stderr, "smtptrace: out of memory\n");
 		return false;
 	}
-	if (!r->o->one_thread) /* records dumped and written beside the analysis */
+	if (!r->o->one_thread && second_cpu()) /* records dumped and written beside the analysis */
 		emit_start_writer(r->emit);
 	return true;
 }
