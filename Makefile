@@ -9,8 +9,8 @@ PKGS     := libpcap zlib jansson nettle
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
-ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lz -ljansson -lnettle)
+ALL_CFLAGS = -std=c11 -pthread $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += -pthread $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lz -ljansson -lnettle)
 # The Kafka sink, when librdkafka is there (Debian's librdkafka-dev); KAFKA=0 leaves it out.
 KAFKA    ?= $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1 || echo 0)
 ifeq ($(KAFKA),1)

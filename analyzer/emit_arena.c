@@ -1,7 +1,8 @@
 /* emit_arena: the memory of a record's jansson tree, taken from one reused block while the record
  * is built (emit_arena_begin .. emit_arena_end) and given back whole when the last of it is
- * freed, so that building a record costs no malloc and free per value. Part of the record
- * builder. */
+ * freed, so that building a record costs no malloc and free per value. With the writer thread
+ * (emit_writer.c) each record of its queue has a block of its own, freed there. Part of the
+ * record builder. */
 #include <jansson.h>
 #include <stdalign.h>
 #include <stdbool.h>
@@ -32,61 +33,86 @@ enum {
 	ARENA_ALIGN = alignof(max_align_t),
 };
 
-/* jansson's allocation hooks take no context, so the arena is the one state of its kind: used
- * by the single analysis thread only (workers are processes). */
+/* One record's block. Only one thread at a time uses a block: the analysis thread while it
+ * builds the record, then (handed over through the writer's queue, under its lock) the thread
+ * that writes and frees it. */
+struct arena_block {
+	alignas(64) unsigned char *base;
+	    /* a cache line each: two threads use neighbours */ /* ARENA_SIZE bytes */
+	size_t used; /* bytes handed out since the block was last empty */
+	size_t live; /* blocks handed out and not yet freed */
+};
+
+/* jansson's allocation hooks take no context, so the arena is the one state of its kind:
+ * EMIT_QUEUE_DEPTH blocks in one mapping (workers are processes). */
 static struct {
-	unsigned char *base; /* ARENA_SIZE bytes, or NULL before the first record */
-	size_t used;         /* bytes handed out since the arena was last empty */
-	size_t live;         /* blocks handed out and not yet freed */
-	bool on;             /* between begin and end: allocations come from the arena */
+	unsigned char *region; /* EMIT_QUEUE_DEPTH * ARENA_SIZE bytes, or NULL */
+	struct arena_block block[EMIT_QUEUE_DEPTH];
 	bool installed;
 } arena;
 
-static bool in_arena(const void *p)
+/* The block the calling thread builds a record in; NULL: allocations go to malloc (the writer
+ * thread's own, such as json_dumpb's, and everything outside a record). */
+static _Thread_local struct arena_block *building;
+
+/* The block p lies in, or NULL for a block of malloc's. */
+static struct arena_block *block_of(const void *p)
 {
-	uintptr_t a = (uintptr_t)p, b = (uintptr_t)arena.base;
-	return arena.base && a >= b && a < b + ARENA_SIZE;
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)arena.region;
+	if (!arena.region || a < b || a >= b + (uintptr_t)EMIT_QUEUE_DEPTH * ARENA_SIZE)
+		return NULL;
+	return &arena.block[(a - b) / ARENA_SIZE];
 }
 
 static void *arena_malloc(size_t n)
 {
+	struct arena_block *k = building;
 	size_t need = (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-	if (!arena.on || !arena.base || need > ARENA_SIZE - arena.used)
+	if (!k || need > ARENA_SIZE - k->used)
 		return malloc(n);
-	void *p = arena.base + arena.used;
-	arena.used += need;
-	arena.live++;
+	void *p = k->base + k->used;
+	k->used += need;
+	k->live++;
 	ARENA_UNPOISON(p, n);
 	return p;
 }
 
-/* Any block, the arena's or malloc's: the arena is empty again when its last block goes. */
+/* Any block, the arena's or malloc's: a block is empty again when its last allocation goes. */
 static void arena_free(void *p)
 {
-	if (!in_arena(p)) {
+	struct arena_block *k = block_of(p);
+	if (!k) {
 		free(p);
 		return;
 	}
-	if (--arena.live == 0) {
-		arena.used = 0;
-		ARENA_POISON(arena.base, ARENA_SIZE);
+	if (--k->live == 0) {
+		ARENA_POISON(k->base, k->used);
+		k->used = 0;
 	}
+}
+
+/* Before any jansson value exists; blocks of malloc's are freed by free(). */
+static void arena_install(void)
+{
+	arena.installed = true;
+	arena.region = malloc((size_t)EMIT_QUEUE_DEPTH * ARENA_SIZE);
+	if (arena.region) {
+		ARENA_POISON(arena.region, (size_t)EMIT_QUEUE_DEPTH * ARENA_SIZE);
+		for (unsigned i = 0; i < EMIT_QUEUE_DEPTH; i++)
+			arena.block[i].base = arena.region + (size_t)i * ARENA_SIZE;
+	}
+	json_set_alloc_funcs(arena_malloc, arena_free);
 }
 
 void emit_arena_begin(void)
 {
-	if (!arena.installed) {
-		/* before any jansson value exists; blocks of malloc's are freed by free() */
-		arena.base = malloc(ARENA_SIZE);
-		if (arena.base)
-			ARENA_POISON(arena.base, ARENA_SIZE);
-		json_set_alloc_funcs(arena_malloc, arena_free);
-		arena.installed = true;
-	}
-	arena.on = true;
+	if (!arena.installed)
+		arena_install();
+	if (!building && arena.region) /* the writer's queue says which block is free */
+		building = &arena.block[emit_writer_claim() % EMIT_QUEUE_DEPTH];
 }
 
 void emit_arena_end(void)
 {
-	arena.on = false;
+	building = NULL;
 }

@@ -67,6 +67,9 @@ static const char usage_text[] =
     "                         through the brokers LIST (host:port,...), keyed by Community ID\n"
     "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
     "                         capture and pipes)\n"
+    "      --one-thread       write records from the analysis thread itself, not from a\n"
+    "                         writer thread beside it (the same records, slower; with\n"
+    "                         one CPU there is no writer thread)\n"
     "      --records LIST     record types, comma-separated: session, transaction,\n"
     "                         command, flow, stats\n"
     "                         (default session,stats)\n"
@@ -302,6 +305,7 @@ enum {
 	OPT_STATS,
 	OPT_TRACE,
 	OPT_IMMEDIATE,
+	OPT_ONE_THREAD,
 	OPT_OVERWRITE,
 	OPT_RECORDS,
 	OPT_STATS_INTERVAL,
@@ -326,6 +330,7 @@ static const struct option long_opts[] = {
     {"snapshot-length", required_argument, NULL, 's'},
     {"buffer-size", required_argument, NULL, 'B'},
     {"immediate-mode", no_argument, NULL, OPT_IMMEDIATE},
+    {"one-thread", no_argument, NULL, OPT_ONE_THREAD},
     {"no-promiscuous-mode", no_argument, NULL, 'p'},
     {"relinquish-privileges", required_argument, NULL, 'Z'},
     {"packet-buffered", no_argument, NULL, 'U'},
@@ -434,6 +439,9 @@ static bool set_io_option(struct options *o, int c, const char *arg)
 		break;
 	case 'U':
 		r->per_record = true;
+		break;
+	case OPT_ONE_THREAD:
+		r->one_thread = true;
 		break;
 	case OPT_IMMEDIATE:
 		r->live.immediate = true;

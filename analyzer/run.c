@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ static void note_write_error(struct run *r)
 {
 	if (r->write_failed)
 		return;
+	emit_sync(r->emit); /* the writer thread idle: its error is final */
 	r->write_failed = true;
 	r->status = RUN_EXIT_RUNTIME;
 	if (r->out->errnum != EPIPE) /* a reader that stopped early is not worth a message */
@@ -119,7 +121,7 @@ static void write_stats_record(struct run *r)
 	if (r->write_failed || !(r->o->records & RUN_REC_STATS))
 		return;
 	struct sink_kafka_counts kc;
-	if (sink_flush(r->out) == 0 && sink_kafka_counts(r->out, &kc)) {
+	if (emit_flush(r->emit) == 0 && sink_kafka_counts(r->out, &kc)) {
 		r->stats.have_output = true; /* what Kafka did with the records so far */
 		r->stats.out_written = kc.written;
 		r->stats.out_delivered = kc.delivered;
@@ -129,7 +131,7 @@ static void write_stats_record(struct run *r)
 	}
 	if (emit_stats(r->emit, &r->stats, flow_table_stats(r->t), stats_wall_us()) != 0)
 		note_write_error(r);
-	else if (sink_flush(r->out) != 0)
+	else if (emit_flush(r->emit) != 0)
 		note_write_error(r);
 }
 
@@ -153,9 +155,11 @@ static bool run_tick(struct run *r, bool idle)
 {
 	if (reopen_signal) {
 		reopen_signal = 0;
-		if (sink_reopen(r->out) != 0)
+		if (emit_reopen(r->emit) != 0)
 			note_write_error(r);
 	}
+	if (emit_failed(r->emit)) /* a record the writer thread had */
+		note_write_error(r);
 	uint64_t wall = r->timed || r->o->stats_interval_us || r->progress ? stats_wall_us() : 0;
 	if (r->progress && wall >= r->next_progress_wall)
 		show_progress(r, wall, false);
@@ -331,6 +335,14 @@ static bool any_stream_input(const struct run_options *o)
 	return false;
 }
 
+/* A writer thread pays only with a second CPU to run on (with one, the two threads take turns
+ * and the hand-over is extra work). */
+static bool second_cpu(void)
+{
+	cpu_set_t set;
+	return sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) > 1;
+}
+
 static bool open_output(struct run *r)
 {
 	char err[512];
@@ -350,6 +362,8 @@ static bool open_output(struct run *r)
 		fprintf(stderr, "smtptrace: out of memory\n");
 		return false;
 	}
+	if (!r->o->one_thread && second_cpu()) /* records dumped and written beside the analysis */
+		emit_start_writer(r->emit);
 	return true;
 }
 
@@ -409,6 +423,8 @@ static int read_inputs(struct run *r, struct capture **kept, const bool *bad)
 static void finish(struct run *r, struct capture *live)
 {
 	flow_table_finish(r->t);
+	if (emit_sync(r->emit) != 0) /* the last records, written by the writer thread */
+		note_write_error(r);
 	r->cap = live;
 	write_stats_record(r);
 	if (r->o->report_fd >= 0) { /* a worker: its counters to the parent, for the total */

@@ -33,6 +33,27 @@ void emit_options_default(struct emit_options *o); /* max_record 16384, no redac
 struct emit *emit_new(struct sink *out, const struct emit_options *opt);
 void emit_free(struct emit *e);
 
+/* Starts a writer thread: from now on the records built are handed to it through a bounded
+ * queue (the caller waits while it is full), and it dumps and writes them, in the order they
+ * were built, so the output is the same byte for byte. The sink is the writer's then: reach it
+ * only through emit_flush, emit_reopen, or after emit_sync. emit_free writes everything queued
+ * and ends the thread. Returns true, or false when it could not start (records are then
+ * written by the caller, as without it). */
+bool emit_start_writer(struct emit *e);
+
+/* Waits until every record handed to the writer thread is written (the sink is then idle).
+ * Returns 0, or -1 when one of them failed (the sink's error says which). 0 without a writer
+ * thread: each emit_* call reports its own failure. */
+int emit_sync(struct emit *e);
+
+/* Whether a record handed to the writer thread failed (false without one). These four take
+ * NULL (an output not open yet): 0, false. */
+bool emit_failed(struct emit *e);
+
+/* emit_sync, then sink_flush or sink_reopen of the sink. 0 or -1 as those. */
+int emit_flush(struct emit *e);
+int emit_reopen(struct emit *e);
+
 /* Writes one session record. Returns 0, or -1 when it could not be built or written (the
  * sink's error says which). */
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,

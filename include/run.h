@@ -51,6 +51,7 @@ struct run_options {
 	bool print_stats;   /* --stats: the summary on stderr */
 	bool print_summary; /* --summary: outcomes, anomalies, delivered, on stderr */
 	bool quiet;         /* -q: no progress, no counts on stderr */
+	bool one_thread;    /* --one-thread: records written by the analysis thread itself */
 	struct flow_config flow;
 
 	const char *kafka_brokers; /* --kafka-brokers: records to Kafka instead of the output */

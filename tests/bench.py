@@ -176,6 +176,12 @@ class Bench:
                  *self.timed(self.smtptrace_cmd(cap) + ["--records", "stats"]),
                  self.packets(cap))
 
+    def one_thread_row(self, cap):
+        """smtptrace --one-thread: the records dumped and written by the analysis thread
+        itself, to show what the writer thread takes off it."""
+        self.row("smtptrace `--one-thread` (no writer thread)", cap,
+                 *self.timed(self.smtptrace_cmd(cap) + ["--one-thread"]), self.packets(cap))
+
     def tshark_row(self, cap):
         """tshark dissecting SMTP (fields of every command and reply) over the first 100 MB."""
         if not shutil.which("tshark"):
@@ -345,6 +351,7 @@ def main():
         return check_only(bench, *args.check_only)
     cap = bench.main_rows()
     bench.stats_only_row(cap)
+    bench.one_thread_row(cap)
     bench.collision_rows()
     bench.detect_rows()
     if not args.quick:

@@ -549,15 +549,16 @@ for f in s.out p.out two.out all-records.json tx.out cmd.out flow.out noflow.out
 done
 
 # -U: each record leaves in a write of its own as its session ends (strace counts the writes
-# of records); without it, records of a file input leave in batches.
+# of records, -f: in the writer thread too); without it, records of a file input leave in
+# batches.
 if command -v strace >/dev/null 2>&1; then
 	for u in -U ""; do
 		# shellcheck disable=SC2086
-		strace -e trace=write -s 20 -o "$out/strace.$u" "$prog" -r samples/two-transactions.pcap \
+		strace -f -e trace=write -s 20 -o "$out/strace.$u" "$prog" -r samples/two-transactions.pcap \
 			--records session,transaction,stats $u -o "$out/u.json" --overwrite 2>/dev/null
 	done
-	n_u=$(grep -c '^write([0-9]*, "{\\"timestamp' "$out/strace.-U")
-	n_plain=$(grep -c '^write([0-9]*, "{\\"timestamp' "$out/strace.")
+	n_u=$(grep -c '^[0-9 ]*write([0-9]*, "{\\"timestamp' "$out/strace.-U")
+	n_plain=$(grep -c '^[0-9 ]*write([0-9]*, "{\\"timestamp' "$out/strace.")
 	if [ "$n_u" -eq 4 ] && [ "$(wc -l <"$out/u.json")" -eq 4 ] && [ "$n_plain" -lt 4 ]; then
 		pass "cli packet-buffered (4 records in $n_u writes with -U, $n_plain without)"
 	else
@@ -565,6 +566,24 @@ if command -v strace >/dev/null 2>&1; then
 	fi
 else
 	skip "cli packet-buffered" "strace not installed"
+fi
+
+# --one-thread: the records the analysis thread writes itself are those of the writer thread,
+# byte for byte and in the same order (the stats record's clock fields aside).
+ot_strip() { sed -E 's/"timestamp":"[^"]*","event_type":"stats"/"event_type":"stats"/; s/"uptime":[0-9.e+-]*,//; s/"peak_rss_kib":[0-9]*//'; }
+"$prog" -q -r samples/pipelining.pcap -r samples/bdat.pcap -r samples/two-transactions.pcap \
+	--records session,transaction,command,flow,stats >"$out/ot-w.json" 2>&1
+rc_w=$?
+"$prog" -q -r samples/pipelining.pcap -r samples/bdat.pcap -r samples/two-transactions.pcap \
+	--records session,transaction,command,flow,stats --one-thread >"$out/ot-1.json" 2>&1
+rc_1=$?
+n_ot=$(grep -c '"event_type"' "$out/ot-1.json")
+if [ $rc_w -eq 0 ] && [ $rc_1 -eq 0 ] && [ "$n_ot" -ge 8 ] &&
+	ot_strip <"$out/ot-w.json" >"$out/ot-w.s" && ot_strip <"$out/ot-1.json" >"$out/ot-1.s" &&
+	cmp -s "$out/ot-w.s" "$out/ot-1.s"; then
+	pass "cli one-thread ($n_ot records, the same bytes)"
+else
+	fail "cli one-thread (exit $rc_w and $rc_1, $n_ot records, or they differ)"
 fi
 
 # SMTPTRACE_TRACE: every change of the client's reading mode, one line "old -> new" on stderr.
