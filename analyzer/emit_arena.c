@@ -37,10 +37,10 @@ enum {
  * builds the record, then (handed over through the writer's queue, under its lock) the thread
  * that writes and frees it. */
 struct arena_block {
-	alignas(64) unsigned char *base;
-	    /* a cache line each: two threads use neighbours */ /* ARENA_SIZE bytes */
-	size_t used; /* bytes handed out since the block was last empty */
-	size_t live; /* blocks handed out and not yet freed */
+	/* a cache line each: two threads use neighbours */
+	alignas(64) unsigned char *base; /* ARENA_SIZE bytes */
+	size_t used;                     /* bytes handed out since the block was last empty */
+	size_t live;                     /* blocks handed out and not yet freed */
 };
 
 /* jansson's allocation hooks take no context, so the arena is the one state of its kind:
