@@ -815,10 +815,10 @@ struct emit *emit_new(struct sink *out, const struct emit_options *opt)
 	return e;
 }
 
-bool emit_start_writer(struct emit *e)
+bool emit_start_writer(struct emit *e, bool eager)
 {
 	if (!e->writer)
-		e->writer = emit_writer_start(e, e->out->per_record);
+		e->writer = emit_writer_start(e, eager);
 	return e->writer != NULL;
 }
 

@@ -362,8 +362,10 @@ static bool open_output(struct run *r)
 		fprintf(stderr, "smtptrace: out of memory\n");
 		return false;
 	}
-	if (!r->o->one_thread && second_cpu()) /* records dumped and written beside the analysis */
-		emit_start_writer(r->emit);
+	/* records dumped and written beside the analysis; each as it comes where they are
+	 * awaited (live, pipes, -U), the sink's own flushing aside: Kafka's has none */
+	if (!r->o->one_thread && second_cpu())
+		emit_start_writer(r->emit, so.per_record);
 	return true;
 }
 

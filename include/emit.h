@@ -38,8 +38,9 @@ void emit_free(struct emit *e);
  * were built, so the output is the same byte for byte. The sink is the writer's then: reach it
  * only through emit_flush, emit_reopen, or after emit_sync. emit_free writes everything queued
  * and ends the thread. Returns true, or false when it could not start (records are then
- * written by the caller, as without it). */
-bool emit_start_writer(struct emit *e);
+ * written by the caller, as without it). eager: each record is written as soon as it is
+ * handed over (live, pipes, -U: whatever the sink, a Kafka one too); else a batch at a time. */
+bool emit_start_writer(struct emit *e, bool eager);
 
 /* Waits until every record handed to the writer thread is written (the sink is then idle).
  * Returns 0, or -1 when one of them failed (the sink's error says which). 0 without a writer

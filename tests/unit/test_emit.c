@@ -682,7 +682,7 @@ static int write_records(const char *path, bool writer, int n)
 	if (!e)
 		return -1;
 	if (writer)
-		CHECK(emit_start_writer(e));
+		CHECK(emit_start_writer(e, false));
 	for (int i = 0; i < n && rc == 0; i++) {
 		info.flow_id = 1000 + (uint64_t)i;
 		info.client_port = (uint16_t)(40000 + i % 7);
@@ -742,7 +742,7 @@ static void writer_error_full(void)
 	CHECK(e != NULL);
 	if (!e)
 		return;
-	CHECK(emit_start_writer(e));
+	CHECK(emit_start_writer(e, true));
 	CHECK(!emit_failed(e));
 	for (i = 0; i < 20000 && rc == 0; i++)
 		rc = emit_session(e, &info, &rec, &v);
