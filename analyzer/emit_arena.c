@@ -40,7 +40,7 @@ struct arena_block {
 	/* a cache line each: two threads use neighbours */
 	alignas(64) unsigned char *base; /* ARENA_SIZE bytes */
 	size_t used;                     /* bytes handed out since the block was last empty */
-	size_t live;                     /* blocks handed out and not yet freed */
+	size_t live;                     /* allocations handed out and not yet freed */
 };
 
 /* jansson's allocation hooks take no context, so the arena is the one state of its kind:

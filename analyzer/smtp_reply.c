@@ -302,9 +302,6 @@ static void resync(struct smtp_session *s, uint16_t code)
 	}
 }
 
-/* After lost server bytes, a reply that cannot answer the DATA at the head of the queue,
- * while the held client bytes read as text hold an end of data that the reply's segment
- * acknowledges: the 354 was in the gap, and this reply answers that end of data. */
 /* The held bytes were sent once DATA's reply had come (their ACK covers server bytes no seen
  * reply accounts for), and this reply starts past those bytes: the server sent more after
  * DATA's reply, and before this one (replies to held lines read as commands, or the end of
@@ -315,6 +312,9 @@ static bool reply_after_held_replies(const struct smtp_session *s)
 	       s->reply.start_pos > s->hold_acked;
 }
 
+/* After lost server bytes, a reply that cannot answer the DATA at the head of the queue,
+ * while the held client bytes read as text hold an end of data that the reply's segment
+ * acknowledges: the 354 was in the gap, and this reply answers that end of data. */
 static void lost_354(struct smtp_session *s, uint16_t code)
 {
 	const struct pending *h = s->pq_len ? smtp_pq_at(s, 0) : NULL;
@@ -338,10 +338,10 @@ static void lost_354(struct smtp_session *s, uint16_t code)
 /* After lost server bytes, a reply while a pipelined DATA ends the queue behind commands
  * still unanswered (an end of data, MAIL, RCPT), with message text held behind it that the
  * client sent after receiving server bytes the capture lacks, sent after the DATA and all
- * before this reply: a
- * client sends text only after the 354 (RFC 2920 3.1: DATA ends a group), so the replies to
- * those commands and the 354 were all in the gap, and this reply answers the held end of
- * data. The commands' replies are lost (an end of data's: its transaction incomplete). */
+ * before this reply: a client sends text only after the 354 (RFC 2920 3.1: DATA ends a
+ * group), so the replies to those commands and the 354 were all in the gap, and this reply
+ * answers the held end of data. The commands' replies are lost (an end of data's: its
+ * transaction incomplete). */
 static void lost_354_pipelined(struct smtp_session *s, uint16_t code)
 {
 	const struct pending *t = s->pq_len > 1 ? smtp_pq_at(s, s->pq_len - 1) : NULL;
@@ -427,9 +427,8 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	lost_data_refusal(s, r.code);
 	smtp_gap_data_reply_lost(s); /* smtp_gap_reply.c: what is left when neither decides */
 	smtp_lost_replies(s, r.code);
-	smtp_gap_eod_reply_unsure(s,
-	                          r.code);  /* smtp_gap_reply.c: the lost bytes may have held it */
-	smtp_gap_replies_unsure(s, r.code); /* or the replies of several commands */
+	smtp_gap_eod_reply_unsure(s, r.code); /* smtp_gap_reply.c: lost bytes may hold it */
+	smtp_gap_replies_unsure(s, r.code);   /* or the replies of several commands */
 	lost_data_refusal(s, r.code); /* once more: the lost replies may have led up to the DATA */
 	smtp_gap_data_reply_lost(s);  /* so too when neither decides (a lost 250 to RCPT first) */
 	if (smtp_gap_reply(s, &r)) {

@@ -68,7 +68,7 @@ struct reasm_half {
 	 * capture lacks, of unknown size. */
 	bool tail_unsure, close_unsure, unread_lost;
 	uint32_t tail_end;
-	bool reset; /* a RST from this direction was taken: the connection is torn down */
+	bool reset; /* a RST from this direction was seen: the connection is torn down */
 };
 
 struct reasm {
@@ -104,8 +104,9 @@ void reasm_flush(struct reasm *r, uint64_t ts_us);
 /* Frees held segments; r may be flushed or released again afterwards. */
 void reasm_release(struct reasm *r);
 
-/* Whether dir's byte count is unsure: its last sequence number may be a lost FIN's, or the
- * other side's reset shows lost bytes of unknown size (struct reasm_half). */
+/* Whether dir's byte count is unsure: its end was never seen (no FIN of its own delivered, no
+ * RST from either side), its last sequence number may be a lost FIN's, or the other side's
+ * reset shows lost bytes of unknown size (struct reasm_half). */
 bool reasm_count_unsure(const struct reasm *r, int dir);
 
 /* Whether the first close is unsure: a lost FIN of one direction may have come before the
