@@ -24,9 +24,6 @@ enum {
 	EMIT_TS_LEN = 96, /* room for any int in every field, so the format is never cut */
 };
 
-/* Reals with 15 significant digits print a microsecond-derived value without binary noise. */
-#define EMIT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
-
 /* ---- UTF-8 escaping (RFC 3629 section 4) ---- */
 
 /* Length of the valid UTF-8 sequence at p (1 to 4), or 0 when p[0] does not start one. */

@@ -15,6 +15,11 @@
 #include "smtp.h"
 #include "stats.h"
 
+/* json_dumpb's flags for every record (jansson.h's JSON_*; the benchmark's dump floor,
+ * tests/tools/dumpfloor.c, uses the same). Reals with 15 significant digits print a
+ * microsecond-derived value without binary noise. */
+#define EMIT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+
 struct emit;
 
 enum { EMIT_REDACT_KEY_MAX = 64 };

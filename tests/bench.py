@@ -7,10 +7,12 @@ memory beside other readers of the same capture, file in the page cache, medians
 
 The capture and its ground truth come from tests/tools/mkbench.c. Rows: a bare libpcap loop
 (tests/tools/pcapcount.c), smtptrace's own read path (tests/tools/readpath.c), tcpdump -r -w
-/dev/null, tshark on a 100 MB slice, smtptrace; smtptrace at 100, 1,000 and 10,000 sessions
-open at once; the same concurrency over a capture four times as large (peak memory); the
-hash-collision capture of issue 10 against random tuples. It prints one table, and exits
-non-zero only when a verdict differs from the ground truth (no test asserts a time)."""
+/dev/null, tshark on a 100 MB slice, smtptrace, jansson's json_dumpb alone over smtptrace's
+records (tests/tools/dumpfloor.c: the least time the thread dumping them can take); smtptrace
+at 100, 1,000 and 10,000 sessions open at once; the same concurrency over a capture four times
+as large (peak memory); the hash-collision capture of issue 10 against random tuples. It prints
+one table, and exits non-zero only when a verdict differs from the ground truth (no test
+asserts a time)."""
 import argparse
 import json
 import os
@@ -167,7 +169,24 @@ class Bench:
         ours = self.row("smtptrace", cap, *self.timed(self.smtptrace_cmd(cap)), packets)
         self.ratio = (bare["secs"] / ours["secs"], bare["cpu"] / ours["cpu"])
         self.main_rss = ours["rss"]
+        self.dump_floor_row(name, cap, bare)
         return cap
+
+    def dump_floor_row(self, name, cap, bare):
+        """jansson's json_dumpb alone over the records smtptrace just wrote for cap (the
+        check's output), with smtptrace's flags (tests/tools/dumpfloor.c): the least time
+        the thread that dumps them can take, so the best wall time ratio any smtptrace that
+        has jansson write every record through one thread can reach."""
+        records = os.path.join(self.args.dir, name + ".json")
+        tool = os.path.join(self.tools, "dumpfloor")
+        runs = [subprocess.run([tool, records], check=True, capture_output=True,
+                               text=True).stdout.split() for _ in range(self.args.runs)]
+        secs = statistics.median(float(r[2]) for r in runs)
+        size = os.path.getsize(cap)
+        self.rows.append({"reader": f"json_dumpb alone, its {int(runs[0][0]):,} records",
+                          "mb": size / 1e6, "secs": secs, "cpu": secs,
+                          "mbps": size / 1e6 / secs, "mpps": None, "rss": None})
+        self.dump_floor = (secs, int(runs[0][1]), bare["secs"] / secs)
 
     def stats_only_row(self, cap):
         """smtptrace with --records stats: the analysis without building and writing the
@@ -268,12 +287,19 @@ class Bench:
         for r in self.rows:
             cells = [f"{r[k]:.{d}f}" if r[k] is not None else "-"
                      for k, d in (("secs", 3), ("cpu", 3), ("mbps", 0), ("mpps", 2))]
+            rss = f"{r['rss'] / 1024:>8.1f} MiB" if r["rss"] is not None else f"{'-':>12}"
             print(f"{r['reader']:<52}{r['mb']:>6.0f}{cells[0]:>8}{cells[1]:>8}{cells[2]:>7}"
-                  f"{cells[3]:>8}{r['rss'] / 1024:>8.1f} MiB")
+                  f"{cells[3]:>8}{rss}")
         print()
         if hasattr(self, "ratio"):
             print(f"smtptrace / bare libpcap loop (throughput): {self.ratio[0]:.2f} by wall "
                   f"time, {self.ratio[1]:.2f} by CPU time (target 0.75)")
+        if hasattr(self, "dump_floor"):
+            secs, nbytes, best = self.dump_floor
+            print(f"jansson's json_dumpb alone: {secs:.3f} s for the {nbytes / 1e6:.0f} MB of "
+                  f"records ({nbytes / 1e6 / secs:.0f} MB/s of JSON), so with one thread\n"
+                  f"dumping them no smtptrace passes {best:.2f} of the bare loop by wall time "
+                  "on this machine")
         if hasattr(self, "per_session"):
             print(f"memory per open session: {self.per_session / 1024:.1f} KiB "
                   "(peak RSS at 10,000 open minus 1,000 open, over 9,000)")
