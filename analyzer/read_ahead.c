@@ -10,9 +10,13 @@
 #include <stdlib.h>
 
 enum {
-	RA_BATCH = 256,         /* packets a batch: one hand-over, one lock, per that many */
+	RA_BATCH = 256, /* packets a batch: one hand-over, one lock, per that many */
+	/* and bytes of the file a batch: the pages of the batches in the ring are kept (not given
+	 * back, capture_map.c), at most RA_SLOTS * (RA_BATCH_BYTES + a record) of them */
+	RA_BATCH_BYTES = 256 * 1024,
 	RA_SLOTS = 8,           /* batches in the ring */
 	RA_WAKE = RA_SLOTS / 2, /* a full reader is woken only with this many batches free */
+	RA_REC_HDR = 16,        /* a pcap record's header */
 };
 
 struct ra_batch {
@@ -54,10 +58,13 @@ static enum capture_rc fill_batch(struct read_ahead *ra, struct ra_batch *b)
 {
 	struct capture_pkt pkt;
 	enum capture_rc rc = CAPTURE_PKT;
+	uint64_t bytes = 0;
 	b->n = 0;
 	b->start = capture_offset(ra->cap);
-	while (b->n < RA_BATCH && (rc = capture_next_in_place(ra->cap, &pkt)) == CAPTURE_PKT) {
+	while (b->n < RA_BATCH && bytes < RA_BATCH_BYTES &&
+	       (rc = capture_next_in_place(ra->cap, &pkt)) == CAPTURE_PKT) {
 		struct read_ahead_pkt *p = &b->pkt[b->n++];
+		bytes += RA_REC_HDR + pkt.caplen;
 		p->st = decode_packet_csum(ra->dlt, pkt.data, pkt.caplen, pkt.wirelen, ra->checksum,
 		                           &p->seg);
 		p->seg.ts_us = pkt.ts_us;
