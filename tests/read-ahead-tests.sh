@@ -1,5 +1,5 @@
-# read-ahead-tests: the reader thread (analyzer/read_ahead.c) changes no byte of the records:
-# each run here is made with it (the default, on two CPUs) and with --one-thread (no reader, no
+# read-ahead-tests: the reader thread (--read-ahead, analyzer/read_ahead.c) changes no byte of
+# the records: each run here is made with it (on two CPUs) and with --one-thread (no reader, no
 # writer), and the two outputs compared whole (the stats record's clock fields aside). Sourced
 # by tests/run-tests.sh (uses pass, fail, skip, $prog, $build, $out).
 
@@ -12,7 +12,8 @@ ra_strip() {
 ra_same() {
 	name=$1 min=$2
 	shift 2
-	"$prog" -q --records session,transaction,command,flow,stats "$@" >"$out/ra-t.json" 2>"$out/ra-t.err"
+	"$prog" -q --records session,transaction,command,flow,stats --read-ahead "$@" \
+		>"$out/ra-t.json" 2>"$out/ra-t.err"
 	rc_t=$?
 	"$prog" -q --records session,transaction,command,flow,stats --one-thread "$@" \
 		>"$out/ra-1.json" 2>"$out/ra-1.err"
@@ -98,7 +99,8 @@ if "$build/tools/mkbench" -s 4M -S 3 -c 50 "$out/ra.pcap" >/dev/null 2>&1 &&
 	head -c $((size - 30)) "$out/ra.pcap" >"$out/ra-cut.pcap"
 	RA_RC=3 ra_same cut-last-record 100 -r "$out/ra-cut.pcap"
 	# The reader thread is really there: one thread more for each file read in place (and
-	# the writer's), none with --one-thread. Only where two CPUs may run the process.
+	# the writer's) with --read-ahead; the writer's alone without; none with --one-thread,
+	# even after --read-ahead. Only where two CPUs may run the process.
 	if ! command -v strace >/dev/null 2>&1; then
 		skip "read-ahead threads" "strace not installed"
 	elif [ "$(nproc)" -lt 2 ]; then
@@ -109,12 +111,13 @@ if "$build/tools/mkbench" -s 4M -S 3 -c 50 "$out/ra.pcap" >/dev/null 2>&1 &&
 				-r "$out/ra.pcap" -r "$out/ra.pcap.gz" -r "$out/ra-long.pcap" >/dev/null 2>&1
 			grep -c 'clone' "$out/ra.strace"
 		}
-		n_t=$(ra_threads)
-		n_1=$(ra_threads --one-thread)
-		if [ "$n_t" -eq 3 ] && [ "$n_1" -eq 0 ]; then
-			pass "read-ahead threads (2 readers and the writer; none with --one-thread)"
+		n_ra=$(ra_threads --read-ahead)
+		n_def=$(ra_threads)
+		n_1=$(ra_threads --read-ahead --one-thread)
+		if [ "$n_ra" -eq 3 ] && [ "$n_def" -eq 1 ] && [ "$n_1" -eq 0 ]; then
+			pass "read-ahead threads (2 readers and the writer; the writer alone by default; none with --one-thread)"
 		else
-			fail "read-ahead threads ($n_t threads started, want 3; $n_1 with --one-thread, want 0)"
+			fail "read-ahead threads ($n_ra threads started with --read-ahead, want 3; $n_def by default, want 1; $n_1 with --one-thread, want 0)"
 		fi
 	fi
 else
