@@ -1,4 +1,5 @@
-/* run: the main loop: sources (files, pipes, an interface) through decode and the flow table,
+/* run: the main loop: sources (files, pipes, an interface) through decode (on a reader thread
+ * for plain pcap files with --read-ahead, read_ahead.c) and the flow table,
  * the flow clock (packet time; the wall clock too while a live source or a pipe is quiet),
  * signals (SIGINT/SIGTERM stop and end every session, SIGHUP reopens the output), records to
  * the sink, the stats record, and tcpdump's counts when a capture stops. */
