@@ -342,17 +342,21 @@ static bool map_hand_over(struct capture *cap)
 	return true;
 }
 
+static void map_cut_error(struct capture *cap)
+{
+	snprintf(cap->err, sizeof(cap->err),
+	         "%s: the file was cut shorter while it was read (truncated by another program)",
+	         cap->label);
+	cap->failed = true;
+}
+
 /* A record of a file read in place: CAPTURE_PKT, CAPTURE_EOF, or CAPTURE_NONE when libpcap is
  * to read on (or CAPTURE_ERR when it cannot be handed over). */
 static enum capture_rc map_next(struct capture *cap, struct capture_pkt *out)
 {
 	int rc = capture_map_next(cap->map, out);
 	if (rc == -2) {
-		snprintf(
-		    cap->err, sizeof(cap->err),
-		    "%s: the file was cut shorter while it was read (truncated by another program)",
-		    cap->label);
-		cap->failed = true;
+		map_cut_error(cap);
 		return CAPTURE_ERR;
 	}
 	if (rc != -1)
@@ -361,6 +365,31 @@ static enum capture_rc map_next(struct capture *cap, struct capture_pkt *out)
 		return CAPTURE_NONE;
 	cap->failed = true;
 	return CAPTURE_ERR;
+}
+
+bool capture_in_place(const struct capture *cap)
+{
+	return cap->map && !cap->map_handed && !cap->failed;
+}
+
+enum capture_rc capture_next_in_place(struct capture *cap, struct capture_pkt *out)
+{
+	if (!capture_in_place(cap))
+		return cap->failed ? CAPTURE_ERR : CAPTURE_NONE;
+	int rc = capture_map_next(cap->map, out);
+	if (rc == -1) /* stays the next record, for capture_next() and libpcap */
+		return CAPTURE_NONE;
+	if (rc == -2) {
+		map_cut_error(cap);
+		return CAPTURE_ERR;
+	}
+	return rc ? CAPTURE_PKT : CAPTURE_EOF;
+}
+
+void capture_keep_from(struct capture *cap, uint64_t offset)
+{
+	if (cap->map)
+		capture_map_keep(cap->map, offset > SIZE_MAX ? SIZE_MAX : (size_t)offset);
 }
 
 enum capture_rc capture_next(struct capture *cap, struct capture_pkt *out)

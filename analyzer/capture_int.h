@@ -81,6 +81,10 @@ struct capture_map *capture_map_open(int fd, int dlt);
  * the next one, -2 when the file was cut shorter while it was read (a SIGBUS caught). */
 int capture_map_next(struct capture_map *m, struct capture_pkt *out);
 
+/* Keeps the pages from file offset from on (SIZE_MAX: none kept) when those before the next
+ * record are given back: records read ahead whose packets are still to be analysed. */
+void capture_map_keep(struct capture_map *m, size_t from);
+
 /* A new stdio stream of the file's header and the file from the next record on, for libpcap;
  * it reads m, which must outlive it. NULL on out of memory. */
 FILE *capture_map_rest(struct capture_map *m);

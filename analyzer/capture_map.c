@@ -3,6 +3,7 @@
  * handed back to libpcap, which reads the rest of the file as it always would. */
 #include <pcap/dlt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,13 @@ enum {
 struct capture_map {
 	const uint8_t *base;
 	size_t size, off, dropped; /* off: the next record; dropped: pages before it given back */
+	size_t keep;               /* no page from here on is given back (capture_map_keep) */
 	uint32_t snaplen;
 	size_t rest;   /* the fallback stream's read position in the file (after the header) */
 	size_t mapped; /* the mapping's length: size as the file was opened */
-	volatile sig_atomic_t shrank; /* a read past the file's new end was caught (on_sigbus) */
+	/* a read past the file's new end was caught (on_sigbus): atomic, as the fault may be the
+	 * analysis thread's while the reader thread reads records (read_ahead.c) */
+	atomic_int shrank;
 	struct sigaction old_bus;
 };
 
@@ -54,7 +58,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 		raise(sig);
 		return;
 	}
-	m->shrank = 1;
+	atomic_store(&m->shrank, 1);
 }
 
 static void catch_sigbus(struct capture_map *m)
@@ -101,24 +105,31 @@ struct capture_map *capture_map_open(int fd, int dlt)
 	m->base = p;
 	m->size = m->mapped = (size_t)st.st_size;
 	m->off = MAP_FILE_HDR;
+	m->keep = SIZE_MAX;
 	m->snaplen = rd32(hdr + 16);
 	catch_sigbus(m);
 	return m;
 }
 
-/* Gives back the pages of records already read, a window at a time. */
+/* Gives back the pages of records already read, a window at a time, but none from m->keep on
+ * (records read ahead and not yet analysed would be faulted in again). */
 static void drop_behind(struct capture_map *m)
 {
-	size_t page = 4096, upto = m->off / page * page;
-	if (upto - m->dropped < MAP_DROP_WINDOW)
+	size_t page = 4096, upto = (m->off < m->keep ? m->off : m->keep) / page * page;
+	if (upto < m->dropped || upto - m->dropped < MAP_DROP_WINDOW)
 		return;
 	(void)madvise((void *)(uintptr_t)(m->base + m->dropped), upto - m->dropped, MADV_DONTNEED);
 	m->dropped = upto;
 }
 
+void capture_map_keep(struct capture_map *m, size_t from)
+{
+	m->keep = from;
+}
+
 int capture_map_next(struct capture_map *m, struct capture_pkt *out)
 {
-	if (m->shrank)
+	if (atomic_load_explicit(&m->shrank, memory_order_relaxed))
 		return -2;
 	drop_behind(m);
 	size_t left = m->size - m->off;

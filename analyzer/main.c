@@ -68,9 +68,13 @@ static const char usage_text[] =
     "  -U, --packet-buffered  write each record as its session ends (always so for live\n"
     "                         capture and pipes)\n"
     "      --one-thread       write records from the analysis thread itself, not from a\n"
-    "                         writer thread beside it (the same records; less CPU time,\n"
-    "                         but slower when a second CPU is free; with one CPU there is\n"
-    "                         no writer thread)\n"
+    "                         writer thread beside it, and no reader thread even with\n"
+    "                         --read-ahead (the same records; less CPU time, but slower\n"
+    "                         when a second CPU is free; with one CPU there is neither)\n"
+    "      --read-ahead       read, decode and checksum the packets of plain pcap files\n"
+    "                         on a reader thread ahead of the analysis (the same records;\n"
+    "                         more CPU time in all; it can pay only where a second CPU\n"
+    "                         is otherwise idle)\n"
     "      --records LIST     record types, comma-separated: session, transaction,\n"
     "                         command, flow, stats\n"
     "                         (default session,stats)\n"
@@ -307,6 +311,7 @@ enum {
 	OPT_TRACE,
 	OPT_IMMEDIATE,
 	OPT_ONE_THREAD,
+	OPT_READ_AHEAD,
 	OPT_OVERWRITE,
 	OPT_RECORDS,
 	OPT_STATS_INTERVAL,
@@ -332,6 +337,7 @@ static const struct option long_opts[] = {
     {"buffer-size", required_argument, NULL, 'B'},
     {"immediate-mode", no_argument, NULL, OPT_IMMEDIATE},
     {"one-thread", no_argument, NULL, OPT_ONE_THREAD},
+    {"read-ahead", no_argument, NULL, OPT_READ_AHEAD},
     {"no-promiscuous-mode", no_argument, NULL, 'p'},
     {"relinquish-privileges", required_argument, NULL, 'Z'},
     {"packet-buffered", no_argument, NULL, 'U'},
@@ -443,6 +449,9 @@ static bool set_io_option(struct options *o, int c, const char *arg)
 		break;
 	case OPT_ONE_THREAD:
 		r->one_thread = true;
+		break;
+	case OPT_READ_AHEAD:
+		r->read_ahead = true;
 		break;
 	case OPT_IMMEDIATE:
 		r->live.immediate = true;

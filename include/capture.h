@@ -89,6 +89,22 @@ bool capture_is_live(const struct capture *cap);
  * file and the cause; packets returned before it stay valid input. */
 enum capture_rc capture_next(struct capture *cap, struct capture_pkt *out);
 
+/* True while the source's packets are read in place from a mapping of the file (a plain pcap
+ * file, no filter): their bytes then stay where they are after the next read, until
+ * capture_close(), so that packets can be read ahead of their analysis (read_ahead.c). */
+bool capture_in_place(const struct capture *cap);
+
+/* capture_next() for a source read in place, which reads only records read in place: for
+ * one that libpcap is to read (capture_map.c's fallback) it returns CAPTURE_NONE, and that
+ * record stays the next one for capture_next(). The packet stays valid until capture_close().
+ * CAPTURE_NONE too when the source is not read in place (any more). */
+enum capture_rc capture_next_in_place(struct capture *cap, struct capture_pkt *out);
+
+/* Keeps the pages of a source read in place from file offset offset on (UINT64_MAX: no such
+ * limit, the default) when it gives back those of the records before the next one: records
+ * read ahead are not yet analysed. Nothing for other sources. */
+void capture_keep_from(struct capture *cap, uint64_t offset);
+
 /* The libpcap link type (DLT_*) of the source. */
 int capture_datalink(const struct capture *cap);
 

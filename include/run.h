@@ -51,7 +51,10 @@ struct run_options {
 	bool print_stats;   /* --stats: the summary on stderr */
 	bool print_summary; /* --summary: outcomes, anomalies, delivered, on stderr */
 	bool quiet;         /* -q: no progress, no counts on stderr */
-	bool one_thread;    /* --one-thread: records written by the analysis thread itself */
+	bool one_thread;    /* --one-thread: records written by the analysis thread itself, and
+	                     * no reader thread */
+	bool read_ahead;    /* --read-ahead: files read in place are read and decoded by a
+	                     * reader thread (read_ahead.c) */
 	struct flow_config flow;
 
 	const char *kafka_brokers; /* --kafka-brokers: records to Kafka instead of the output */

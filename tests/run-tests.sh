@@ -101,6 +101,7 @@ fi
 
 # Command-line behaviour: exit codes, error lines, options.
 . tests/cli-tests.sh
+. tests/read-ahead-tests.sh # the reader thread: the same bytes as --one-thread
 . tests/detect-tests.sh # SMTP found by content on any port (analyzer/detect.c)
 . tests/kafka-tests.sh # the Kafka sink against librdkafka's mock cluster
 
