@@ -18,6 +18,7 @@
 
 struct flow {
 	struct flow *hnext;       /* hash chain */
+	uint64_t hash;            /* bucket_hash of its tuple: computed once, when it is made */
 	struct flow *prev, *next; /* LRU list while open, close list once closed */
 	struct flow_info info;
 	uint64_t serial;        /* creation order */
@@ -291,10 +292,9 @@ static uint64_t bucket_hash(const struct flow_table *t, const struct decode_addr
 	return siphash13(t->key, buf, 1 + na + nb);
 }
 
-static struct flow **bucket_of(struct flow_table *t, const struct tcp_seg *seg)
+static uint64_t seg_hash(const struct flow_table *t, const struct tcp_seg *seg)
 {
-	uint64_t h = bucket_hash(t, &seg->src, seg->sport, &seg->dst, seg->dport);
-	return &t->buckets[h & (t->n_buckets - 1)];
+	return bucket_hash(t, &seg->src, seg->sport, &seg->dst, seg->dport);
 }
 
 /* A secret for this run from getrandom(2); should the kernel have none to give, the clock and
@@ -584,15 +584,9 @@ static void flow_free(struct flow_table *t, struct flow *f)
 	t->stats.flows_active = t->n_flows;
 }
 
-static uint64_t flow_hash(const struct flow_table *t, const struct flow *f)
-{
-	return bucket_hash(t, &f->info.client, f->info.client_port, &f->info.server,
-	                   f->info.server_port);
-}
-
 static void unhash(struct flow_table *t, struct flow *f)
 {
-	struct flow **pp = &t->buckets[flow_hash(t, f) & (t->n_buckets - 1)];
+	struct flow **pp = &t->buckets[f->hash & (t->n_buckets - 1)];
 	t->last = NULL;
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
@@ -666,7 +660,7 @@ static void grow_buckets(struct flow_table *t)
 		struct flow **tail[2] = {&nb[i], &nb[i + n]};
 		for (struct flow *f = t->buckets[i], *next; f; f = next) {
 			next = f->hnext;
-			int up = (flow_hash(t, f) & (2 * n - 1)) != i;
+			int up = (f->hash & (2 * n - 1)) != i;
 			f->hnext = NULL;
 			*tail[up] = f;
 			tail[up] = &f->hnext;
@@ -677,7 +671,9 @@ static void grow_buckets(struct flow_table *t)
 	t->n_buckets = 2 * n;
 }
 
-static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend)
+/* hash: seg_hash(t, seg), as flow_lookup gave it. */
+static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend,
+                             uint64_t hash)
 {
 	struct flow *victim = t->tombs.head ? t->tombs.head : t->lru.head;
 	if (t->n_flows >= t->cfg.max_flows && victim) {
@@ -713,7 +709,8 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 		f->midstream = true; /* told to the session (flow_smtp) */
 		f->roles_guessed = is_server_port(t, seg->sport) == is_server_port(t, seg->dport);
 	}
-	struct flow **b = bucket_of(t, seg);
+	f->hash = hash;
+	struct flow **b = &t->buckets[hash & (t->n_buckets - 1)];
 	f->hnext = *b;
 	*b = f;
 	t->last = NULL; /* f now comes first in its bucket: it may shadow the flow held */
@@ -727,14 +724,21 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	return f;
 }
 
-/* The flow of seg and seg's direction in it, or NULL. Packets come in runs of one connection
- * (a segment and its ACK, a window of data), so the flow found last is tried before the keyed
- * hash is computed. */
-static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg, int *dir)
+/* The flow of seg and seg's direction in it, or NULL; *hash gets seg_hash(t, seg) either
+ * way (for flow_new). Packets come in runs of one connection (a segment and its ACK, a window
+ * of data), so the flow found last is tried before the keyed hash is computed: its own hash
+ * is seg's. A chain's flows are told apart by their hashes before their tuples are read. */
+static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg, int *dir,
+                                uint64_t *hash)
 {
-	if (t->last && (*dir = seg_dir(t->last, seg)) >= 0)
+	if (t->last && (*dir = seg_dir(t->last, seg)) >= 0) {
+		*hash = t->last->hash;
 		return t->last;
-	for (struct flow *f = *bucket_of(t, seg); f; f = f->hnext) {
+	}
+	uint64_t h = *hash = seg_hash(t, seg);
+	for (struct flow *f = t->buckets[h & (t->n_buckets - 1)]; f; f = f->hnext) {
+		if (f->hash != h)
+			continue;
 		*dir = seg_dir(f, seg);
 		if (*dir >= 0)
 			return t->last = f;
@@ -789,7 +793,8 @@ static bool checksum_drops(const struct flow_table *t, const struct tcp_seg *seg
 static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 {
 	int dir;
-	struct flow *f = flow_lookup(t, seg, &dir);
+	uint64_t hash;
+	struct flow *f = flow_lookup(t, seg, &dir, &hash);
 	t->stats.bad_checksums++;
 	t->stats.segments_ignored++;
 	if (f && is_session(f))
@@ -903,7 +908,8 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 		return;
 	}
 	int dir = -1;
-	struct flow *f = flow_lookup(t, seg, &dir);
+	uint64_t hash;
+	struct flow *f = flow_lookup(t, seg, &dir, &hash);
 	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */
 		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_REUSED);
 		f = NULL;
@@ -914,7 +920,7 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 			t->stats.segments_ignored++;
 			return;
 		}
-		f = flow_new(t, seg, cend);
+		f = flow_new(t, seg, cend, hash);
 		dir = cend == 0 ? SMTP_TO_SERVER : SMTP_TO_CLIENT;
 	}
 	dir = settle_roles(f, seg, dir);
