@@ -88,7 +88,14 @@ struct flow_table {
 	/* The flow the last lookup found (flow_lookup), or NULL: it is always the one a walk of
 	 * its bucket would find first, as every flow put into a bucket or taken out clears it. */
 	struct flow *last;
+	/* Memory of ended flows and sessions kept for new ones: one connection ends and another
+	 * begins all the time, and their structs are the largest blocks made per connection. */
+	struct smtp_pool *pool;
+	struct flow *spare; /* chained by hnext, FLOW_SPARE_MAX at most */
+	size_t n_spare;
 };
+
+enum { FLOW_SPARE_MAX = 64 };
 
 bool flow_checksum_parse(const char *text, enum flow_checksum *out)
 {
@@ -331,8 +338,7 @@ static struct smtp_session *flow_smtp(struct flow *f)
 {
 	if (f->smtp || !f->lazy)
 		return f->smtp;
-	if (!(f->smtp = smtp_session_new(&f->table->cfg.smtp)))
-		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->smtp = smtp_session_new_in(f->table->pool, &f->table->cfg.smtp); /* aborts on OOM */
 	f->lazy = false;
 	if (f->tls_port)
 		starttls_set_tls_port(f->smtp); /* --tls-ports: TLS from the first byte */
@@ -376,8 +382,7 @@ static void entomb(struct flow *f)
 /* A probed flow found SMTP: a session, fed the probed bytes past any CONNECT part. */
 static void promote(struct flow *f)
 {
-	if (!(f->smtp = smtp_session_new(&f->table->cfg.smtp)))
-		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->smtp = smtp_session_new_in(f->table->pool, &f->table->cfg.smtp); /* aborts on OOM */
 	if (f->midstream)
 		smtp_set_midstream(f->smtp);
 	f->info.detected = detect_how_of(f->probe);
@@ -469,7 +474,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	while (t->max_buckets < cfg->max_flows && t->max_buckets < (1u << 24))
 		t->max_buckets <<= 1;
 	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-	if (!t->buckets) {
+	t->pool = smtp_pool_new();
+	if (!t->buckets || !t->pool) {
+		free(t->buckets);
+		smtp_pool_free(t->pool);
 		free(t);
 		return NULL;
 	}
@@ -486,6 +494,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 			free(t->pre.sources);
 			free(t->pre.bytes);
 			free(t->buckets);
+			smtp_pool_free(t->pool);
 			free(t);
 			return NULL;
 		}
@@ -577,9 +586,15 @@ static void flow_free(struct flow_table *t, struct flow *f)
 	if (t->last == f)
 		t->last = NULL;
 	reasm_release(&f->reasm);
-	smtp_session_free(f->smtp);
+	smtp_session_free_to(t->pool, f->smtp);
 	probe_release(f);
-	free(f);
+	if (t->n_spare < FLOW_SPARE_MAX) {
+		f->hnext = t->spare;
+		t->spare = f;
+		t->n_spare++;
+	} else {
+		free(f);
+	}
 	t->n_flows--;
 	t->stats.flows_active = t->n_flows;
 }
@@ -671,6 +686,21 @@ static void grow_buckets(struct flow_table *t)
 	t->n_buckets = 2 * n;
 }
 
+/* A zeroed flow, from the ended ones kept when there is one. */
+static struct flow *flow_memory(struct flow_table *t)
+{
+	struct flow *f = t->spare;
+	if (!f) {
+		if (!(f = calloc(1, sizeof(*f))))
+			abort(); /* out of memory is fatal (DESIGN.md section 3) */
+		return f;
+	}
+	t->spare = f->hnext;
+	t->n_spare--;
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
 /* hash: seg_hash(t, seg), as flow_lookup gave it. */
 static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend,
                              uint64_t hash)
@@ -683,9 +713,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 		flow_end(t, victim, SMTP_END_EVICTED);
 	}
 	bool by_port = is_server_port(t, seg->sport) || is_server_port(t, seg->dport);
-	struct flow *f = calloc(1, sizeof(*f));
-	if (!f)
-		abort();   /* out of memory is fatal (DESIGN.md section 3) */
+	struct flow *f = flow_memory(t);
 	f->lazy = by_port; /* its session is made when first needed (flow_smtp) */
 	f->table = t;
 	t->stats.flows_probed += !by_port;
@@ -1001,5 +1029,11 @@ void flow_table_free(struct flow_table *t)
 	free(t->pre.sources);
 	free(t->pre.bytes);
 	free(t->buckets);
+	while (t->spare) {
+		struct flow *f = t->spare;
+		t->spare = f->hnext;
+		free(f);
+	}
+	smtp_pool_free(t->pool);
 	free(t);
 }

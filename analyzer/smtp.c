@@ -22,16 +22,60 @@ void smtp_limits_default(struct smtp_limits *lim)
 	lim->log_commands = false;
 }
 
-struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
+/* The pending queue's first size: a greeting, a command and its end of data fit. */
+enum { SMTP_PQ_FIRST = 4 };
+
+struct smtp_pool {
+	struct smtp_session *kept[SMTP_POOL_MAX];
+	size_t n;
+};
+
+struct smtp_pool *smtp_pool_new(void)
 {
-	struct smtp_session *s = smtp_xcalloc(1, sizeof(*s));
+	return calloc(1, sizeof(struct smtp_pool));
+}
+
+void smtp_pool_free(struct smtp_pool *pool)
+{
+	if (!pool)
+		return;
+	for (size_t i = 0; i < pool->n; i++) {
+		free(pool->kept[i]->pq);
+		free(pool->kept[i]);
+	}
+	free(pool);
+}
+
+size_t smtp_pool_kept(const struct smtp_pool *pool)
+{
+	return pool ? pool->n : 0;
+}
+
+/* A zeroed session with a zeroed queue of SMTP_PQ_FIRST, from the pool when it keeps one. */
+static struct smtp_session *session_memory(struct smtp_pool *pool)
+{
+	if (!pool || pool->n == 0) {
+		struct smtp_session *s = smtp_xcalloc(1, sizeof(*s));
+		s->pq = smtp_xcalloc(SMTP_PQ_FIRST, sizeof(*s->pq));
+		return s;
+	}
+	struct smtp_session *s = pool->kept[--pool->n];
+	struct pending *pq = s->pq;
+	memset(s, 0, sizeof(*s));
+	memset(pq, 0, SMTP_PQ_FIRST * sizeof(*pq));
+	s->pq = pq;
+	return s;
+}
+
+struct smtp_session *smtp_session_new_in(struct smtp_pool *pool, const struct smtp_limits *lim)
+{
+	struct smtp_session *s = session_memory(pool);
 	s->lim = *lim;
 	if (s->lim.max_line < SMTP_CMD_LINE_MAX)
 		s->lim.max_line = SMTP_CMD_LINE_MAX;
 	if (s->lim.max_pending < 2)
 		s->lim.max_pending = 2;
-	s->pq_cap = 4;
-	s->pq = smtp_xcalloc(s->pq_cap, sizeof(*s->pq));
+	s->pq_cap = SMTP_PQ_FIRST;
 	s->rec.traced = s->lim.trace;
 	s->cur_tx = -1;
 	s->eod_tx = -1;
@@ -42,6 +86,11 @@ struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
 	s->pq[0] = (struct pending){.kind = PK_GREETING, .tx = -1};
 	s->pq_len = 1;
 	return s;
+}
+
+struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
+{
+	return smtp_session_new_in(NULL, lim);
 }
 
 void smtp_set_midstream(struct smtp_session *s)
@@ -57,10 +106,9 @@ void smtp_set_midstream(struct smtp_session *s)
 	s->gap_since_mail = true;
 }
 
-void smtp_session_free(struct smtp_session *s)
+/* Frees what the session owns but its struct and queue. */
+static void session_release(struct smtp_session *s)
 {
-	if (!s)
-		return;
 	struct smtp_record *r = &s->rec;
 	smtp_bytes_free(&r->greeting.text);
 	smtp_bytes_free(&r->helo);
@@ -81,8 +129,24 @@ void smtp_session_free(struct smtp_session *s)
 	free(s->cline.buf);
 	free(s->sline.buf);
 	free(s->hold);
+}
+
+void smtp_session_free_to(struct smtp_pool *pool, struct smtp_session *s)
+{
+	if (!s)
+		return;
+	session_release(s);
+	if (pool && pool->n < SMTP_POOL_MAX && s->pq_cap == SMTP_PQ_FIRST) {
+		pool->kept[pool->n++] = s;
+		return;
+	}
 	free(s->pq);
 	free(s);
+}
+
+void smtp_session_free(struct smtp_session *s)
+{
+	smtp_session_free_to(NULL, s);
 }
 
 const struct smtp_record *smtp_get_record(const struct smtp_session *s)

@@ -306,11 +306,11 @@ struct step {
 
 /* Feeds steps; cut > 0 splits every step's bytes into pieces of cut bytes, cut < 0 splits
  * each at -cut into two. */
-static struct smtp_session *play(const struct step *steps, int cut)
+static struct smtp_session *play_in(struct smtp_pool *pool, const struct step *steps, int cut)
 {
 	struct smtp_limits lim;
 	smtp_limits_default(&lim);
-	struct smtp_session *s = smtp_session_new(&lim);
+	struct smtp_session *s = smtp_session_new_in(pool, &lim);
 	uint64_t ts = 1000;
 	for (const struct step *st = steps; st->who; st++, ts += 1000) {
 		enum smtp_dir dir = (st->who == 'C' || st->who == 'c' || st->who == 'r')
@@ -337,6 +337,11 @@ static struct smtp_session *play(const struct step *steps, int cut)
 	smtp_set_directions(s, dirs[0], dirs[1]);
 	smtp_finish(s, SMTP_END_CLOSED, ts);
 	return s;
+}
+
+static struct smtp_session *play(const struct step *steps, int cut)
+{
+	return play_in(NULL, steps, cut);
 }
 
 /* A compact summary of the verdicts, compared across cuttings. */
@@ -413,6 +418,67 @@ static void test_dialogue_committed(void)
 	CHECK_EQ_INT(r->commands, 5);
 	CHECK_EQ_INT(r->replies, 7);
 	smtp_session_free(s);
+}
+
+/* A session made from a pool's memory starts as a new one, whatever the session before it
+ * held (texts, transactions, a hold, a lenient reading): the same record, field by field that
+ * the summary does not cover. The pool keeps at most SMTP_POOL_MAX, and not a session whose
+ * queue grew. */
+static void test_pool_reuse(void)
+{
+	const struct step busy[] = {{'S', GREETING},
+	                            {'C', "EHLO big.example\r\n"},
+	                            {'S', EHLO_REPLY},
+	                            {'C', "MAIL FROM:<x@x>\r\nRCPT TO:<y@y>\r\nDATA\r\n"},
+	                            {'S', "250 Ok\r\n250 Ok\r\n354 Go\r\n"},
+	                            {'C', "text\n.\nMAIL FROM:<s@s>\r\n.\r\n"},
+	                            {'S', "250 2.0.0 queued as 1\r\n"},
+	                            {'C', "MAIL FROM:<z@z>\r\nDATA\r\nmore"},
+	                            {0, NULL}};
+	const struct step plain[] = {{'S', "220 other.example\r\n"},
+	                             {'C', "HELO c.example\r\n"},
+	                             {'S', "250 other.example\r\n"},
+	                             {'C', "QUIT\r\n"},
+	                             {'S', "221 Bye\r\n"},
+	                             {'c', ""},
+	                             {0, NULL}};
+	char fresh[512], reused[512];
+	struct smtp_session *s = play(plain, 0);
+	summary(s, fresh, sizeof(fresh));
+	smtp_session_free(s);
+	struct smtp_pool *pool = smtp_pool_new();
+	CHECK(pool != NULL);
+	struct smtp_session *a = play_in(pool, busy, 0);
+	CHECK(smtp_get_record(a)->n_txs >= 2);
+	smtp_session_free_to(pool, a);
+	CHECK_EQ_INT(smtp_pool_kept(pool), 1);
+	struct smtp_session *b = play_in(pool, plain, 0);
+	CHECK(b == a); /* the same memory, taken from the pool */
+	CHECK_EQ_INT(smtp_pool_kept(pool), 0);
+	summary(b, reused, sizeof(reused));
+	CHECK_EQ_STR(reused, fresh);
+	const struct smtp_record *r = smtp_get_record(b);
+	CHECK_EQ_STR(r->greeting.text.data, "other.example");
+	CHECK_EQ_STR(r->helo.data, "c.example");
+	CHECK_EQ_INT(r->ehlo, 0);
+	CHECK_EQ_INT(r->n_extensions, 0);
+	CHECK_EQ_INT(r->n_txs, 0);
+	CHECK_EQ_INT(r->commands, 2);
+	CHECK_EQ_INT(r->replies, 3);
+	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+	smtp_session_free_to(pool, b);
+	/* a queue grown past its first size is not kept */
+	const struct step piped[] = {
+	    {'S', GREETING}, {'C', "NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n"}, {0, NULL}};
+	smtp_session_free_to(pool, play_in(pool, piped, 0));
+	CHECK_EQ_INT(smtp_pool_kept(pool), 0);
+	struct smtp_session *many[SMTP_POOL_MAX + 3];
+	for (size_t i = 0; i < SMTP_POOL_MAX + 3; i++)
+		many[i] = play_in(pool, plain, 0);
+	for (size_t i = 0; i < SMTP_POOL_MAX + 3; i++)
+		smtp_session_free_to(pool, many[i]);
+	CHECK_EQ_INT(smtp_pool_kept(pool), SMTP_POOL_MAX);
+	smtp_pool_free(pool);
 }
 
 static void test_dialogue_rfc821_drop(void)
@@ -1449,6 +1515,7 @@ int main(void)
 	RUN_TEST(test_parse_reply_line);
 	RUN_TEST(test_parse_enhanced);
 	RUN_TEST(test_dialogue_committed);
+	RUN_TEST(test_pool_reuse);
 	RUN_TEST(test_dialogue_rfc821_drop);
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
