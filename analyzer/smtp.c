@@ -114,7 +114,7 @@ static void session_release(struct smtp_session *s)
 	smtp_bytes_free(&r->helo);
 	smtp_bytes_free(&r->auth_mechanism);
 	smtp_bytes_free(&s->helo_pending);
-	smtp_bytes_free(&s->reply.first.text); /* a reply that never ended */
+	free(s->reply.text_buf); /* reply.first.text, if a reply never ended, is in it */
 	smtp_smuggle_clear(&s->smug);
 	for (uint32_t i = 0; i < r->n_extensions; i++)
 		smtp_bytes_free(&r->extensions[i]);

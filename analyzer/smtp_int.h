@@ -83,6 +83,10 @@ struct reply_acc {
 	bool is_ehlo;
 	bool cut;         /* a gap cut it before its last line: it may have ended in the gap */
 	uint64_t cut_end; /* server offset just after that gap */
+	/* where first.text's bytes are kept: one buffer for the session's replies, grown up to
+	 * SMTP_KEEP_TEXT + 1, not one allocation per reply (smtp_reply_text_set) */
+	char *text_buf;
+	uint32_t text_cap;
 };
 
 /* The lenient reading of message text after an end-of-data look-alike: what a server that
@@ -220,6 +224,11 @@ void *smtp_xcalloc(size_t n, size_t size);
 void *smtp_xrealloc(void *p, size_t size);
 void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
+/* The text of the reply being assembled (s->reply.first.text): set to a copy of at most
+ * SMTP_KEEP_TEXT bytes of p in the session's reply buffer, or cleared (no text). Whoever keeps
+ * it past the reply copies it (smtp_bytes_set). */
+void smtp_reply_text_set(struct smtp_session *s, const uint8_t *p, size_t len);
+void smtp_reply_text_clear(struct smtp_session *s);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
 /* a client act overtook the reply to (kind, verb): early talking or pipelining */

@@ -156,7 +156,7 @@ struct smtp_record {
 	struct smtp_bytes helo; /* argument of the last EHLO/HELO */
 	bool ehlo;
 	struct smtp_bytes *extensions; /* EHLO keywords with parameters, as advertised */
-	uint32_t n_extensions;
+	uint32_t n_extensions, cap_extensions;
 	bool pipelining_advertised;
 	bool starttls_accepted;
 	bool implicit_tls;

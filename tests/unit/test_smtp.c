@@ -481,6 +481,51 @@ static void test_pool_reuse(void)
 	smtp_pool_free(pool);
 }
 
+/* The reply being read keeps its text in one buffer of the session, reused from reply to
+ * reply: each reply's text comes out whole, a short one after a long one with nothing of
+ * it, and over SMTP_KEEP_TEXT cut there; the texts kept (greeting, end of data, the command
+ * log) are copies that later replies leave as they were. */
+static void test_reply_text_reuse(void)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	lim.log_commands = true;
+	struct smtp_session *s = smtp_session_new(&lim);
+	char longer[700], line[800];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	snprintf(line, sizeof(line), "220 %s\r\n", longer);
+	const char *client[] = {"HELO c\r\n",        "NOOP\r\n", "MAIL FROM:<a@x>\r\n",
+	                        "RCPT TO:<b@y>\r\n", "DATA\r\n", "t\r\n.\r\n"};
+	const char *server[] = {"250 a much longer text than the one after it, past 64 bytes\r\n",
+	                        "250 ok\r\n",
+	                        "250-2.1.0 first\r\n250 second line\r\n",
+	                        "550 5.1.1 no\r\n",
+	                        "354 go\r\n",
+	                        "250 2.0.0 queued as ABC\r\n"};
+	smtp_feed(s, SMTP_TO_CLIENT, (const uint8_t *)line, strlen(line), UINT64_MAX, 1);
+	for (int i = 0; i < 6; i++) {
+		smtp_feed(s, SMTP_TO_SERVER, (const uint8_t *)client[i], strlen(client[i]),
+		          UINT64_MAX, 2 + i);
+		smtp_feed(s, SMTP_TO_CLIENT, (const uint8_t *)server[i], strlen(server[i]),
+		          UINT64_MAX, 2 + i);
+	}
+	smtp_finish(s, SMTP_END_CLOSED, 10);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK_EQ_INT(r->greeting.text.len, SMTP_KEEP_TEXT);
+	CHECK(r->greeting.text.data && strlen(r->greeting.text.data) == SMTP_KEEP_TEXT);
+	CHECK(r->greeting.text.data && memcmp(r->greeting.text.data, longer, SMTP_KEEP_TEXT) == 0);
+	CHECK_EQ_INT(r->n_cmds, 5); /* the end of data is no command */
+	const char *want[] = {"a much longer text than the one after it, past 64 bytes", "ok",
+	                      "first", "no", "go"};
+	for (uint32_t i = 0; i < 5 && i < r->n_cmds; i++)
+		CHECK_EQ_STR(r->cmds[i].reply.text.data, want[i]);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(r->txs[0].eod_reply.text.data, "queued as ABC");
+	CHECK_EQ_STR(r->txs[0].eod_reply.enhanced, "2.0.0");
+	smtp_session_free(s);
+}
+
 static void test_dialogue_rfc821_drop(void)
 {
 	const struct step steps[] = {{'S', GREETING},
@@ -1516,6 +1561,7 @@ int main(void)
 	RUN_TEST(test_parse_enhanced);
 	RUN_TEST(test_dialogue_committed);
 	RUN_TEST(test_pool_reuse);
+	RUN_TEST(test_reply_text_reuse);
 	RUN_TEST(test_dialogue_rfc821_drop);
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
