@@ -28,21 +28,31 @@ enum { SMTP_PQ_FIRST = 4 };
 struct smtp_pool {
 	struct smtp_session *kept[SMTP_POOL_MAX];
 	size_t n;
+	bool trace_modes; /* SMTPTRACE_TRACE, read once for the pool's sessions */
 };
 
 struct smtp_pool *smtp_pool_new(void)
 {
-	return calloc(1, sizeof(struct smtp_pool));
+	struct smtp_pool *pool = calloc(1, sizeof(struct smtp_pool));
+	if (pool)
+		pool->trace_modes = getenv("SMTPTRACE_TRACE") != NULL;
+	return pool;
+}
+
+/* Frees what a session keeps for reuse: its struct, queue and text block. */
+static void session_memory_free(struct smtp_session *s)
+{
+	free(s->text_block);
+	free(s->pq);
+	free(s);
 }
 
 void smtp_pool_free(struct smtp_pool *pool)
 {
 	if (!pool)
 		return;
-	for (size_t i = 0; i < pool->n; i++) {
-		free(pool->kept[i]->pq);
-		free(pool->kept[i]);
-	}
+	for (size_t i = 0; i < pool->n; i++)
+		session_memory_free(pool->kept[i]);
 	free(pool);
 }
 
@@ -51,7 +61,8 @@ size_t smtp_pool_kept(const struct smtp_pool *pool)
 	return pool ? pool->n : 0;
 }
 
-/* A zeroed session with a zeroed queue of SMTP_PQ_FIRST, from the pool when it keeps one. */
+/* A zeroed session with a zeroed queue of SMTP_PQ_FIRST, from the pool when it keeps one
+ * (with the text block it had, empty). */
 static struct smtp_session *session_memory(struct smtp_pool *pool)
 {
 	if (!pool || pool->n == 0) {
@@ -61,9 +72,11 @@ static struct smtp_session *session_memory(struct smtp_pool *pool)
 	}
 	struct smtp_session *s = pool->kept[--pool->n];
 	struct pending *pq = s->pq;
+	char *text_block = s->text_block;
 	memset(s, 0, sizeof(*s));
 	memset(pq, 0, SMTP_PQ_FIRST * sizeof(*pq));
 	s->pq = pq;
+	s->text_block = text_block; /* text_block_used is 0: nothing in it is kept */
 	return s;
 }
 
@@ -81,7 +94,7 @@ struct smtp_session *smtp_session_new_in(struct smtp_pool *pool, const struct sm
 	s->eod_tx = -1;
 	s->smug.tx = -1;
 	s->text.prev_crlf = true;
-	s->trace_modes = getenv("SMTPTRACE_TRACE") != NULL;
+	s->trace_modes = pool ? pool->trace_modes : getenv("SMTPTRACE_TRACE") != NULL;
 	/* the greeting is the answer to the connection itself */
 	s->pq[0] = (struct pending){.kind = PK_GREETING, .tx = -1};
 	s->pq_len = 1;
@@ -106,7 +119,7 @@ void smtp_set_midstream(struct smtp_session *s)
 	s->gap_since_mail = true;
 }
 
-/* Frees what the session owns but its struct and queue. */
+/* Frees what the session owns but its struct, queue and text block. */
 static void session_release(struct smtp_session *s)
 {
 	struct smtp_record *r = &s->rec;
@@ -140,8 +153,7 @@ void smtp_session_free_to(struct smtp_pool *pool, struct smtp_session *s)
 		pool->kept[pool->n++] = s;
 		return;
 	}
-	free(s->pq);
-	free(s);
+	session_memory_free(s);
 }
 
 void smtp_session_free(struct smtp_session *s)

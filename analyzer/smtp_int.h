@@ -18,6 +18,7 @@
 #define SMTP_TEXT_LINE_MAX  1000         /* RFC 5321 4.5.3.1.6, including CRLF */
 #define SMTP_REPLY_LINE_MAX 512          /* RFC 5321 4.5.3.1.5, including CRLF */
 #define SMTP_KEEP_TEXT      512          /* bytes of any wire text kept in the record */
+#define SMTP_TEXT_BLOCK     256          /* a session's block for its record's first texts */
 #define SMTP_HOLD_MAX       (256 * 1024) /* client bytes held while a reply decides their meaning */
 #define SMTP_ERROR_RUN      3            /* 5xx replies in a row that make repeated_errors */
 #define SMTP_SHADOW_MAX     16 /* commands followed in the lenient reading of smuggled text */
@@ -201,6 +202,12 @@ struct smtp_session {
 	/* server offset after the last gap that began between replies (whole replies may be in
 	 * it; a cut line's gap ends that reply): PK_GAP.srv_gap */
 	uint64_t reply_gap_end;
+	/* The record's texts (helo, greeting, extensions, envelopes, replies to the end of data)
+	 * are copied one after another into this block of SMTP_TEXT_BLOCK bytes while they fit,
+	 * and freed with it at the session's end: not one allocation each. A text replaced
+	 * leaves its bytes unused; those that do not fit are allocated alone (smtp_bytes_keep). */
+	char *text_block;
+	uint32_t text_block_used;
 };
 
 struct line {
@@ -224,6 +231,9 @@ void *smtp_xcalloc(size_t n, size_t size);
 void *smtp_xrealloc(void *p, size_t size);
 void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
+/* As smtp_bytes_set, for a text the record keeps until the session's end: in the session's
+ * text block while it has room (b->in_block), else allocated alone. */
+void smtp_bytes_keep(struct smtp_session *s, struct smtp_bytes *b, const uint8_t *p, size_t len);
 /* The text of the reply being assembled (s->reply.first.text): set to a copy of at most
  * SMTP_KEEP_TEXT bytes of p in the session's reply buffer, or cleared (no text). Whoever keeps
  * it past the reply copies it (smtp_bytes_set). */

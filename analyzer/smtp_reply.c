@@ -22,7 +22,8 @@ static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 	s->rec.greeting = *r;
 	s->rec.greeting.text = (struct smtp_bytes){0};
 	if (r->text.data) /* none when the capture cut the line */
-		smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
+		smtp_bytes_keep(s, &s->rec.greeting.text, (const uint8_t *)r->text.data,
+		                r->text.len);
 }
 
 /* The reply to the end of data (or to BDAT LAST): the commitment, RFC 5321 3.3. */
@@ -35,7 +36,7 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	tx->eod_reply = *r;
 	tx->eod_reply.text = (struct smtp_bytes){0};
 	if (r->text.data) /* none when the capture cut the line */
-		smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
+		smtp_bytes_keep(s, &tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
 	tx->eod_reply_end = s->last_reply_end;
 	if (s->client_closed) { /* too late: the RFC 1047 window; classify decides */
 		tx->eod_reply_after_close = true;
@@ -494,13 +495,13 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 		return;
 	}
 	if (rec->n_extensions == rec->cap_extensions) { /* doubled, not grown one at a time */
-		uint32_t cap = rec->cap_extensions ? rec->cap_extensions * 2 : 8;
+		uint32_t cap = rec->cap_extensions ? rec->cap_extensions * 2 : 4;
 		rec->cap_extensions = cap < s->lim.max_extensions ? cap : s->lim.max_extensions;
 		rec->extensions =
 		    smtp_xrealloc(rec->extensions, rec->cap_extensions * sizeof(*rec->extensions));
 	}
 	rec->extensions[rec->n_extensions] = (struct smtp_bytes){0};
-	smtp_bytes_set(&rec->extensions[rec->n_extensions++], p, len);
+	smtp_bytes_keep(s, &rec->extensions[rec->n_extensions++], p, len);
 	if (smtp_first_word_len(p, len) == 10 &&
 	    strncasecmp((const char *)p, "PIPELINING", 10) == 0)
 		rec->pipelining_advertised = true;

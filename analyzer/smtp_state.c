@@ -55,7 +55,7 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len)
 {
 	if (len > SMTP_KEEP_TEXT)
 		len = SMTP_KEEP_TEXT;
-	free(b->data);
+	smtp_bytes_free(b);
 	b->data = malloc(len + 1);
 	if (!b->data)
 		abort(); /* out of memory is fatal (DESIGN.md section 3) */
@@ -63,6 +63,25 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len)
 		memcpy(b->data, p, len);
 	b->data[len] = '\0';
 	b->len = (uint32_t)len;
+}
+
+void smtp_bytes_keep(struct smtp_session *s, struct smtp_bytes *b, const uint8_t *p, size_t len)
+{
+	if (len > SMTP_KEEP_TEXT)
+		len = SMTP_KEEP_TEXT;
+	if (len + 1 > SMTP_TEXT_BLOCK - s->text_block_used) {
+		smtp_bytes_set(b, p, len);
+		return;
+	}
+	if (!s->text_block)
+		s->text_block = smtp_xcalloc(1, SMTP_TEXT_BLOCK);
+	smtp_bytes_free(b);
+	char *d = s->text_block + s->text_block_used;
+	if (len)
+		memcpy(d, p, len);
+	d[len] = '\0';
+	s->text_block_used += (uint32_t)len + 1;
+	*b = (struct smtp_bytes){.data = d, .len = (uint32_t)len, .in_block = true};
 }
 
 void smtp_reply_text_set(struct smtp_session *s, const uint8_t *p, size_t len)
@@ -93,9 +112,9 @@ void smtp_reply_text_clear(struct smtp_session *s)
 
 void smtp_bytes_free(struct smtp_bytes *b)
 {
-	free(b->data);
-	b->data = NULL;
-	b->len = 0;
+	if (!b->in_block)
+		free(b->data);
+	*b = (struct smtp_bytes){0};
 }
 
 struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
@@ -393,7 +412,7 @@ void smtp_tx_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t 
 	}
 	struct smtp_rcpt *rc = &tx->rcpts[tx->n_rcpts++];
 	memset(rc, 0, sizeof(*rc));
-	smtp_bytes_set(&rc->addr, p, n);
+	smtp_bytes_keep(s, &rc->addr, p, n);
 }
 
 /* ---- held client bytes (DESIGN.md section 4) ---- */

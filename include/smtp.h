@@ -16,6 +16,7 @@ enum smtp_dir { SMTP_TO_SERVER = 0, SMTP_TO_CLIENT = 1 };
 struct smtp_bytes {
 	char *data;
 	uint32_t len;
+	bool in_block; /* data is in its session's text block (smtp_bytes_keep): not freed alone */
 };
 
 struct smtp_reply {

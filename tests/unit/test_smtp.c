@@ -526,6 +526,55 @@ static void test_reply_text_reuse(void)
 	smtp_session_free(s);
 }
 
+/* The record's texts go into the session's text block while they fit, and are allocated
+ * alone after that; a text replaced in the block (a second EHLO) is right, and so is every
+ * text after the block is full. A pooled session's block starts empty. */
+static void test_text_block(void)
+{
+	char ehlo[2048], *e = ehlo;
+	e += sprintf(e, "250-mx.example\r\n");
+	for (int i = 0; i < 20; i++) /* 20 keywords of 30 bytes: more than the block holds */
+		e += sprintf(e, "250-X-KEYWORD-NUMBER-%02d-PADDING\r\n", i);
+	sprintf(e, "250 PIPELINING\r\n");
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "EHLO first.example\r\n"},
+	                             {'S', "250 mx.example\r\n"},
+	                             {'C', "EHLO second.example\r\n"},
+	                             {'S', ehlo},
+	                             {'C', "MAIL FROM:<a@x> SIZE=10\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {0, NULL}};
+	struct smtp_pool *pool = smtp_pool_new();
+	for (int round = 0; round < 2; round++) { /* fresh, then from the pool */
+		struct smtp_session *s = play_in(pool, steps, 0);
+		const struct smtp_record *r = smtp_get_record(s);
+		CHECK_EQ_STR(r->greeting.text.data, "mx.example ESMTP");
+		CHECK(r->greeting.text.in_block);
+		CHECK_EQ_STR(r->helo.data, "second.example");
+		CHECK_EQ_INT(r->n_extensions, 21);
+		char want[64];
+		for (uint32_t i = 0; i < 20 && i < r->n_extensions; i++) {
+			snprintf(want, sizeof(want), "X-KEYWORD-NUMBER-%02u-PADDING", i);
+			CHECK_EQ_STR(r->extensions[i].data, want);
+		}
+		CHECK(r->n_extensions == 21 && r->extensions[0].in_block);
+		CHECK(r->n_extensions == 21 &&
+		      !r->extensions[19].in_block); /* the block was full */
+		CHECK(r->n_extensions == 21 && strcmp(r->extensions[20].data, "PIPELINING") == 0);
+		CHECK_EQ_INT(r->pipelining_advertised, 1);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(r->txs[0].mail_from.data, "<a@x>");
+		CHECK_EQ_STR(r->txs[0].mail_params.data, "SIZE=10");
+		CHECK(r->n_txs == 1 && r->txs[0].n_rcpts == 1 &&
+		      strcmp(r->txs[0].rcpts[0].addr.data, "<b@y>") == 0);
+		smtp_session_free_to(pool, s);
+		CHECK_EQ_INT(smtp_pool_kept(pool), 1);
+	}
+	smtp_pool_free(pool);
+}
+
 static void test_dialogue_rfc821_drop(void)
 {
 	const struct step steps[] = {{'S', GREETING},
@@ -1562,6 +1611,7 @@ int main(void)
 	RUN_TEST(test_dialogue_committed);
 	RUN_TEST(test_pool_reuse);
 	RUN_TEST(test_reply_text_reuse);
+	RUN_TEST(test_text_block);
 	RUN_TEST(test_dialogue_rfc821_drop);
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
