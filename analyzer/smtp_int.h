@@ -239,6 +239,9 @@ void smtp_bytes_keep(struct smtp_session *s, struct smtp_bytes *b, const uint8_t
  * it past the reply copies it (smtp_bytes_set). */
 void smtp_reply_text_set(struct smtp_session *s, const uint8_t *p, size_t len);
 void smtp_reply_text_clear(struct smtp_session *s);
+/* As smtp_reply_text_set, but the text is p itself (at most SMTP_KEEP_TEXT bytes of it, not
+ * NUL-terminated: read it by its length), for a one-line reply that ends while p lasts. */
+void smtp_reply_text_borrow(struct smtp_session *s, const uint8_t *p, size_t len);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
 /* a client act overtook the reply to (kind, verb): early talking or pipelining */

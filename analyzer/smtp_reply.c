@@ -546,7 +546,11 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 	smtp_reply_text_clear(s);
 	if (!s->reply_text_cut) {
 		size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
-		smtp_reply_text_set(s, rl->text + skip, rl->text_len - skip);
+		if (rl->last) /* its only line: reply_line ends it (reply_done) while the line lasts
+		               */
+			smtp_reply_text_borrow(s, rl->text + skip, rl->text_len - skip);
+		else
+			smtp_reply_text_set(s, rl->text + skip, rl->text_len - skip);
 	} else if (s->sline.len > 4) {
 		/* a cut line's text is unknown: left out, not shortened; its enhanced code is kept
 		 * when a space shows it whole */

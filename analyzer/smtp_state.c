@@ -105,6 +105,13 @@ void smtp_reply_text_set(struct smtp_session *s, const uint8_t *p, size_t len)
 	r->first.text = (struct smtp_bytes){.data = r->text_buf, .len = (uint32_t)len};
 }
 
+void smtp_reply_text_borrow(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	if (len > SMTP_KEEP_TEXT)
+		len = SMTP_KEEP_TEXT;
+	s->reply.first.text = (struct smtp_bytes){.data = (char *)p, .len = (uint32_t)len};
+}
+
 void smtp_reply_text_clear(struct smtp_session *s)
 {
 	s->reply.first.text = (struct smtp_bytes){0};
