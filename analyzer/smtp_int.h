@@ -253,7 +253,12 @@ void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
 void smtp_trace_code(struct smtp_session *s, uint16_t code);
 
 /* the pending-command queue: replies come in command order (RFC 2920 section 3) */
-struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i);
+/* Entry i from the head (inline: the queue is read for every command and reply). */
+static inline struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i)
+{
+	uint32_t k = s->pq_head + i; /* below 2 * pq_cap for any i < pq_cap: no division */
+	return &s->pq[k < s->pq_cap ? k : k >= 2 * s->pq_cap ? k % s->pq_cap : k - s->pq_cap];
+}
 void smtp_pq_push(struct smtp_session *s, struct pending p);
 void smtp_pq_push_front(struct smtp_session *s, struct pending p);
 void smtp_pq_push_gap(struct smtp_session *s, int64_t tx);

@@ -272,12 +272,6 @@ size_t smtp_first_word_len(const uint8_t *p, size_t len)
 
 /* ---- pending-command queue (RFC 2920 section 3: replies come in command order) ---- */
 
-struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i)
-{
-	uint32_t k = s->pq_head + i; /* below 2 * pq_cap for any i < pq_cap: no division */
-	return &s->pq[k < s->pq_cap ? k : k >= 2 * s->pq_cap ? k % s->pq_cap : k - s->pq_cap];
-}
-
 /* Makes room for one more entry; false at the cap. */
 static bool pq_room(struct smtp_session *s)
 {
