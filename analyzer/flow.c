@@ -18,6 +18,7 @@
 
 struct flow {
 	struct flow *hnext;       /* hash chain */
+	uint64_t hash;            /* bucket_hash of its tuple: computed once, when it is made */
 	struct flow *prev, *next; /* LRU list while open, close list once closed */
 	struct flow_info info;
 	uint64_t serial;        /* creation order */
@@ -87,7 +88,14 @@ struct flow_table {
 	/* The flow the last lookup found (flow_lookup), or NULL: it is always the one a walk of
 	 * its bucket would find first, as every flow put into a bucket or taken out clears it. */
 	struct flow *last;
+	/* Memory of ended flows and sessions kept for new ones: one connection ends and another
+	 * begins all the time, and their structs are the largest blocks made per connection. */
+	struct smtp_pool *pool;
+	struct flow *spare; /* chained by hnext, FLOW_SPARE_MAX at most */
+	size_t n_spare;
 };
+
+enum { FLOW_SPARE_MAX = 64 };
 
 bool flow_checksum_parse(const char *text, enum flow_checksum *out)
 {
@@ -218,7 +226,8 @@ static int seg_dir(const struct flow *f, const struct tcp_seg *seg)
 
 #define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
-static void sip_round(uint64_t v[4])
+/* inlined: five to eight of them hash a tuple, for most packets */
+static inline __attribute__((always_inline)) void sip_round(uint64_t v[4])
 {
 	v[0] += v[1];
 	v[1] = ROTL64(v[1], 13) ^ v[0];
@@ -246,25 +255,39 @@ static uint64_t load_le64(const uint8_t *p, size_t n)
 	return w;
 }
 
-static uint64_t siphash13(const uint64_t key[2], const uint8_t *p, size_t n)
+static void sip_init(const uint64_t key[2], uint64_t v[4])
 {
-	uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
-	                 key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL};
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t m = load_le64(p + i, 8);
-		v[3] ^= m;
-		sip_round(v);
-		v[0] ^= m;
-	}
-	uint64_t last = (uint64_t)n << 56 | load_le64(p + i, n - i);
-	v[3] ^= last;
+	v[0] = key[0] ^ 0x736f6d6570736575ULL;
+	v[1] = key[1] ^ 0x646f72616e646f6dULL;
+	v[2] = key[0] ^ 0x6c7967656e657261ULL;
+	v[3] = key[1] ^ 0x7465646279746573ULL;
+}
+
+static void sip_word(uint64_t v[4], uint64_t m)
+{
+	v[3] ^= m;
 	sip_round(v);
-	v[0] ^= last;
+	v[0] ^= m;
+}
+
+/* last: the final word, the message length in its top byte over the bytes left. */
+static uint64_t sip_final(uint64_t v[4], uint64_t last)
+{
+	sip_word(v, last);
 	v[2] ^= 0xff;
 	for (int r = 0; r < 3; r++)
 		sip_round(v);
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static uint64_t siphash13(const uint64_t key[2], const uint8_t *p, size_t n)
+{
+	uint64_t v[4];
+	sip_init(key, v);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		sip_word(v, load_le64(p + i, 8));
+	return sip_final(v, (uint64_t)n << 56 | load_le64(p + i, n - i));
 }
 
 /* Writes one end (address, port) into b; returns the bytes written (at most 18). */
@@ -277,11 +300,35 @@ static size_t put_end(uint8_t *b, const struct decode_addr *a, uint16_t port)
 	return n + 2;
 }
 
+/* An IPv4 end as the 6 bytes put_end writes, read as a big-endian number: ends compare as
+ * their bytes do. */
+static uint64_t end_v4(const struct decode_addr *a, uint16_t port)
+{
+	const uint8_t *b = a->bytes;
+	return (uint64_t)b[0] << 40 | (uint64_t)b[1] << 32 | (uint64_t)b[2] << 24 |
+	       (uint64_t)b[3] << 16 | port;
+}
+
+/* The 13 bytes bucket_hash hashes for IPv4 (family, the lower end, the higher), as SipHash's
+ * two words, without a buffer: the most common tuple, hashed for most packets. */
+static uint64_t bucket_hash_v4(const struct flow_table *t, uint8_t family, uint64_t lo, uint64_t hi)
+{
+	uint64_t lo_le = __builtin_bswap64(lo << 16), hi_le = __builtin_bswap64(hi << 16);
+	uint64_t v[4];
+	sip_init(t->key, v);
+	sip_word(v, family | lo_le << 8 | (hi_le & 0xff) << 56);
+	return sip_final(v, 13ULL << 56 | hi_le >> 8);
+}
+
 /* The keyed hash of a connection, the same for both directions: its two ends in a fixed
  * order. */
 static uint64_t bucket_hash(const struct flow_table *t, const struct decode_addr *a, uint16_t ap,
                             const struct decode_addr *b, uint16_t bp)
 {
+	if (a->family != 6 && b->family != 6) {
+		uint64_t ea = end_v4(a, ap), eb = end_v4(b, bp);
+		return bucket_hash_v4(t, a->family, ea < eb ? ea : eb, ea < eb ? eb : ea);
+	}
 	uint8_t ea[18], eb[18], buf[1 + 36];
 	size_t na = put_end(ea, a, ap), nb = put_end(eb, b, bp);
 	bool swap = na == nb && memcmp(ea, eb, na) > 0;
@@ -291,10 +338,9 @@ static uint64_t bucket_hash(const struct flow_table *t, const struct decode_addr
 	return siphash13(t->key, buf, 1 + na + nb);
 }
 
-static struct flow **bucket_of(struct flow_table *t, const struct tcp_seg *seg)
+static uint64_t seg_hash(const struct flow_table *t, const struct tcp_seg *seg)
 {
-	uint64_t h = bucket_hash(t, &seg->src, seg->sport, &seg->dst, seg->dport);
-	return &t->buckets[h & (t->n_buckets - 1)];
+	return bucket_hash(t, &seg->src, seg->sport, &seg->dst, seg->dport);
 }
 
 /* A secret for this run from getrandom(2); should the kernel have none to give, the clock and
@@ -331,8 +377,7 @@ static struct smtp_session *flow_smtp(struct flow *f)
 {
 	if (f->smtp || !f->lazy)
 		return f->smtp;
-	if (!(f->smtp = smtp_session_new(&f->table->cfg.smtp)))
-		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->smtp = smtp_session_new_in(f->table->pool, &f->table->cfg.smtp); /* aborts on OOM */
 	f->lazy = false;
 	if (f->tls_port)
 		starttls_set_tls_port(f->smtp); /* --tls-ports: TLS from the first byte */
@@ -376,8 +421,7 @@ static void entomb(struct flow *f)
 /* A probed flow found SMTP: a session, fed the probed bytes past any CONNECT part. */
 static void promote(struct flow *f)
 {
-	if (!(f->smtp = smtp_session_new(&f->table->cfg.smtp)))
-		abort(); /* out of memory is fatal (DESIGN.md section 3) */
+	f->smtp = smtp_session_new_in(f->table->pool, &f->table->cfg.smtp); /* aborts on OOM */
 	if (f->midstream)
 		smtp_set_midstream(f->smtp);
 	f->info.detected = detect_how_of(f->probe);
@@ -469,7 +513,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 	while (t->max_buckets < cfg->max_flows && t->max_buckets < (1u << 24))
 		t->max_buckets <<= 1;
 	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-	if (!t->buckets) {
+	t->pool = smtp_pool_new();
+	if (!t->buckets || !t->pool) {
+		free(t->buckets);
+		smtp_pool_free(t->pool);
 		free(t);
 		return NULL;
 	}
@@ -486,6 +533,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 			free(t->pre.sources);
 			free(t->pre.bytes);
 			free(t->buckets);
+			smtp_pool_free(t->pool);
 			free(t);
 			return NULL;
 		}
@@ -577,22 +625,22 @@ static void flow_free(struct flow_table *t, struct flow *f)
 	if (t->last == f)
 		t->last = NULL;
 	reasm_release(&f->reasm);
-	smtp_session_free(f->smtp);
+	smtp_session_free_to(t->pool, f->smtp);
 	probe_release(f);
-	free(f);
+	if (t->n_spare < FLOW_SPARE_MAX) {
+		f->hnext = t->spare;
+		t->spare = f;
+		t->n_spare++;
+	} else {
+		free(f);
+	}
 	t->n_flows--;
 	t->stats.flows_active = t->n_flows;
 }
 
-static uint64_t flow_hash(const struct flow_table *t, const struct flow *f)
-{
-	return bucket_hash(t, &f->info.client, f->info.client_port, &f->info.server,
-	                   f->info.server_port);
-}
-
 static void unhash(struct flow_table *t, struct flow *f)
 {
-	struct flow **pp = &t->buckets[flow_hash(t, f) & (t->n_buckets - 1)];
+	struct flow **pp = &t->buckets[f->hash & (t->n_buckets - 1)];
 	t->last = NULL;
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
@@ -666,7 +714,7 @@ static void grow_buckets(struct flow_table *t)
 		struct flow **tail[2] = {&nb[i], &nb[i + n]};
 		for (struct flow *f = t->buckets[i], *next; f; f = next) {
 			next = f->hnext;
-			int up = (flow_hash(t, f) & (2 * n - 1)) != i;
+			int up = (f->hash & (2 * n - 1)) != i;
 			f->hnext = NULL;
 			*tail[up] = f;
 			tail[up] = &f->hnext;
@@ -677,7 +725,24 @@ static void grow_buckets(struct flow_table *t)
 	t->n_buckets = 2 * n;
 }
 
-static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend)
+/* A zeroed flow, from the ended ones kept when there is one. */
+static struct flow *flow_memory(struct flow_table *t)
+{
+	struct flow *f = t->spare;
+	if (!f) {
+		if (!(f = calloc(1, sizeof(*f))))
+			abort(); /* out of memory is fatal (DESIGN.md section 3) */
+		return f;
+	}
+	t->spare = f->hnext;
+	t->n_spare--;
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+/* hash: seg_hash(t, seg), as flow_lookup gave it. */
+static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, int cend,
+                             uint64_t hash)
 {
 	struct flow *victim = t->tombs.head ? t->tombs.head : t->lru.head;
 	if (t->n_flows >= t->cfg.max_flows && victim) {
@@ -687,9 +752,7 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 		flow_end(t, victim, SMTP_END_EVICTED);
 	}
 	bool by_port = is_server_port(t, seg->sport) || is_server_port(t, seg->dport);
-	struct flow *f = calloc(1, sizeof(*f));
-	if (!f)
-		abort();   /* out of memory is fatal (DESIGN.md section 3) */
+	struct flow *f = flow_memory(t);
 	f->lazy = by_port; /* its session is made when first needed (flow_smtp) */
 	f->table = t;
 	t->stats.flows_probed += !by_port;
@@ -713,7 +776,8 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 		f->midstream = true; /* told to the session (flow_smtp) */
 		f->roles_guessed = is_server_port(t, seg->sport) == is_server_port(t, seg->dport);
 	}
-	struct flow **b = bucket_of(t, seg);
+	f->hash = hash;
+	struct flow **b = &t->buckets[hash & (t->n_buckets - 1)];
 	f->hnext = *b;
 	*b = f;
 	t->last = NULL; /* f now comes first in its bucket: it may shadow the flow held */
@@ -727,14 +791,21 @@ static struct flow *flow_new(struct flow_table *t, const struct tcp_seg *seg, in
 	return f;
 }
 
-/* The flow of seg and seg's direction in it, or NULL. Packets come in runs of one connection
- * (a segment and its ACK, a window of data), so the flow found last is tried before the keyed
- * hash is computed. */
-static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg, int *dir)
+/* The flow of seg and seg's direction in it, or NULL; *hash gets seg_hash(t, seg) either
+ * way (for flow_new). Packets come in runs of one connection (a segment and its ACK, a window
+ * of data), so the flow found last is tried before the keyed hash is computed: its own hash
+ * is seg's. A chain's flows are told apart by their hashes before their tuples are read. */
+static struct flow *flow_lookup(struct flow_table *t, const struct tcp_seg *seg, int *dir,
+                                uint64_t *hash)
 {
-	if (t->last && (*dir = seg_dir(t->last, seg)) >= 0)
+	if (t->last && (*dir = seg_dir(t->last, seg)) >= 0) {
+		*hash = t->last->hash;
 		return t->last;
-	for (struct flow *f = *bucket_of(t, seg); f; f = f->hnext) {
+	}
+	uint64_t h = *hash = seg_hash(t, seg);
+	for (struct flow *f = t->buckets[h & (t->n_buckets - 1)]; f; f = f->hnext) {
+		if (f->hash != h)
+			continue;
 		*dir = seg_dir(f, seg);
 		if (*dir >= 0)
 			return t->last = f;
@@ -789,7 +860,8 @@ static bool checksum_drops(const struct flow_table *t, const struct tcp_seg *seg
 static void drop_bad_checksum(struct flow_table *t, const struct tcp_seg *seg)
 {
 	int dir;
-	struct flow *f = flow_lookup(t, seg, &dir);
+	uint64_t hash;
+	struct flow *f = flow_lookup(t, seg, &dir, &hash);
 	t->stats.bad_checksums++;
 	t->stats.segments_ignored++;
 	if (f && is_session(f))
@@ -903,7 +975,8 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 		return;
 	}
 	int dir = -1;
-	struct flow *f = flow_lookup(t, seg, &dir);
+	uint64_t hash;
+	struct flow *f = flow_lookup(t, seg, &dir, &hash);
 	if (f && is_new_connection(f, seg, dir)) { /* port reuse: a new connection, old tuple */
 		flow_end(t, f, f->closed ? SMTP_END_CLOSED : SMTP_END_REUSED);
 		f = NULL;
@@ -914,7 +987,7 @@ static void feed_now(struct flow_table *t, const struct tcp_seg *seg)
 			t->stats.segments_ignored++;
 			return;
 		}
-		f = flow_new(t, seg, cend);
+		f = flow_new(t, seg, cend, hash);
 		dir = cend == 0 ? SMTP_TO_SERVER : SMTP_TO_CLIENT;
 	}
 	dir = settle_roles(f, seg, dir);
@@ -995,5 +1068,11 @@ void flow_table_free(struct flow_table *t)
 	free(t->pre.sources);
 	free(t->pre.bytes);
 	free(t->buckets);
+	while (t->spare) {
+		struct flow *f = t->spare;
+		t->spare = f->hnext;
+		free(f);
+	}
+	smtp_pool_free(t->pool);
 	free(t);
 }

@@ -22,26 +22,88 @@ void smtp_limits_default(struct smtp_limits *lim)
 	lim->log_commands = false;
 }
 
-struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
+/* The pending queue's first size: a greeting, a command and its end of data fit. */
+enum { SMTP_PQ_FIRST = 4 };
+
+struct smtp_pool {
+	struct smtp_session *kept[SMTP_POOL_MAX];
+	size_t n;
+	bool trace_modes; /* SMTPTRACE_TRACE, read once for the pool's sessions */
+};
+
+struct smtp_pool *smtp_pool_new(void)
 {
-	struct smtp_session *s = smtp_xcalloc(1, sizeof(*s));
+	struct smtp_pool *pool = calloc(1, sizeof(struct smtp_pool));
+	if (pool)
+		pool->trace_modes = getenv("SMTPTRACE_TRACE") != NULL;
+	return pool;
+}
+
+/* Frees what a session keeps for reuse: its struct, queue and text block. */
+static void session_memory_free(struct smtp_session *s)
+{
+	free(s->text_block);
+	free(s->pq);
+	free(s);
+}
+
+void smtp_pool_free(struct smtp_pool *pool)
+{
+	if (!pool)
+		return;
+	for (size_t i = 0; i < pool->n; i++)
+		session_memory_free(pool->kept[i]);
+	free(pool);
+}
+
+size_t smtp_pool_kept(const struct smtp_pool *pool)
+{
+	return pool ? pool->n : 0;
+}
+
+/* A zeroed session with a zeroed queue of SMTP_PQ_FIRST, from the pool when it keeps one
+ * (with the text block it had, empty). */
+static struct smtp_session *session_memory(struct smtp_pool *pool)
+{
+	if (!pool || pool->n == 0) {
+		struct smtp_session *s = smtp_xcalloc(1, sizeof(*s));
+		s->pq = smtp_xcalloc(SMTP_PQ_FIRST, sizeof(*s->pq));
+		return s;
+	}
+	struct smtp_session *s = pool->kept[--pool->n];
+	struct pending *pq = s->pq;
+	char *text_block = s->text_block;
+	memset(s, 0, sizeof(*s));
+	memset(pq, 0, SMTP_PQ_FIRST * sizeof(*pq));
+	s->pq = pq;
+	s->text_block = text_block; /* text_block_used is 0: nothing in it is kept */
+	return s;
+}
+
+struct smtp_session *smtp_session_new_in(struct smtp_pool *pool, const struct smtp_limits *lim)
+{
+	struct smtp_session *s = session_memory(pool);
 	s->lim = *lim;
 	if (s->lim.max_line < SMTP_CMD_LINE_MAX)
 		s->lim.max_line = SMTP_CMD_LINE_MAX;
 	if (s->lim.max_pending < 2)
 		s->lim.max_pending = 2;
-	s->pq_cap = 4;
-	s->pq = smtp_xcalloc(s->pq_cap, sizeof(*s->pq));
+	s->pq_cap = SMTP_PQ_FIRST;
 	s->rec.traced = s->lim.trace;
 	s->cur_tx = -1;
 	s->eod_tx = -1;
 	s->smug.tx = -1;
 	s->text.prev_crlf = true;
-	s->trace_modes = getenv("SMTPTRACE_TRACE") != NULL;
+	s->trace_modes = pool ? pool->trace_modes : getenv("SMTPTRACE_TRACE") != NULL;
 	/* the greeting is the answer to the connection itself */
 	s->pq[0] = (struct pending){.kind = PK_GREETING, .tx = -1};
 	s->pq_len = 1;
 	return s;
+}
+
+struct smtp_session *smtp_session_new(const struct smtp_limits *lim)
+{
+	return smtp_session_new_in(NULL, lim);
 }
 
 void smtp_set_midstream(struct smtp_session *s)
@@ -57,16 +119,15 @@ void smtp_set_midstream(struct smtp_session *s)
 	s->gap_since_mail = true;
 }
 
-void smtp_session_free(struct smtp_session *s)
+/* Frees what the session owns but its struct, queue and text block. */
+static void session_release(struct smtp_session *s)
 {
-	if (!s)
-		return;
 	struct smtp_record *r = &s->rec;
 	smtp_bytes_free(&r->greeting.text);
 	smtp_bytes_free(&r->helo);
 	smtp_bytes_free(&r->auth_mechanism);
 	smtp_bytes_free(&s->helo_pending);
-	smtp_bytes_free(&s->reply.first.text); /* a reply that never ended */
+	free(s->reply.text_buf); /* reply.first.text, if a reply never ended, is in it */
 	smtp_smuggle_clear(&s->smug);
 	for (uint32_t i = 0; i < r->n_extensions; i++)
 		smtp_bytes_free(&r->extensions[i]);
@@ -81,8 +142,23 @@ void smtp_session_free(struct smtp_session *s)
 	free(s->cline.buf);
 	free(s->sline.buf);
 	free(s->hold);
-	free(s->pq);
-	free(s);
+}
+
+void smtp_session_free_to(struct smtp_pool *pool, struct smtp_session *s)
+{
+	if (!s)
+		return;
+	session_release(s);
+	if (pool && pool->n < SMTP_POOL_MAX && s->pq_cap == SMTP_PQ_FIRST) {
+		pool->kept[pool->n++] = s;
+		return;
+	}
+	session_memory_free(s);
+}
+
+void smtp_session_free(struct smtp_session *s)
+{
+	smtp_session_free_to(NULL, s);
 }
 
 const struct smtp_record *smtp_get_record(const struct smtp_session *s)

@@ -38,11 +38,11 @@ static void check_pipelined(struct smtp_session *s, uint64_t acked)
 static void claim_helo(struct smtp_session *s, const struct smtp_command *c)
 {
 	if (!s->rec.helo.data && c->arg_len) {
-		smtp_bytes_set(&s->rec.helo, c->arg, c->arg_len);
+		smtp_bytes_keep(s, &s->rec.helo, c->arg, c->arg_len);
 		s->rec.ehlo = c->verb == SMTP_V_EHLO;
 		s->helo_first = true;
 	}
-	smtp_bytes_set(&s->helo_pending, c->arg, c->arg_len);
+	smtp_bytes_keep(s, &s->helo_pending, c->arg, c->arg_len);
 }
 
 /* Opens a transaction; returns its index, or -1 when one is open already (the server
@@ -55,11 +55,11 @@ static int64_t open_mail_tx(struct smtp_session *s, const struct smtp_command *c
 		return -1; /* after the end of data the next MAIL is legal (RFC 2920) */
 	struct smtp_tx *tx = smtp_tx_begin(s);
 	if (smtp_parse_path(c->arg, c->arg_len, "FROM:", &path, &path_len, &params, &params_len)) {
-		smtp_bytes_set(&tx->mail_from, path, path_len);
+		smtp_bytes_keep(s, &tx->mail_from, path, path_len);
 		if (params_len)
-			smtp_bytes_set(&tx->mail_params, params, params_len);
+			smtp_bytes_keep(s, &tx->mail_params, params, params_len);
 	} else {
-		smtp_bytes_set(&tx->mail_from, c->arg, c->arg_len);
+		smtp_bytes_keep(s, &tx->mail_from, c->arg, c->arg_len);
 	}
 	return s->cur_tx;
 }

@@ -237,7 +237,7 @@ void smtp_gap_server(struct smtp_session *s, uint64_t len, uint64_t ts)
 	smtp_gap_tx_touched(smtp_cur_tx(s));
 	smtp_line_reset(&s->sline);
 	s->reply.active = false;
-	smtp_bytes_free(&s->reply.first.text);
+	smtp_reply_text_clear(s);
 	s->server_offset += len;
 	s->server_gap_end = s->server_offset;
 	s->rec.gap_hid_end = true; /* replies may be lost: the queue cannot be trusted */

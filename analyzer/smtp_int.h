@@ -18,6 +18,7 @@
 #define SMTP_TEXT_LINE_MAX  1000         /* RFC 5321 4.5.3.1.6, including CRLF */
 #define SMTP_REPLY_LINE_MAX 512          /* RFC 5321 4.5.3.1.5, including CRLF */
 #define SMTP_KEEP_TEXT      512          /* bytes of any wire text kept in the record */
+#define SMTP_TEXT_BLOCK     256          /* a session's block for its record's first texts */
 #define SMTP_HOLD_MAX       (256 * 1024) /* client bytes held while a reply decides their meaning */
 #define SMTP_ERROR_RUN      3            /* 5xx replies in a row that make repeated_errors */
 #define SMTP_SHADOW_MAX     16 /* commands followed in the lenient reading of smuggled text */
@@ -83,6 +84,10 @@ struct reply_acc {
 	bool is_ehlo;
 	bool cut;         /* a gap cut it before its last line: it may have ended in the gap */
 	uint64_t cut_end; /* server offset just after that gap */
+	/* where first.text's bytes are kept: one buffer for the session's replies, grown up to
+	 * SMTP_KEEP_TEXT + 1, not one allocation per reply (smtp_reply_text_set) */
+	char *text_buf;
+	uint32_t text_cap;
 };
 
 /* The lenient reading of message text after an end-of-data look-alike: what a server that
@@ -197,6 +202,12 @@ struct smtp_session {
 	/* server offset after the last gap that began between replies (whole replies may be in
 	 * it; a cut line's gap ends that reply): PK_GAP.srv_gap */
 	uint64_t reply_gap_end;
+	/* The record's texts (helo, greeting, extensions, envelopes, replies to the end of data)
+	 * are copied one after another into this block of SMTP_TEXT_BLOCK bytes while they fit,
+	 * and freed with it at the session's end: not one allocation each. A text replaced
+	 * leaves its bytes unused; those that do not fit are allocated alone (smtp_bytes_keep). */
+	char *text_block;
+	uint32_t text_block_used;
 };
 
 struct line {
@@ -220,6 +231,17 @@ void *smtp_xcalloc(size_t n, size_t size);
 void *smtp_xrealloc(void *p, size_t size);
 void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len);
 void smtp_bytes_free(struct smtp_bytes *b);
+/* As smtp_bytes_set, for a text the record keeps until the session's end: in the session's
+ * text block while it has room (b->in_block), else allocated alone. */
+void smtp_bytes_keep(struct smtp_session *s, struct smtp_bytes *b, const uint8_t *p, size_t len);
+/* The text of the reply being assembled (s->reply.first.text): set to a copy of at most
+ * SMTP_KEEP_TEXT bytes of p in the session's reply buffer, or cleared (no text). Whoever keeps
+ * it past the reply copies it (smtp_bytes_set). */
+void smtp_reply_text_set(struct smtp_session *s, const uint8_t *p, size_t len);
+void smtp_reply_text_clear(struct smtp_session *s);
+/* As smtp_reply_text_set, but the text is p itself (at most SMTP_KEEP_TEXT bytes of it, not
+ * NUL-terminated: read it by its length), for a one-line reply that ends while p lasts. */
+void smtp_reply_text_borrow(struct smtp_session *s, const uint8_t *p, size_t len);
 size_t smtp_first_word_len(const uint8_t *p, size_t len);
 void smtp_note_tx(struct smtp_session *s, enum smtp_anomaly an);
 /* a client act overtook the reply to (kind, verb): early talking or pipelining */
@@ -231,7 +253,12 @@ void smtp_trace_verb(struct smtp_session *s, enum smtp_verb v);
 void smtp_trace_code(struct smtp_session *s, uint16_t code);
 
 /* the pending-command queue: replies come in command order (RFC 2920 section 3) */
-struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i);
+/* Entry i from the head (inline: the queue is read for every command and reply). */
+static inline struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i)
+{
+	uint32_t k = s->pq_head + i; /* below 2 * pq_cap for any i < pq_cap: no division */
+	return &s->pq[k < s->pq_cap ? k : k >= 2 * s->pq_cap ? k % s->pq_cap : k - s->pq_cap];
+}
 void smtp_pq_push(struct smtp_session *s, struct pending p);
 void smtp_pq_push_front(struct smtp_session *s, struct pending p);
 void smtp_pq_push_gap(struct smtp_session *s, int64_t tx);

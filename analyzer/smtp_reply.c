@@ -22,7 +22,8 @@ static void reply_greeting(struct smtp_session *s, const struct smtp_reply *r)
 	s->rec.greeting = *r;
 	s->rec.greeting.text = (struct smtp_bytes){0};
 	if (r->text.data) /* none when the capture cut the line */
-		smtp_bytes_set(&s->rec.greeting.text, (const uint8_t *)r->text.data, r->text.len);
+		smtp_bytes_keep(s, &s->rec.greeting.text, (const uint8_t *)r->text.data,
+		                r->text.len);
 }
 
 /* The reply to the end of data (or to BDAT LAST): the commitment, RFC 5321 3.3. */
@@ -35,7 +36,7 @@ static void reply_eod(struct smtp_session *s, const struct pending *p, const str
 	tx->eod_reply = *r;
 	tx->eod_reply.text = (struct smtp_bytes){0};
 	if (r->text.data) /* none when the capture cut the line */
-		smtp_bytes_set(&tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
+		smtp_bytes_keep(s, &tx->eod_reply.text, (const uint8_t *)r->text.data, r->text.len);
 	tx->eod_reply_end = s->last_reply_end;
 	if (s->client_closed) { /* too late: the RFC 1047 window; classify decides */
 		tx->eod_reply_after_close = true;
@@ -407,7 +408,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	smtp_trace_code(s, r.code);
 	if (s->rec.midstream &&
 	    (s->syncing || (s->server_acked != UINT64_MAX && s->server_acked < s->sync_offset))) {
-		smtp_bytes_free(&s->reply.first.text);
+		smtp_reply_text_clear(s);
 		return; /* the answer to a command sent before the capture began */
 	}
 	count_errors(s, r.code);
@@ -433,11 +434,11 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	smtp_gap_data_reply_lost(s);  /* so too when neither decides (a lost 250 to RCPT first) */
 	if (smtp_gap_reply(s, &r)) {
 		s->last_reply_end = end;
-		smtp_bytes_free(&s->reply.first.text);
+		smtp_reply_text_clear(s);
 		return;
 	}
 	if (smtp_gap_starttls_reply(s, r.code)) { /* smtp_gap_tls.c: STARTTLS's reply was lost */
-		smtp_bytes_free(&s->reply.first.text);
+		smtp_reply_text_clear(s);
 		return;
 	}
 	resync(s, r.code);
@@ -447,7 +448,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	if (!popped) {
 		if (r.code != 421) /* 421 may come at any time (RFC 5321 3.8) */
 			smtp_note_inferred(s, SMTP_AN_REPLY_WITHOUT_COMMAND, SMTP_TO_SERVER);
-		smtp_bytes_free(&s->reply.first.text);
+		smtp_reply_text_clear(s);
 		return;
 	}
 	s->last_reply_end = end;
@@ -456,7 +457,7 @@ static void match_reply(struct smtp_session *s, uint64_t end)
 	    smtp_pq_at(s, 0)->peer_acked != UINT64_MAX && smtp_pq_at(s, 0)->peer_acked < end)
 		smtp_note_overtook(s, p.kind, p.verb, false);
 	dispatch_reply(s, &p, &r);
-	smtp_bytes_free(&s->reply.first.text);
+	smtp_reply_text_clear(s);
 }
 
 /* The command whose line ended in a bare LF has had its reply (nothing is pending: what the
@@ -493,10 +494,14 @@ static void add_extension(struct smtp_session *s, const uint8_t *p, size_t len)
 		smtp_note(s, SMTP_AN_LIMIT_REACHED);
 		return;
 	}
-	rec->extensions =
-	    smtp_xrealloc(rec->extensions, (rec->n_extensions + 1) * sizeof(*rec->extensions));
+	if (rec->n_extensions == rec->cap_extensions) { /* doubled, not grown one at a time */
+		uint32_t cap = rec->cap_extensions ? rec->cap_extensions * 2 : 4;
+		rec->cap_extensions = cap < s->lim.max_extensions ? cap : s->lim.max_extensions;
+		rec->extensions =
+		    smtp_xrealloc(rec->extensions, rec->cap_extensions * sizeof(*rec->extensions));
+	}
 	rec->extensions[rec->n_extensions] = (struct smtp_bytes){0};
-	smtp_bytes_set(&rec->extensions[rec->n_extensions++], p, len);
+	smtp_bytes_keep(s, &rec->extensions[rec->n_extensions++], p, len);
 	if (smtp_first_word_len(p, len) == 10 &&
 	    strncasecmp((const char *)p, "PIPELINING", 10) == 0)
 		rec->pipelining_advertised = true;
@@ -538,10 +543,14 @@ static void reply_first_line(struct smtp_session *s, const struct smtp_reply_lin
 	f->code = rl->code;
 	f->ts_us = ts;
 	f->enhanced[0] = '\0';
-	smtp_bytes_free(&f->text);
+	smtp_reply_text_clear(s);
 	if (!s->reply_text_cut) {
 		size_t skip = smtp_parse_enhanced(rl->text, rl->text_len, f->enhanced);
-		smtp_bytes_set(&f->text, rl->text + skip, rl->text_len - skip);
+		if (rl->last) /* its only line: reply_line ends it (reply_done) while the line lasts
+		               */
+			smtp_reply_text_borrow(s, rl->text + skip, rl->text_len - skip);
+		else
+			smtp_reply_text_set(s, rl->text + skip, rl->text_len - skip);
 	} else if (s->sline.len > 4) {
 		/* a cut line's text is unknown: left out, not shortened; its enhanced code is kept
 		 * when a space shows it whole */

@@ -55,18 +55,73 @@ void smtp_bytes_set(struct smtp_bytes *b, const uint8_t *p, size_t len)
 {
 	if (len > SMTP_KEEP_TEXT)
 		len = SMTP_KEEP_TEXT;
-	free(b->data);
-	b->data = smtp_xcalloc(1, len + 1);
+	smtp_bytes_free(b);
+	b->data = malloc(len + 1);
+	if (!b->data)
+		abort(); /* out of memory is fatal (DESIGN.md section 3) */
 	if (len)
 		memcpy(b->data, p, len);
+	b->data[len] = '\0';
 	b->len = (uint32_t)len;
+}
+
+void smtp_bytes_keep(struct smtp_session *s, struct smtp_bytes *b, const uint8_t *p, size_t len)
+{
+	if (len > SMTP_KEEP_TEXT)
+		len = SMTP_KEEP_TEXT;
+	if (len + 1 > SMTP_TEXT_BLOCK - s->text_block_used) {
+		smtp_bytes_set(b, p, len);
+		return;
+	}
+	if (!s->text_block)
+		s->text_block = smtp_xcalloc(1, SMTP_TEXT_BLOCK);
+	smtp_bytes_free(b);
+	char *d = s->text_block + s->text_block_used;
+	if (len)
+		memcpy(d, p, len);
+	d[len] = '\0';
+	s->text_block_used += (uint32_t)len + 1;
+	*b = (struct smtp_bytes){.data = d, .len = (uint32_t)len, .in_block = true};
+}
+
+void smtp_reply_text_set(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	struct reply_acc *r = &s->reply;
+	if (len > SMTP_KEEP_TEXT)
+		len = SMTP_KEEP_TEXT;
+	if (len + 1 > r->text_cap) {
+		uint32_t cap = r->text_cap ? r->text_cap : 64;
+		while (cap < len + 1)
+			cap *= 2;
+		if (cap > SMTP_KEEP_TEXT + 1)
+			cap = SMTP_KEEP_TEXT + 1;
+		free(r->text_buf); /* nothing in it is kept: a new reply's text replaces it */
+		r->text_buf = smtp_xcalloc(1, cap);
+		r->text_cap = cap;
+	}
+	if (len)
+		memcpy(r->text_buf, p, len);
+	r->text_buf[len] = '\0';
+	r->first.text = (struct smtp_bytes){.data = r->text_buf, .len = (uint32_t)len};
+}
+
+void smtp_reply_text_borrow(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	if (len > SMTP_KEEP_TEXT)
+		len = SMTP_KEEP_TEXT;
+	s->reply.first.text = (struct smtp_bytes){.data = (char *)p, .len = (uint32_t)len};
+}
+
+void smtp_reply_text_clear(struct smtp_session *s)
+{
+	s->reply.first.text = (struct smtp_bytes){0};
 }
 
 void smtp_bytes_free(struct smtp_bytes *b)
 {
-	free(b->data);
-	b->data = NULL;
-	b->len = 0;
+	if (!b->in_block)
+		free(b->data);
+	*b = (struct smtp_bytes){0};
 }
 
 struct smtp_tx *smtp_cur_tx(struct smtp_session *s)
@@ -217,11 +272,6 @@ size_t smtp_first_word_len(const uint8_t *p, size_t len)
 
 /* ---- pending-command queue (RFC 2920 section 3: replies come in command order) ---- */
 
-struct pending *smtp_pq_at(struct smtp_session *s, uint32_t i)
-{
-	return &s->pq[(s->pq_head + i) % s->pq_cap];
-}
-
 /* Makes room for one more entry; false at the cap. */
 static bool pq_room(struct smtp_session *s)
 {
@@ -269,7 +319,7 @@ void smtp_pq_push_front(struct smtp_session *s, struct pending p)
 {
 	if (!pq_room(s))
 		return;
-	s->pq_head = (s->pq_head + s->pq_cap - 1) % s->pq_cap;
+	s->pq_head = s->pq_head ? s->pq_head - 1 : s->pq_cap - 1;
 	s->pq_len++;
 	*smtp_pq_at(s, 0) = p;
 	s->eod_pending += p.kind == PK_EOD;
@@ -280,7 +330,7 @@ bool smtp_pq_pop(struct smtp_session *s, struct pending *out)
 	if (s->pq_len == 0)
 		return false;
 	*out = *smtp_pq_at(s, 0);
-	s->pq_head = (s->pq_head + 1) % s->pq_cap;
+	s->pq_head = s->pq_head + 1 < s->pq_cap ? s->pq_head + 1 : 0;
 	s->pq_len--;
 	s->eod_pending -= out->kind == PK_EOD;
 	return true;
@@ -363,7 +413,7 @@ void smtp_tx_add_rcpt(struct smtp_session *s, struct smtp_tx *tx, const uint8_t 
 	}
 	struct smtp_rcpt *rc = &tx->rcpts[tx->n_rcpts++];
 	memset(rc, 0, sizeof(*rc));
-	smtp_bytes_set(&rc->addr, p, n);
+	smtp_bytes_keep(s, &rc->addr, p, n);
 }
 
 /* ---- held client bytes (DESIGN.md section 4) ---- */

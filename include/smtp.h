@@ -16,6 +16,7 @@ enum smtp_dir { SMTP_TO_SERVER = 0, SMTP_TO_CLIENT = 1 };
 struct smtp_bytes {
 	char *data;
 	uint32_t len;
+	bool in_block; /* data is in its session's text block (smtp_bytes_keep): not freed alone */
 };
 
 struct smtp_reply {
@@ -156,7 +157,7 @@ struct smtp_record {
 	struct smtp_bytes helo; /* argument of the last EHLO/HELO */
 	bool ehlo;
 	struct smtp_bytes *extensions; /* EHLO keywords with parameters, as advertised */
-	uint32_t n_extensions;
+	uint32_t n_extensions, cap_extensions;
 	bool pipelining_advertised;
 	bool starttls_accepted;
 	bool implicit_tls;
@@ -234,6 +235,27 @@ struct smtp_session;
  * out of memory. lim is copied. */
 struct smtp_session *smtp_session_new(const struct smtp_limits *lim);
 void smtp_session_free(struct smtp_session *s);
+
+/* Finished sessions' memory kept for new ones (a flow table's, one thread's): a session
+ * ends and another begins for every connection, and each would otherwise be a large block
+ * freed and allocated again. At most SMTP_POOL_MAX are kept; what a session grew (texts,
+ * transactions, a longer queue) is freed when it ends, as smtp_session_free frees it. */
+enum { SMTP_POOL_MAX = 64 };
+struct smtp_pool;
+
+/* Returns a new, empty pool (free with smtp_pool_free), or NULL on out of memory. */
+struct smtp_pool *smtp_pool_new(void);
+/* Frees the pool and the sessions' memory it keeps. */
+void smtp_pool_free(struct smtp_pool *pool);
+/* Sessions kept now, for tests. */
+size_t smtp_pool_kept(const struct smtp_pool *pool);
+/* As smtp_session_new, from the pool's memory when it keeps any (pool may be NULL); the
+ * session starts as a new one does, whatever its memory held before. Aborts on out of memory
+ * (as smtp_session_new). */
+struct smtp_session *smtp_session_new_in(struct smtp_pool *pool, const struct smtp_limits *lim);
+/* As smtp_session_free, keeping the session's memory in the pool when it has room (pool may
+ * be NULL). s is no longer the caller's. */
+void smtp_session_free_to(struct smtp_pool *pool, struct smtp_session *s);
 
 /* Feeds bytes of one direction in stream order. data is borrowed for the call only.
  * peer_acked: how many bytes of the other direction the sender had acknowledged when

@@ -12,7 +12,7 @@
 #include <nettle/sha1.h>
 #include "unit/tap.h"
 
-#define BYTES(s) ((struct smtp_bytes){(char *)(s), sizeof(s) - 1}) /* literal, NULs kept */
+#define BYTES(s) ((struct smtp_bytes){(char *)(s), sizeof(s) - 1, false}) /* literal, NULs kept */
 
 enum { T0 = 1795874831 }; /* 2026-11-28T14:07:11Z */
 

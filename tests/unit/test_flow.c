@@ -246,6 +246,68 @@ static void test_buckets_grow(void)
 	flow_table_free(t);
 }
 
+/* What every record of a run says, in sum (test_reuse_after_end). */
+struct tally {
+	int n, n_txs, committed, pkts_off, ports_off;
+	uint16_t next_port;
+	uint64_t pkts; /* the packets every record should count */
+};
+
+static void tally_end(void *ctx, const struct flow_info *info, const struct smtp_record *rec)
+{
+	struct tally *y = ctx;
+	struct cls_verdict v;
+	y->n++;
+	y->ports_off += info->client_port != y->next_port++;
+	y->pkts_off += info->pkts[0] + info->pkts[1] != y->pkts;
+	if (!rec)
+		return;
+	classify_session(rec, &v);
+	y->n_txs += (int)rec->n_txs;
+	y->committed += v.outcome == CLS_OUT_COMMITTED;
+}
+
+/* Ended flows and sessions leave their memory for new ones (at most 64 each are kept): a
+ * second wave of connections, made from the first wave's memory, carries nothing of it:
+ * no transaction, no packet counted twice. */
+static void test_reuse_after_end(void)
+{
+	enum { N = 100 };
+	struct flow_config cfg;
+	flow_config_default(&cfg);
+	cfg.checksum = FLOW_CSUM_NO;
+	struct tally y = {.next_port = 30000, .pkts = 18};
+	struct flow_table *t = flow_table_new(&cfg, tally_end, &y);
+	struct conv c[N];
+	for (int i = 0; i < N; i++) { /* all open at once, then all closed */
+		c[i] = (struct conv){.t = t, .port = (uint16_t)(30000 + i), .ts = 1000000};
+		mail_session(&c[i], 1);
+	}
+	flow_table_advance(t, 10000000); /* past the close linger: all end */
+	CHECK_EQ_INT(y.n, N);
+	CHECK_EQ_INT(y.committed, N);
+	CHECK_EQ_INT(y.n_txs, N);
+	CHECK_EQ_INT(y.pkts_off, 0);
+	CHECK_EQ_INT(y.ports_off, 0);
+	y = (struct tally){.n = 0, .next_port = 40000, .pkts = 8};
+	for (int i = 0; i < N; i++) { /* the greeting and QUIT only, one after another */
+		struct conv q = {.t = t, .port = (uint16_t)(40000 + i), .ts = 20000000 + 10000 * i};
+		handshake(&q, 1, 5000);
+		say(&q, false, "220 mx\r\n");
+		say(&q, true, "QUIT\r\n");
+		say(&q, false, "221 bye\r\n");
+		close_both(&q);
+	}
+	flow_table_finish(t);
+	CHECK_EQ_INT(y.n, N);
+	CHECK_EQ_INT(y.ports_off, 0);
+	CHECK_EQ_INT(y.pkts_off, 0);
+	CHECK_EQ_INT(y.n_txs, 0);
+	CHECK_EQ_INT(y.committed, 0);
+	CHECK_EQ_INT(flow_table_stats(t)->flows_created, 2 * N);
+	flow_table_free(t);
+}
+
 /* 100,000 half-open connections: the table never holds more than its cap. */
 static void test_syn_flood(void)
 {
@@ -846,6 +908,7 @@ int main(void)
 	RUN_TEST(test_lru_eviction);
 	RUN_TEST(test_syn_flood);
 	RUN_TEST(test_buckets_grow);
+	RUN_TEST(test_reuse_after_end);
 	RUN_TEST(test_first_bytes_never_arrive);
 	RUN_TEST(test_overlap_mismatch);
 	RUN_TEST(test_eod_in_gap);

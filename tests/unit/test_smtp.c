@@ -306,11 +306,11 @@ struct step {
 
 /* Feeds steps; cut > 0 splits every step's bytes into pieces of cut bytes, cut < 0 splits
  * each at -cut into two. */
-static struct smtp_session *play(const struct step *steps, int cut)
+static struct smtp_session *play_in(struct smtp_pool *pool, const struct step *steps, int cut)
 {
 	struct smtp_limits lim;
 	smtp_limits_default(&lim);
-	struct smtp_session *s = smtp_session_new(&lim);
+	struct smtp_session *s = smtp_session_new_in(pool, &lim);
 	uint64_t ts = 1000;
 	for (const struct step *st = steps; st->who; st++, ts += 1000) {
 		enum smtp_dir dir = (st->who == 'C' || st->who == 'c' || st->who == 'r')
@@ -337,6 +337,11 @@ static struct smtp_session *play(const struct step *steps, int cut)
 	smtp_set_directions(s, dirs[0], dirs[1]);
 	smtp_finish(s, SMTP_END_CLOSED, ts);
 	return s;
+}
+
+static struct smtp_session *play(const struct step *steps, int cut)
+{
+	return play_in(NULL, steps, cut);
 }
 
 /* A compact summary of the verdicts, compared across cuttings. */
@@ -413,6 +418,161 @@ static void test_dialogue_committed(void)
 	CHECK_EQ_INT(r->commands, 5);
 	CHECK_EQ_INT(r->replies, 7);
 	smtp_session_free(s);
+}
+
+/* A session made from a pool's memory starts as a new one, whatever the session before it
+ * held (texts, transactions, a hold, a lenient reading): the same record, field by field that
+ * the summary does not cover. The pool keeps at most SMTP_POOL_MAX, and not a session whose
+ * queue grew. */
+static void test_pool_reuse(void)
+{
+	const struct step busy[] = {{'S', GREETING},
+	                            {'C', "EHLO big.example\r\n"},
+	                            {'S', EHLO_REPLY},
+	                            {'C', "MAIL FROM:<x@x>\r\nRCPT TO:<y@y>\r\nDATA\r\n"},
+	                            {'S', "250 Ok\r\n250 Ok\r\n354 Go\r\n"},
+	                            {'C', "text\n.\nMAIL FROM:<s@s>\r\n.\r\n"},
+	                            {'S', "250 2.0.0 queued as 1\r\n"},
+	                            {'C', "MAIL FROM:<z@z>\r\nDATA\r\nmore"},
+	                            {0, NULL}};
+	const struct step plain[] = {{'S', "220 other.example\r\n"},
+	                             {'C', "HELO c.example\r\n"},
+	                             {'S', "250 other.example\r\n"},
+	                             {'C', "QUIT\r\n"},
+	                             {'S', "221 Bye\r\n"},
+	                             {'c', ""},
+	                             {0, NULL}};
+	char fresh[512], reused[512];
+	struct smtp_session *s = play(plain, 0);
+	summary(s, fresh, sizeof(fresh));
+	smtp_session_free(s);
+	struct smtp_pool *pool = smtp_pool_new();
+	CHECK(pool != NULL);
+	struct smtp_session *a = play_in(pool, busy, 0);
+	CHECK(smtp_get_record(a)->n_txs >= 2);
+	smtp_session_free_to(pool, a);
+	CHECK_EQ_INT(smtp_pool_kept(pool), 1);
+	struct smtp_session *b = play_in(pool, plain, 0);
+	CHECK(b == a); /* the same memory, taken from the pool */
+	CHECK_EQ_INT(smtp_pool_kept(pool), 0);
+	summary(b, reused, sizeof(reused));
+	CHECK_EQ_STR(reused, fresh);
+	const struct smtp_record *r = smtp_get_record(b);
+	CHECK_EQ_STR(r->greeting.text.data, "other.example");
+	CHECK_EQ_STR(r->helo.data, "c.example");
+	CHECK_EQ_INT(r->ehlo, 0);
+	CHECK_EQ_INT(r->n_extensions, 0);
+	CHECK_EQ_INT(r->n_txs, 0);
+	CHECK_EQ_INT(r->commands, 2);
+	CHECK_EQ_INT(r->replies, 3);
+	CHECK_EQ_INT(r->lookalike, SMTP_LA_NONE);
+	smtp_session_free_to(pool, b);
+	/* a queue grown past its first size is not kept */
+	const struct step piped[] = {
+	    {'S', GREETING}, {'C', "NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n"}, {0, NULL}};
+	smtp_session_free_to(pool, play_in(pool, piped, 0));
+	CHECK_EQ_INT(smtp_pool_kept(pool), 0);
+	struct smtp_session *many[SMTP_POOL_MAX + 3];
+	for (size_t i = 0; i < SMTP_POOL_MAX + 3; i++)
+		many[i] = play_in(pool, plain, 0);
+	for (size_t i = 0; i < SMTP_POOL_MAX + 3; i++)
+		smtp_session_free_to(pool, many[i]);
+	CHECK_EQ_INT(smtp_pool_kept(pool), SMTP_POOL_MAX);
+	smtp_pool_free(pool);
+}
+
+/* The reply being read keeps its text in one buffer of the session, reused from reply to
+ * reply: each reply's text comes out whole, a short one after a long one with nothing of
+ * it, and over SMTP_KEEP_TEXT cut there; the texts kept (greeting, end of data, the command
+ * log) are copies that later replies leave as they were. */
+static void test_reply_text_reuse(void)
+{
+	struct smtp_limits lim;
+	smtp_limits_default(&lim);
+	lim.log_commands = true;
+	struct smtp_session *s = smtp_session_new(&lim);
+	char longer[700], line[800];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	snprintf(line, sizeof(line), "220 %s\r\n", longer);
+	const char *client[] = {"HELO c\r\n",        "NOOP\r\n", "MAIL FROM:<a@x>\r\n",
+	                        "RCPT TO:<b@y>\r\n", "DATA\r\n", "t\r\n.\r\n"};
+	const char *server[] = {"250 a much longer text than the one after it, past 64 bytes\r\n",
+	                        "250 ok\r\n",
+	                        "250-2.1.0 first\r\n250 second line\r\n",
+	                        "550 5.1.1 no\r\n",
+	                        "354 go\r\n",
+	                        "250 2.0.0 queued as ABC\r\n"};
+	smtp_feed(s, SMTP_TO_CLIENT, (const uint8_t *)line, strlen(line), UINT64_MAX, 1);
+	for (int i = 0; i < 6; i++) {
+		smtp_feed(s, SMTP_TO_SERVER, (const uint8_t *)client[i], strlen(client[i]),
+		          UINT64_MAX, 2 + i);
+		smtp_feed(s, SMTP_TO_CLIENT, (const uint8_t *)server[i], strlen(server[i]),
+		          UINT64_MAX, 2 + i);
+	}
+	smtp_finish(s, SMTP_END_CLOSED, 10);
+	const struct smtp_record *r = smtp_get_record(s);
+	CHECK_EQ_INT(r->greeting.text.len, SMTP_KEEP_TEXT);
+	CHECK(r->greeting.text.data && strlen(r->greeting.text.data) == SMTP_KEEP_TEXT);
+	CHECK(r->greeting.text.data && memcmp(r->greeting.text.data, longer, SMTP_KEEP_TEXT) == 0);
+	CHECK_EQ_INT(r->n_cmds, 5); /* the end of data is no command */
+	const char *want[] = {"a much longer text than the one after it, past 64 bytes", "ok",
+	                      "first", "no", "go"};
+	for (uint32_t i = 0; i < 5 && i < r->n_cmds; i++)
+		CHECK_EQ_STR(r->cmds[i].reply.text.data, want[i]);
+	CHECK_EQ_INT(r->n_txs, 1);
+	CHECK_EQ_STR(r->txs[0].eod_reply.text.data, "queued as ABC");
+	CHECK_EQ_STR(r->txs[0].eod_reply.enhanced, "2.0.0");
+	smtp_session_free(s);
+}
+
+/* The record's texts go into the session's text block while they fit, and are allocated
+ * alone after that; a text replaced in the block (a second EHLO) is right, and so is every
+ * text after the block is full. A pooled session's block starts empty. */
+static void test_text_block(void)
+{
+	char ehlo[2048], *e = ehlo;
+	e += sprintf(e, "250-mx.example\r\n");
+	for (int i = 0; i < 20; i++) /* 20 keywords of 30 bytes: more than the block holds */
+		e += sprintf(e, "250-X-KEYWORD-NUMBER-%02d-PADDING\r\n", i);
+	sprintf(e, "250 PIPELINING\r\n");
+	const struct step steps[] = {{'S', GREETING},
+	                             {'C', "EHLO first.example\r\n"},
+	                             {'S', "250 mx.example\r\n"},
+	                             {'C', "EHLO second.example\r\n"},
+	                             {'S', ehlo},
+	                             {'C', "MAIL FROM:<a@x> SIZE=10\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {'C', "RCPT TO:<b@y>\r\n"},
+	                             {'S', "250 Ok\r\n"},
+	                             {0, NULL}};
+	struct smtp_pool *pool = smtp_pool_new();
+	for (int round = 0; round < 2; round++) { /* fresh, then from the pool */
+		struct smtp_session *s = play_in(pool, steps, 0);
+		const struct smtp_record *r = smtp_get_record(s);
+		CHECK_EQ_STR(r->greeting.text.data, "mx.example ESMTP");
+		CHECK(r->greeting.text.in_block);
+		CHECK_EQ_STR(r->helo.data, "second.example");
+		CHECK_EQ_INT(r->n_extensions, 21);
+		char want[64];
+		for (uint32_t i = 0; i < 20 && i < r->n_extensions; i++) {
+			snprintf(want, sizeof(want), "X-KEYWORD-NUMBER-%02u-PADDING", i);
+			CHECK_EQ_STR(r->extensions[i].data, want);
+		}
+		CHECK(r->n_extensions == 21 && r->extensions[0].in_block);
+		CHECK(r->n_extensions == 21 &&
+		      !r->extensions[19].in_block); /* the block was full */
+		CHECK(r->n_extensions == 21 && strcmp(r->extensions[20].data, "PIPELINING") == 0);
+		CHECK_EQ_INT(r->pipelining_advertised, 1);
+		CHECK_EQ_INT(r->n_txs, 1);
+		CHECK_EQ_STR(r->txs[0].mail_from.data, "<a@x>");
+		CHECK_EQ_STR(r->txs[0].mail_params.data, "SIZE=10");
+		CHECK(r->n_txs == 1 && r->txs[0].n_rcpts == 1 &&
+		      strcmp(r->txs[0].rcpts[0].addr.data, "<b@y>") == 0);
+		smtp_session_free_to(pool, s);
+		CHECK_EQ_INT(smtp_pool_kept(pool), 1);
+	}
+	smtp_pool_free(pool);
 }
 
 static void test_dialogue_rfc821_drop(void)
@@ -1449,6 +1609,9 @@ int main(void)
 	RUN_TEST(test_parse_reply_line);
 	RUN_TEST(test_parse_enhanced);
 	RUN_TEST(test_dialogue_committed);
+	RUN_TEST(test_pool_reuse);
+	RUN_TEST(test_reply_text_reuse);
+	RUN_TEST(test_text_block);
 	RUN_TEST(test_dialogue_rfc821_drop);
 	RUN_TEST(test_dialogue_abandoned);
 	RUN_TEST(test_dialogue_rejected_data_then_text);
