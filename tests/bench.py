@@ -201,6 +201,12 @@ class Bench:
         self.row("smtptrace `--one-thread` (no writer thread)", cap,
                  *self.timed(self.smtptrace_cmd(cap) + ["--one-thread"]), self.packets(cap))
 
+    def read_ahead_row(self, cap):
+        """smtptrace --read-ahead: plain files read, decoded and checksummed on a reader
+        thread of their own (analyzer/read_ahead.c), a third thread beside the writer."""
+        self.row("smtptrace `--read-ahead` (reader thread too)", cap,
+                 *self.timed(self.smtptrace_cmd(cap) + ["--read-ahead"]), self.packets(cap))
+
     def tshark_row(self, cap):
         """tshark dissecting SMTP (fields of every command and reply) over the first 100 MB."""
         if not shutil.which("tshark"):
@@ -378,6 +384,7 @@ def main():
     cap = bench.main_rows()
     bench.stats_only_row(cap)
     bench.one_thread_row(cap)
+    bench.read_ahead_row(cap)
     bench.collision_rows()
     bench.detect_rows()
     if not args.quick:
