@@ -918,6 +918,33 @@ int emit_session(struct emit *e, const struct flow_info *info, const struct smtp
 	return emit_line(e, record_json(info, rec, v));
 }
 
+bool emit_builds_later(const struct emit *e)
+{
+	return e && e->writer;
+}
+
+int emit_session_later(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
+                       struct cls_verdict *v, void *owner, emit_release_fn release, void *ctx)
+{
+	struct emit_job j = {.info = *info,
+	                     .v = *v,
+	                     .rec = rec,
+	                     .owner = owner,
+	                     .release = release,
+	                     .release_ctx = ctx};
+	if (v->txs == v->inline_txs) /* the copy's own */
+		j.v.txs = j.v.inline_txs;
+	return emit_writer_push_job(e->writer, &j);
+}
+
+json_t *emit_job_tree(const struct emit_job *j, unsigned block)
+{
+	emit_arena_use(block);
+	json_t *root = record_json(&j->info, j->rec, &j->v);
+	emit_arena_end();
+	return root;
+}
+
 int emit_stats(struct emit *e, const struct stats *s, const struct flow_stats *fs, uint64_t now_us)
 {
 	char ts[EMIT_TS_LEN];

@@ -35,7 +35,7 @@ enum {
 
 /* One record's block. Only one thread at a time uses a block: the analysis thread while it
  * builds the record, then (handed over through the writer's queue, under its lock) the thread
- * that writes and frees it. */
+ * that writes and frees it; a session record's job is built there by the writer itself. */
 struct arena_block {
 	/* a cache line each: two threads use neighbours */
 	alignas(64) unsigned char *base; /* ARENA_SIZE bytes */
@@ -115,4 +115,11 @@ void emit_arena_begin(void)
 void emit_arena_end(void)
 {
 	building = NULL;
+}
+
+void emit_arena_use(unsigned block)
+{
+	if (!arena.installed)
+		arena_install();
+	building = arena.region ? &arena.block[block % EMIT_QUEUE_DEPTH] : NULL;
 }

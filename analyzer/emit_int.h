@@ -81,6 +81,27 @@ struct emit_writer *emit_writer_start(struct emit *e, bool eager);
  * writer thread. */
 unsigned emit_writer_claim(void);
 
+/* A session record to build on the writer thread (emit_session_later): what its tree is made
+ * of, owned or kept unchanged until release is called. */
+struct emit_job {
+	struct flow_info info;
+	struct cls_verdict v;
+	const struct smtp_record *rec;
+	void *owner;
+	emit_release_fn release;
+	void *release_ctx;
+};
+
+/* Takes j (copied), to be built in the block emit_writer_claim() gave, and queues it. 0, or
+ * -1 (j released at once) when an earlier record failed. */
+int emit_writer_push_job(struct emit_writer *w, const struct emit_job *j);
+
+/* The tree of a job's session record, built in arena block (the writer thread). */
+json_t *emit_job_tree(const struct emit_job *j, unsigned block);
+
+/* Builds in the given arena block until emit_arena_end (the writer thread, for a job). */
+void emit_arena_use(unsigned block);
+
 /* Takes root, built in the block emit_writer_claim() gave, and queues it. 0, or -1 (root freed)
  * when an earlier record failed: nothing more is written then. */
 int emit_writer_push(struct emit_writer *w, json_t *root);

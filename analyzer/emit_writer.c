@@ -1,8 +1,10 @@
 /* emit_writer: the writer thread. The analysis thread hands each finished record's jansson tree
- * to it through a bounded queue (the analysis thread waits while the queue is full); the
- * writer renders it (redaction, json_dumpb, the --max-record bound) and writes it to the sink,
- * in the order the records were handed over, so that the output is byte for byte that of one
- * thread. Part of the record builder. */
+ * to it through a bounded queue (the analysis thread waits while the queue is full), or, for a
+ * session record, a job (emit_job: the session and its verdict, kept for it) whose tree the
+ * writer builds itself; the writer renders it (redaction, json_dumpb, the --max-record bound)
+ * and writes it to the sink, in the order the records were handed over, so that the output is
+ * byte for byte that of one thread. What a job held is given back on the analysis thread once
+ * its slot is written. Part of the record builder. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,7 +21,17 @@ struct emit_writer {
 	pthread_cond_t work; /* the writer waits on it: records, a drain, the stop */
 	pthread_cond_t room; /* the analysis thread waits on it: a free slot, or all written */
 	json_t *slot[EMIT_QUEUE_DEPTH]; /* slot i holds a tree of arena block i */
-	unsigned head;                  /* the oldest record not yet written and freed */
+	/* or, when queued[i], a session record to build there first (emit_session_later) */
+	bool queued[EMIT_QUEUE_DEPTH];
+	struct emit_job job[EMIT_QUEUE_DEPTH];
+	/* The analysis thread's own: job i was handed over and not yet released. */
+	bool held[EMIT_QUEUE_DEPTH];
+	unsigned last_job; /* the slot of the job handed over last, while it is held */
+	bool last_held;
+	struct emit_job keep; /* the last job, written, held until the next (its records may
+	                       * still be being built: a session's transactions come after it) */
+	bool keeping;
+	unsigned head; /* the oldest record not yet written and freed */
 	unsigned
 	    count; /* records handed over and not yet written and freed (the writer's one too) */
 	unsigned tail; /* where the next record goes, and the arena block it is built in */
@@ -34,12 +46,17 @@ struct emit_writer {
  * the analysis thread. */
 static struct emit_writer *active;
 
-/* Takes the oldest record out of the lock, writes it, and gives its slot back. */
+/* Takes the oldest record out of the lock (building it first when it is a job), writes it, and
+ * gives its slot back. */
 static void write_one(struct emit_writer *w)
 {
-	json_t *root = w->slot[w->head];
+	unsigned b = w->head;
+	json_t *root = w->slot[b];
+	const struct emit_job *j = w->queued[b] ? &w->job[b] : NULL;
 	bool failed = w->failed;
 	pthread_mutex_unlock(&w->mu);
+	if (j && !failed)
+		root = emit_job_tree(j, b);
 	int rc = failed ? (json_decref(root), -1) : emit_write_tree(w->e, root);
 	pthread_mutex_lock(&w->mu);
 	w->slot[w->head] = NULL;
@@ -109,6 +126,47 @@ struct emit_writer *emit_writer_start(struct emit *e, bool eager)
 	return w;
 }
 
+/* Copies a job: a verdict's transactions may be in its own inline array. */
+static void job_copy(struct emit_job *dst, const struct emit_job *src)
+{
+	*dst = *src;
+	if (src->v.txs == src->v.inline_txs)
+		dst->v.txs = dst->v.inline_txs;
+}
+
+static void job_release(struct emit_job *j)
+{
+	j->release(j->release_ctx, j->owner, &j->v);
+}
+
+/* The analysis thread, once slot t is written: gives back what its job held, but the last job
+ * handed over's, whose session's other records may be being built now: kept until the next
+ * job, or the end. */
+static void release_slot(struct emit_writer *w, unsigned t)
+{
+	if (!w->held[t])
+		return;
+	w->held[t] = false;
+	if (w->last_held && w->last_job == t) {
+		w->last_held = false;
+		job_copy(&w->keep, &w->job[t]);
+		w->keeping = true;
+		return;
+	}
+	job_release(&w->job[t]);
+}
+
+/* Every job's, once all are written; all: the last one's too (no record is being built). */
+static void release_all(struct emit_writer *w, bool all)
+{
+	for (unsigned t = 0; t < EMIT_QUEUE_DEPTH; t++)
+		release_slot(w, t);
+	if (all && w->keeping) {
+		w->keeping = false;
+		job_release(&w->keep);
+	}
+}
+
 unsigned emit_writer_claim(void)
 {
 	struct emit_writer *w = active;
@@ -124,7 +182,43 @@ unsigned emit_writer_claim(void)
 	}
 	unsigned t = w->tail;
 	pthread_mutex_unlock(&w->mu);
+	release_slot(w, t); /* written: the writer is done with it */
 	return t;
+}
+
+/* Queues what slot tail holds now (the lock held). */
+static void queue_tail(struct emit_writer *w)
+{
+	w->tail = (w->tail + 1) % EMIT_QUEUE_DEPTH;
+	w->count++;
+	if (w->writer_idle && (w->eager || w->count >= WRITER_BATCH))
+		pthread_cond_signal(&w->work);
+}
+
+int emit_writer_push_job(struct emit_writer *w, const struct emit_job *j)
+{
+	unsigned t = emit_writer_claim();
+	if (w->keeping) { /* a new session's records: the last one's are all built */
+		w->keeping = false;
+		job_release(&w->keep);
+	}
+	job_copy(&w->job[t], j); /* slot t is free: the writer reads it only once queued */
+	pthread_mutex_lock(&w->mu);
+	bool failed = w->failed;
+	if (!failed) {
+		w->slot[t] = NULL;
+		w->queued[t] = true;
+		queue_tail(w);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (failed) {
+		job_release(&w->job[t]);
+		return -1;
+	}
+	w->held[t] = true;
+	w->last_job = t;
+	w->last_held = true;
+	return 0;
 }
 
 int emit_writer_push(struct emit_writer *w, json_t *root)
@@ -132,11 +226,9 @@ int emit_writer_push(struct emit_writer *w, json_t *root)
 	pthread_mutex_lock(&w->mu);
 	bool failed = w->failed;
 	if (!failed) {
+		w->queued[w->tail] = false;
 		w->slot[w->tail] = root;
-		w->tail = (w->tail + 1) % EMIT_QUEUE_DEPTH;
-		w->count++;
-		if (w->writer_idle && (w->eager || w->count >= WRITER_BATCH))
-			pthread_cond_signal(&w->work);
+		queue_tail(w);
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (failed)
@@ -156,6 +248,7 @@ int emit_writer_drain(struct emit_writer *w)
 	w->draining = false;
 	bool failed = w->failed;
 	pthread_mutex_unlock(&w->mu);
+	release_all(w, false);
 	return failed ? -1 : 0;
 }
 
@@ -176,6 +269,7 @@ int emit_writer_stop(struct emit_writer *w)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	release_all(w, true);
 	int rc = w->failed ? -1 : 0;
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->room);

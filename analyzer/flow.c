@@ -70,6 +70,8 @@ struct flow_table {
 	uint64_t key[2]; /* the bucket hash's secret (SipHash-1-3 key) */
 	flow_end_fn end;
 	void *end_ctx;
+	struct flow *ending; /* the flow whose end callback runs, for flow_table_keep_session */
+	bool kept;           /* that callback kept its session */
 	const char *source;
 	struct flow **buckets;
 	size_t n_buckets;   /* grows with the flows (grow_buckets), so the array stays in cache */
@@ -693,8 +695,26 @@ static void flow_end(struct flow_table *t, struct flow *f, enum smtp_end_reason 
 	}
 	f->info.kind = flow_kind_of(f);
 	t->stats.flows_kind[f->info.kind]++;
+	t->ending = f;
 	t->end(t->end_ctx, &f->info, f->smtp ? smtp_get_record(f->smtp) : NULL);
+	t->ending = NULL;
+	if (t->kept) /* the callback's now, given back by flow_table_release_session */
+		f->smtp = NULL;
+	t->kept = false;
 	flow_free(t, f);
+}
+
+struct smtp_session *flow_table_keep_session(struct flow_table *t)
+{
+	if (!t->ending || !t->ending->smtp)
+		return NULL;
+	t->kept = true;
+	return t->ending->smtp;
+}
+
+void flow_table_release_session(struct flow_table *t, struct smtp_session *s)
+{
+	smtp_session_free_to(t->pool, s);
 }
 
 /* Doubles the buckets once there are more flows than buckets. A table sized for max_flows

@@ -82,6 +82,26 @@ static void note_write_error(struct run *r)
 		fprintf(stderr, "smtptrace: %s\n", sink_error(r->out));
 }
 
+/* What a session record built on the writer thread held (emit_session_later). */
+static void release_session(void *ctx, void *owner, struct cls_verdict *v)
+{
+	struct run *r = ctx;
+	classify_free(v);
+	flow_table_release_session(r->t, owner);
+}
+
+/* The session record: built on the writer thread when there is one (the session then kept
+ * for it), else here. *later: v was taken. */
+static int session_record(struct run *r, const struct flow_info *info,
+                          const struct smtp_record *rec, struct cls_verdict *v, bool *later)
+{
+	void *owner = emit_builds_later(r->emit) ? flow_table_keep_session(r->t) : NULL;
+	*later = owner != NULL;
+	if (!owner)
+		return emit_session(r->emit, info, rec, v);
+	return emit_session_later(r->emit, info, rec, v, owner, release_session, r);
+}
+
 static void on_session_end(void *ctx, const struct flow_info *info, const struct smtp_record *rec)
 {
 	struct run *r = ctx;
@@ -100,15 +120,17 @@ static void on_session_end(void *ctx, const struct flow_info *info, const struct
 	}
 	unsigned want = r->o->records;
 	int rc = 0;
+	bool later = false;
 	if (r->o->eve_strict)
 		rc = emit_eve_smtp(r->emit, info, rec, &v);
 	if (!r->o->eve_strict && (want & RUN_REC_SESSION))
-		rc = emit_session(r->emit, info, rec, &v);
+		rc = session_record(r, info, rec, &v, &later);
 	if (!r->o->eve_strict && (want & RUN_REC_TRANSACTION) && rc == 0)
 		rc = emit_transactions(r->emit, info, rec, &v);
 	if (!r->o->eve_strict && (want & RUN_REC_COMMAND) && rc == 0)
 		rc = emit_commands(r->emit, info, rec);
-	classify_free(&v);
+	if (!later)
+		classify_free(&v);
 	if (rc != 0)
 		note_write_error(r);
 }

@@ -65,6 +65,21 @@ int emit_reopen(struct emit *e);
 int emit_session(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
                  const struct cls_verdict *v);
 
+/* Gives back what a session record built later held: the verdict (for classify_free) and the
+ * owner of its record (the session). Called on the thread that hands records over. */
+typedef void (*emit_release_fn)(void *ctx, void *owner, struct cls_verdict *v);
+
+/* Whether emit_session_later builds records later: a writer thread runs. */
+bool emit_builds_later(const struct emit *e);
+
+/* As emit_session, but the record's tree is built by the writer thread, in its turn, so the
+ * output is the same. Takes *v (the caller may read it until its end callback returns, and no
+ * longer frees it) and keeps info's copy; rec must stay unchanged until release(ctx, owner, v)
+ * gives everything back, which happens on this thread once the record is written (or at once
+ * when -1 is returned), at the latest in emit_free. */
+int emit_session_later(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,
+                       struct cls_verdict *v, void *owner, emit_release_fn release, void *ctx);
+
 /* Writes one smtp_transaction record per transaction of the session (none without one):
  * flat, joined to the session by flow_id and community_id. Returns 0 or -1. */
 int emit_transactions(struct emit *e, const struct flow_info *info, const struct smtp_record *rec,

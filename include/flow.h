@@ -102,6 +102,14 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn end
 /* Sets the input name recorded for flows that start from now on. Borrowed. */
 void flow_table_set_source(struct flow_table *t, const char *pcap_filename);
 
+/* Called from the end callback of an SMTP session: its session (and so the record the callback
+ * was given) outlives the callback, unchanged, until flow_table_release_session gives it back.
+ * Returns it, or NULL when the flow has none. */
+struct smtp_session *flow_table_keep_session(struct flow_table *t);
+/* Gives a kept session's memory back to the table's pool (not thread-safe: the table's thread
+ * only). NULL: nothing. */
+void flow_table_release_session(struct flow_table *t, struct smtp_session *s);
+
 /* Feeds one segment (borrowed). With cfg.detect off, segments of other ports are ignored and
  * counted; with it on, a flow of another port is probed (detect.h): it becomes an SMTP session
  * with the bytes probed so far, or a tombstone (no session, no reassembly buffer, its later

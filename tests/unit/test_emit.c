@@ -12,6 +12,8 @@
 #include <nettle/sha1.h>
 #include "unit/tap.h"
 
+enum { EMIT_QUEUE_DEPTH_FOR_TEST = 64 }; /* emit_int.h's EMIT_QUEUE_DEPTH */
+
 #define BYTES(s) ((struct smtp_bytes){(char *)(s), sizeof(s) - 1, false}) /* literal, NULs kept */
 
 enum { T0 = 1795874831 }; /* 2026-11-28T14:07:11Z */
@@ -756,6 +758,117 @@ static void writer_error_full(void)
 	CHECK_EQ_STR(emit_error(NULL), "/dev/full: No space left on device");
 }
 
+/* ---- session records built on the writer thread (emit_session_later) ---- */
+
+enum { LATER_N = 300, LATER_TXS = 70 }; /* more records of one session than the queue holds */
+
+struct later_case {
+	struct smtp_record rec[LATER_N];
+	struct smtp_tx tx[LATER_N];
+	int released[LATER_N];
+	int handed, given_back, most_held, bad_verdicts;
+};
+
+/* The release callback: every session once, its verdict the job's own copy; its record
+ * scribbled on, so that a tree built from it after this would differ. */
+static void later_release(void *ctx, void *owner, struct cls_verdict *v)
+{
+	struct later_case *c = ctx;
+	struct smtp_record *rec = owner;
+	c->released[rec - c->rec]++;
+	c->given_back++;
+	if (v->txs != v->inline_txs || v->txs[0].outcome != CLS_TX_COMMITTED)
+		c->bad_verdicts++;
+	memset(rec, 0x5a, sizeof(*rec));
+	rec->n_txs = 0;
+	rec->txs = NULL;
+}
+
+/* Each session's record, then its transaction's record (LATER_TXS times for every 50th, past
+ * the queue's depth): by the calling thread, or with the session records built later. */
+static int write_later(const char *path, bool later, struct later_case *c)
+{
+	struct flow_info info;
+	struct cls_verdict v;
+	struct emit_options opt;
+	char err[256] = "";
+	const struct sink_file_options so = {.overwrite = true};
+	struct sink *out = sink_open_file(path, &so, err, sizeof(err));
+	emit_options_default(&opt);
+	opt.max_record = 900;
+	struct emit *e = out ? emit_new(out, &opt) : NULL;
+	CHECK(e != NULL);
+	if (!e)
+		return -1;
+	base_info(&info);
+	CHECK(!emit_builds_later(e));
+	if (later)
+		CHECK(emit_start_writer(e, false) && emit_builds_later(e));
+	int rc = 0;
+	for (int i = 0; i < LATER_N && rc == 0; i++) {
+		base_record(&c->rec[i], &c->tx[i]);
+		c->tx[i].size = 1000 + (uint64_t)i;
+		info.flow_id = 5000 + (uint64_t)i;
+		base_verdict(&v);
+		if (later) {
+			rc = emit_session_later(e, &info, &c->rec[i], &v, &c->rec[i], later_release,
+			                        c);
+			c->handed++;
+		} else {
+			rc = emit_session(e, &info, &c->rec[i], &v);
+		}
+		info.flow_id = 1; /* the job's copy is what its record is built from */
+		for (int k = 0; k < (i % 50 ? 1 : LATER_TXS) && rc == 0; k++)
+			rc = emit_transactions(e, &info, &c->rec[i], &v);
+		int held = c->handed - c->given_back;
+		c->most_held = held > c->most_held ? held : c->most_held;
+	}
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(emit_sync(e), 0);
+	emit_free(e);
+	return sink_close(out);
+}
+
+/* The same bytes as built at once; every session given back once, while the run goes on (no
+ * more held than the queue's depth and the last one). */
+static void writer_builds_later(void)
+{
+	char a[] = "/tmp/test_emit_aXXXXXX", b[] = "/tmp/test_emit_bXXXXXX";
+	int fa = mkstemp(a), fb = mkstemp(b);
+	size_t la = 0, lb = 0;
+	struct later_case *now = calloc(1, sizeof(*now)), *later = calloc(1, sizeof(*later));
+
+	CHECK(fa >= 0 && fb >= 0 && now && later);
+	if (!now || !later)
+		return;
+	close(fa);
+	close(fb);
+	CHECK_EQ_INT(write_later(a, false, now), 0);
+	CHECK_EQ_INT(write_later(b, true, later), 0);
+	char *x = slurp(a, &la), *y = slurp(b, &lb);
+	size_t lines = 0;
+	for (size_t i = 0; x && i < la; i++)
+		lines += x[i] == '\n';
+	CHECK_EQ_INT(lines, 2 * LATER_N + 6 * (LATER_TXS - 1));
+	CHECK(x && y && la == lb && memcmp(x, y, la) == 0);
+	CHECK(x && strstr(x, "\"flow_id\":5299,") && strstr(x, "\"size\":1299,"));
+	CHECK_EQ_INT(later->handed, LATER_N);
+	CHECK_EQ_INT(later->given_back, LATER_N);
+	CHECK_EQ_INT(later->bad_verdicts, 0);
+	CHECK(later->most_held <= EMIT_QUEUE_DEPTH_FOR_TEST + 1);
+	int once = 0;
+	for (int i = 0; i < LATER_N; i++)
+		once += later->released[i] == 1;
+	CHECK_EQ_INT(once, LATER_N);
+	CHECK_EQ_INT(now->given_back, 0);
+	free(x);
+	free(y);
+	free(now);
+	free(later);
+	unlink(a);
+	unlink(b);
+}
+
 /* ---- UTF-8 escaping ---- */
 
 static char esc_buf[256];
@@ -1087,6 +1200,7 @@ int main(void)
 	RUN_TEST(write_error_full);
 	RUN_TEST(writer_same_bytes);
 	RUN_TEST(writer_error_full);
+	RUN_TEST(writer_builds_later);
 	RUN_TEST(escape_ascii);
 	RUN_TEST(escape_valid_multibyte);
 	RUN_TEST(escape_overlong);
