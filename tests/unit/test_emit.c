@@ -658,6 +658,38 @@ static void write_error_full(void)
 
 /* ---- the writer thread ---- */
 
+/* An emit writing to path (its sink in *out), with --max-record max; NULL on failure. */
+static struct emit *open_records(const char *path, size_t max, struct sink **out)
+{
+	struct emit_options opt;
+	char err[256] = "";
+	const struct sink_file_options so = {.overwrite = true};
+	*out = sink_open_file(path, &so, err, sizeof(err));
+	emit_options_default(&opt);
+	opt.max_record = max;
+	struct emit *e = *out ? emit_new(*out, &opt) : NULL;
+	CHECK(e != NULL);
+	return e;
+}
+
+/* Ends a run of records whose last status was rc (to be 0): emit_close's status. */
+static int close_records(struct emit *e, struct sink *out, int rc)
+{
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(emit_sync(e), 0);
+	emit_free(e);
+	return sink_close(out);
+}
+
+/* Two new empty files, their names in a and b (templates). */
+static void temp_pair(char *a, char *b)
+{
+	int fa = mkstemp(a), fb = mkstemp(b);
+	CHECK(fa >= 0 && fb >= 0);
+	close(fa);
+	close(fb);
+}
+
 /* Writes n records to path, each a little different (the flow id, and every seventh one over a
  * --max-record bound, cut on the writer's side), by the calling thread or a writer thread.
  * Returns emit_close's status. */
@@ -667,20 +699,13 @@ static int write_records(const char *path, bool writer, int n)
 	struct smtp_record rec;
 	struct smtp_tx tx;
 	struct cls_verdict v;
-	struct emit_options opt;
-	char err[256] = "";
-	const struct sink_file_options so = {.overwrite = true};
-	struct sink *out = sink_open_file(path, &so, err, sizeof(err));
-	struct emit *e;
+	struct sink *out;
+	struct emit *e = open_records(path, 700, &out);
 	int rc = 0;
 
 	base_info(&info);
 	base_record(&rec, &tx);
 	base_verdict(&v);
-	emit_options_default(&opt);
-	opt.max_record = 700;
-	e = out ? emit_new(out, &opt) : NULL;
-	CHECK(e != NULL);
 	if (!e)
 		return -1;
 	if (writer)
@@ -691,10 +716,7 @@ static int write_records(const char *path, bool writer, int n)
 		rec.n_txs = i % 7 == 0 ? 1 : 0;
 		rc = emit_session(e, &info, &rec, &v);
 	}
-	CHECK_EQ_INT(rc, 0);
-	CHECK_EQ_INT(emit_sync(e), 0);
-	emit_free(e);
-	return sink_close(out);
+	return close_records(e, out, rc);
 }
 
 /* The same bytes, in the same order, from a writer thread as from the analysis thread, across
@@ -702,12 +724,9 @@ static int write_records(const char *path, bool writer, int n)
 static void writer_same_bytes(void)
 {
 	char a[] = "/tmp/test_emit_aXXXXXX", b[] = "/tmp/test_emit_bXXXXXX";
-	int fa = mkstemp(a), fb = mkstemp(b);
 	size_t la = 0, lb = 0;
 
-	CHECK(fa >= 0 && fb >= 0);
-	close(fa);
-	close(fb);
+	temp_pair(a, b);
 	CHECK_EQ_INT(write_records(a, false, 1000), 0);
 	CHECK_EQ_INT(write_records(b, true, 1000), 0);
 	char *x = slurp(a, &la), *y = slurp(b, &lb);
@@ -790,14 +809,8 @@ static int write_later(const char *path, bool later, struct later_case *c)
 {
 	struct flow_info info;
 	struct cls_verdict v;
-	struct emit_options opt;
-	char err[256] = "";
-	const struct sink_file_options so = {.overwrite = true};
-	struct sink *out = sink_open_file(path, &so, err, sizeof(err));
-	emit_options_default(&opt);
-	opt.max_record = 900;
-	struct emit *e = out ? emit_new(out, &opt) : NULL;
-	CHECK(e != NULL);
+	struct sink *out;
+	struct emit *e = open_records(path, 900, &out);
 	if (!e)
 		return -1;
 	base_info(&info);
@@ -823,10 +836,7 @@ static int write_later(const char *path, bool later, struct later_case *c)
 		int held = c->handed - c->given_back;
 		c->most_held = held > c->most_held ? held : c->most_held;
 	}
-	CHECK_EQ_INT(rc, 0);
-	CHECK_EQ_INT(emit_sync(e), 0);
-	emit_free(e);
-	return sink_close(out);
+	return close_records(e, out, rc);
 }
 
 /* The same bytes as built at once; every session given back once, while the run goes on (no
@@ -834,15 +844,13 @@ static int write_later(const char *path, bool later, struct later_case *c)
 static void writer_builds_later(void)
 {
 	char a[] = "/tmp/test_emit_aXXXXXX", b[] = "/tmp/test_emit_bXXXXXX";
-	int fa = mkstemp(a), fb = mkstemp(b);
 	size_t la = 0, lb = 0;
 	struct later_case *now = calloc(1, sizeof(*now)), *later = calloc(1, sizeof(*later));
 
-	CHECK(fa >= 0 && fb >= 0 && now && later);
+	CHECK(now && later);
 	if (!now || !later)
 		return;
-	close(fa);
-	close(fb);
+	temp_pair(a, b);
 	CHECK_EQ_INT(write_later(a, false, now), 0);
 	CHECK_EQ_INT(write_later(b, true, later), 0);
 	char *x = slurp(a, &la), *y = slurp(b, &lb);
