@@ -6,11 +6,11 @@
  * byte for byte that of one thread. What a job held is given back on the analysis thread once
  * its slot is written. Part of the record builder. */
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "emit_int.h"
+#include "thread.h"
 
 enum { WRITER_BATCH = EMIT_QUEUE_DEPTH / 2 }; /* offline, the writer is woken this many at once */
 
@@ -89,17 +89,6 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Starts the thread with every signal blocked: they stay the analysis thread's. */
-static bool start_thread(struct emit_writer *w)
-{
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&w->thread, NULL, writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc == 0;
-}
-
 struct emit_writer *emit_writer_start(struct emit *e, bool eager)
 {
 	if (active)
@@ -115,7 +104,7 @@ struct emit_writer *emit_writer_start(struct emit *e, bool eager)
 	}
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->room, NULL);
-	if (!start_thread(w)) {
+	if (!thread_start_quiet(&w->thread, writer_main, w)) {
 		pthread_cond_destroy(&w->work);
 		pthread_cond_destroy(&w->room);
 		pthread_mutex_destroy(&w->mu);

@@ -6,8 +6,9 @@
 #include "read_ahead.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
+
+#include "thread.h"
 
 enum {
 	RA_BATCH = 256, /* packets a batch: one hand-over, one lock, per that many */
@@ -68,8 +69,6 @@ static enum capture_rc fill_batch(struct read_ahead *ra, struct ra_batch *b)
 		p->st = decode_packet_csum(ra->dlt, pkt.data, pkt.caplen, pkt.wirelen, ra->checksum,
 		                           &p->seg);
 		p->seg.ts_us = pkt.ts_us;
-		p->ts_us = pkt.ts_us;
-		p->caplen = pkt.caplen;
 		p->wirelen = pkt.wirelen;
 	}
 	b->done = capture_offset(ra->cap);
@@ -111,22 +110,6 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-/* Starts the thread with the asynchronous signals blocked: they stay the analysis thread's.
- * A fault's SIGBUS (a file cut shorter while it is read, capture_map.c) is the reader's own. */
-static bool start_thread(struct read_ahead *ra)
-{
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&ra->thread, NULL, reader_main, ra);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc == 0;
-}
-
 struct read_ahead *read_ahead_start(struct capture *cap, int dlt, bool checksum)
 {
 	struct read_ahead *ra = capture_in_place(cap) ? calloc(1, sizeof(*ra)) : NULL;
@@ -143,7 +126,7 @@ struct read_ahead *read_ahead_start(struct capture *cap, int dlt, bool checksum)
 	}
 	pthread_cond_init(&ra->filled, NULL);
 	pthread_cond_init(&ra->freed, NULL);
-	if (!start_thread(ra)) {
+	if (!thread_start_quiet(&ra->thread, reader_main, ra)) {
 		pthread_cond_destroy(&ra->filled);
 		pthread_cond_destroy(&ra->freed);
 		pthread_mutex_destroy(&ra->mu);

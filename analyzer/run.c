@@ -241,7 +241,7 @@ static void handle_read_ahead(struct run *r, struct read_ahead_pkt *p)
 {
 	if (p->st == DECODE_OK && !flow_table_wants_checksum(r->t))
 		p->seg.csum = TCP_CSUM_UNCHECKED;
-	take_packet(r, p->st, p->ts_us, p->wirelen, &p->seg);
+	take_packet(r, p->st, p->seg.ts_us, p->wirelen, &p->seg);
 }
 
 static bool packet_limit_reached(const struct run *r)
@@ -312,7 +312,7 @@ static void read_ahead(struct run *r, struct source_read *sr)
 		return;
 	}
 	while (reading(r) && (sr->rc = read_ahead_next(r->ra, &p)) == CAPTURE_PKT) {
-		check_order(r, p->ts_us, sr->first);
+		check_order(r, p->seg.ts_us, sr->first);
 		handle_read_ahead(r, p);
 		after_packet(r, sr);
 	}

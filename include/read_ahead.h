@@ -12,10 +12,9 @@
 
 /* One packet, decoded by the reader thread. */
 struct read_ahead_pkt {
-	struct tcp_seg seg; /* when st is DECODE_OK: payload borrowed from the mapping, ts_us set */
-	uint64_t ts_us;     /* the capture record's time */
-	uint32_t caplen;    /* the record's captured length */
-	uint32_t wirelen;   /* and its length on the wire */
+	struct tcp_seg seg; /* ts_us always set (the record's time); the rest when st is DECODE_OK,
+	                     * its payload borrowed from the mapping */
+	uint32_t wirelen;   /* the record's length on the wire */
 	enum decode_status st;
 };
 

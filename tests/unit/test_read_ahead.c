@@ -92,12 +92,10 @@ static void read_reference(const char *path, bool checksum, struct ref *ref)
 		struct read_ahead_pkt *p = &ref->p[ref->n++];
 		p->st = decode_packet_csum(capture_datalink(cap), pkt.data, pkt.caplen, pkt.wirelen,
 		                           checksum, &p->seg);
-		p->ts_us = pkt.ts_us;
-		p->caplen = pkt.caplen;
+		p->seg.ts_us = pkt.ts_us;
 		p->wirelen = pkt.wirelen;
 		if (p->st != DECODE_OK)
 			continue;
-		p->seg.ts_us = pkt.ts_us;
 		memcpy(ref->bytes[ref->n - 1], p->seg.payload, p->seg.payload_len);
 		p->seg.payload = ref->bytes[ref->n - 1];
 	}
@@ -107,8 +105,7 @@ static void read_reference(const char *path, bool checksum, struct ref *ref)
 /* Field by field: the reference's payload pointed into another mapping. */
 static bool same_packet(const struct read_ahead_pkt *a, const struct read_ahead_pkt *b)
 {
-	if (a->st != b->st || a->ts_us != b->ts_us || a->caplen != b->caplen ||
-	    a->wirelen != b->wirelen)
+	if (a->st != b->st || a->seg.ts_us != b->seg.ts_us || a->wirelen != b->wirelen)
 		return false;
 	if (a->st != DECODE_OK)
 		return true;
@@ -118,7 +115,7 @@ static bool same_packet(const struct read_ahead_pkt *a, const struct read_ahead_
 	       x->dport == y->dport && x->seq == y->seq && x->ack == y->ack &&
 	       x->flags == y->flags && x->csum == y->csum && x->window == y->window &&
 	       x->payload_len == y->payload_len && x->payload_wire_len == y->payload_wire_len &&
-	       memcmp(x->payload, y->payload, x->payload_len) == 0 && x->ts_us == a->ts_us;
+	       memcmp(x->payload, y->payload, x->payload_len) == 0;
 }
 
 /* Reads path through a reader thread, then capture_next() for what it leaves; checks every
@@ -147,8 +144,7 @@ static int check_read_ahead(const char *path, bool checksum, enum capture_rc wan
 		struct read_ahead_pkt q;
 		q.st = decode_packet_csum(capture_datalink(cap), pkt.data, pkt.caplen, pkt.wirelen,
 		                          checksum, &q.seg);
-		q.seg.ts_us = q.ts_us = pkt.ts_us;
-		q.caplen = pkt.caplen;
+		q.seg.ts_us = pkt.ts_us;
 		q.wirelen = pkt.wirelen;
 		bad += n >= ref.n || !same_packet(&q, &ref.p[n++]);
 	}
